@@ -40,3 +40,7 @@ class ValidationFailed(InputError):
         shown = "\n".join(f"  {e}" for e in errors[:20])
         more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
         super().__init__(f"{len(errors)} invalid row(s), nothing imported:\n{shown}{more}")
+
+
+class StorageError(TenantmatchError):
+    """The database refused or failed an operation, or holds a schema this version cannot use."""

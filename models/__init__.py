@@ -1,1 +1,76 @@
-"""tenantmatch package."""
+"""Rankers, baselines and the model store: one ``Scorer`` interface, one artifact format."""
+
+from models.artifact import (
+    LoadedModel,
+    check_compatible,
+    current_version,
+    library_versions,
+    list_versions,
+    load_current,
+    load_version,
+    promote,
+    read_manifest,
+    reject,
+    save_version,
+    version_id,
+)
+from models.baselines import (
+    POPULARITY_COLUMN_BUILDING_QUERY,
+    POPULARITY_COLUMN_ENTERPRISE_QUERY,
+    HandRuleScorer,
+    LogisticScorer,
+    PopularityScorer,
+    RandomScorer,
+)
+from models.errors import (
+    CorruptModelError,
+    FeatureMismatchError,
+    GroupSizeError,
+    IncompatibleModelError,
+    InvalidTargetError,
+    ModelsError,
+    ModelStoreError,
+    NonFiniteScoreError,
+    NotFittedError,
+    UnknownScorerError,
+)
+from models.factory import SCORERS, make_scorer
+from models.ranker import LGBMRankerScorer
+from models.scorers import MAX_GRADE, Scorer, check_group
+
+__all__ = [
+    "MAX_GRADE",
+    "POPULARITY_COLUMN_BUILDING_QUERY",
+    "POPULARITY_COLUMN_ENTERPRISE_QUERY",
+    "SCORERS",
+    "CorruptModelError",
+    "FeatureMismatchError",
+    "GroupSizeError",
+    "HandRuleScorer",
+    "IncompatibleModelError",
+    "InvalidTargetError",
+    "LGBMRankerScorer",
+    "LoadedModel",
+    "LogisticScorer",
+    "ModelStoreError",
+    "ModelsError",
+    "NonFiniteScoreError",
+    "NotFittedError",
+    "PopularityScorer",
+    "RandomScorer",
+    "Scorer",
+    "UnknownScorerError",
+    "check_compatible",
+    "check_group",
+    "current_version",
+    "library_versions",
+    "list_versions",
+    "load_current",
+    "load_version",
+    "make_scorer",
+    "promote",
+    "read_manifest",
+    "reject",
+    "save_version",
+    "version_id",
+]

@@ -1,1 +1,3 @@
-"""tenantmatch package."""
+"""The ``tenantmatch`` command line: the outermost layer, above ``api`` and ``training``."""
+
+__all__: list[str] = []

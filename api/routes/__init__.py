@@ -1,0 +1,1 @@
+"""HTTP routes: each validates, makes one call into ``matching``, converts to an ``...Out``."""

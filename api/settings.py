@@ -1,0 +1,54 @@
+"""The one settings object of the service and the CLI (env prefix ``TENANTMATCH_``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from features import DATA_DIR
+
+DEFAULT_DB_URL = f"sqlite:///{DATA_DIR / 'tenantmatch.db'}"
+DEFAULT_MODELS_DIR = DATA_DIR / "models"
+
+
+class Settings(BaseSettings):
+    """Where the data and the models live, and how the service listens.
+
+    ``db`` is an SQLAlchemy URL (SQLite file by default, PostgreSQL by URL); ``models`` the model store.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="TENANTMATCH_", extra="ignore")
+
+    db: str = DEFAULT_DB_URL
+    models: Path = DEFAULT_MODELS_DIR
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    max_k: int = Field(default=200, ge=1, le=500)
+    max_upload_mb: int = Field(default=50, ge=1, le=2048)
+    stale_days: int = Field(default=90, ge=1)
+    workers: int = Field(default=1, ge=1, le=16)
+
+    @field_validator("db")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+            raise ValueError(
+                f"database URL {value!r} is not supported: use sqlite:///PATH or postgresql://..."
+            )
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _no_wildcard_by_accident(cls, value: str) -> str:
+        # Binding every interface must be a deliberate choice, not a typo.
+        if value in {"", "*"}:
+            raise ValueError("host must be an address such as 127.0.0.1 or 0.0.0.0")
+        return value
+
+    def export_to_environ(self) -> None:
+        """Put the storage settings where child processes (uvicorn workers, jobs) read them."""
+        os.environ["TENANTMATCH_DB"] = self.db
+        os.environ["TENANTMATCH_MODELS"] = str(self.models)

@@ -1,0 +1,80 @@
+"""Business rules of a shortlist in one place: who is never shortlisted, who only on request, and
+the risk warnings (风险预警) staff see next to a risky enterprise.
+
+Rules:
+- a current tenant of a building is never shortlisted for that building;
+- a deregistered enterprise (risk flag ``deregistered``) is never shortlisted;
+- an enterprise with any other risk flag is shortlisted only when the caller asks
+  (``include_risky``), and then carries its warnings;
+- space must fit (see :func:`space_fits`): the area taken, ``max(need, min_unit)``, must not exceed
+  the building's vacant area, and a firm takes a whole minimum unit only when that unit is at most
+  ``MIN_UNIT_OVERSIZE_FACTOR`` times its need (a 300 m² firm may take a 600 m² unit, not a 700 m²).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from matching.contract import LIST_SEPARATOR
+from matching.enums import RiskFlag, label_zh
+
+RISK_FLAGS: tuple[str, ...] = tuple(f.value for f in RiskFlag)
+ALWAYS_EXCLUDED_FLAGS: frozenset[str] = frozenset({RiskFlag.DEREGISTERED.value})
+LOW_CREDIT_SCORE = 60.0  # credit_score strictly below this earns a warning
+MIN_UNIT_OVERSIZE_FACTOR = 2.0  # largest min_unit / need ratio a firm is assumed to accept
+
+
+def list_bitmask(cells: pd.Series, *, codes: tuple[str, ...]) -> np.ndarray:
+    """Bit i set where the ``;``-joined list cell holds ``codes[i]``; uint32 array (n,), missing -> 0."""
+    if len(codes) > 32:
+        raise ValueError(f"at most 32 codes fit a uint32 bitmask, got {len(codes)}")
+    text = cells.astype("str").fillna("")
+    padded = LIST_SEPARATOR + text + LIST_SEPARATOR
+    mask = np.zeros(len(cells), dtype=np.uint32)
+    for bit, code in enumerate(codes):
+        hit = padded.str.contains(f"{LIST_SEPARATOR}{code}{LIST_SEPARATOR}", regex=False)
+        mask |= hit.to_numpy(dtype=bool, na_value=False).astype(np.uint32) << np.uint32(bit)
+    return mask
+
+
+def flags_bits(flags: frozenset[str] | set[str], *, codes: tuple[str, ...] = RISK_FLAGS) -> int:
+    """The bitmask (as in :func:`list_bitmask`) of a set of codes; unknown codes are ignored."""
+    return sum(1 << i for i, code in enumerate(codes) if code in flags)
+
+
+ALWAYS_EXCLUDED_BITS = flags_bits(ALWAYS_EXCLUDED_FLAGS)
+
+
+def eligible_by_risk(risk_bits: np.ndarray, *, include_risky: bool) -> np.ndarray:
+    """Boolean mask (n,) of enterprises allowed on a shortlist given their risk bitmask."""
+    if include_risky:
+        return (risk_bits & np.uint32(ALWAYS_EXCLUDED_BITS)) == 0
+    return risk_bits == 0
+
+
+def space_fits(need_m2: np.ndarray, *, vacant_m2: np.ndarray, min_unit_m2: np.ndarray) -> np.ndarray:
+    """Boolean mask of pairs whose space fits; arrays broadcast, areas in m².
+
+    A missing need or vacancy cannot exclude a pair (True); a missing min unit means any size lets.
+    """
+    need = np.asarray(need_m2, dtype=np.float64)
+    unit = np.nan_to_num(np.asarray(min_unit_m2, dtype=np.float64), nan=0.0)
+    taken = np.maximum(need, unit)
+    with np.errstate(invalid="ignore"):
+        fits_vacancy = ~(taken > np.asarray(vacant_m2, dtype=np.float64))
+        unit_ok = ~(unit > MIN_UNIT_OVERSIZE_FACTOR * need)
+    return fits_vacancy & unit_ok
+
+
+def risk_warnings(risk_flags: str | None, *, credit_score: float | None) -> list[str]:
+    """Chinese warnings (风险预警) for one enterprise: one per risk flag, one for a low credit score."""
+    warnings = []
+    if isinstance(risk_flags, str) and risk_flags:
+        for flag in risk_flags.split(LIST_SEPARATOR):
+            warnings.append(f"风险预警：{label_zh(flag)}")
+    if credit_score is not None and not math.isnan(credit_score) and credit_score < LOW_CREDIT_SCORE:
+        warnings.append(f"信用评分 {credit_score:.0f} 分，低于 {LOW_CREDIT_SCORE:.0f} 分")
+    return warnings

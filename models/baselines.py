@@ -1,0 +1,182 @@
+"""Baselines scored through the same interface as the ranker: random, popularity, hand rule,
+logistic regression. The ranker must beat them to be worth its complexity."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from models.errors import CorruptModelError, FeatureMismatchError, InvalidTargetError
+from models.scorers import Scorer, ValidSet
+
+logger = logging.getLogger(__name__)
+
+POPULARITY_COLUMN_BUILDING_QUERY = "e__events_12m"  # enterprises to court for a building
+POPULARITY_COLUMN_ENTERPRISE_QUERY = "b__moveins_12m"  # buildings for an enterprise
+HAND_RULE_COLUMNS = ("pair__theme_prior_fit", "pair__same_city", "pair__space_need_fits")
+# Far below any difference of the rule's terms, so it only orders otherwise tied rows.
+TIE_BREAK_SCALE = 1e-9
+
+
+def _require_columns(X: pd.DataFrame, columns: Sequence[str], *, scorer: str) -> None:
+    missing = [c for c in columns if c not in X.columns]
+    if missing:
+        raise FeatureMismatchError(
+            f"the {scorer} scorer needs column(s) {missing} which X lacks; "
+            f"X has {len(X.columns)} columns, e.g. {list(X.columns)[:5]}"
+        )
+
+
+def row_tie_breaker(X: pd.DataFrame) -> np.ndarray:
+    """A deterministic value in [0, 1) per row from the row's contents (not its position)."""
+    hashes = pd.util.hash_pandas_object(X, index=False).to_numpy(dtype=np.uint64)
+    return (hashes >> np.uint64(11)).astype(np.float64) / float(2**53)
+
+
+class RandomScorer(Scorer):
+    """Uniform random scores in [0, 1), the same for the same X and seed."""
+
+    name = "random"
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+
+    def _fit(
+        self, X: pd.DataFrame, y: np.ndarray, *, group: np.ndarray, valid: ValidSet | None
+    ) -> None:
+        self.n_train_rows_ = len(X)
+
+    def _predict(self, X: pd.DataFrame) -> np.ndarray:
+        return np.random.default_rng(self.seed).random(len(X))
+
+
+class PopularityScorer(Scorer):
+    """Scores by one popularity count (NaN counts as 0): the most courted enterprises or the
+    buildings with most move-ins come first, whatever the query."""
+
+    name = "popularity"
+
+    def __init__(
+        self,
+        column: str | None = None,
+        *,
+        query_side: Literal["building", "enterprise"] = "building",
+    ) -> None:
+        self.column = column
+        self.query_side = query_side
+
+    @property
+    def column_used(self) -> str:
+        """The popularity column: ``column`` if given, else the default for ``query_side``."""
+        if self.column is not None:
+            return self.column
+        if self.query_side == "enterprise":
+            return POPULARITY_COLUMN_ENTERPRISE_QUERY
+        if self.query_side == "building":
+            return POPULARITY_COLUMN_BUILDING_QUERY
+        raise FeatureMismatchError(
+            f"query_side must be 'building' or 'enterprise', got {self.query_side!r}"
+        )
+
+    def _fit(
+        self, X: pd.DataFrame, y: np.ndarray, *, group: np.ndarray, valid: ValidSet | None
+    ) -> None:
+        _require_columns(X, [self.column_used], scorer=self.name)
+        self.column_ = self.column_used
+
+    def load_state(self, folder: Path, *, feature_names: Sequence[str]) -> None:
+        super().load_state(folder, feature_names=feature_names)
+        self.column_ = self.column_used
+
+    def _predict(self, X: pd.DataFrame) -> np.ndarray:
+        counts = X[self.column_].to_numpy(dtype=np.float64, na_value=np.nan)
+        return np.where(np.isnan(counts), 0.0, counts)
+
+
+class HandRuleScorer(Scorer):
+    """Today's staff rule: theme fit + same city + space fits (NaN as 0), ties broken by a tiny
+    deterministic per-row value."""
+
+    name = "hand_rule"
+
+    def __init__(self, columns: Sequence[str] = HAND_RULE_COLUMNS) -> None:
+        self.columns = columns
+
+    def _fit(
+        self, X: pd.DataFrame, y: np.ndarray, *, group: np.ndarray, valid: ValidSet | None
+    ) -> None:
+        _require_columns(X, self.columns, scorer=self.name)
+        self.columns_ = list(self.columns)
+
+    def load_state(self, folder: Path, *, feature_names: Sequence[str]) -> None:
+        super().load_state(folder, feature_names=feature_names)
+        self.columns_ = list(self.columns)
+
+    def _predict(self, X: pd.DataFrame) -> np.ndarray:
+        terms = X[self.columns_].to_numpy(dtype=np.float64, na_value=np.nan)
+        rule = np.nansum(terms, axis=1)
+        return rule + TIE_BREAK_SCALE * row_tie_breaker(X)
+
+
+class LogisticScorer(Scorer):
+    """Logistic regression of "any positive grade" (y > 0) on median-imputed, standardised
+    features plus missing indicators; the score is the decision function (log-odds)."""
+
+    name = "logistic"
+    model_file = "model.joblib"
+
+    def __init__(self, *, max_iter: int = 1000, C: float = 1.0) -> None:
+        self.max_iter = max_iter
+        self.C = C
+
+    def _pipeline(self) -> Pipeline:
+        return Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="median", add_indicator=True)),
+                ("scale", StandardScaler()),
+                (
+                    "logit",
+                    LogisticRegression(max_iter=self.max_iter, C=self.C, class_weight="balanced"),
+                ),
+            ]
+        )
+
+    def _fit(
+        self, X: pd.DataFrame, y: np.ndarray, *, group: np.ndarray, valid: ValidSet | None
+    ) -> None:
+        positive = (y > 0).astype(np.int8)
+        if positive.min(initial=1) == positive.max(initial=0):
+            raise InvalidTargetError(
+                f"the logistic scorer needs rows with y == 0 and rows with y > 0; "
+                f"all {len(y)} rows have {'y > 0' if positive.any() else 'y == 0'}"
+            )
+        self.pipeline_ = self._pipeline().fit(
+            X.to_numpy(dtype=np.float64, na_value=np.nan), positive
+        )
+
+    def _predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.pipeline_.decision_function(X.to_numpy(dtype=np.float64, na_value=np.nan))
+
+    def save_state(self, folder: Path) -> list[str]:
+        self._check_fitted()
+        joblib.dump(self.pipeline_, folder / "model.joblib")
+        return ["model.joblib"]
+
+    def load_state(self, folder: Path, *, feature_names: Sequence[str]) -> None:
+        pipeline = joblib.load(folder / "model.joblib")
+        if not isinstance(pipeline, Pipeline):
+            raise CorruptModelError(
+                f"model.joblib holds a {type(pipeline).__name__}, expected a scikit-learn Pipeline"
+            )
+        self.pipeline_ = pipeline
+        super().load_state(folder, feature_names=feature_names)

@@ -1,0 +1,26 @@
+"""Build any scorer by name: the one switch between the ranker and its baselines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models.baselines import HandRuleScorer, LogisticScorer, PopularityScorer, RandomScorer
+from models.errors import UnknownScorerError
+from models.ranker import LGBMRankerScorer
+from models.scorers import Scorer
+
+SCORERS: dict[str, type[Scorer]] = {
+    cls.name: cls
+    for cls in (LGBMRankerScorer, RandomScorer, PopularityScorer, HandRuleScorer, LogisticScorer)
+}
+
+
+def make_scorer(name: str, **kwargs: Any) -> Scorer:
+    """A new, unfitted scorer: "lightgbm", "random", "popularity", "hand_rule" or "logistic"."""
+    cls = SCORERS.get(name)
+    if cls is None:
+        raise UnknownScorerError(f"unknown scorer {name!r}; allowed: {sorted(SCORERS)}")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise UnknownScorerError(f"bad settings for scorer {name!r}: {exc}") from exc

@@ -1,0 +1,203 @@
+"""``tenantmatch``: one console script over the matching engine, the training job and the service.
+
+Exit codes (interface.md): 0 success, 2 bad input (message on stderr), 1 anything else.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from api import Settings
+from matching import Engine, InputError, PoolRules, Repository, TenantmatchError, import_dataset
+from tenantmatch import output
+from training import evaluate_current, train_and_publish
+from training.demo import PreferenceWeights, WorldParams, generate_world
+
+log = logging.getLogger("tenantmatch")
+
+app = typer.Typer(
+    name="tenantmatch",
+    help="Tenant-attraction matchmaking for office buildings (楼宇招商匹配).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", envvar="TENANTMATCH_DB", help="Database URL (default: SQLite under data/)."),
+]
+ModelsOpt = Annotated[
+    Path | None,
+    typer.Option("--models", envvar="TENANTMATCH_MODELS", help="Model store (default: data/models/)."),
+]
+TRUTH_META_KEY = "demo_truth_dir"
+
+
+class Format(StrEnum):
+    table = "table"
+    jsonl = "jsonl"
+
+
+class Weights(StrEnum):
+    default = "default"
+    alternative = "alternative"
+
+
+def _settings(db: str | None, models: Path | None, **extra: object) -> Settings:
+    given = {"db": db, "models": models, **extra}
+    try:
+        return Settings(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        raise InputError(str(exc)) from exc
+
+
+def _truth_dir(repo: Repository) -> Path | None:
+    stored = repo.get_meta(TRUTH_META_KEY)
+    return Path(stored) if stored and Path(stored).is_dir() else None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@app.command()
+def demo(
+    enterprises: Annotated[int, typer.Option(min=100, help="Number of enterprises.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same world.")] = 0,
+    weights: Annotated[Weights, typer.Option(help="Movers' preference weights.")] = Weights.default,
+    out: Annotated[Path | None, typer.Option(help="Folder for the generated dataset.")] = None,
+    train: Annotated[bool, typer.Option(help="Train a model after the import.")] = True,
+    db: DbOpt = None,
+    models: ModelsOpt = None,
+) -> None:
+    """Generate the synthetic Shanxi dataset (data contract v1), import it, train."""
+    settings = _settings(db, models)
+    pref = PreferenceWeights() if weights is Weights.default else PreferenceWeights.alternative(seed)
+    folder = out or settings.models.parent / "demo" / f"{weights.value}-s{seed}-n{enterprises}"
+    info = generate_world(folder, WorldParams(enterprises=enterprises, seed=seed, weights=pref),
+                          progress=True)
+    output.info(f"demo world written to {folder}")
+    repo = Repository(settings.db)
+    repo.clear_registry(only_if_meta=TRUTH_META_KEY)
+    report = import_dataset(folder, repo, progress=True)
+    repo.set_meta(TRUTH_META_KEY, str(info.truth_dir))
+    output.info(str(report))
+    if train:
+        result = train_and_publish(
+            repo.load_tables(), store=settings.models, truth_dir=info.truth_dir,
+            created=_now(), progress=True,
+        )
+        typer.echo(str(result))
+    typer.echo(f"database: {settings.db}\nmodels:   {settings.models}\ndataset:  {folder}")
+
+
+@app.command("import")
+def import_(
+    folder: Annotated[Path, typer.Argument(help="A data-contract v1 folder.")],
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Import the valid rows, write the rejects.")
+    ] = False,
+    db: DbOpt = None,
+    models: ModelsOpt = None,
+) -> None:
+    """Load a data-contract folder (all-or-nothing unless --skip-invalid)."""
+    settings = _settings(db, models)
+    report = import_dataset(folder, Repository(settings.db), skip_invalid=skip_invalid,
+                            progress=True)
+    typer.echo(str(report))
+
+
+@app.command()
+def train(
+    db: DbOpt = None,
+    models: ModelsOpt = None,
+) -> None:
+    """Train, evaluate against the current model and baselines, promote only if not worse."""
+    settings = _settings(db, models)
+    repo = Repository(settings.db)
+    result = train_and_publish(
+        repo.load_tables(), store=settings.models, truth_dir=_truth_dir(repo),
+        created=_now(), progress=True,
+    )
+    typer.echo(str(result))
+
+
+@app.command()
+def evaluate(db: DbOpt = None, models: ModelsOpt = None) -> None:
+    """Metrics of the current model and the baselines on the held-out time window."""
+    settings = _settings(db, models)
+    repo = Repository(settings.db)
+    table = evaluate_current(repo.load_tables(), store=settings.models, truth_dir=_truth_dir(repo))
+    typer.echo(output.frame_table(table))
+
+
+@app.command()
+def shortlist(
+    building: Annotated[list[str] | None, typer.Option("--building", help="Building id.")] = None,
+    enterprise: Annotated[
+        list[str] | None, typer.Option("--enterprise", help="Enterprise id.")
+    ] = None,
+    k: Annotated[int, typer.Option(help="Items per query (1-500).")] = 10,
+    fmt: Annotated[Format, typer.Option("--format", help="table or jsonl.")] = Format.table,
+    include_risky: Annotated[
+        bool, typer.Option("--include-risky", help="Keep risk-flagged enterprises, with warnings.")
+    ] = False,
+    db: DbOpt = None,
+    models: ModelsOpt = None,
+) -> None:
+    """Enterprises to court for each building, or buildings that fit each enterprise."""
+    if bool(building) == bool(enterprise):
+        raise InputError("give --building ID (one or more) or --enterprise ID (one or more), not both")
+    settings = _settings(db, models)
+    engine = Engine(Repository(settings.db), settings.models, as_of=date.today())
+    rules = PoolRules(include_risky=include_risky)
+    if building:
+        results = engine.shortlist_for_buildings(building, k=k, rules=rules)
+    else:
+        results = engine.shortlist_for_enterprises(enterprise or [], k=k, rules=rules)
+    if fmt is Format.jsonl:
+        output.write_jsonl(results)
+    else:
+        typer.echo(output.shortlist_table(results))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    workers: Annotated[int | None, typer.Option(help="uvicorn worker processes.")] = None,
+    db: DbOpt = None,
+    models: ModelsOpt = None,
+) -> None:
+    """The HTTP API and the web page."""
+    import uvicorn
+
+    settings = _settings(db, models, host=host, port=port, workers=workers)
+    # Workers are separate processes: they read the same settings from the environment.
+    settings.export_to_environ()
+    output.info(f"tenantmatch serving on http://{settings.host}:{settings.port}/")
+    uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port,
+                workers=settings.workers, log_level="info")
+
+
+def main() -> None:
+    """Console-script entry: run the app and map domain errors to exit codes."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except InputError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(2)
+    except TenantmatchError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(1)
