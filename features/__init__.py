@@ -1,1 +1,56 @@
 """tenantmatch package."""
+
+from features.context import FeatureContext
+from features.errors import FeatureError, SchemaError, UnknownIdError, VocabularyError
+from features.matrix import build_matrix, context_for, join_attributes
+from features.reference import (
+    DATA_DIR,
+    division_of,
+    divisions_of,
+    industry_divisions,
+    normalize_industry_code,
+    normalize_industry_codes,
+    section_of_division,
+    shanxi_districts,
+    theme_industry_prior,
+    themes,
+)
+from features.registry import Registry, Snapshot, vacancy_as_of
+from features.spec import (
+    FEATURES,
+    Feature,
+    categorical_features,
+    feature_names,
+    feature_spec_fingerprint,
+)
+from features.vocab import Vocabulary
+
+__all__ = [
+    "DATA_DIR",
+    "division_of",
+    "divisions_of",
+    "industry_divisions",
+    "normalize_industry_code",
+    "normalize_industry_codes",
+    "section_of_division",
+    "shanxi_districts",
+    "theme_industry_prior",
+    "themes",
+    "FEATURES",
+    "Feature",
+    "FeatureContext",
+    "FeatureError",
+    "Registry",
+    "SchemaError",
+    "Snapshot",
+    "UnknownIdError",
+    "Vocabulary",
+    "VocabularyError",
+    "build_matrix",
+    "categorical_features",
+    "context_for",
+    "feature_names",
+    "feature_spec_fingerprint",
+    "join_attributes",
+    "vacancy_as_of",
+]

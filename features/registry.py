@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from features.errors import SchemaError
+from features.reference import divisions_of, industry_divisions
 
 logger = logging.getLogger(__name__)
 
@@ -49,29 +50,12 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "events": ("enterprise_id", "building_id", "date", "stage"),
 }
 ID_COLUMN = {"buildings": "building_id", "enterprises": "enterprise_id"}
-# GB/T 4754-2017: the last division of each section, in section order (A = 01-05, ...).
-SECTION_LAST_DIVISION: tuple[tuple[str, int], ...] = (
-    ("A", 5), ("B", 12), ("C", 43), ("D", 46), ("E", 50), ("F", 52), ("G", 60), ("H", 62),
-    ("I", 65), ("J", 69), ("K", 70), ("L", 72), ("M", 75), ("N", 79), ("O", 82), ("P", 83),
-    ("Q", 85), ("R", 90), ("S", 96), ("T", 97),
-)  # fmt: skip
-SECTIONS: tuple[str, ...] = tuple(s for s, _ in SECTION_LAST_DIVISION)
 
 
-def industry_division(codes: pd.Series) -> pd.Series:
-    """2-digit division of GB/T 4754 codes (``"6621"``, ``"J66"`` -> ``"66"``); NaN if unreadable."""
-    digits = codes.astype("str").str.replace(r"^[A-Za-z]+", "", regex=True).str.slice(0, 2)
-    return digits.where(digits.str.fullmatch(r"\d\d").fillna(False).astype(bool))
-
-
-def division_section(divisions: pd.Series) -> pd.Series:
-    """Section letter (A..T) of 2-digit division codes; NaN for missing or out-of-range codes."""
-    number = pd.to_numeric(divisions, errors="coerce").to_numpy(dtype=np.float64)
-    bounds = np.array([last for _, last in SECTION_LAST_DIVISION], dtype=np.float64)
-    pos = np.searchsorted(bounds, number, side="left")
-    valid = (number >= 1) & (number <= bounds[-1])
-    letters = np.array([*SECTIONS, ""], dtype=object)[np.where(valid, pos, len(SECTIONS))]
-    return pd.Series(letters, index=divisions.index, dtype="str").replace("", np.nan)
+def division_sections(divisions: pd.Series) -> pd.Series:
+    """Section letter (A..T) of 2-digit division codes; NaN for missing or unknown divisions."""
+    table = industry_divisions()
+    return divisions.map(dict(zip(table["division"], table["section"], strict=True))).astype("str")
 
 
 def _typed(frame: pd.DataFrame, *, table: str) -> pd.DataFrame:
@@ -112,8 +96,8 @@ def _canonical(frame: pd.DataFrame | None, *, table: str) -> pd.DataFrame:
     else:
         out = out.reset_index(drop=True)
     if table == "enterprises":
-        out["division"] = industry_division(out["industry_code"])
-        out["section"] = division_section(out["division"])
+        out["division"] = divisions_of(out["industry_code"])
+        out["section"] = division_sections(out["division"])
     return out
 
 

@@ -1,1 +1,3 @@
 """tenantmatch package."""
+
+from matching.importer import ImportReport, import_dataset, validate_dataset

@@ -91,8 +91,10 @@ def read_csv_bytes(data: bytes, *, name: str, file: str) -> RawTable:
     if text is None:
         return _empty(name, file, "cannot decode the file: expected UTF-8 or GBK/GB18030 text")
     reader = csv.reader(io.StringIO(text, newline=""))
-    records: list[list[str]] = []
-    ends: list[int] = []
+    if '"' not in text:  # no quoted cells: one record per line, no per-record bookkeeping
+        records = list(reader)
+        return _from_records(name, file, records, np.arange(1, len(records) + 1))
+    records, ends = [], []
     for record in reader:
         records.append(record)
         ends.append(reader.line_num)

@@ -73,6 +73,24 @@ def library_versions() -> dict[str, str]:
     }
 
 
+def _json_default(value: Any) -> Any:
+    """numpy/pandas values as plain JSON (training passes metric frames' records through)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, datetime | pd.Timestamp):
+        return value.isoformat()
+    raise ModelStoreError(
+        f"manifest value {value!r} of type {type(value).__name__} is not JSON-serialisable; "
+        "allowed: JSON types, numpy scalars and arrays, datetimes"
+    )
+
+
+def _dumps(obj: Any, *, indent: int | None = None) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, indent=indent, default=_json_default)
+
+
 def _utc_iso(created: datetime) -> str:
     if created.tzinfo is None or created.utcoffset() is None:
         raise ModelStoreError(
@@ -174,7 +192,7 @@ def save_version(
             "manifest_extra": manifest_extra,
         }
         manifest = _manifest(scorer, created=_utc_iso(created), files=files, fields=fields)
-        body = json.dumps(manifest, ensure_ascii=False, sort_keys=True)
+        body = _dumps(manifest)
         version = version_id(created, hashlib.sha256(body.encode()).hexdigest())
         return _publish(staging, versions / version, {"version": version, **manifest})
     finally:
@@ -186,7 +204,7 @@ def _publish(staging: Path, target: Path, manifest: dict[str, Any]) -> str:
     if target.exists():
         logger.info("model version %s already stored with identical content", target.name)
         return target.name
-    text = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    text = _dumps(manifest, indent=2) + "\n"
     (staging / MANIFEST).write_text(text, encoding="utf-8")
     for path in staging.iterdir():
         with path.open("rb") as fh:

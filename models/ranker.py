@@ -128,7 +128,7 @@ class LGBMRankerScorer(Scorer):
         )
 
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self.booster_.predict(X, num_iteration=self.best_iteration_)
+        return np.asarray(self.booster_.predict(X, num_iteration=self.best_iteration_))
 
     def contributions(self, X: pd.DataFrame) -> np.ndarray:
         """Per-feature contributions, shape (n, n_features + 1); the last column is the bias and

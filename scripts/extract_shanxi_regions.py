@@ -97,10 +97,13 @@ def inner_centre(geometry: BaseGeometry) -> tuple[float, float]:
 
 def warn_points_outside(districts: pd.DataFrame, *, polygons: dict[str, BaseGeometry]) -> None:
     """Log districts whose source point lies outside their own outline (a sign of stale data)."""
-    for row in districts.dropna(subset=["lat", "lon"]).itertuples():
-        outline = polygons.get(row.adcode)
-        if outline is not None and not outline.contains(Point(row.lon, row.lat)):
-            logger.warning("%s %s: cpca point lies outside its outline", row.adcode, row.name)
+    located = districts.dropna(subset=["lat", "lon"])
+    for code, name, lat, lon in zip(
+        located["adcode"], located["name"], located["lat"], located["lon"], strict=True
+    ):
+        outline = polygons.get(str(code))
+        if outline is not None and not outline.contains(Point(lon, lat)):
+            logger.warning("%s %s: cpca point lies outside its outline", code, name)
 
 
 def fill_coordinates(

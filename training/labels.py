@@ -137,10 +137,11 @@ def _draw(
 
 
 def hard_flags(
-    pool: pd.DataFrame, *, buildings: pd.DataFrame, enterprises: pd.DataFrame
+    pool: pd.DataFrame, *, building_city: pd.Series, enterprise_city: pd.Series
 ) -> pd.Series:
-    """True where the pool pair is in the same city (enterprise city known and equal to the
-    building's); the pool already excludes pairs whose space need exceeds the vacancy."""
-    b_city = pool["building_id"].map(buildings.set_index("building_id")["city"])
-    e_city = pool["enterprise_id"].map(enterprises.set_index("enterprise_id")["city"])
-    return (b_city.notna() & e_city.notna() & b_city.eq(e_city)).astype(bool)
+    """True where the pool pair is in one city (both cities known and equal); the cities are
+    Series indexed by id. The pool already excludes pairs whose space need exceeds the vacancy."""
+    b_city = pool["building_id"].map(building_city)
+    e_city = pool["enterprise_id"].map(enterprise_city)
+    same = b_city.notna() & e_city.notna() & b_city.eq(e_city)
+    return same.fillna(False).astype(bool)

@@ -112,7 +112,8 @@ def make_split(
     train: list[Window] = []
     start = valid.start - pd.DateOffset(months=horizon_months)
     while start >= first:
-        train.append(Window(start, start + pd.DateOffset(months=horizon_months)))
+        end = min(start + pd.DateOffset(months=horizon_months), valid.start)
+        train.append(Window(start, end))
         start = start - pd.DateOffset(months=step_months)
     if not train:
         raise NotEnoughDataError(

@@ -29,7 +29,7 @@ _ALLOWED = "sqlite:///PATH, a file path, postgresql://... or postgresql+psycopg:
 
 
 def normalise_url(url: str) -> URL:
-    """The SQLAlchemy URL for ``url``: a bare path means an SQLite file; PostgreSQL uses psycopg 3."""
+    """The SQLAlchemy URL of ``url``: a bare path is an SQLite file; PostgreSQL via psycopg 3."""
     if "://" not in url:
         return URL.create("sqlite", database=url)
     try:

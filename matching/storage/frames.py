@@ -32,7 +32,8 @@ def canonical_frame(frame: pd.DataFrame, spec: contract.Table) -> pd.DataFrame:
     unknown = sorted(set(columns) - set(spec.column_names))
     if unknown:
         raise StorageError(
-            f"table {spec.name!r} has unknown column(s) {unknown}; allowed: {list(spec.column_names)}"
+            f"table {spec.name!r} has unknown column(s) {unknown}; "
+            f"allowed: {list(spec.column_names)}"
         )
     absent = [c.name for c in spec.columns if c.required and c.name not in columns]
     if absent:
@@ -60,7 +61,7 @@ def coerce(values: pd.Series, kind: contract.ColumnType) -> pd.Series:
     if kind == "float":
         return _numeric(values).astype("float64")
     if kind == "int":
-        return _numeric(values).astype("Int64")
+        return _numeric(values, nullable=True).astype("Int64")
     dates = values if pd.api.types.is_datetime64_dtype(values) else pd.to_datetime(values)
     return dates.astype("datetime64[ns]").dt.normalize()
 
@@ -70,9 +71,12 @@ def coerce_timestamps(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values, utc=True).astype("datetime64[ns, UTC]")
 
 
-def _numeric(values: pd.Series) -> pd.Series:
+def _numeric(values: pd.Series, *, nullable: bool = False) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         return values
+    # The nullable backend keeps integers beyond 2**53 exact when None is among them.
+    if nullable:
+        return pd.to_numeric(values, errors="raise", dtype_backend="numpy_nullable")
     return pd.to_numeric(values, errors="raise")
 
 
@@ -89,19 +93,30 @@ def frame_from_rows(rows: Sequence[Sequence[Any]], spec: contract.Table) -> pd.D
         return empty_frame(spec)
     names = [*spec.column_names, UPDATED_AT]
     columns = [np.array(col, dtype=object) for col in zip(*rows, strict=True)]
-    out = {c.name: coerce(pd.Series(v), c.type) for c, v in zip(spec.columns, columns, strict=False)}
+    out = {
+        c.name: coerce(pd.Series(v), c.type) for c, v in zip(spec.columns, columns, strict=False)
+    }
     out[UPDATED_AT] = coerce_timestamps(pd.Series(columns[-1]))
     return pd.DataFrame(out, columns=names)
 
 
-def db_columns(frame: pd.DataFrame, spec: contract.Table) -> dict[str, np.ndarray]:
-    """Each column of a canonical frame as an object array of Python values, None for missing."""
+def db_columns(
+    frame: pd.DataFrame, spec: contract.Table, *, only: Sequence[str] | None = None
+) -> dict[str, np.ndarray]:
+    """Columns (all of ``spec``'s or ``only``) of a canonical frame as object arrays of Python
+    values, None for missing, dates as ``datetime.date``."""
     out: dict[str, np.ndarray] = {}
     for col in spec.columns:
+        if only is not None and col.name not in only:
+            continue
         values = frame[col.name]
         if col.type == "date":
-            values = values.dt.date
-        out[col.name] = values.to_numpy(dtype=object, na_value=None)
+            # .dt.date leaves NaT in place, which no driver binds
+            dates = np.array(values.dt.date, dtype=object)
+            dates[values.isna().to_numpy()] = None
+            out[col.name] = dates
+        else:
+            out[col.name] = values.to_numpy(dtype=object, na_value=None)
     return out
 
 

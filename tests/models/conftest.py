@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import ndcg_score
+
+from models import Scorer
+
+S = TypeVar("S", bound=Scorer)
 
 # Latent-fit cut points between grades 0|1|2|3|4.
 GRADE_CUTS = (2.2, 2.9, 3.5, 4.1)
@@ -47,6 +52,16 @@ def make_world(*, n_groups: int, group_size: int, seed: int, noise: float = 0.3)
     latent = 4.0 * signal + 1.0 * same_city * signal + rng.normal(scale=noise, size=n)
     y = np.digitize(latent, GRADE_CUTS).astype(np.int32)
     return World(X=X, y=y, group=[group_size] * n_groups)
+
+
+def fit_with_valid(
+    scorer: S, train: World, *, valid: World, y_valid: np.ndarray | None = None
+) -> S:
+    """Fit scorer on train with valid as the early-stopping set (grades y_valid if given)."""
+    y_v = valid.y if y_valid is None else y_valid
+    return scorer.fit(
+        train.X, train.y, group=train.group, X_valid=valid.X, y_valid=y_v, group_valid=valid.group
+    )
 
 
 def mean_ndcg_at_10(world: World, scores: np.ndarray) -> float:

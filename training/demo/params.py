@@ -108,7 +108,9 @@ class WorldParams:
     @property
     def n_buildings(self) -> int:
         """The number of buildings, derived from the enterprise count when not given."""
-        return self.buildings if self.buildings is not None else max(60, round(self.enterprises / 40))
+        return (
+            self.buildings if self.buildings is not None else max(60, round(self.enterprises / 40))
+        )
 
     @property
     def n_months(self) -> int:

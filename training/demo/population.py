@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from faker.providers.company.zh_CN import Provider as CompanyProvider
 
 from training.demo import catalog as cat
 from training.demo.params import WorldParams
@@ -26,7 +25,7 @@ class Population:
     latent: pd.DataFrame
 
 
-def _pick_districts(
+def pick_districts(
     rng: np.random.Generator, districts: pd.DataFrame, n: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Row indices into ``districts`` for n places: city by CITY_SHARES, urban districts (区)
@@ -37,23 +36,27 @@ def _pick_districts(
     out = np.empty(n, dtype=np.int64)
     for c, city in enumerate(cities):
         rows = np.flatnonzero(districts["city"].to_numpy() == city)
-        w = np.array([3.0 if str(d).endswith("区") else 1.0 for d in districts["district"].iloc[rows]])
+        w = np.array(
+            [3.0 if str(d).endswith("区") else 1.0 for d in districts["district"].iloc[rows]]
+        )
         mask = city_idx == c
         out[mask] = rng.choice(rows, size=int(mask.sum()), p=w / w.sum())
     return out, city_idx
 
 
-def _jitter(rng: np.random.Generator, lat: np.ndarray, lon: np.ndarray, sd_km: float) -> tuple:
+def jitter(rng: np.random.Generator, lat: np.ndarray, lon: np.ndarray, sd_km: float) -> tuple:
     """Coordinates moved by a normal jitter of ``sd_km`` kilometres, rounded to 6 decimals."""
     dlat = rng.normal(0.0, sd_km / KM_PER_DEG_LAT, lat.size)
     dlon = rng.normal(0.0, sd_km / (KM_PER_DEG_LAT * np.cos(np.radians(lat))), lat.size)
     return np.round(lat + dlat, 6), np.round(lon + dlon, 6)
 
 
-def draw_buildings(rng: np.random.Generator, params: WorldParams, districts: pd.DataFrame) -> pd.DataFrame:
+def draw_buildings(
+    rng: np.random.Generator, params: WorldParams, districts: pd.DataFrame
+) -> pd.DataFrame:
     """The buildings table (contract columns) of ``params.n_buildings`` rows."""
     n = params.n_buildings
-    rows, city_idx = _pick_districts(rng, districts, n)
+    rows, city_idx = pick_districts(rng, districts, n)
     place = districts.iloc[rows].reset_index(drop=True)
     taiyuan = place["city"].to_numpy() == "太原市"
     u = rng.random(n)
@@ -66,12 +69,14 @@ def draw_buildings(rng: np.random.Generator, params: WorldParams, districts: pd.
     floor_plate = rng.uniform(1_200, 2_600, n)
     floors = np.clip(np.round(total / floor_plate), 5, 80).astype(np.int64)
     rent_factor = np.where(taiyuan, 1.0, cat.OTHER_CITY_RENT_FACTOR)
-    rent = np.clip(cat.GRADE_RENT_CNY_M2_DAY[grade] * rent_factor * rng.lognormal(0, 0.15, n), 1.2, 6.0)
+    rent = np.clip(
+        cat.GRADE_RENT_CNY_M2_DAY[grade] * rent_factor * rng.lognormal(0, 0.15, n), 1.2, 6.0
+    )
     year = np.clip(np.round(cat.GRADE_NEWEST_YEAR_MEAN[grade] + rng.normal(0, 6, n)), 1990, 2024)
     smart = np.clip(np.round(cat.GRADE_MEAN_SMART_5A[grade] + rng.normal(0, 0.8, n)), 0, 5)
     min_unit = rng.choice(cat.MIN_UNITS_M2, size=n, p=cat.MIN_UNIT_PROBS)
     min_unit = np.where(rng.random(n) < 0.05, np.round(floor_plate, -1), min_unit)  # whole floor
-    lat, lon = _jitter(rng, place["lat"].to_numpy(float), place["lon"].to_numpy(float), 1.5)
+    lat, lon = jitter(rng, place["lat"].to_numpy(float), place["lon"].to_numpy(float), 1.5)
     themes = list(cat.THEMES)
     theme_p = np.array(list(cat.THEMES.values()))
     return pd.DataFrame(
@@ -101,14 +106,19 @@ def _building_names(rng: np.random.Generator, district: np.ndarray, n: int) -> l
     """'{district without suffix}{brand}{suffix}', made unique with '二期', '三期' ..."""
     brand = rng.choice(np.array(cat.BRANDS), size=n)
     suffix = rng.choice(np.array(cat.BUILDING_SUFFIXES), size=n)
-    names = [f"{str(d)[:-1] if len(str(d)) > 2 else d}{b}{s}" for d, b, s in zip(district, brand, suffix, strict=True)]
+    names = [
+        f"{str(d)[:-1] if len(str(d)) > 2 else d}{b}{s}"
+        for d, b, s in zip(district, brand, suffix, strict=True)
+    ]
     seen: dict[str, int] = {}
     phases = "一二三四五六七八九十"
     out = []
     for name in names:
         k = seen.get(name, 0)
         seen[name] = k + 1
-        out.append(name if k == 0 else f"{name}{phases[k % 10]}期" + ("" if k < 10 else str(k // 10)))
+        out.append(
+            name if k == 0 else f"{name}{phases[k % 10]}期" + ("" if k < 10 else str(k // 10))
+        )
     return out
 
 

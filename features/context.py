@@ -1,0 +1,272 @@
+"""Lookups computed once per (snapshot, vocabulary) that the feature functions read.
+
+Everything is vectorised: per-building and per-enterprise attribute tables, sparse
+(enterprise x building) matrices of partners in each building and of earlier attraction events,
+dense (building x division/section) tenant mixes, and the theme x division fit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from features.building import building_table
+from features.enterprise import enterprise_table
+from features.reference import industry_divisions, shanxi_districts, theme_industry_prior
+from features.registry import Snapshot
+from features.vocab import Vocabulary
+
+logger = logging.getLogger(__name__)
+
+N_DIVISIONS = 100  # columns indexed by the 2-digit division number itself
+FIT_PSEUDO_COUNT = 10.0  # tenancies' worth of prior in the learned theme fit
+STAGE_RANK: dict[str, float] = {
+    "contacted": 1.0, "visited": 2.0, "negotiating": 3.0, "signed": 4.0, "declined": -1.0,
+}  # fmt: skip
+RELATIONS = ("upstream", "downstream", "invest", "partner", "any", "weight")
+_KEY_SPAN = 64.0  # > log(1 + any head count), so sorted keys group by building
+
+
+@dataclass(frozen=True, eq=False)
+class TenantSizes:
+    """Current tenants' sizes (1 + employees) sorted per building, with running sums."""
+
+    keys: np.ndarray  # (n,) building position * _KEY_SPAN + log(size), ascending
+    cum_size: np.ndarray  # (n + 1,) running sum of size
+    cum_inverse: np.ndarray  # (n + 1,) running sum of 1 / size
+    starts: np.ndarray  # (n_buildings,) first row of each building
+    ends: np.ndarray  # (n_buildings,) one past the last row
+
+    def mean_similarity(
+        self, b_pos: np.ndarray, *, size: np.ndarray, is_tenant: np.ndarray
+    ) -> np.ndarray:
+        """Mean of min(size, s) / max(size, s) over the building's tenants (the enterprise
+        itself left out); NaN where ``size`` is NaN or no other tenant has a known size."""
+        start, end = self.starts[b_pos], self.ends[b_pos]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            at = np.searchsorted(self.keys, b_pos * _KEY_SPAN + np.log(size), side="right")
+            at = np.clip(at, start, end)
+            below = (self.cum_size[at] - self.cum_size[start]) / size
+            above = (self.cum_inverse[end] - self.cum_inverse[at]) * size
+            count = end - start - is_tenant
+            return (below + above - is_tenant) / np.where(count > 0, count, np.nan)
+
+
+@dataclass(frozen=True, eq=False)
+class FeatureContext:
+    """Per-snapshot lookups; positions index ``buildings`` / ``enterprises`` rows."""
+
+    as_of: pd.Timestamp
+    vocab: Vocabulary
+    buildings: pd.DataFrame  # float64 attributes, index building_id
+    enterprises: pd.DataFrame  # float64 attributes, index enterprise_id
+    tenants: sparse.csr_array  # (n_ent, n_bld) 1.0 where an open tenancy
+    partners: dict[str, sparse.csr_array]  # relation -> (n_ent, n_bld) partners in building
+    division_mix: np.ndarray  # (n_bld, 100) current tenants per division
+    section_mix: np.ndarray  # (n_bld, n_sections) current tenants per section
+    theme_fit: np.ndarray  # (n_themes, 100) learned lift, rows by buildings.theme_idx
+    theme_prior: np.ndarray  # (n_themes, 100) prior weight 0..1, NaN for a theme it lacks
+    sizes: TenantSizes
+    prior_events: sparse.csr_array  # (n_ent, n_bld) max stage rank, 0 = none
+    building_array: np.ndarray  # ``buildings`` as one (n_bld, k) float64 block, for fast joins
+    enterprise_array: np.ndarray  # ``enterprises`` as one (n_ent, m) float64 block
+
+    @classmethod
+    def build(
+        cls, snapshot: Snapshot, *, vocab: Vocabulary, prior: pd.DataFrame | None = None
+    ) -> FeatureContext:
+        """Context of ``snapshot``; ``prior`` (theme, division, weight) defaults to the
+        reference ``theme_industry_prior()``."""
+        prior = theme_industry_prior() if prior is None else prior
+        b_index, e_index = snapshot.buildings.index, snapshot.enterprises.index
+        ents = enterprise_table(snapshot, vocab=vocab)
+        open_ = _open_pairs(snapshot)
+        e_pos = e_index.get_indexer(open_["enterprise_id"])
+        b_pos = b_index.get_indexer(open_["building_id"])
+        known = (e_pos >= 0) & (b_pos >= 0)
+        open_, e_pos, b_pos = open_[known], e_pos[known], b_pos[known]
+        tenants = _matrix(e_pos, b_pos, np.ones(len(open_)), shape=(len(e_index), len(b_index)))
+        div_mix = _mix(b_pos, ents["division_num"].to_numpy()[e_pos], n_rows=len(b_index),
+                       n_cols=N_DIVISIONS)  # fmt: skip
+        sections = len(industry_divisions()["section"].unique())
+        sec_mix = _mix(b_pos, ents["section_num"].to_numpy()[e_pos], n_rows=len(b_index),
+                       n_cols=sections)  # fmt: skip
+        blds = building_table(snapshot, vocab=vocab, open_pairs=open_, division_mix=div_mix)
+        themes = pd.Index(sorted({*snapshot.buildings["theme"].dropna(), *prior["theme"]}))
+        blds["theme_idx"] = _positions(themes, snapshot.buildings["theme"])
+        _add_places(blds, ents, snapshot=snapshot)
+        prior_matrix = _prior_matrix(prior, themes=themes)
+        counts = _theme_counts(snapshot, themes=themes, division=ents["division_num"])
+        return cls(
+            as_of=snapshot.as_of,
+            vocab=vocab,
+            buildings=blds,
+            enterprises=ents,
+            tenants=tenants,
+            partners=_partner_matrices(snapshot, tenants=tenants),
+            division_mix=div_mix,
+            section_mix=sec_mix,
+            theme_fit=learned_theme_fit(counts, prior=prior_matrix),
+            theme_prior=prior_matrix,
+            sizes=_tenant_sizes(b_pos, employees=ents["employees"].to_numpy()[e_pos],
+                                n_buildings=len(b_index)),  # fmt: skip
+            prior_events=_prior_events(snapshot),
+            building_array=blds.to_numpy(dtype=np.float64),
+            enterprise_array=ents.to_numpy(dtype=np.float64),
+        )
+
+
+def _open_pairs(snapshot: Snapshot) -> pd.DataFrame:
+    """Distinct (enterprise_id, building_id) of open tenancies as of the snapshot."""
+    ten = snapshot.tenancies
+    open_ = ten.loc[ten["end_date"].isna(), ["enterprise_id", "building_id"]]
+    return open_.drop_duplicates().reset_index(drop=True)
+
+
+def _positions(index: pd.Index, values: pd.Series) -> np.ndarray:
+    """float64 positions of ``values`` in ``index``; NaN where absent or missing."""
+    pos = index.get_indexer(values.astype("str"))
+    return np.where(pos >= 0, pos, np.nan)
+
+
+def _matrix(
+    rows: np.ndarray, cols: np.ndarray, values: np.ndarray, *, shape: tuple[int, int]
+) -> sparse.csr_array:
+    """CSR matrix of ``values`` at (rows, cols); duplicates summed."""
+    return sparse.csr_array(sparse.coo_array((values, (rows, cols)), shape=shape))
+
+
+def _mix(rows: np.ndarray, codes: np.ndarray, *, n_rows: int, n_cols: int) -> np.ndarray:
+    """(n_rows, n_cols) counts of ``codes`` per row; NaN codes are skipped."""
+    known = ~np.isnan(codes)
+    mix = np.zeros((n_rows, n_cols))
+    np.add.at(mix, (rows[known], codes[known].astype(np.int64)), 1.0)
+    return mix
+
+
+def _add_places(blds: pd.DataFrame, ents: pd.DataFrame, *, snapshot: Snapshot) -> None:
+    """Shared city / district codes on both tables and each enterprise's location: its own
+    lat/lon, else its district's centroid, else its city's (reference coordinates)."""
+    b, e = snapshot.buildings, snapshot.enterprises
+    b_place, e_place = b["city"] + "|" + b["district"], e["city"] + "|" + e["district"]
+    cities = pd.Index(sorted({*b["city"].dropna(), *e["city"].dropna()}))
+    places = pd.Index(sorted({*b_place.dropna(), *e_place.dropna()}))
+    blds["city_code"], ents["city_code"] = _positions(cities, b["city"]), _positions(cities, e["city"])
+    blds["place_code"], ents["place_code"] = _positions(places, b_place), _positions(places, e_place)
+    ref = shanxi_districts()
+    by_place = ref.set_index(ref["city"] + "|" + ref["district"])[["lat", "lon"]]
+    by_city = ref.drop_duplicates("city").set_index("city")[["city_lat", "city_lon"]]
+    by_place = by_place[~by_place.index.duplicated()]
+    for axis in ("lat", "lon"):
+        centroid = e_place.map(by_place[axis]).fillna(e["city"].map(by_city[f"city_{axis}"]))
+        ents[f"loc_{axis}"] = ents[axis].fillna(centroid.astype("float64"))
+
+
+def _prior_matrix(prior: pd.DataFrame, *, themes: pd.Index) -> np.ndarray:
+    """(n_themes, 100) prior weights clipped to 0..1; unlisted pairs 0; themes it lacks NaN."""
+    matrix = np.full((len(themes), N_DIVISIONS), np.nan)
+    rows = themes.get_indexer(prior["theme"].astype("str"))
+    matrix[np.unique(rows[rows >= 0])] = 0.0
+    cols = pd.to_numeric(prior["division"], errors="coerce").to_numpy(dtype=np.float64)
+    ok = (rows >= 0) & ~np.isnan(cols)
+    weights = prior["weight"].to_numpy(dtype=np.float64)[ok].clip(0.0, 1.0)
+    matrix[rows[ok], cols[ok].astype(np.int64)] = weights
+    return matrix
+
+
+def _theme_counts(snapshot: Snapshot, *, themes: pd.Index, division: pd.Series) -> np.ndarray:
+    """(n_themes, 100) tenancies started by the snapshot date, by building theme and division."""
+    ten = snapshot.tenancies
+    theme = ten["building_id"].map(snapshot.buildings["theme"])
+    rows = _positions(themes, theme)
+    cols = ten["enterprise_id"].map(division).to_numpy(dtype=np.float64, na_value=np.nan)
+    ok = ~np.isnan(rows) & ~np.isnan(cols)
+    counts = np.zeros((len(themes), N_DIVISIONS))
+    np.add.at(counts, (rows[ok].astype(np.int64), cols[ok].astype(np.int64)), 1.0)
+    return counts
+
+
+def learned_theme_fit(
+    counts: np.ndarray, *, prior: np.ndarray, pseudo: float = FIT_PSEUDO_COUNT
+) -> np.ndarray:
+    """Lift P(division | theme) / P(division), both smoothed with ``pseudo`` tenancies drawn
+    from the prior (a theme's weights normalised; uniform over divisions where it has none).
+    (n_themes, 100); 1.0 = as common as anywhere; NaN where P(division) is 0."""
+    weights = np.nan_to_num(prior, nan=0.0)
+    totals = weights.sum(axis=1, keepdims=True)
+    uniform = np.full_like(weights, 1.0 / N_DIVISIONS)
+    q = np.divide(weights, totals, out=uniform, where=totals > 0)
+    p_given_theme = (counts + pseudo * q) / (counts.sum(axis=1, keepdims=True) + pseudo)
+    p_overall = (counts.sum(axis=0) + pseudo * q.mean(axis=0)) / (counts.sum() + pseudo)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(p_overall > 0, p_given_theme / p_overall, np.nan)
+
+
+def _relation_edges(snapshot: Snapshot) -> pd.DataFrame:
+    """(enterprise position, partner position, relation, weight), one row per direction seen
+    from the enterprise; a missing link weight counts as 1."""
+    index = snapshot.enterprises.index
+    links = snapshot.links
+    src, tgt = index.get_indexer(links["source_id"]), index.get_indexer(links["target_id"])
+    weight = links["weight"].fillna(1.0).to_numpy(dtype=np.float64)
+    rel = links["relation"].to_numpy(dtype=object)
+    supplies = rel == "supplies"
+    forward = np.where(supplies, "downstream", np.where(rel == "invests", "invest", "partner"))
+    backward = np.where(supplies, "upstream", forward)
+    return pd.DataFrame(
+        {
+            "row": np.r_[src, tgt],
+            "col": np.r_[tgt, src],
+            "relation": np.r_[forward, backward],
+            "weight": np.r_[weight, weight],
+        }
+    )
+
+
+def _partner_matrices(snapshot: Snapshot, *, tenants: sparse.csr_array) -> dict[str, sparse.csr_array]:
+    """Per relation, (n_ent, n_bld) partners currently in each building: counts of distinct
+    partners, and under ``weight`` the sum over partners of their strongest link weight."""
+    edges = _relation_edges(snapshot)
+    n = tenants.shape[0]
+    out = {}
+    for relation in RELATIONS:
+        part = edges if relation in ("any", "weight") else edges[edges["relation"] == relation]
+        part = part.groupby(["row", "col"], as_index=False)["weight"].max()
+        values = part["weight"] if relation == "weight" else np.ones(len(part))
+        adjacency = _matrix(part["row"].to_numpy(), part["col"].to_numpy(),
+                            np.asarray(values, dtype=np.float64), shape=(n, n))  # fmt: skip
+        out[relation] = sparse.csr_array(adjacency @ tenants)
+    return out
+
+
+def _tenant_sizes(b_pos: np.ndarray, *, employees: np.ndarray, n_buildings: int) -> TenantSizes:
+    known = ~np.isnan(employees)
+    size = 1.0 + employees[known]
+    keys = b_pos[known] * _KEY_SPAN + np.log(size)
+    order = np.argsort(keys, kind="stable")
+    keys, size = keys[order], size[order]
+    bounds = np.arange(n_buildings + 1) * _KEY_SPAN
+    edges = np.searchsorted(keys, bounds, side="left")
+    return TenantSizes(
+        keys=keys,
+        cum_size=np.r_[0.0, np.cumsum(size)],
+        cum_inverse=np.r_[0.0, np.cumsum(1.0 / size)],
+        starts=edges[:-1],
+        ends=edges[1:],
+    )
+
+
+def _prior_events(snapshot: Snapshot) -> sparse.csr_array:
+    """(n_ent, n_bld) highest stage rank of the pair's events by the snapshot date (0 = none)."""
+    events = snapshot.events
+    e_pos = snapshot.enterprises.index.get_indexer(events["enterprise_id"])
+    b_pos = snapshot.buildings.index.get_indexer(events["building_id"])
+    frame = pd.DataFrame({"e": e_pos, "b": b_pos, "rank": events["stage"].map(STAGE_RANK)})
+    frame = frame[(frame["e"] >= 0) & (frame["b"] >= 0)].dropna()
+    best = frame.groupby(["e", "b"], as_index=False)["rank"].max()
+    shape = (len(snapshot.enterprises), len(snapshot.buildings))
+    return _matrix(best["e"].to_numpy(), best["b"].to_numpy(), best["rank"].to_numpy(), shape=shape)

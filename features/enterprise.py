@@ -1,0 +1,197 @@
+"""Per-enterprise attributes as of a snapshot, and the ``e__`` feature functions that read them.
+
+Feature functions read the ``e_*`` columns ``build_matrix`` joined onto the pairs and return a
+float32 Series aligned to the pairs, NaN where an input is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from features.building import list_count, list_has
+from features.reference import industry_divisions
+from features.registry import Snapshot
+from features.vocab import Vocabulary
+
+if TYPE_CHECKING:
+    from features.context import FeatureContext
+
+logger = logging.getLogger(__name__)
+
+TAGS: tuple[str, ...] = (
+    "fortune_global_500", "china_500", "listed", "unicorn", "high_tech", "specialized_sme",
+    "leading_enterprise", "platform",
+)  # fmt: skip
+M2_PER_EMPLOYEE = 10.0
+DAYS_PER_YEAR = 365.25
+DAYS_PER_MONTH = DAYS_PER_YEAR / 12
+RECENT = pd.DateOffset(months=12)
+MOVES_WINDOW = pd.DateOffset(years=3)
+
+
+def current_tenancies(tenancies: pd.DataFrame) -> pd.DataFrame:
+    """Each enterprise's open tenancy (the latest started if several), indexed by enterprise_id."""
+    open_ = tenancies[tenancies["end_date"].isna()].sort_values("start_date", kind="stable")
+    return open_.drop_duplicates("enterprise_id", keep="last").set_index("enterprise_id")
+
+
+def _days_before(as_of: pd.Timestamp, dates: pd.Series) -> np.ndarray:
+    return (as_of - dates).dt.days.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _tenancy_history(snapshot: Snapshot, index: pd.Index) -> pd.DataFrame:
+    """Last move, moves in 3 years and area growth (log of last / previous area) per enterprise."""
+    ordered = snapshot.tenancies.sort_values(["enterprise_id", "start_date"], kind="stable")
+    same = ordered["enterprise_id"].eq(ordered["enterprise_id"].shift())
+    growth_rows = np.log(ordered["area_m2"] / ordered["area_m2"].shift().where(same))
+    latest = ordered.assign(growth=growth_rows).drop_duplicates("enterprise_id", keep="last")
+    latest = latest.set_index("enterprise_id").reindex(index)
+    recent = ordered[ordered["start_date"] > snapshot.as_of - MOVES_WINDOW]
+    moves = recent.groupby("enterprise_id").size().reindex(index, fill_value=0)
+    return pd.DataFrame(
+        {
+            "months_since_move": _days_before(snapshot.as_of, latest["start_date"])
+            / DAYS_PER_MONTH,
+            "moves_3y": moves.to_numpy(dtype=np.float64),
+            "area_growth_log": latest["growth"].to_numpy(dtype=np.float64, na_value=np.nan),
+        },
+        index=index,
+    )
+
+
+def enterprise_table(snapshot: Snapshot, *, vocab: Vocabulary) -> pd.DataFrame:
+    """float64 attributes per enterprise (index = ``snapshot.enterprises.index``)."""
+    e = snapshot.enterprises
+    as_of = snapshot.as_of
+    out = pd.DataFrame(index=e.index)
+    for name in ("division", "section", "hq_type"):
+        out[f"{name}_code"] = vocab.encode(e[name], field=name)
+    out["division_num"] = pd.to_numeric(e["division"], errors="coerce").astype("float64")
+    sections = pd.Index(sorted(industry_divisions()["section"].unique()))
+    section_pos = sections.get_indexer(e["section"])
+    out["section_num"] = np.where(section_pos >= 0, section_pos, np.nan)
+    out["employees"] = e["employees"].astype("float64")
+    out["revenue_10k_cny"] = e["revenue_10k_cny"].astype("float64")
+    out["capital_10k_cny"] = e["registered_capital_10k_cny"].astype("float64")
+    out["age_years"] = _days_before(as_of, e["founded"]) / DAYS_PER_YEAR
+    for tag in TAGS:
+        out[f"tag_{tag}"] = list_has(e["tags"], tag)
+    out["credit_score"] = e["credit_score"].astype("float64")
+    out["risk_count"] = list_count(e["risk_flags"])
+    current = current_tenancies(snapshot.tenancies).reindex(e.index)
+    out["in_building"] = current["building_id"].notna().to_numpy(dtype=np.float64)
+    out["tenure_years"] = _days_before(as_of, current["start_date"]) / DAYS_PER_YEAR
+    out["current_area_m2"] = current["area_m2"].astype("float64")
+    out = out.join(_tenancy_history(snapshot, e.index))
+    events = snapshot.events
+    recent = events[events["date"] > as_of - RECENT].groupby("enterprise_id").size()
+    out["events_12m"] = recent.reindex(e.index, fill_value=0).astype("float64")
+    by_staff = out["employees"] * M2_PER_EMPLOYEE
+    out["space_need_m2"] = out["current_area_m2"].fillna(by_staff)
+    out["lat"], out["lon"] = e["lat"].astype("float64"), e["lon"].astype("float64")
+    return out
+
+
+def _series(values: object, pairs: pd.DataFrame) -> pd.Series:
+    return pd.Series(np.asarray(values, dtype=np.float32), index=pairs.index)
+
+
+def _log1p(values: pd.Series) -> np.ndarray:
+    return np.log1p(values.to_numpy(dtype=np.float64))
+
+
+def section_code(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """GB/T 4754 section as its vocabulary code; NaN if unseen at training or unknown."""
+    return _series(pairs["e_section_code"], pairs)
+
+
+def division_code(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """GB/T 4754 division as its vocabulary code; NaN if unseen at training or unknown."""
+    return _series(pairs["e_division_code"], pairs)
+
+
+def hq_type_code(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Headquarters type as its vocabulary code; NaN if unseen or missing."""
+    return _series(pairs["e_hq_type_code"], pairs)
+
+
+def employees_log(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """log(1 + employees)."""
+    return _series(_log1p(pairs["e_employees"]), pairs)
+
+
+def revenue_log_10k_cny(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """log(1 + revenue in 10k CNY); NaN if unknown."""
+    return _series(_log1p(pairs["e_revenue_10k_cny"]), pairs)
+
+
+def capital_log_10k_cny(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """log(1 + registered capital in 10k CNY); NaN if unknown."""
+    return _series(_log1p(pairs["e_capital_10k_cny"]), pairs)
+
+
+def age_years(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Years from founding to the snapshot date; NaN if the founding date is unknown."""
+    return _series(pairs["e_age_years"], pairs)
+
+
+def moves_3y(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Tenancies started in the 3 years up to the snapshot date (a growth signal)."""
+    return _series(pairs["e_moves_3y"], pairs)
+
+
+def area_growth_log(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """log(area of the latest tenancy / area of the one before); NaN without both areas."""
+    return _series(pairs["e_area_growth_log"], pairs)
+
+
+def _tag_feature(tag: str) -> Callable[[pd.DataFrame, FeatureContext], pd.Series]:
+    def tag_flag(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+        return _series(pairs[f"e_tag_{tag}"], pairs)
+
+    tag_flag.__name__ = f"tag_{tag}"
+    tag_flag.__doc__ = f"1.0 if tagged {tag}, 0.0 if not, NaN if the tags cell is missing."
+    return tag_flag
+
+
+TAG_FEATURES = {tag: _tag_feature(tag) for tag in TAGS}
+
+
+def credit_score(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Credit score 0..100 (higher is better); NaN if unknown."""
+    return _series(pairs["e_credit_score"], pairs)
+
+
+def risk_flag_count(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Number of risk flags; NaN if the risk_flags cell is missing."""
+    return _series(pairs["e_risk_count"], pairs)
+
+
+def tenure_years(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Years in the current tenancy as of the snapshot; NaN if the enterprise has none."""
+    return _series(pairs["e_tenure_years"], pairs)
+
+
+def in_building(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """1.0 if the enterprise has an open tenancy anywhere as of the snapshot, else 0.0."""
+    return _series(pairs["e_in_building"], pairs)
+
+
+def months_since_move(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Months since the latest tenancy start; NaN if the enterprise never had a tenancy."""
+    return _series(pairs["e_months_since_move"], pairs)
+
+
+def space_need_m2(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Estimated space need in m²: area of the current tenancy, else employees x 10 m²."""
+    return _series(pairs["e_space_need_m2"], pairs)
+
+
+def events_12m(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Attraction events (any building, any stage) in the 12 months up to the snapshot date."""
+    return _series(pairs["e_events_12m"], pairs)

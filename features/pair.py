@@ -1,0 +1,189 @@
+"""The ``pair__`` feature functions: how a building and an enterprise fit each other.
+
+Each reads the joined pairs frame (``b_*`` / ``e_*`` attributes, ``b_pos`` / ``e_pos`` rows of
+the context tables) and the context's lookups; float32 Series aligned to the pairs, NaN where an
+input is missing. Whether the enterprise is already a tenant is deliberately not a feature; the
+tenant mix and size similarity leave the enterprise itself out.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+if TYPE_CHECKING:
+    from features.context import FeatureContext
+
+logger = logging.getLogger(__name__)
+
+EARTH_RADIUS_KM = 6371.0088
+DAYS_PER_YEAR = 365.0
+CNY_PER_10K = 10_000.0
+
+
+def _series(values: object, pairs: pd.DataFrame) -> pd.Series:
+    return pd.Series(np.asarray(values, dtype=np.float32), index=pairs.index)
+
+
+def _col(pairs: pd.DataFrame, name: str) -> np.ndarray:
+    return pairs[name].to_numpy(dtype=np.float64)
+
+
+def _lookup(matrix: sparse.csr_array, pairs: pd.DataFrame) -> np.ndarray:
+    """matrix[e_pos, b_pos] per pair as float64 (n,)."""
+    rows, cols = pairs["e_pos"].to_numpy(), pairs["b_pos"].to_numpy()
+    return np.asarray(matrix[rows, cols], dtype=np.float64).reshape(-1)
+
+
+def _cell(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """matrix[rows, cols] where both are known (not NaN), else NaN."""
+    ok = ~np.isnan(rows) & ~np.isnan(cols)
+    out = np.full(len(rows), np.nan)
+    out[ok] = matrix[rows[ok].astype(np.int64), cols[ok].astype(np.int64)]
+    return out
+
+
+def _space_need(pairs: pd.DataFrame) -> np.ndarray:
+    return _col(pairs, "e_space_need_m2")
+
+
+def theme_fit_learned(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Lift of the enterprise's division in buildings of this theme, learned from tenancies up
+    to the snapshot and smoothed towards the prior; 1.0 = average, NaN if theme/division unknown."""
+    fit = _cell(ctx.theme_fit, _col(pairs, "b_theme_idx"), _col(pairs, "e_division_num"))
+    return _series(fit, pairs)
+
+
+def theme_prior_fit(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Reference prior of how well the division suits the theme, 0..1; NaN if unknown."""
+    fit = _cell(ctx.theme_prior, _col(pairs, "b_theme_idx"), _col(pairs, "e_division_num"))
+    return _series(fit, pairs)
+
+
+def space_need_log_ratio(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """log(1 + space need m²) - log(1 + vacant m²): > 0 when the need exceeds the vacancy."""
+    ratio = np.log1p(_space_need(pairs)) - np.log1p(_col(pairs, "b_vacant_area_m2"))
+    return _series(ratio, pairs)
+
+
+def space_need_fits(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """1.0 if min unit <= space need <= vacant area (no min unit: any need), else 0.0; NaN if
+    the need or the vacancy is unknown."""
+    need, vacant = _space_need(pairs), _col(pairs, "b_vacant_area_m2")
+    unit = np.nan_to_num(_col(pairs, "b_min_unit_m2"), nan=0.0)
+    fits = ((need <= vacant) & (need >= unit)).astype(np.float64)
+    return _series(np.where(np.isnan(need) | np.isnan(vacant), np.nan, fits), pairs)
+
+
+def rent_burden(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Yearly rent of the space need (need x rent x 365 CNY) over revenue; NaN if any is
+    unknown or revenue is 0."""
+    rent = _space_need(pairs) * _col(pairs, "b_rent_cny_m2_day") * DAYS_PER_YEAR
+    revenue = _col(pairs, "e_revenue_10k_cny") * CNY_PER_10K
+    with np.errstate(invalid="ignore", divide="ignore"):
+        burden = np.where(revenue > 0, rent / revenue, np.nan)
+    return _series(burden, pairs)
+
+
+def chain_partners_in_building(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Distinct linked enterprises (supplier, customer, investment, partner) in the building."""
+    return _series(_lookup(ctx.partners["any"], pairs), pairs)
+
+
+def upstream_partners_in_building(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Suppliers of the enterprise that are tenants of the building."""
+    return _series(_lookup(ctx.partners["upstream"], pairs), pairs)
+
+
+def downstream_partners_in_building(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Customers (enterprises it supplies) that are tenants of the building."""
+    return _series(_lookup(ctx.partners["downstream"], pairs), pairs)
+
+
+def invest_partners_in_building(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Investors in, or investees of, the enterprise that are tenants of the building."""
+    return _series(_lookup(ctx.partners["invest"], pairs), pairs)
+
+
+def chain_weight_in_building(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Sum over linked tenants of the strongest link weight (0..1 each; missing weight = 1)."""
+    return _series(_lookup(ctx.partners["weight"], pairs), pairs)
+
+
+def _mix_share(pairs: pd.DataFrame, mix: np.ndarray, *, column: str, ctx: FeatureContext) -> np.ndarray:
+    """Share of the enterprise's class among the building's other tenants with a known class."""
+    b_pos = pairs["b_pos"].to_numpy()
+    own = _cell(mix, b_pos.astype(np.float64), _col(pairs, column))
+    self_ = _lookup(ctx.tenants, pairs)
+    others = mix.sum(axis=1)[b_pos] - self_
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(others > 0, (own - self_) / others, np.nan)
+
+
+def division_share_in_building(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Share of the building's other current tenants in the enterprise's division, 0..1;
+    NaN if the division is unknown or the building has no other tenant."""
+    share = _mix_share(pairs, ctx.division_mix, column="e_division_num", ctx=ctx)
+    return _series(share, pairs)
+
+
+def section_share_in_building(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Share of the building's other current tenants in the enterprise's section, 0..1."""
+    share = _mix_share(pairs, ctx.section_mix, column="e_section_num", ctx=ctx)
+    return _series(share, pairs)
+
+
+def size_similarity_to_tenants(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Mean over the building's other tenants of min/max of (1 + employees), 0..1."""
+    similarity = ctx.sizes.mean_similarity(
+        pairs["b_pos"].to_numpy(),
+        size=1.0 + _col(pairs, "e_employees"),
+        is_tenant=_lookup(ctx.tenants, pairs),
+    )
+    return _series(similarity, pairs)
+
+
+def distance_km(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Great-circle km from the enterprise (its lat/lon, else its district's or city's
+    centroid) to the building; NaN if either location is unknown."""
+    lat1, lon1 = np.radians(_col(pairs, "e_loc_lat")), np.radians(_col(pairs, "e_loc_lon"))
+    lat2, lon2 = np.radians(_col(pairs, "b_lat")), np.radians(_col(pairs, "b_lon"))
+    h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return _series(2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))), pairs)
+
+
+def _same(pairs: pd.DataFrame, column: str) -> np.ndarray:
+    b, e = _col(pairs, f"b_{column}"), _col(pairs, f"e_{column}")
+    return np.where(np.isnan(b) | np.isnan(e), np.nan, (b == e).astype(np.float64))
+
+
+def same_city(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """1.0 if the enterprise is in the building's city, 0.0 if not, NaN if its city is unknown."""
+    return _series(_same(pairs, "city_code"), pairs)
+
+
+def same_district(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """1.0 if in the building's city and district, 0.0 if not, NaN if either is unknown."""
+    return _series(_same(pairs, "place_code"), pairs)
+
+
+def grade_x_log_employees(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Grade rank (c 1 .. super_a 4) x log(1 + employees): big firms in top buildings."""
+    return _series(_col(pairs, "b_grade_rank") * np.log1p(_col(pairs, "e_employees")), pairs)
+
+
+def amenities_x_log_employees(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Amenity count x log(1 + employees)."""
+    product = _col(pairs, "b_amenity_count") * np.log1p(_col(pairs, "e_employees"))
+    return _series(product, pairs)
+
+
+def prior_events(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Highest stage of this pair's attraction events by the snapshot date: contacted 1,
+    visited 2, negotiating 3, signed 4, declined -1 (only if nothing else); NaN if none."""
+    stage = _lookup(ctx.prior_events, pairs)
+    return _series(np.where(stage == 0, np.nan, stage), pairs)

@@ -1,0 +1,304 @@
+"""Candidate generation: which (building, enterprise) pairs a shortlist may rank at all.
+
+A :class:`CandidatePool` holds numpy arrays of every enterprise and building of one snapshot
+(space need, location and industry codes, tag and risk bitmasks, current tenancies), built once;
+each query is then a few vectorised operations over those arrays, no per-row Python.
+The business rules themselves (risk, space fit) live in :mod:`matching.rules`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from features import Snapshot, space_need_m2_of
+
+from matching.enums import HqType, Tag
+from matching.errors import InputError, NotFoundError
+from matching.rules import RISK_FLAGS, eligible_by_risk, flags_bits, list_bitmask, space_fits
+
+logger = logging.getLogger(__name__)
+
+TAGS: tuple[str, ...] = tuple(t.value for t in Tag)
+HQ_TYPES: frozenset[str] = frozenset(h.value for h in HqType)
+_SET_FIELDS = (
+    "cities", "districts", "industry_sections", "industry_divisions", "hq_types", "tags",
+    "exclude_ids",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PoolRules:
+    """Which pairs may be shortlisted. Empty sets mean "no filter"; areas in m².
+
+    ``cities``/``districts``/``exclude_ids`` filter the candidate side (enterprises for a building
+    query, buildings for an enterprise query); industry, need, ``hq_types`` and ``tags`` (any of)
+    filter enterprises on both kinds of query (an enterprise failing them gets no buildings).
+    An enterprise with unknown need fails a given ``min_need_m2``/``max_need_m2`` bound.
+    """
+
+    include_risky: bool = False
+    cities: frozenset[str] = frozenset()
+    districts: frozenset[str] = frozenset()
+    industry_sections: frozenset[str] = frozenset()
+    industry_divisions: frozenset[str] = frozenset()
+    min_need_m2: float | None = None
+    max_need_m2: float | None = None
+    hq_types: frozenset[str] = frozenset()
+    tags: frozenset[str] = frozenset()
+    exclude_ids: frozenset[str] = frozenset()
+    require_space_fit: bool = True
+
+    def __post_init__(self) -> None:
+        for name in _SET_FIELDS:
+            object.__setattr__(self, name, _as_set(getattr(self, name), field=name))
+        _check_subset(self.hq_types, allowed=HQ_TYPES, field="hq_types")
+        _check_subset(self.tags, allowed=frozenset(TAGS), field="tags")
+        bad = sorted(s for s in self.industry_sections if len(s) != 1 or not "A" <= s <= "T")
+        if bad:
+            raise InputError(f"industry_sections {bad} invalid; allowed: letters A-T")
+        bad = sorted(d for d in self.industry_divisions if len(d) != 2 or not d.isdigit())
+        if bad:
+            raise InputError(f"industry_divisions {bad} invalid; allowed: 2-digit codes '01'-'97'")
+        self._check_need_bounds()
+
+    def _check_need_bounds(self) -> None:
+        low, high = self.min_need_m2, self.max_need_m2
+        for name, value in (("min_need_m2", low), ("max_need_m2", high)):
+            if value is not None and not (value >= 0 and np.isfinite(value)):
+                raise InputError(f"{name}={value!r} invalid; allowed: a finite number >= 0")
+        if low is not None and high is not None and low > high:
+            raise InputError(f"min_need_m2={low} is above max_need_m2={high}; allowed: min <= max")
+
+
+def _as_set(values: Iterable[str] | None, *, field: str) -> frozenset[str]:
+    if values is None:
+        return frozenset()
+    if isinstance(values, str):
+        raise InputError(f"{field}={values!r} must be a collection of strings, not one string")
+    return frozenset(str(v) for v in values)
+
+
+def _check_subset(values: frozenset[str], *, allowed: frozenset[str], field: str) -> None:
+    bad = sorted(values - allowed)
+    if bad:
+        raise InputError(f"{field} {bad} invalid; allowed: {sorted(allowed)}")
+
+
+def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """int32 codes (missing -> -1) and the categories they index."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes.astype(np.int32), pd.Index(uniques)
+
+
+def _groups(keys: np.ndarray, values: np.ndarray) -> dict[int, np.ndarray]:
+    """``{key: sorted values}`` for parallel int arrays."""
+    if len(keys) == 0:
+        return {}
+    order = np.lexsort((values, keys))
+    keys, values = keys[order], values[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return {int(keys[s]): v for s, v in zip(starts, np.split(values, starts[1:]), strict=True)}
+
+
+@dataclass(frozen=True)
+class _Side:
+    """One entity table as arrays: ids, categorical codes with their categories."""
+
+    ids: pd.Index
+    codes: dict[str, np.ndarray]
+    categories: dict[str, pd.Index]
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, *, columns: Sequence[str]) -> _Side:
+        codes, categories = {}, {}
+        for column in columns:
+            codes[column], categories[column] = _codes(frame[column])
+        return cls(pd.Index(frame.index.astype("str")), codes, categories)
+
+    def isin(self, column: str, wanted: frozenset[str]) -> np.ndarray:
+        """Boolean mask (n,) of rows whose ``column`` is one of ``wanted``; all True if empty."""
+        if not wanted:
+            return np.ones(len(self.ids), dtype=bool)
+        targets = self.categories[column].get_indexer(sorted(wanted))
+        return np.isin(self.codes[column], targets[targets >= 0])
+
+    def positions(self, ids: Sequence[str], *, kind: str) -> np.ndarray:
+        """int64 positions of ``ids``; NotFoundError naming the unknown ones."""
+        ids = [str(i) for i in ids]
+        found = self.ids.get_indexer(ids)
+        missing = [i for i, pos in zip(ids, found, strict=True) if pos < 0]
+        if missing:
+            shown = ", ".join(repr(m) for m in missing[:10])
+            raise NotFoundError(
+                f"unknown {kind} id(s) {shown}; the registry holds {len(self.ids)} {kind}s "
+                "as of the snapshot date"
+            )
+        return found.astype(np.int64)
+
+
+@dataclass(frozen=True)
+class CandidatePool:
+    """Arrays of one snapshot's enterprises and buildings that candidate queries read."""
+
+    enterprises: _Side
+    buildings: _Side
+    need_m2: np.ndarray  # float64 (n_enterprises,), NaN unknown
+    tag_bits: np.ndarray  # uint32, see rules.list_bitmask
+    risk_bits: np.ndarray  # uint32
+    vacant_m2: np.ndarray  # float64 (n_buildings,)
+    min_unit_m2: np.ndarray  # float64, NaN = any size lets
+    tenants_of: dict[int, np.ndarray] = field(repr=False)  # building pos -> enterprise positions
+    homes_of: dict[int, np.ndarray] = field(repr=False)  # enterprise pos -> building positions
+
+    @classmethod
+    def from_snapshot(cls, snapshot: Snapshot, *, need_m2: pd.Series | None = None) -> CandidatePool:
+        """Pool of ``snapshot``; ``need_m2`` (m² by enterprise id) defaults to the features rule."""
+        e, b = snapshot.enterprises, snapshot.buildings
+        need = space_need_m2_of(snapshot) if need_m2 is None else need_m2
+        e_side = _Side.of(
+            e, columns=("city", "district", "section", "division", "hq_type")
+        )
+        b_side = _Side.of(b, columns=("city", "district"))
+        tenants, homes = _current_tenancies(snapshot, e_side=e_side, b_side=b_side)
+        pool = cls(
+            enterprises=e_side,
+            buildings=b_side,
+            need_m2=need.reindex(e.index).to_numpy(dtype=np.float64, na_value=np.nan),
+            tag_bits=list_bitmask(e["tags"], codes=TAGS),
+            risk_bits=list_bitmask(e["risk_flags"], codes=RISK_FLAGS),
+            vacant_m2=b["vacant_area_m2"].to_numpy(dtype=np.float64, na_value=np.nan),
+            min_unit_m2=b["min_unit_m2"].to_numpy(dtype=np.float64, na_value=np.nan),
+            tenants_of=tenants,
+            homes_of=homes,
+        )
+        logger.info("candidate pool: %d enterprises, %d buildings", len(e), len(b))
+        return pool
+
+    def enterprise_mask(self, rules: PoolRules, *, location: bool) -> np.ndarray:
+        """Enterprises passing the risk, industry, need, hq, tag (and if ``location``, the city,
+        district and exclude_ids) rules; boolean (n_enterprises,)."""
+        side = self.enterprises
+        ok = eligible_by_risk(self.risk_bits, include_risky=rules.include_risky)
+        ok &= side.isin("section", rules.industry_sections)
+        ok &= side.isin("division", rules.industry_divisions)
+        ok &= side.isin("hq_type", rules.hq_types)
+        if rules.tags:
+            ok &= (self.tag_bits & np.uint32(flags_bits(rules.tags, codes=TAGS))) != 0
+        with np.errstate(invalid="ignore"):
+            if rules.min_need_m2 is not None:
+                ok &= self.need_m2 >= rules.min_need_m2
+            if rules.max_need_m2 is not None:
+                ok &= self.need_m2 <= rules.max_need_m2
+        if location:
+            ok &= side.isin("city", rules.cities) & side.isin("district", rules.districts)
+            ok &= ~side.ids.isin(list(rules.exclude_ids))
+        return ok
+
+    def building_mask(self, rules: PoolRules) -> np.ndarray:
+        """Buildings passing the city, district and exclude_ids rules; boolean (n_buildings,)."""
+        side = self.buildings
+        ok = side.isin("city", rules.cities) & side.isin("district", rules.districts)
+        return ok & ~side.ids.isin(list(rules.exclude_ids))
+
+    def pairs_for_buildings(
+        self, positions: np.ndarray, *, rules: PoolRules
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(building positions, enterprise positions) of every candidate pair, query order."""
+        base = self.enterprise_mask(rules, location=True)
+        b_out, e_out = [], []
+        for b in positions:
+            ok = base.copy()
+            if rules.require_space_fit:
+                fits = space_fits(
+                    self.need_m2, vacant_m2=self.vacant_m2[b], min_unit_m2=self.min_unit_m2[b]
+                )
+                ok &= fits
+            ok[self.tenants_of.get(int(b), _EMPTY)] = False
+            chosen = np.flatnonzero(ok)
+            e_out.append(chosen)
+            b_out.append(np.full(len(chosen), b, dtype=np.int64))
+        return _concat(b_out), _concat(e_out)
+
+    def pairs_for_enterprises(
+        self, positions: np.ndarray, *, rules: PoolRules
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(building positions, enterprise positions) of every candidate pair, query order."""
+        allowed = self.enterprise_mask(rules, location=False)
+        base = self.building_mask(rules)
+        b_out, e_out = [], []
+        for e in positions:
+            if not allowed[e]:
+                continue
+            ok = base.copy()
+            if rules.require_space_fit:
+                fits = space_fits(
+                    self.need_m2[e], vacant_m2=self.vacant_m2, min_unit_m2=self.min_unit_m2
+                )
+                ok &= fits
+            ok[self.homes_of.get(int(e), _EMPTY)] = False
+            chosen = np.flatnonzero(ok)
+            b_out.append(chosen)
+            e_out.append(np.full(len(chosen), e, dtype=np.int64))
+        return _concat(b_out), _concat(e_out)
+
+    def pair_frame(self, b_pos: np.ndarray, e_pos: np.ndarray) -> pd.DataFrame:
+        """(building_id, enterprise_id) ``str`` frame of position pairs, positional index."""
+        return pd.DataFrame(
+            {
+                "building_id": self.buildings.ids[b_pos].astype("str"),
+                "enterprise_id": self.enterprises.ids[e_pos].astype("str"),
+            }
+        )
+
+
+_EMPTY = np.empty(0, dtype=np.int64)
+
+
+def _concat(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts).astype(np.int64) if parts else _EMPTY
+
+
+def _current_tenancies(
+    snapshot: Snapshot, *, e_side: _Side, b_side: _Side
+) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Open tenancies as of the snapshot: building -> tenants and enterprise -> buildings."""
+    ten = snapshot.tenancies
+    open_ = ten[ten["end_date"].isna()]
+    e_pos = e_side.ids.get_indexer(open_["enterprise_id"].astype("str"))
+    b_pos = b_side.ids.get_indexer(open_["building_id"].astype("str"))
+    keep = (e_pos >= 0) & (b_pos >= 0)
+    e_pos, b_pos = e_pos[keep].astype(np.int64), b_pos[keep].astype(np.int64)
+    return _groups(b_pos, e_pos), _groups(e_pos, b_pos)
+
+
+def _pool(source: CandidatePool | Snapshot) -> CandidatePool:
+    return source if isinstance(source, CandidatePool) else CandidatePool.from_snapshot(source)
+
+
+def candidates_for_buildings(
+    source: CandidatePool | Snapshot, building_ids: Sequence[str], *, rules: PoolRules | None = None
+) -> pd.DataFrame:
+    """(building_id, enterprise_id) pairs each building may court, grouped by building in query
+    order; NotFoundError for an unknown building. Pass a pool to reuse it across calls."""
+    pool = _pool(source)
+    positions = pool.buildings.positions(building_ids, kind="building")
+    b_pos, e_pos = pool.pairs_for_buildings(positions, rules=rules or PoolRules())
+    return pool.pair_frame(b_pos, e_pos)
+
+
+def candidates_for_enterprises(
+    source: CandidatePool | Snapshot,
+    enterprise_ids: Sequence[str],
+    *,
+    rules: PoolRules | None = None,
+) -> pd.DataFrame:
+    """(building_id, enterprise_id) pairs: the buildings each enterprise may move to, grouped by
+    enterprise in query order; NotFoundError for an unknown enterprise."""
+    pool = _pool(source)
+    positions = pool.enterprises.positions(enterprise_ids, kind="enterprise")
+    b_pos, e_pos = pool.pairs_for_enterprises(positions, rules=rules or PoolRules())
+    return pool.pair_frame(b_pos, e_pos)

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Install tenantmatch into .venv, generate and import the Shanxi demo world into the embedded
+# SQLite database, train the ranker, then serve the API and web page. README's first command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e .
+
+.venv/bin/tenantmatch demo "$@"
+exec .venv/bin/tenantmatch serve

@@ -1,0 +1,186 @@
+"""Dataset assembly: labelled, negatively sampled (building, enterprise) rows per snapshot date,
+with point-in-time features from ``features.build_matrix``.
+
+Rows of a ranking set are grouped by query (one query = one direction, window start and query
+id) in contiguous runs, LightGBM's convention.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from tqdm import tqdm
+
+from features import Registry, Snapshot, Vocabulary, build_matrix
+from matching import CandidatePool, candidates_for_buildings, candidates_for_enterprises
+from training.labels import (
+    DIRECTIONS,
+    PAIR,
+    Direction,
+    hard_flags,
+    query_ids,
+    sample_examples,
+    window_labels,
+)
+from training.splits import Window
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """Negatives per query: ``n_hard`` same-city pool rows plus ``n_random`` other pool rows."""
+
+    n_hard: int = 30
+    n_random: int = 20
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RankingSet:
+    """``pairs`` (building_id, enterprise_id, grade, direction, query_id, as_of) and the
+    feature matrix ``X`` (float32, registry column order), row-aligned, grouped by query_id."""
+
+    pairs: pd.DataFrame
+    X: pd.DataFrame
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.pairs["grade"].to_numpy(dtype=np.int64)
+
+    @property
+    def group(self) -> np.ndarray:
+        """Sizes of the contiguous query runs, in row order."""
+        qid = self.pairs["query_id"].to_numpy()
+        if len(qid) == 0:
+            return np.zeros(0, dtype=np.int64)
+        starts = np.flatnonzero(np.r_[True, qid[1:] != qid[:-1]])
+        return np.diff(np.r_[starts, len(qid)]).astype(np.int64)
+
+    @property
+    def n_queries(self) -> int:
+        return int(self.pairs["query_id"].nunique())
+
+    def only(self, direction: str) -> RankingSet:
+        """The rows of one direction (by name)."""
+        keep = self.pairs["direction"].eq(direction).to_numpy()
+        return RankingSet(
+            self.pairs.loc[keep].reset_index(drop=True), self.X.loc[keep].reset_index(drop=True)
+        )
+
+    @classmethod
+    def concat(cls, sets: Sequence[RankingSet]) -> RankingSet:
+        """Rows of every set in order; sets must share the feature columns."""
+        pairs = pd.concat([s.pairs for s in sets], ignore_index=True)
+        X = pd.concat([s.X for s in sets], ignore_index=True)
+        return cls(pairs, X)
+
+
+def registry_tables(registry: Registry) -> dict[str, pd.DataFrame]:
+    """The registry's dated tables (tenancies, events) as a name -> frame mapping for labels."""
+    return {"tenancies": registry.tenancies, "events": registry.events}
+
+
+def candidate_pool(
+    source: CandidatePool, ids: Sequence[str] | np.ndarray, *, direction: Direction
+) -> pd.DataFrame:
+    """The serving candidate pool (building_id, enterprise_id) of the ``direction`` queries
+    ``ids`` (default rules: no risky enterprises, space must fit); empty when ``ids`` is."""
+    if len(ids) == 0:
+        return pd.DataFrame({c: pd.Series([], dtype="str") for c in PAIR})
+    fn = candidates_for_buildings if direction.query == "building_id" else candidates_for_enterprises
+    pool = fn(source, [str(i) for i in ids])
+    return pool[PAIR].reset_index(drop=True)
+
+
+def _direction_examples(
+    snapshot: Snapshot,
+    labels: pd.DataFrame,
+    *,
+    source: CandidatePool,
+    direction: Direction,
+    config: SamplingConfig,
+) -> pd.DataFrame:
+    queries = query_ids(labels, direction=direction)
+    pool = candidate_pool(source, queries, direction=direction)
+    pool["hard"] = hard_flags(
+        pool,
+        building_city=snapshot.buildings["city"],
+        enterprise_city=snapshot.enterprises["city"],
+    )
+    seed = config.seed + int(snapshot.as_of.value // 86_400_000_000_000)
+    rows = sample_examples(
+        labels,
+        pool,
+        direction=direction,
+        n_hard=config.n_hard,
+        n_random=config.n_random,
+        seed=seed,
+    )
+    stamp = str(snapshot.as_of.date())
+    rows["direction"] = direction.name
+    rows["query_id"] = direction.name + "|" + stamp + "|" + rows[direction.query].astype("str")
+    rows["as_of"] = snapshot.as_of
+    return rows
+
+
+def known_pairs(pairs: pd.DataFrame, snapshot: Snapshot) -> pd.DataFrame:
+    """Rows of ``pairs`` whose building and enterprise both exist in the snapshot."""
+    known = pairs["building_id"].isin(snapshot.buildings.index) & pairs["enterprise_id"].isin(
+        snapshot.enterprises.index
+    )
+    return pairs.loc[known].reset_index(drop=True)
+
+
+def window_examples(
+    registry: Registry,
+    *,
+    window: Window,
+    vocab: Vocabulary,
+    config: SamplingConfig = SamplingConfig(),
+    directions: Sequence[Direction] = DIRECTIONS,
+) -> RankingSet:
+    """Sampled, labelled rows of ``window`` for every direction, features as of window.start."""
+    snapshot = Snapshot.at(registry, window.start)
+    labels = window_labels(registry_tables(registry), window=window)
+    labels = known_pairs(labels, snapshot)
+    source = CandidatePool.from_snapshot(snapshot)
+    parts = [
+        _direction_examples(snapshot, labels, source=source, direction=d, config=config)
+        for d in directions
+    ]
+    pairs = pd.concat(parts, ignore_index=True)
+    X = build_matrix(pairs[PAIR], snapshot, vocab=vocab)
+    log.info(
+        "window %s: %d rows, %d queries, %d positives",
+        window, len(pairs), pairs["query_id"].nunique(), int((pairs["grade"] >= 1).sum()),
+    )
+    return RankingSet(pairs, X.reset_index(drop=True))
+
+
+def build_sets(
+    registry: Registry,
+    windows: Sequence[Window],
+    *,
+    vocab: Vocabulary,
+    config: SamplingConfig = SamplingConfig(),
+    n_jobs: int = 2,
+    progress: bool = False,
+) -> list[RankingSet]:
+    """One ranking set per window, in window order; ``n_jobs`` processes across windows."""
+    jobs = (
+        delayed(window_examples)(registry, window=w, vocab=vocab, config=config) for w in windows
+    )
+    if n_jobs == 1 or len(windows) < 2:
+        results = (job[0](*job[1], **job[2]) for job in jobs)
+    else:
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
+    bar = tqdm(results, total=len(windows), desc="training windows", file=sys.stderr,
+               disable=not progress)  # fmt: skip
+    return list(bar)

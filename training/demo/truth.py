@@ -1,0 +1,70 @@
+"""Hidden truth of a demo world: the true theme-industry affinity, the latent per-enterprise
+variables and the parameters, kept in ``out_dir/_truth/`` (not part of the data contract)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from matching.errors import InputError
+from training.demo import catalog as cat
+from training.demo.params import WorldParams
+
+TRUTH_DIR = "_truth"
+PARAMS_FILE = "params.json"
+LATENT_FILE = "latent.parquet"
+AFFINITY_FILE = "affinity.parquet"
+
+
+def true_affinity(rng: np.random.Generator, prior: pd.DataFrame) -> np.ndarray:
+    """True theme x division fit, shape (themes, divisions) in catalog order: the documented prior
+    (0-1) shrunk, plus hidden deviations and a few affinities the prior does not know."""
+    wide = prior.pivot_table(index="theme", columns="division", values="weight", aggfunc="max")
+    wide = wide.reindex(index=list(cat.THEMES), columns=list(cat.DIVISION_CODES)).fillna(0.0)
+    p = wide.to_numpy(float)
+    hidden = rng.normal(0.0, 0.25, p.shape)
+    surprise = (rng.random(p.shape) < 0.06) * rng.uniform(0.5, 1.0, p.shape)
+    return np.round(np.clip(0.6 * p + hidden + surprise, -0.5, 1.5), 4)
+
+
+@dataclass(frozen=True)
+class Truth:
+    """What the generator knows and the data do not show."""
+
+    params: WorldParams
+    latent: pd.DataFrame  # one row per enterprise, enterprise_id first
+    affinity: np.ndarray  # (themes, divisions) in catalog order
+
+
+def write_truth(truth_dir: Path, truth: Truth) -> dict[str, Path]:
+    """Write params JSON, latent and affinity Parquet into ``truth_dir``; returns their paths."""
+    truth_dir.mkdir(parents=True, exist_ok=True)
+    paths = {name: truth_dir / name for name in (PARAMS_FILE, LATENT_FILE, AFFINITY_FILE)}
+    text = json.dumps(truth.params.to_json(), ensure_ascii=False, indent=2, sort_keys=True)
+    paths[PARAMS_FILE].write_text(text + "\n", encoding="utf-8")
+    truth.latent.to_parquet(paths[LATENT_FILE], index=False)
+    aff = pd.DataFrame(truth.affinity, index=list(cat.THEMES), columns=list(cat.DIVISION_CODES))
+    long = (
+        aff.rename_axis(index="theme", columns="division").stack().rename("affinity").reset_index()
+    )
+    long.to_parquet(paths[AFFINITY_FILE], index=False)
+    return paths
+
+
+def read_truth(truth_dir: Path) -> Truth:
+    """Read what ``write_truth`` wrote; InputError when the folder is not a demo world's truth."""
+    paths = [truth_dir / name for name in (PARAMS_FILE, LATENT_FILE, AFFINITY_FILE)]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise InputError(
+            f"truth_dir {truth_dir}: missing {missing}; expected a demo world's _truth/"
+        )
+    params = WorldParams.from_json(json.loads(paths[0].read_text(encoding="utf-8")))
+    long = pd.read_parquet(paths[2])
+    wide = long.pivot(index="theme", columns="division", values="affinity")
+    wide = wide.reindex(index=list(cat.THEMES), columns=list(cat.DIVISION_CODES))
+    return Truth(params=params, latent=pd.read_parquet(paths[1]), affinity=wide.to_numpy(float))

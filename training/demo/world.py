@@ -1,0 +1,180 @@
+"""``generate_world``: draw a demo world, simulate its history and write a data-contract v1
+folder plus the hidden truth in ``_truth/``. Deterministic for a seed (same bytes)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import features
+from training.demo import catalog as cat
+from training.demo.choice import Buildings, ChainLookup, Firms
+from training.demo.events import draw_events
+from training.demo.firms import draw_enterprises
+from training.demo.history import History, simulate
+from training.demo.links import draw_links
+from training.demo.params import WorldParams
+from training.demo.population import draw_buildings
+from training.demo.truth import TRUTH_DIR, Truth, true_affinity, write_truth
+
+log = logging.getLogger(__name__)
+
+PARQUET_ABOVE = 200_000  # enterprises; bigger worlds are written as Parquet for speed
+TABLE_ORDER = ("buildings", "enterprises", "links", "tenancies", "events")
+
+
+@dataclass(frozen=True)
+class WorldInfo:
+    """Where a generated world is: table files, truth files, row counts and its as-of date."""
+
+    out_dir: Path
+    files: dict[str, Path]
+    truth_dir: Path
+    truth_files: dict[str, Path]
+    rows: dict[str, int]
+    as_of: pd.Timestamp  # the end date of the history: the data are "as of" this day
+
+
+def generate_world(out_dir: Path, params: WorldParams, *, progress: bool = False) -> WorldInfo:
+    """Draw, simulate and write the world into ``out_dir`` (created; files overwritten)."""
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(params.seed).spawn(5)]
+    districts = features.shanxi_districts()
+    buildings = draw_buildings(streams[0], params, districts)
+    enterprises, latent = draw_enterprises(streams[1], params, districts)
+    latent["employees_end"] = enterprises["employees"].to_numpy(float)
+    affinity = true_affinity(streams[2], features.theme_industry_prior())
+    firms = Firms.from_latent(latent, enterprises["employees"].to_numpy(float))
+    home_city = pd.Categorical(latent["home_city"], categories=list(cat.CITY_SHARES)).codes
+    links = draw_links(
+        streams[2], div=firms.division, city=home_city.astype(np.int64),
+        employees=firms.employees_end, big=firms.big(),
+    )  # fmt: skip
+    ctx = {
+        "firms": firms,
+        "buildings": Buildings.from_frame(buildings),
+        "latent": latent,
+        "affinity": affinity,
+        "chain": ChainLookup(
+            *(links[c].to_numpy() for c in ("source", "target", "weight")), n=len(latent)
+        ),
+        "founded_day": enterprises["founded"].to_numpy().astype("datetime64[D]"),
+        "cities": list(cat.CITY_SHARES),
+    }
+    history = simulate(streams[3], params, ctx, progress=progress)
+    window = (np.datetime64(params.start, "D"), np.datetime64(params.end, "D"))
+    events = draw_events(
+        streams[4], history.moves, n_firms=len(latent), n_buildings=len(buildings), window=window
+    )
+    tables = _contract_tables(buildings, enterprises, latent, links, history, events)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fmt = "parquet" if params.enterprises > PARQUET_ABOVE else "csv"
+    files = {name: _write(tables[name], out_dir / f"{name}.{fmt}") for name in TABLE_ORDER}
+    latent_out = latent[["enterprise_id", *[c for c in latent.columns if c != "enterprise_id"]]]
+    truth_files = write_truth(
+        out_dir / TRUTH_DIR, Truth(params=params, latent=latent_out, affinity=affinity)
+    )
+    rows = {name: len(t) for name, t in tables.items()}
+    log.info("demo world in %s: %s", out_dir, rows)
+    return WorldInfo(
+        out_dir, files, out_dir / TRUTH_DIR, truth_files, rows, pd.Timestamp(params.end)
+    )
+
+
+def _contract_tables(
+    buildings: pd.DataFrame,
+    enterprises: pd.DataFrame,
+    latent: pd.DataFrame,
+    links: pd.DataFrame,
+    history: History,
+    events: pd.DataFrame,
+) -> dict[str, pd.DataFrame]:
+    """The five tables in contract columns, ids instead of indices, the end state applied."""
+    bid = buildings["building_id"].to_numpy()
+    eid = enterprises["enterprise_id"].to_numpy()
+    ten = history.tenancies
+    occupied = np.bincount(
+        ten.loc[ten["end"].isna(), "building"],
+        weights=ten.loc[ten["end"].isna(), "area_m2"],
+        minlength=len(bid),
+    )
+    total = buildings["total_area_m2"].to_numpy(float)
+    b = buildings.assign(vacant_area_m2=np.round(np.clip(total - occupied, 0.0, total), 2))
+    e = _locate(enterprises, latent, buildings, history.building_of)
+    tenancies = pd.DataFrame(
+        {
+            "enterprise_id": eid[ten["firm"]],
+            "building_id": bid[ten["building"]],
+            "area_m2": np.round(ten["area_m2"].to_numpy(float), 2),
+            "start_date": ten["start"].to_numpy().astype("datetime64[ns]"),
+            "end_date": ten["end"].to_numpy().astype("datetime64[ns]"),
+        }
+    ).sort_values(["start_date", "enterprise_id"], kind="stable", ignore_index=True)
+    link_out = pd.DataFrame(
+        {
+            "source_id": eid[links["source"]],
+            "target_id": eid[links["target"]],
+            "relation": links["relation"].to_numpy(),
+            "weight": links["weight"].to_numpy(),
+        }
+    )
+    ev = pd.DataFrame(
+        {
+            "enterprise_id": eid[events["firm"]],
+            "building_id": bid[events["building"]],
+            "date": events["date"].to_numpy().astype("datetime64[ns]"),
+            "stage": events["stage"].to_numpy(),
+        }
+    )
+    return {
+        "buildings": b,
+        "enterprises": e,
+        "links": link_out,
+        "tenancies": tenancies,
+        "events": ev,
+    }
+
+
+def _locate(
+    enterprises: pd.DataFrame,
+    latent: pd.DataFrame,
+    buildings: pd.DataFrame,
+    building_of: np.ndarray,
+) -> pd.DataFrame:
+    """Enterprises with city, district, lat, lon: their building's at the end, else their home."""
+    inside = building_of >= 0
+    at = buildings.iloc[np.maximum(building_of, 0)].reset_index(drop=True)
+    located = {
+        "city": np.where(inside, at["city"].to_numpy(), latent["home_city"].to_numpy()),
+        "district": np.where(inside, at["district"].to_numpy(), latent["home_district"].to_numpy()),
+        "lat": np.where(inside, at["lat"].to_numpy(float), latent["home_lat"].to_numpy(float)),
+        "lon": np.where(inside, at["lon"].to_numpy(float), latent["home_lon"].to_numpy(float)),
+    }
+    cols = [
+        "enterprise_id",
+        "name",
+        "industry_code",
+        "employees",
+        "revenue_10k_cny",
+        "registered_capital_10k_cny",
+        "founded",
+    ]
+    out = enterprises[cols].assign(**located)
+    rest = ["hq_type", "tags", "credit_score", "risk_flags"]
+    return pd.concat([out, enterprises[rest]], axis=1)
+
+
+def _write(table: pd.DataFrame, path: Path) -> Path:
+    """CSV (UTF-8, '\\n', ISO dates, empty = missing) or Parquet, by the path's suffix."""
+    if path.suffix == ".parquet":
+        table.to_parquet(path, index=False)
+        return path
+    out = table.copy()
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            out[col] = out[col].dt.strftime("%Y-%m-%d")
+    out.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+    return path

@@ -1,0 +1,338 @@
+"""Train -> evaluate -> register -> promotion gate.
+
+The published model is the one evaluated: trained on windows before the cut T, so the
+current and the new model are compared on the same held-out window (T, T+12m] without leakage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features import (
+    Registry,
+    Snapshot,
+    Vocabulary,
+    categorical_features,
+    feature_names,
+    feature_spec_fingerprint,
+)
+from models import (
+    LoadedModel,
+    Scorer,
+    current_version,
+    load_current,
+    make_scorer,
+    promote,
+    reject,
+    save_version,
+)
+from training.dataset import RankingSet, SamplingConfig, build_sets
+from training.evaluate import (
+    EvalPools,
+    System,
+    evaluate_systems,
+    evaluation_pools,
+    format_table,
+    metric_value,
+)
+from training.labels import BUILDING_TO_ENTERPRISE, DIRECTIONS
+from training.report import write_report
+from training.splits import TemporalSplit, make_split
+
+log = logging.getLogger(__name__)
+
+RANKER = "lightgbm"
+PER_DIRECTION = "lightgbm_per_direction"
+CURRENT = "current"
+CEILING = "ceiling"
+BASELINES = ("random", "popularity", "hand_rule", "logistic")
+GATE_METRIC = "ndcg@10"
+GATE_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one training run; months are calendar months."""
+
+    sampling: SamplingConfig = SamplingConfig()
+    max_queries: int = 200
+    eval_months: int = 12
+    history_months: int = 36
+    step_months: int = 3
+    horizon_months: int = 6
+    n_jobs: int = 2
+    ranker_params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Outcome of :func:`train_and_publish`: the stored version and the gate's decision."""
+
+    version: str
+    promoted: bool
+    reason: str
+    previous: str | None
+    metrics: pd.DataFrame
+    table: str
+    report: Path
+    direction_mode: str
+
+
+def data_fingerprint(tables: dict[str, pd.DataFrame]) -> str:
+    """SHA-256 (hex) of the tables' contents, independent of row order."""
+    digest = hashlib.sha256()
+    for name in sorted(tables):
+        frame = tables[name]
+        frame = frame[sorted(frame.columns)].astype("str")
+        rows = np.sort(pd.util.hash_pandas_object(frame, index=False).to_numpy())
+        digest.update(f"{name}:{','.join(frame.columns)}:".encode())
+        digest.update(rows.tobytes())
+    return digest.hexdigest()
+
+
+def _scorer_system(name: str, scorer: Scorer, *, vocab: Vocabulary | None = None) -> System:
+    return System(name, lambda X, pairs, d: scorer.score(X), vocab)
+
+
+def _per_direction_system(name: str, scorers: dict[str, Scorer]) -> System:
+    return System(name, lambda X, pairs, d: scorers[d].score(X))
+
+
+def _ceiling_system(tables: dict[str, pd.DataFrame], split: TemporalSplit, truth: Path) -> System:
+    from training.demo import ceiling_scores  # demo worlds only; never used by features
+
+    window = split.evaluation
+
+    def score(X: pd.DataFrame, pairs: pd.DataFrame, direction: str) -> np.ndarray:
+        values = ceiling_scores(
+            pairs[["building_id", "enterprise_id"]], tables,
+            as_of=window.start, horizon_days=window.days, truth_dir=truth,
+        )  # fmt: skip
+        return np.asarray(values, dtype=np.float64)
+
+    return System(CEILING, score)
+
+
+def _fit_ranker(train: RankingSet, valid: RankingSet, config: TrainConfig) -> Scorer:
+    params = {"categorical_features": tuple(categorical_features()), **config.ranker_params}
+    ranker = make_scorer(RANKER, **params)
+    return ranker.fit(
+        train.X, train.y, group=train.group, X_valid=valid.X, y_valid=valid.y, group_valid=valid.group
+    )
+
+
+def fit_systems(
+    train: RankingSet, valid: RankingSet, *, config: TrainConfig
+) -> tuple[Scorer, list[System]]:
+    """The shared ranker and the systems to evaluate: ranker, per-direction rankers, baselines."""
+    ranker = _fit_ranker(train, valid, config)
+    per_direction = {
+        d.name: _fit_ranker(train.only(d.name), valid.only(d.name), config) for d in DIRECTIONS
+    }
+    systems = [_scorer_system(RANKER, ranker), _per_direction_system(PER_DIRECTION, per_direction)]
+    for name in BASELINES:
+        if name == "popularity":
+            sides = {d.name: d.query.removesuffix("_id") for d in DIRECTIONS}
+            fitted = {
+                d: make_scorer(name, query_side=side).fit(train.X, train.y, group=train.group)
+                for d, side in sides.items()
+            }
+            systems.append(_per_direction_system(name, fitted))
+        else:
+            scorer = make_scorer(name).fit(train.X, train.y, group=train.group)
+            systems.append(_scorer_system(name, scorer))
+    return ranker, systems
+
+
+def _compatible_current(store: Path) -> LoadedModel | None:
+    """The CURRENT model if there is one and it was built on today's feature spec."""
+    if not Path(store).is_dir() or current_version(store) is None:
+        return None
+    current = load_current(store)
+    same_spec = current.manifest.get("feature_spec_fingerprint") == feature_spec_fingerprint()
+    if not same_spec or current.manifest.get("feature_names") != list(feature_names()):
+        log.warning("current model %s uses another feature spec; not re-scored", current.version)
+        return None
+    return current
+
+
+def _current_system(current: LoadedModel) -> System:
+    vocab = Vocabulary.from_dict(current.manifest["vocabulary"])
+    return _scorer_system(CURRENT, current.scorer, vocab=vocab)
+
+
+def _direction_comparison(metrics: pd.DataFrame) -> dict[str, Any]:
+    """NDCG@10 of the shared and the per-direction rankers and which mode is kept."""
+    rows = {
+        mode: {d.name: metric_value(metrics, system=mode, direction=d.name, metric=GATE_METRIC)
+               for d in DIRECTIONS}
+        for mode in (RANKER, PER_DIRECTION)
+    }  # fmt: skip
+    means = {mode: float(np.nanmean(list(v.values()))) for mode, v in rows.items()}
+    kept = "shared" if means[RANKER] >= means[PER_DIRECTION] - GATE_TOLERANCE else "per_direction"
+    return {"ndcg@10": rows, "mean_ndcg@10": means, "better": kept}
+
+
+def promotion_gate(
+    store: Path, version: str, *, metrics: pd.DataFrame, current: LoadedModel | None,
+    previous: str | None,
+) -> tuple[bool, str]:  # fmt: skip
+    """Promote ``version`` unless the compatible current model has a higher NDCG@10 (b->e)."""
+    if previous == version:
+        return True, f"version {version} is already current (identical content)"
+    if current is None:
+        promote(store, version)
+        why = "no current model" if previous is None else f"current {previous} has another spec"
+        return True, f"promoted: {why}"
+    d = BUILDING_TO_ENTERPRISE.name
+    new = metric_value(metrics, system=RANKER, direction=d, metric=GATE_METRIC)
+    old = metric_value(metrics, system=CURRENT, direction=d, metric=GATE_METRIC)
+    if new >= old - GATE_TOLERANCE:
+        promote(store, version)
+        return True, f"promoted: {d} {GATE_METRIC} {new:.4f} >= current {old:.4f}"
+    reason = (
+        f"{d} {GATE_METRIC} {new:.4f} is worse than current {current.version} {old:.4f} "
+        f"on the same evaluation window; required >= current - {GATE_TOLERANCE}"
+    )
+    reject(store, version, reason)
+    return False, f"rejected: {reason}"
+
+
+def _summary(
+    tables: dict[str, pd.DataFrame], split: TemporalSplit, train: RankingSet, valid: RankingSet,
+    pools: dict[str, EvalPools], comparison: dict[str, Any],
+) -> dict[str, Any]:  # fmt: skip
+    """Data, split and sampling facts for the manifest and the report."""
+    def sizes(s: RankingSet) -> dict[str, Any]:
+        return {"rows": len(s.pairs), "queries": s.n_queries,
+                "positives": int((s.y >= 1).sum())}  # fmt: skip
+
+    return {
+        "tables": {name: len(frame) for name, frame in sorted(tables.items())},
+        "split": split.describe(),
+        "training": sizes(train),
+        "validation": sizes(valid),
+        "evaluation": {
+            name: {"queries_with_positive": p.queries_with_positive,
+                   "queries_sampled": p.queries_sampled, "pool_rows": len(p.pairs),
+                   "pool_coverage": p.pool_coverage}
+            for name, p in pools.items()
+        },  # fmt: skip
+        "direction_comparison": comparison,
+    }
+
+
+def _prepare(
+    tables: dict[str, pd.DataFrame], *, config: TrainConfig, progress: bool
+) -> tuple[Registry, TemporalSplit, Vocabulary, RankingSet, RankingSet]:
+    registry = Registry.from_tables(tables)
+    split = make_split(
+        tables, eval_months=config.eval_months, history_months=config.history_months,
+        step_months=config.step_months, horizon_months=config.horizon_months,
+    )  # fmt: skip
+    vocab = Vocabulary.fit(Snapshot.at(registry, split.cut))
+    sets = build_sets(
+        registry, split.fit_windows, vocab=vocab, config=config.sampling,
+        n_jobs=config.n_jobs, progress=progress,
+    )  # fmt: skip
+    return registry, split, vocab, RankingSet.concat(sets[:-1]), sets[-1]
+
+
+def _evaluate(
+    registry: Registry, tables: dict[str, pd.DataFrame], split: TemporalSplit, *,
+    systems: list[System], vocab: Vocabulary, truth_dir: Path | None, config: TrainConfig,
+    progress: bool,
+) -> tuple[pd.DataFrame, dict[str, EvalPools]]:  # fmt: skip
+    if truth_dir is not None:
+        systems = [*systems, _ceiling_system(tables, split, Path(truth_dir))]
+    snapshot, pools = evaluation_pools(
+        registry, window=split.evaluation, max_queries=config.max_queries,
+        seed=config.sampling.seed,
+    )  # fmt: skip
+    metrics = evaluate_systems(snapshot, pools, systems=systems, vocab=vocab, progress=progress)
+    return metrics, pools
+
+
+def train_and_publish(
+    tables: dict[str, pd.DataFrame],
+    *,
+    store: Path,
+    truth_dir: Path | None,
+    created: datetime,
+    progress: bool,
+    config: TrainConfig = TrainConfig(),
+) -> TrainResult:
+    """Fit the ranker and baselines, evaluate them (and the current model) on the held-out
+    window, store the ranker as a new version with its report, then run the promotion gate."""
+    store = Path(store)
+    registry, split, vocab, train, valid = _prepare(tables, config=config, progress=progress)
+    ranker, systems = fit_systems(train, valid, config=config)
+    previous = current_version(store) if store.is_dir() else None
+    current = _compatible_current(store)
+    if current is not None:
+        systems.append(_current_system(current))
+    metrics, pools = _evaluate(
+        registry, tables, split, systems=systems, vocab=vocab, truth_dir=truth_dir,
+        config=config, progress=progress,
+    )  # fmt: skip
+    comparison = _direction_comparison(metrics)
+    summary = _summary(tables, split, train, valid, pools, comparison)
+    version = save_version(
+        store, ranker, created=created, vocabulary=vocab.to_dict(),
+        feature_spec_fingerprint=feature_spec_fingerprint(),
+        data_fingerprint=data_fingerprint(tables),
+        metrics=_ranker_metrics(metrics),
+        manifest_extra={"evaluation": metrics.to_dict(orient="records"), "summary": summary,
+                        "direction_mode": "shared"},
+    )  # fmt: skip
+    promoted, reason = promotion_gate(store, version, metrics=metrics, current=current, previous=previous)
+    report = write_report(
+        store / "versions" / version, title=f"tenantmatch model {version}", metrics=metrics,
+        importance=_importance(ranker), summary={"gate": reason, **summary},
+    )  # fmt: skip
+    log.info("model %s: %s", version, reason)
+    return TrainResult(version, promoted, reason, previous, metrics, format_table(metrics),
+                       report, "shared")  # fmt: skip
+
+
+def _ranker_metrics(metrics: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """``{direction: {metric: value}}`` of the shared ranker, for the manifest."""
+    mine = metrics.loc[metrics["system"].eq(RANKER)]
+    return {
+        d: dict(zip(g["metric"], g["value"].astype(float), strict=True))
+        for d, g in mine.groupby("direction", sort=False)
+    }
+
+
+def _importance(scorer: Scorer) -> pd.Series | None:
+    fn = getattr(scorer, "feature_importance", None)
+    return fn(importance_type="gain") if fn is not None else None
+
+
+def evaluate_current(
+    tables: dict[str, pd.DataFrame],
+    *,
+    store: Path,
+    truth_dir: Path | None,
+    progress: bool = False,
+    config: TrainConfig = TrainConfig(),
+) -> pd.DataFrame:
+    """Tidy metrics (system, direction, metric, value) of the CURRENT model and the baselines
+    (fitted on the same training windows) on the held-out window."""
+    current = load_current(Path(store))
+    registry, split, vocab, train, valid = _prepare(tables, config=config, progress=progress)
+    _, systems = fit_systems(train, valid, config=config)
+    baselines = [s for s in systems if s.name in BASELINES]
+    metrics, _ = _evaluate(
+        registry, tables, split, systems=[_current_system(current), *baselines], vocab=vocab,
+        truth_dir=truth_dir, config=config, progress=progress,
+    )  # fmt: skip
+    return metrics
