@@ -1,4 +1,8 @@
-"""The one place domain errors become HTTP answers: ``{"error": {"code", "message"}}``."""
+"""The one place errors become HTTP answers: ``{"error": {"code", "message"}}``.
+
+Domain errors of ``matching`` (and of the model store below it) map by class; the service's own
+refusals (401, 403, 409) are raised as :class:`ApiError` by dependencies, never built in routes.
+"""
 
 from __future__ import annotations
 
@@ -9,43 +13,77 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from matching import InputError, NotFoundError, TenantmatchError
+from matching import InputError, NotFoundError, StorageError, TenantmatchError, ValidationFailed
+from models import ModelsError
 
 log = logging.getLogger(__name__)
 
 # Checked in order: the first matching class decides the status and code.
 DOMAIN_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (NotFoundError, 404, "not_found"),
+    (ValidationFailed, 400, "invalid_data"),
     (InputError, 400, "bad_request"),
+    (StorageError, 503, "storage_unavailable"),
     (TenantmatchError, 503, "unavailable"),
+    (ModelsError, 503, "model_unavailable"),
 )
+STATUS_CODES: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    503: "unavailable",
+}
+
+
+class ApiError(StarletteHTTPException):
+    """A refusal decided by the service itself (authentication, role, a running job)."""
+
+    def __init__(
+        self, status: int, message: str, *, code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(status, message, headers=headers)
+        self.code = code or STATUS_CODES.get(status, "http_error")
+
+
+def unauthorized() -> ApiError:
+    """401 for a missing, malformed, unknown or revoked key (never saying which)."""
+    return ApiError(
+        401, "a valid API key is required in the X-API-Key header",
+        headers={"WWW-Authenticate": "ApiKey"},
+    )  # fmt: skip
+
+
+def forbidden(role: str, needed: str) -> ApiError:
+    """403 for a known key whose role is below the route's."""
+    return ApiError(403, f"role {role!r} may not do this; it needs role {needed!r} or higher")
 
 
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+    """The JSON error form of interface.md."""
     return {"error": {"code": code, "message": message}}
 
 
-def _status_code_name(status: int) -> str:
-    return {
-        400: "bad_request",
-        401: "unauthorized",
-        403: "forbidden",
-        404: "not_found",
-        405: "method_not_allowed",
-        406: "not_acceptable",
-        413: "payload_too_large",
-        415: "unsupported_media_type",
-        422: "invalid_request",
-    }.get(status, "http_error")
+def classify(exc: Exception) -> tuple[int, str]:
+    """HTTP status and error code of a domain error; (500, "internal") when unknown."""
+    for cls, status, code in DOMAIN_ERRORS:
+        if isinstance(exc, cls):
+            return status, code
+    return 500, "internal"
 
 
 async def _domain(_: Request, exc: Exception) -> JSONResponse:
-    for cls, status, code in DOMAIN_ERRORS:
-        if isinstance(exc, cls):
-            if status >= 500:
-                log.error("service unavailable: %s", exc)
-            return JSONResponse(error_body(code, str(exc)), status_code=status)
-    raise exc
+    status, code = classify(exc)
+    if status >= 500:
+        log.error("service unavailable: %s", exc)
+    return JSONResponse(error_body(code, str(exc)), status_code=status)
 
 
 async def _validation(_: Request, exc: Exception) -> JSONResponse:
@@ -59,15 +97,23 @@ async def _validation(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    code = getattr(exc, "code", None) or STATUS_CODES.get(exc.status_code, "http_error")
     return JSONResponse(
-        error_body(_status_code_name(exc.status_code), str(exc.detail)),
+        error_body(code, str(exc.detail)),
         status_code=exc.status_code,
         headers=getattr(exc, "headers", None),
     )
 
 
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error", exc_info=exc)
+    return JSONResponse(error_body("internal", "internal error; see the server log"), 500)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every error the service can raise to the JSON error form of interface.md."""
     app.add_exception_handler(TenantmatchError, _domain)
+    app.add_exception_handler(ModelsError, _domain)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

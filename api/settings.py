@@ -12,24 +12,31 @@ from features import DATA_DIR
 
 DEFAULT_DB_URL = f"sqlite:///{DATA_DIR / 'tenantmatch.db'}"
 DEFAULT_MODELS_DIR = DATA_DIR / "models"
+DEFAULT_JOBS_DIR = DATA_DIR / "runtime" / "jobs"
 
 
 class Settings(BaseSettings):
-    """Where the data and the models live, and how the service listens.
+    """Where the data and the models live, how the service listens, and its limits.
 
-    ``db`` is an SQLAlchemy URL (SQLite file by default, PostgreSQL by URL); ``models`` the model store.
+    ``db`` is an SQLAlchemy URL (SQLite file by default, PostgreSQL by URL); ``models`` the model
+    store; ``jobs_dir`` holds the logs and exit codes of retraining jobs.
     """
 
     model_config = SettingsConfigDict(env_prefix="TENANTMATCH_", extra="ignore")
 
     db: str = DEFAULT_DB_URL
     models: Path = DEFAULT_MODELS_DIR
+    jobs_dir: Path = DEFAULT_JOBS_DIR
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     max_k: int = Field(default=200, ge=1, le=500)
+    max_page_size: int = Field(default=500, ge=1, le=5000)
+    max_body_kb: int = Field(default=256, ge=1, le=65536)
     max_upload_mb: int = Field(default=50, ge=1, le=2048)
     stale_days: int = Field(default=90, ge=1)
     workers: int = Field(default=1, ge=1, le=16)
+    json_logs: bool = True
+    log_level: str = "INFO"
 
     @field_validator("db")
     @classmethod
@@ -48,7 +55,35 @@ class Settings(BaseSettings):
             raise ValueError("host must be an address such as 127.0.0.1 or 0.0.0.0")
         return value
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        allowed = ("DEBUG", "INFO", "WARNING", "ERROR")
+        if value.upper() not in allowed:
+            raise ValueError(f"log_level {value!r} is unknown; allowed: {', '.join(allowed)}")
+        return value.upper()
+
+    @property
+    def max_body_bytes(self) -> int:
+        """Largest JSON request body accepted (bytes)."""
+        return self.max_body_kb * 1024
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """Largest upload accepted by the import route (bytes)."""
+        return self.max_upload_mb * 1024 * 1024
+
     def export_to_environ(self) -> None:
         """Put the storage settings where child processes (uvicorn workers, jobs) read them."""
         os.environ["TENANTMATCH_DB"] = self.db
         os.environ["TENANTMATCH_MODELS"] = str(self.models)
+        os.environ["TENANTMATCH_JOBS_DIR"] = str(self.jobs_dir)
+
+    def child_environ(self) -> dict[str, str]:
+        """The environment of a child job: this process's, with the storage settings pinned."""
+        return {
+            **os.environ,
+            "TENANTMATCH_DB": self.db,
+            "TENANTMATCH_MODELS": str(self.models),
+            "TENANTMATCH_JOBS_DIR": str(self.jobs_dir),
+        }

@@ -23,6 +23,7 @@ from features.spec import (
     feature_names,
     feature_spec_fingerprint,
 )
+from features import spec
 from features.vocab import Vocabulary
 
 __all__ = [
@@ -52,5 +53,6 @@ __all__ = [
     "feature_names",
     "feature_spec_fingerprint",
     "join_attributes",
+    "spec",
     "vacancy_as_of",
 ]

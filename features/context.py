@@ -265,8 +265,10 @@ def _prior_events(snapshot: Snapshot) -> sparse.csr_array:
     events = snapshot.events
     e_pos = snapshot.enterprises.index.get_indexer(events["enterprise_id"])
     b_pos = snapshot.buildings.index.get_indexer(events["building_id"])
-    frame = pd.DataFrame({"e": e_pos, "b": b_pos, "rank": events["stage"].map(STAGE_RANK)})
+    rank = events["stage"].map(STAGE_RANK).to_numpy(dtype=np.float64, na_value=np.nan)
+    frame = pd.DataFrame({"e": e_pos, "b": b_pos, "rank": rank})
     frame = frame[(frame["e"] >= 0) & (frame["b"] >= 0)].dropna()
     best = frame.groupby(["e", "b"], as_index=False)["rank"].max()
     shape = (len(snapshot.enterprises), len(snapshot.buildings))
-    return _matrix(best["e"].to_numpy(), best["b"].to_numpy(), best["rank"].to_numpy(), shape=shape)
+    rows, cols = best["e"].to_numpy(dtype=np.int64), best["b"].to_numpy(dtype=np.int64)
+    return _matrix(rows, cols, best["rank"].to_numpy(dtype=np.float64), shape=shape)

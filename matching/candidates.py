@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from features import Snapshot, space_need_m2_of
 
+from features import Snapshot, Vocabulary, context_for
 from matching.enums import HqType, Tag
 from matching.errors import InputError, NotFoundError
 from matching.rules import RISK_FLAGS, eligible_by_risk, flags_bits, list_bitmask, space_fits
 
 logger = logging.getLogger(__name__)
 
+_EMPTY = np.empty(0, dtype=np.int64)
 TAGS: tuple[str, ...] = tuple(t.value for t in Tag)
 HQ_TYPES: frozenset[str] = frozenset(h.value for h in HqType)
 _SET_FIELDS = (
@@ -106,9 +107,10 @@ def _groups(keys: np.ndarray, values: np.ndarray) -> dict[int, np.ndarray]:
 
 @dataclass(frozen=True)
 class _Side:
-    """One entity table as arrays: ids, categorical codes with their categories."""
+    """One entity table as arrays: ids, names, categorical codes with their categories."""
 
     ids: pd.Index
+    names: np.ndarray  # object (n,), None where missing
     codes: dict[str, np.ndarray]
     categories: dict[str, pd.Index]
 
@@ -117,7 +119,8 @@ class _Side:
         codes, categories = {}, {}
         for column in columns:
             codes[column], categories[column] = _codes(frame[column])
-        return cls(pd.Index(frame.index.astype("str")), codes, categories)
+        names = frame["name"].to_numpy(dtype=object, na_value=None)
+        return cls(pd.Index(frame.index.astype("str")), names, codes, categories)
 
     def isin(self, column: str, wanted: frozenset[str]) -> np.ndarray:
         """Boolean mask (n,) of rows whose ``column`` is one of ``wanted``; all True if empty."""
@@ -141,6 +144,30 @@ class _Side:
 
 
 @dataclass(frozen=True)
+class Pairs:
+    """Candidate pairs as parallel int64 arrays: the query each belongs to (its position in the
+    query list), building and enterprise positions in the pool. Grouped by query, in order."""
+
+    query: np.ndarray
+    building: np.ndarray
+    enterprise: np.ndarray
+
+    @classmethod
+    def of(
+        cls, chosen: Sequence[np.ndarray], *, fixed: np.ndarray, fixed_is_building: bool
+    ) -> Pairs:
+        """Pairs from each query's chosen candidate positions and the queries' own positions."""
+        sizes = np.array([len(c) for c in chosen], dtype=np.int64)
+        query = np.repeat(np.arange(len(chosen), dtype=np.int64), sizes)
+        other = np.concatenate(chosen).astype(np.int64) if chosen else _EMPTY
+        own = np.asarray(fixed, dtype=np.int64)[query]
+        return cls(query, own, other) if fixed_is_building else cls(query, other, own)
+
+    def __len__(self) -> int:
+        return len(self.query)
+
+
+@dataclass(frozen=True)
 class CandidatePool:
     """Arrays of one snapshot's enterprises and buildings that candidate queries read."""
 
@@ -151,17 +178,20 @@ class CandidatePool:
     risk_bits: np.ndarray  # uint32
     vacant_m2: np.ndarray  # float64 (n_buildings,)
     min_unit_m2: np.ndarray  # float64, NaN = any size lets
+    risk_flags: np.ndarray  # object (n_enterprises,): the ";"-joined flags or None
+    credit_score: np.ndarray  # float64 (n_enterprises,), NaN unknown
     tenants_of: dict[int, np.ndarray] = field(repr=False)  # building pos -> enterprise positions
     homes_of: dict[int, np.ndarray] = field(repr=False)  # enterprise pos -> building positions
 
     @classmethod
-    def from_snapshot(cls, snapshot: Snapshot, *, need_m2: pd.Series | None = None) -> CandidatePool:
-        """Pool of ``snapshot``; ``need_m2`` (m² by enterprise id) defaults to the features rule."""
+    def from_snapshot(
+        cls, snapshot: Snapshot, *, need_m2: pd.Series | None = None
+    ) -> CandidatePool:
+        """Pool of ``snapshot``; ``need_m2`` (m² by enterprise id) defaults to the features
+        package's estimate (its context's ``space_need_m2``; pass it to skip building one)."""
         e, b = snapshot.enterprises, snapshot.buildings
-        need = space_need_m2_of(snapshot) if need_m2 is None else need_m2
-        e_side = _Side.of(
-            e, columns=("city", "district", "section", "division", "hq_type")
-        )
+        need = space_need_of(snapshot) if need_m2 is None else need_m2
+        e_side = _Side.of(e, columns=("city", "district", "section", "division", "hq_type"))
         b_side = _Side.of(b, columns=("city", "district"))
         tenants, homes = _current_tenancies(snapshot, e_side=e_side, b_side=b_side)
         pool = cls(
@@ -172,6 +202,8 @@ class CandidatePool:
             risk_bits=list_bitmask(e["risk_flags"], codes=RISK_FLAGS),
             vacant_m2=b["vacant_area_m2"].to_numpy(dtype=np.float64, na_value=np.nan),
             min_unit_m2=b["min_unit_m2"].to_numpy(dtype=np.float64, na_value=np.nan),
+            risk_flags=e["risk_flags"].to_numpy(dtype=object, na_value=None),
+            credit_score=e["credit_score"].to_numpy(dtype=np.float64, na_value=np.nan),
             tenants_of=tenants,
             homes_of=homes,
         )
@@ -204,62 +236,43 @@ class CandidatePool:
         ok = side.isin("city", rules.cities) & side.isin("district", rules.districts)
         return ok & ~side.ids.isin(list(rules.exclude_ids))
 
-    def pairs_for_buildings(
-        self, positions: np.ndarray, *, rules: PoolRules
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(building positions, enterprise positions) of every candidate pair, query order."""
+    def pairs_for_buildings(self, positions: np.ndarray, *, rules: PoolRules) -> Pairs:
+        """Every candidate pair of the building queries at ``positions``, in query order."""
         base = self.enterprise_mask(rules, location=True)
-        b_out, e_out = [], []
+        chosen = []
         for b in positions:
             ok = base.copy()
             if rules.require_space_fit:
-                fits = space_fits(
+                ok &= space_fits(
                     self.need_m2, vacant_m2=self.vacant_m2[b], min_unit_m2=self.min_unit_m2[b]
                 )
-                ok &= fits
             ok[self.tenants_of.get(int(b), _EMPTY)] = False
-            chosen = np.flatnonzero(ok)
-            e_out.append(chosen)
-            b_out.append(np.full(len(chosen), b, dtype=np.int64))
-        return _concat(b_out), _concat(e_out)
+            chosen.append(np.flatnonzero(ok))
+        return Pairs.of(chosen, fixed=positions, fixed_is_building=True)
 
-    def pairs_for_enterprises(
-        self, positions: np.ndarray, *, rules: PoolRules
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(building positions, enterprise positions) of every candidate pair, query order."""
+    def pairs_for_enterprises(self, positions: np.ndarray, *, rules: PoolRules) -> Pairs:
+        """Every candidate pair of the enterprise queries at ``positions``, in query order."""
         allowed = self.enterprise_mask(rules, location=False)
         base = self.building_mask(rules)
-        b_out, e_out = [], []
+        chosen = []
         for e in positions:
-            if not allowed[e]:
-                continue
-            ok = base.copy()
+            ok = base & allowed[e]
             if rules.require_space_fit:
-                fits = space_fits(
+                ok &= space_fits(
                     self.need_m2[e], vacant_m2=self.vacant_m2, min_unit_m2=self.min_unit_m2
                 )
-                ok &= fits
             ok[self.homes_of.get(int(e), _EMPTY)] = False
-            chosen = np.flatnonzero(ok)
-            b_out.append(chosen)
-            e_out.append(np.full(len(chosen), e, dtype=np.int64))
-        return _concat(b_out), _concat(e_out)
+            chosen.append(np.flatnonzero(ok))
+        return Pairs.of(chosen, fixed=positions, fixed_is_building=False)
 
-    def pair_frame(self, b_pos: np.ndarray, e_pos: np.ndarray) -> pd.DataFrame:
-        """(building_id, enterprise_id) ``str`` frame of position pairs, positional index."""
+    def pair_frame(self, pairs: Pairs) -> pd.DataFrame:
+        """(building_id, enterprise_id) ``str`` frame of ``pairs``, positional index."""
         return pd.DataFrame(
             {
-                "building_id": self.buildings.ids[b_pos].astype("str"),
-                "enterprise_id": self.enterprises.ids[e_pos].astype("str"),
+                "building_id": self.buildings.ids[pairs.building].astype("str"),
+                "enterprise_id": self.enterprises.ids[pairs.enterprise].astype("str"),
             }
         )
-
-
-_EMPTY = np.empty(0, dtype=np.int64)
-
-
-def _concat(parts: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(parts).astype(np.int64) if parts else _EMPTY
 
 
 def _current_tenancies(
@@ -275,6 +288,12 @@ def _current_tenancies(
     return _groups(b_pos, e_pos), _groups(e_pos, b_pos)
 
 
+def space_need_of(snapshot: Snapshot) -> pd.Series:
+    """Space need in m² per enterprise id, as the features package estimates it (one rule)."""
+    # The need does not depend on the vocabulary, so an empty one serves (and is cached).
+    return context_for(snapshot, vocab=Vocabulary()).enterprises["space_need_m2"]
+
+
 def _pool(source: CandidatePool | Snapshot) -> CandidatePool:
     return source if isinstance(source, CandidatePool) else CandidatePool.from_snapshot(source)
 
@@ -286,8 +305,7 @@ def candidates_for_buildings(
     order; NotFoundError for an unknown building. Pass a pool to reuse it across calls."""
     pool = _pool(source)
     positions = pool.buildings.positions(building_ids, kind="building")
-    b_pos, e_pos = pool.pairs_for_buildings(positions, rules=rules or PoolRules())
-    return pool.pair_frame(b_pos, e_pos)
+    return pool.pair_frame(pool.pairs_for_buildings(positions, rules=rules or PoolRules()))
 
 
 def candidates_for_enterprises(
@@ -300,5 +318,4 @@ def candidates_for_enterprises(
     enterprise in query order; NotFoundError for an unknown enterprise."""
     pool = _pool(source)
     positions = pool.enterprises.positions(enterprise_ids, kind="enterprise")
-    b_pos, e_pos = pool.pairs_for_enterprises(positions, rules=rules or PoolRules())
-    return pool.pair_frame(b_pos, e_pos)
+    return pool.pair_frame(pool.pairs_for_enterprises(positions, rules=rules or PoolRules()))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from matching.contract import TABLES
+from matching.contract import TABLES, TABLES_BY_NAME
 from matching.errors import RowError, ValidationFailed
 from matching.readers import RawTable, find_table_files, read_table_file
 from matching.validation import (
@@ -98,6 +98,16 @@ def _validate_raw(
 ) -> TableResult:
     if any(e.row == 1 for e in raw.errors):  # the reader found no usable header
         return TableResult(raw.name, raw.file, empty_frame(raw.name), [], 0, raw.rows[:0])
+    if TABLES_BY_NAME[raw.name].required and len(raw.frame) == 0 and not raw.errors:
+        reason = f"no rows: the {raw.name} table is required and needs data rows"
+        return TableResult(
+            raw.name,
+            raw.file,
+            empty_frame(raw.name),
+            [RowError(raw.file, 1, "", "", reason)],
+            0,
+            raw.rows[:0],
+        )
     return validate_table(
         raw.name,
         raw.frame,

@@ -28,9 +28,8 @@ MIN_UNIT_OVERSIZE_FACTOR = 2.0  # largest min_unit / need ratio a firm is assume
 
 
 def list_bitmask(cells: pd.Series, *, codes: tuple[str, ...]) -> np.ndarray:
-    """Bit i set where the ``;``-joined list cell holds ``codes[i]``; uint32 array (n,), missing -> 0."""
-    if len(codes) > 32:
-        raise ValueError(f"at most 32 codes fit a uint32 bitmask, got {len(codes)}")
+    """Bit i set where the ``;``-joined list cell holds ``codes[i]`` (at most 32 codes);
+    uint32 array (n,), a missing cell -> 0."""
     text = cells.astype("str").fillna("")
     padded = LIST_SEPARATOR + text + LIST_SEPARATOR
     mask = np.zeros(len(cells), dtype=np.uint32)
@@ -55,7 +54,9 @@ def eligible_by_risk(risk_bits: np.ndarray, *, include_risky: bool) -> np.ndarra
     return risk_bits == 0
 
 
-def space_fits(need_m2: np.ndarray, *, vacant_m2: np.ndarray, min_unit_m2: np.ndarray) -> np.ndarray:
+def space_fits(
+    need_m2: np.ndarray, *, vacant_m2: np.ndarray, min_unit_m2: np.ndarray
+) -> np.ndarray:
     """Boolean mask of pairs whose space fits; arrays broadcast, areas in m².
 
     A missing need or vacancy cannot exclude a pair (True); a missing min unit means any size lets.
@@ -70,11 +71,16 @@ def space_fits(need_m2: np.ndarray, *, vacant_m2: np.ndarray, min_unit_m2: np.nd
 
 
 def risk_warnings(risk_flags: str | None, *, credit_score: float | None) -> list[str]:
-    """Chinese warnings (风险预警) for one enterprise: one per risk flag, one for a low credit score."""
+    """Chinese warnings (风险预警) of one enterprise: one per risk flag, one for a credit score
+    below ``LOW_CREDIT_SCORE``; [] when neither applies."""
     warnings = []
     if isinstance(risk_flags, str) and risk_flags:
         for flag in risk_flags.split(LIST_SEPARATOR):
             warnings.append(f"风险预警：{label_zh(flag)}")
-    if credit_score is not None and not math.isnan(credit_score) and credit_score < LOW_CREDIT_SCORE:
+    if (
+        credit_score is not None
+        and not math.isnan(credit_score)
+        and credit_score < LOW_CREDIT_SCORE
+    ):
         warnings.append(f"信用评分 {credit_score:.0f} 分，低于 {LOW_CREDIT_SCORE:.0f} 分")
     return warnings

@@ -86,6 +86,11 @@ class _Errors:
         part = {"pos": idx, "column": column, "value": pick(values), "reason": pick(reason)}
         self.parts.append(pd.DataFrame(part))
 
+    def bad_in(self, columns: Collection[str]) -> np.ndarray:
+        """Positions of rows with an error in one of ``columns`` so far."""
+        found = [p["pos"].to_numpy() for p in self.parts if p["column"].iat[0] in columns]
+        return np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
+
     def bad_positions(self) -> np.ndarray:
         if not self.parts:
             return np.empty(0, dtype=np.int64)
@@ -193,7 +198,7 @@ def _missing(col: Column, index: pd.Index) -> pd.Series:
 
 
 def _check_header(table: Table, raw: pd.DataFrame, errors: _Errors) -> bool:
-    """Header problems (and no rows in a required table) reject every row; True if any."""
+    """Header problems (duplicate or missing required columns) reject every row; True if any."""
     header = list(raw.columns)
     found = ", ".join(dict.fromkeys(header)) or "none"
     problems = [
@@ -207,8 +212,6 @@ def _check_header(table: Table, raw: pd.DataFrame, errors: _Errors) -> bool:
     unknown = [h for h in dict.fromkeys(header) if h not in table.column_names]
     if unknown:
         logger.info("%s: ignoring unknown column(s) %s", errors.file, ", ".join(unknown))
-    if not problems and table.required and len(raw) == 0:
-        problems = [("", f"no rows: the {table.name} table is required and needs data rows")]
     errors.header += [RowError(errors.file, 1, c, "", why) for c, why in problems]
     return bool(problems)
 
@@ -413,7 +416,8 @@ def _check_cross(table: Table, raw: pd.DataFrame, canon: pd.DataFrame, errors: _
         if name != table.name or column not in raw.columns or other not in raw.columns:
             continue
         left, right = canon[column], canon[other]
-        both = left.notna() & right.notna()
+        # A rule between two cells only speaks when each cell is valid on its own.
+        both = left.notna() & right.notna() & ~raw.index.isin(errors.bad_in((column, other)))
         broken = both & ~_OPS[op](left.where(both), right.where(both)).fillna(True).astype(bool)
         shown = raw[other].where(broken, "")
         reason = _OP_TEXT[op].format(other) + " (" + shown + ")"

@@ -65,6 +65,17 @@ def _truth_dir(repo: Repository) -> Path | None:
     return Path(stored) if stored and Path(stored).is_dir() else None
 
 
+def _clear_demo_registry(repo: Repository) -> None:
+    """A demo replaces an earlier demo world, but never a real registry."""
+    counts = repo.counts()
+    if (counts["buildings"] or counts["enterprises"]) and repo.get_meta(TRUTH_META_KEY) is None:
+        raise InputError(
+            f"database {repo.url} already holds a registry that is not a demo world; "
+            "give the demo its own database with --db"
+        )
+    repo.clear_registry()
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
@@ -87,7 +98,7 @@ def demo(
                           progress=True)
     output.info(f"demo world written to {folder}")
     repo = Repository(settings.db)
-    repo.clear_registry(only_if_meta=TRUTH_META_KEY)
+    _clear_demo_registry(repo)
     report = import_dataset(folder, repo, progress=True)
     repo.set_meta(TRUTH_META_KEY, str(info.truth_dir))
     output.info(str(report))

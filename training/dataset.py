@@ -94,7 +94,9 @@ def candidate_pool(
     ``ids`` (default rules: no risky enterprises, space must fit); empty when ``ids`` is."""
     if len(ids) == 0:
         return pd.DataFrame({c: pd.Series([], dtype="str") for c in PAIR})
-    fn = candidates_for_buildings if direction.query == "building_id" else candidates_for_enterprises
+    fn = (
+        candidates_for_buildings if direction.query == "building_id" else candidates_for_enterprises
+    )
     pool = fn(source, [str(i) for i in ids])
     return pool[PAIR].reset_index(drop=True)
 
@@ -159,7 +161,10 @@ def window_examples(
     X = build_matrix(pairs[PAIR], snapshot, vocab=vocab)
     log.info(
         "window %s: %d rows, %d queries, %d positives",
-        window, len(pairs), pairs["query_id"].nunique(), int((pairs["grade"] >= 1).sum()),
+        window,
+        len(pairs),
+        pairs["query_id"].nunique(),
+        int((pairs["grade"] >= 1).sum()),
     )
     return RankingSet(pairs, X.reset_index(drop=True))
 
@@ -181,6 +186,7 @@ def build_sets(
         results = (job[0](*job[1], **job[2]) for job in jobs)
     else:
         results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
-    bar = tqdm(results, total=len(windows), desc="training windows", file=sys.stderr,
-               disable=not progress)  # fmt: skip
+    bar = tqdm(
+        results, total=len(windows), desc="training windows", file=sys.stderr, disable=not progress
+    )
     return list(bar)

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from features import Registry, Snapshot, Vocabulary, build_matrix
 from matching import CandidatePool
-from training.dataset import candidate_pool, known_pairs, registry_tables
+from training.dataset import candidate_pool, registry_tables
 from training.labels import DIRECTIONS, PAIR, TENANCY_GRADE, Direction, query_ids, window_labels
 from training.metrics import summarize
 from training.splits import Window
@@ -68,7 +68,9 @@ def _pools(
     max_queries: int,
     seed: int,
 ) -> EvalPools:
-    index = snapshot.buildings.index if direction.query == "building_id" else snapshot.enterprises.index
+    index = (
+        snapshot.buildings.index if direction.query == "building_id" else snapshot.enterprises.index
+    )
     candidates = query_ids(labels, direction=direction)
     candidates = candidates[pd.Index(candidates).isin(index)]
     queries = sample_queries(candidates, max_queries=max_queries, seed=seed)
@@ -107,8 +109,13 @@ def evaluation_pools(
     for name, p in pools.items():
         log.info(
             "evaluation %s %s: %d of %d queries, %d pool rows, pool coverage %.3f",
-            name, window, p.queries_sampled, p.queries_with_positive, len(p.pairs), p.pool_coverage,
-        )  # fmt: skip
+            name,
+            window,
+            p.queries_sampled,
+            p.queries_with_positive,
+            len(p.pairs),
+            p.pool_coverage,
+        )
     return snapshot, pools
 
 
@@ -139,8 +146,9 @@ def score_pools(
     pairs = pools.pairs
     scores = {s.name: np.zeros(len(pairs)) for s in systems}
     slices = list(_chunks(pairs, query=pools.direction.query, chunk_rows=chunk_rows))
-    for part in tqdm(slices, desc=f"scoring {pools.direction.name}", file=sys.stderr,
-                     disable=not progress):  # fmt: skip
+    for part in tqdm(
+        slices, desc=f"scoring {pools.direction.name}", file=sys.stderr, disable=not progress
+    ):
         chunk = pairs.iloc[part].reset_index(drop=True)
         matrices: dict[Vocabulary, pd.DataFrame] = {}
         for system in systems:

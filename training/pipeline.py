@@ -56,13 +56,14 @@ CEILING = "ceiling"
 BASELINES = ("random", "popularity", "hand_rule", "logistic")
 GATE_METRIC = "ndcg@10"
 GATE_TOLERANCE = 1e-9
+IGNORED_COLUMNS = frozenset({"updated_at"})
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Settings of one training run; months are calendar months."""
 
-    sampling: SamplingConfig = SamplingConfig()
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
     max_queries: int = 200
     eval_months: int = 12
     history_months: int = 36
@@ -87,11 +88,12 @@ class TrainResult:
 
 
 def data_fingerprint(tables: dict[str, pd.DataFrame]) -> str:
-    """SHA-256 (hex) of the tables' contents, independent of row order."""
+    """SHA-256 (hex) of the tables' contents, independent of row order and of storage
+    bookkeeping columns (``updated_at``)."""
     digest = hashlib.sha256()
     for name in sorted(tables):
         frame = tables[name]
-        frame = frame[sorted(frame.columns)].astype("str")
+        frame = frame[sorted(c for c in frame.columns if c not in IGNORED_COLUMNS)].astype("str")
         rows = np.sort(pd.util.hash_pandas_object(frame, index=False).to_numpy())
         digest.update(f"{name}:{','.join(frame.columns)}:".encode())
         digest.update(rows.tobytes())
@@ -113,9 +115,12 @@ def _ceiling_system(tables: dict[str, pd.DataFrame], split: TemporalSplit, truth
 
     def score(X: pd.DataFrame, pairs: pd.DataFrame, direction: str) -> np.ndarray:
         values = ceiling_scores(
-            pairs[["building_id", "enterprise_id"]], tables,
-            as_of=window.start, horizon_days=window.days, truth_dir=truth,
-        )  # fmt: skip
+            pairs[["building_id", "enterprise_id"]],
+            tables,
+            as_of=window.start,
+            horizon_days=window.days,
+            truth_dir=truth,
+        )
         return np.asarray(values, dtype=np.float64)
 
     return System(CEILING, score)
@@ -125,8 +130,32 @@ def _fit_ranker(train: RankingSet, valid: RankingSet, config: TrainConfig) -> Sc
     params = {"categorical_features": tuple(categorical_features()), **config.ranker_params}
     ranker = make_scorer(RANKER, **params)
     return ranker.fit(
-        train.X, train.y, group=train.group, X_valid=valid.X, y_valid=valid.y, group_valid=valid.group
+        train.X,
+        train.y,
+        group=train.group,
+        X_valid=valid.X,
+        y_valid=valid.y,
+        group_valid=valid.group,
     )
+
+
+def fit_baselines(train: RankingSet) -> list[System]:
+    """The four baselines fitted on the training set; popularity gets one scorer per direction
+    (its count column depends on the query side)."""
+    systems = []
+    for name in BASELINES:
+        if name == "popularity":
+            fitted = {
+                d.name: make_scorer(name, query_side=d.query.removesuffix("_id")).fit(
+                    train.X, train.y, group=train.group
+                )
+                for d in DIRECTIONS
+            }
+            systems.append(_per_direction_system(name, fitted))
+        else:
+            scorer = make_scorer(name).fit(train.X, train.y, group=train.group)
+            systems.append(_scorer_system(name, scorer))
+    return systems
 
 
 def fit_systems(
@@ -138,18 +167,7 @@ def fit_systems(
         d.name: _fit_ranker(train.only(d.name), valid.only(d.name), config) for d in DIRECTIONS
     }
     systems = [_scorer_system(RANKER, ranker), _per_direction_system(PER_DIRECTION, per_direction)]
-    for name in BASELINES:
-        if name == "popularity":
-            sides = {d.name: d.query.removesuffix("_id") for d in DIRECTIONS}
-            fitted = {
-                d: make_scorer(name, query_side=side).fit(train.X, train.y, group=train.group)
-                for d, side in sides.items()
-            }
-            systems.append(_per_direction_system(name, fitted))
-        else:
-            scorer = make_scorer(name).fit(train.X, train.y, group=train.group)
-            systems.append(_scorer_system(name, scorer))
-    return ranker, systems
+    return ranker, [*systems, *fit_baselines(train)]
 
 
 def _compatible_current(store: Path) -> LoadedModel | None:
@@ -172,19 +190,25 @@ def _current_system(current: LoadedModel) -> System:
 def _direction_comparison(metrics: pd.DataFrame) -> dict[str, Any]:
     """NDCG@10 of the shared and the per-direction rankers and which mode is kept."""
     rows = {
-        mode: {d.name: metric_value(metrics, system=mode, direction=d.name, metric=GATE_METRIC)
-               for d in DIRECTIONS}
+        mode: {
+            d.name: metric_value(metrics, system=mode, direction=d.name, metric=GATE_METRIC)
+            for d in DIRECTIONS
+        }
         for mode in (RANKER, PER_DIRECTION)
-    }  # fmt: skip
+    }
     means = {mode: float(np.nanmean(list(v.values()))) for mode, v in rows.items()}
     kept = "shared" if means[RANKER] >= means[PER_DIRECTION] - GATE_TOLERANCE else "per_direction"
     return {"ndcg@10": rows, "mean_ndcg@10": means, "better": kept}
 
 
 def promotion_gate(
-    store: Path, version: str, *, metrics: pd.DataFrame, current: LoadedModel | None,
+    store: Path,
+    version: str,
+    *,
+    metrics: pd.DataFrame,
+    current: LoadedModel | None,
     previous: str | None,
-) -> tuple[bool, str]:  # fmt: skip
+) -> tuple[bool, str]:
     """Promote ``version`` unless the compatible current model has a higher NDCG@10 (b->e)."""
     if previous == version:
         return True, f"version {version} is already current (identical content)"
@@ -207,13 +231,17 @@ def promotion_gate(
 
 
 def _summary(
-    tables: dict[str, pd.DataFrame], split: TemporalSplit, train: RankingSet, valid: RankingSet,
-    pools: dict[str, EvalPools], comparison: dict[str, Any],
-) -> dict[str, Any]:  # fmt: skip
+    tables: dict[str, pd.DataFrame],
+    split: TemporalSplit,
+    train: RankingSet,
+    valid: RankingSet,
+    pools: dict[str, EvalPools],
+    comparison: dict[str, Any],
+) -> dict[str, Any]:
     """Data, split and sampling facts for the manifest and the report."""
+
     def sizes(s: RankingSet) -> dict[str, Any]:
-        return {"rows": len(s.pairs), "queries": s.n_queries,
-                "positives": int((s.y >= 1).sum())}  # fmt: skip
+        return {"rows": len(s.pairs), "queries": s.n_queries, "positives": int((s.y >= 1).sum())}
 
     return {
         "tables": {name: len(frame) for name, frame in sorted(tables.items())},
@@ -221,11 +249,14 @@ def _summary(
         "training": sizes(train),
         "validation": sizes(valid),
         "evaluation": {
-            name: {"queries_with_positive": p.queries_with_positive,
-                   "queries_sampled": p.queries_sampled, "pool_rows": len(p.pairs),
-                   "pool_coverage": p.pool_coverage}
+            name: {
+                "queries_with_positive": p.queries_with_positive,
+                "queries_sampled": p.queries_sampled,
+                "pool_rows": len(p.pairs),
+                "pool_coverage": p.pool_coverage,
+            }
             for name, p in pools.items()
-        },  # fmt: skip
+        },
         "direction_comparison": comparison,
     }
 
@@ -235,28 +266,43 @@ def _prepare(
 ) -> tuple[Registry, TemporalSplit, Vocabulary, RankingSet, RankingSet]:
     registry = Registry.from_tables(tables)
     split = make_split(
-        tables, eval_months=config.eval_months, history_months=config.history_months,
-        step_months=config.step_months, horizon_months=config.horizon_months,
-    )  # fmt: skip
+        tables,
+        eval_months=config.eval_months,
+        history_months=config.history_months,
+        step_months=config.step_months,
+        horizon_months=config.horizon_months,
+    )
     vocab = Vocabulary.fit(Snapshot.at(registry, split.cut))
     sets = build_sets(
-        registry, split.fit_windows, vocab=vocab, config=config.sampling,
-        n_jobs=config.n_jobs, progress=progress,
-    )  # fmt: skip
+        registry,
+        split.fit_windows,
+        vocab=vocab,
+        config=config.sampling,
+        n_jobs=config.n_jobs,
+        progress=progress,
+    )
     return registry, split, vocab, RankingSet.concat(sets[:-1]), sets[-1]
 
 
 def _evaluate(
-    registry: Registry, tables: dict[str, pd.DataFrame], split: TemporalSplit, *,
-    systems: list[System], vocab: Vocabulary, truth_dir: Path | None, config: TrainConfig,
+    registry: Registry,
+    tables: dict[str, pd.DataFrame],
+    split: TemporalSplit,
+    *,
+    systems: list[System],
+    vocab: Vocabulary,
+    truth_dir: Path | None,
+    config: TrainConfig,
     progress: bool,
-) -> tuple[pd.DataFrame, dict[str, EvalPools]]:  # fmt: skip
+) -> tuple[pd.DataFrame, dict[str, EvalPools]]:
     if truth_dir is not None:
         systems = [*systems, _ceiling_system(tables, split, Path(truth_dir))]
     snapshot, pools = evaluation_pools(
-        registry, window=split.evaluation, max_queries=config.max_queries,
+        registry,
+        window=split.evaluation,
+        max_queries=config.max_queries,
         seed=config.sampling.seed,
-    )  # fmt: skip
+    )
     metrics = evaluate_systems(snapshot, pools, systems=systems, vocab=vocab, progress=progress)
     return metrics, pools
 
@@ -280,27 +326,45 @@ def train_and_publish(
     if current is not None:
         systems.append(_current_system(current))
     metrics, pools = _evaluate(
-        registry, tables, split, systems=systems, vocab=vocab, truth_dir=truth_dir,
-        config=config, progress=progress,
-    )  # fmt: skip
+        registry,
+        tables,
+        split,
+        systems=systems,
+        vocab=vocab,
+        truth_dir=truth_dir,
+        config=config,
+        progress=progress,
+    )
     comparison = _direction_comparison(metrics)
     summary = _summary(tables, split, train, valid, pools, comparison)
     version = save_version(
-        store, ranker, created=created, vocabulary=vocab.to_dict(),
+        store,
+        ranker,
+        created=created,
+        vocabulary=vocab.to_dict(),
         feature_spec_fingerprint=feature_spec_fingerprint(),
         data_fingerprint=data_fingerprint(tables),
         metrics=_ranker_metrics(metrics),
-        manifest_extra={"evaluation": metrics.to_dict(orient="records"), "summary": summary,
-                        "direction_mode": "shared"},
-    )  # fmt: skip
-    promoted, reason = promotion_gate(store, version, metrics=metrics, current=current, previous=previous)
+        manifest_extra={
+            "evaluation": metrics.to_dict(orient="records"),
+            "summary": summary,
+            "direction_mode": "shared",
+        },
+    )
+    promoted, reason = promotion_gate(
+        store, version, metrics=metrics, current=current, previous=previous
+    )
     report = write_report(
-        store / "versions" / version, title=f"tenantmatch model {version}", metrics=metrics,
-        importance=_importance(ranker), summary={"gate": reason, **summary},
-    )  # fmt: skip
+        store / "versions" / version,
+        title=f"tenantmatch model {version}",
+        metrics=metrics,
+        importance=_importance(ranker),
+        summary={"gate": reason, **summary},
+    )
     log.info("model %s: %s", version, reason)
-    return TrainResult(version, promoted, reason, previous, metrics, format_table(metrics),
-                       report, "shared")  # fmt: skip
+    return TrainResult(
+        version, promoted, reason, previous, metrics, format_table(metrics), report, "shared"
+    )
 
 
 def _ranker_metrics(metrics: pd.DataFrame) -> dict[str, dict[str, float]]:
@@ -328,11 +392,16 @@ def evaluate_current(
     """Tidy metrics (system, direction, metric, value) of the CURRENT model and the baselines
     (fitted on the same training windows) on the held-out window."""
     current = load_current(Path(store))
-    registry, split, vocab, train, valid = _prepare(tables, config=config, progress=progress)
-    _, systems = fit_systems(train, valid, config=config)
-    baselines = [s for s in systems if s.name in BASELINES]
+    registry, split, vocab, train, _ = _prepare(tables, config=config, progress=progress)
+    baselines = fit_baselines(train)
     metrics, _ = _evaluate(
-        registry, tables, split, systems=[_current_system(current), *baselines], vocab=vocab,
-        truth_dir=truth_dir, config=config, progress=progress,
-    )  # fmt: skip
+        registry,
+        tables,
+        split,
+        systems=[_current_system(current), *baselines],
+        vocab=vocab,
+        truth_dir=truth_dir,
+        config=config,
+        progress=progress,
+    )
     return metrics

@@ -101,8 +101,12 @@ def make_split(
     """Cut T = latest date - ``eval_months``; evaluation (T, T+eval]; validation
     (T - horizon, T]; training windows every ``step_months`` over ``history_months`` before T,
     each ending no later than the validation start so no training label overlaps validation."""
-    for name, value in (("eval_months", eval_months), ("history_months", history_months),
-                        ("step_months", step_months), ("horizon_months", horizon_months)):
+    for name, value in (
+        ("eval_months", eval_months),
+        ("history_months", history_months),
+        ("step_months", step_months),
+        ("horizon_months", horizon_months),
+    ):
         if value <= 0:
             raise NotEnoughDataError(f"{name}={value} is not allowed; it must be > 0 months")
     cut = latest_date(tables) - pd.DateOffset(months=eval_months)

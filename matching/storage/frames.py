@@ -12,6 +12,7 @@ from matching import contract
 from matching.errors import StorageError
 
 UPDATED_AT = "updated_at"
+_MISSING: Any = None  # what drivers bind as NULL (typed Any: the stubs reject None)
 
 _EMPTY: dict[contract.ColumnType, str] = {
     "str": "str",
@@ -116,7 +117,7 @@ def db_columns(
             dates[values.isna().to_numpy()] = None
             out[col.name] = dates
         else:
-            out[col.name] = values.to_numpy(dtype=object, na_value=None)
+            out[col.name] = values.to_numpy(dtype=object, na_value=_MISSING)
     return out
 
 

@@ -23,8 +23,10 @@ from matching.storage.schema import (
     SCHEMA_VERSION_KEY,
     api_keys,
     audit_log,
+    check_schema_version,
     ensure_schema,
     meta,
+    stored_schema_version,
 )
 from matching.storage.upsert import (
     KEY_CHUNK_ROWS,
@@ -50,7 +52,13 @@ class Repository:
         self.url = url
         self._engine = make_engine(url)
         self.dialect: str = normalise_url(url).get_backend_name()
-        with self._writing("create or check the schema") as conn:
+        with self._reading() as conn:
+            stored = stored_schema_version(conn)
+        if stored is not None:
+            check_schema_version(stored)
+            return
+        # Only creating the schema takes the writer lock, so opening never waits for an import.
+        with self._writing("create the schema") as conn:
             ensure_schema(conn)
 
     def close(self) -> None:
@@ -160,6 +168,18 @@ class Repository:
         logger.info("deleted %d row(s) from %s", deleted, table)
         return deleted
 
+    def clear_registry(self) -> dict[str, int]:
+        """Delete every row of the five contract tables (children first), in one transaction;
+        returns rows deleted per table. Keys, audit and metadata stay."""
+        deleted: dict[str, int] = {}
+        with self._writing("clear registry") as conn:
+            for spec in reversed(contract.TABLES):
+                deleted[spec.name] = conn.execute(delete(DATA_TABLES[spec.name])).rowcount
+            if any(deleted.values()):
+                _bump_data_version(conn)
+        logger.info("cleared the registry: %s", deleted)
+        return deleted
+
     # -- metadata --------------------------------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:
@@ -243,7 +263,10 @@ class Repository:
             "detail": detail,
         }
         with self._writing("append audit") as conn:
-            return int(conn.execute(insert(audit_log).values(row)).inserted_primary_key[0])
+            key = conn.execute(insert(audit_log).values(row)).inserted_primary_key
+        if key is None:
+            raise StorageError(f"the database returned no id for the audit entry {action!r}")
+        return int(key[0])
 
     def read_audit(self, limit: int = 100) -> list[dict[str, Any]]:
         """The newest ``limit`` audit entries, newest first."""

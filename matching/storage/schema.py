@@ -18,6 +18,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    inspect,
     select,
 )
 from sqlalchemy.types import TypeEngine
@@ -110,7 +111,7 @@ def ensure_schema(conn: Connection) -> None:
     Run inside a write transaction so concurrent first uses do not race.
     """
     metadata.create_all(conn, checkfirst=True)
-    stored = conn.execute(select(meta.c.value).where(meta.c.key == SCHEMA_VERSION_KEY)).scalar()
+    stored = stored_schema_version(conn)
     if stored is None:
         logger.info("created tenantmatch schema version %d", SCHEMA_VERSION)
         conn.execute(
@@ -122,6 +123,13 @@ def ensure_schema(conn: Connection) -> None:
         )
         return
     check_schema_version(stored)
+
+
+def stored_schema_version(conn: Connection) -> str | None:
+    """The schema_version recorded in the database; None when no schema was created yet."""
+    if not inspect(conn).has_table(meta.name):
+        return None
+    return conn.execute(select(meta.c.value).where(meta.c.key == SCHEMA_VERSION_KEY)).scalar()
 
 
 def check_schema_version(stored: str) -> None:

@@ -1,7 +1,8 @@
 """A hand-made world of 3 buildings and 5 enterprises for the feature tests.
 
 Story: E1 and E2 rent in B1; E2 left B2 in May 2022; E3 moves into B2 on 2023-03-01 (after T,
-before T2). E4 is courted: E3 supplies it, E1 invests in it, E2 partners with it. E5 and B3
+before T2). E4 is courted: E3 supplies it, E1 invests in it, E2 partners with it; E1 supplies
+E2. E5 and B3
 have every optional field missing.
 """
 
@@ -59,10 +60,10 @@ def tables() -> dict[str, pd.DataFrame]:
     )
     links = pd.DataFrame(
         {
-            "source_id": ["E3", "E1", "E2"],
-            "target_id": ["E4", "E4", "E4"],
-            "relation": ["supplies", "invests", "partners"],
-            "weight": [0.8, NA, 0.5],
+            "source_id": ["E3", "E1", "E2", "E1"],
+            "target_id": ["E4", "E4", "E4", "E2"],
+            "relation": ["supplies", "invests", "partners", "supplies"],
+            "weight": [0.8, NA, 0.5, 0.3],
         }
     )
     tenancies = pd.DataFrame(

@@ -235,6 +235,21 @@ def test_deleting_an_enterprise_cascades_to_its_links_tenancies_and_events(
     assert repo.data_version() == 3
 
 
+def test_clear_registry_empties_the_contract_tables_but_keeps_keys_and_meta(
+    repo: Repository,
+) -> None:
+    repo.upsert(_world())
+    repo.set_meta("note", "kept")
+    before = repo.data_version()
+    deleted = repo.clear_registry()
+    assert deleted == {"events": 2, "tenancies": 2, "links": 2, "enterprises": 3, "buildings": 2}
+    assert set(repo.counts().values()) == {0}
+    assert repo.get_meta("note") == "kept"
+    assert repo.data_version() == before + 1
+    assert repo.clear_registry() == dict.fromkeys(deleted, 0)
+    assert repo.data_version() == before + 1  # nothing changed the second time
+
+
 def test_get_row_returns_python_values_or_none(repo: Repository) -> None:
     repo.upsert(_world())
     row = repo.get_row(
@@ -344,6 +359,8 @@ def test_sqlite_write_transactions_take_the_lock_up_front(tmp_path: Path) -> Non
             with pytest.raises(Exception, match="locked"):
                 second.exec_driver_sql("BEGIN IMMEDIATE")
         other.dispose()
+        with Repository(str(path)) as reader:  # opening only reads: it never waits for a writer
+            assert reader.counts()["buildings"] == 0
         conn.execute(text("SELECT 1"))
     engine.dispose()
 

@@ -62,7 +62,7 @@ def test_equal_or_better_candidate_is_promoted(tmp_path: Path) -> None:
 
 
 def test_first_model_is_promoted_without_comparison(tmp_path: Path) -> None:
-    store, old, new = _store_with_current(tmp_path)
+    store, _, new = _store_with_current(tmp_path)
     (store / "CURRENT").unlink()
     promoted, reason = promotion_gate(
         store, new, metrics=_metrics(0.1, float("nan")), current=None, previous=None

@@ -33,12 +33,28 @@ def _tables() -> dict[str, pd.DataFrame]:
         {
             "enterprise_id": ["E1", "E4", "E4", "E5", "E6", "E7", "E7", "E8"],
             "building_id": ["B1", "B1", "B1", "B2", "B2", "B1", "B1", "B2"],
-            "date": [D("2024-02-01"), D("2024-02-01"), D("2024-04-01"), D("2024-05-01"),
-                     D("2024-05-02"), D("2024-02-10"), D("2024-03-10"), D("2024-07-01")],
-            "stage": ["signed", "contacted", "negotiating", "declined",
-                      "visited", "visited", "declined", "signed"],
+            "date": [
+                D("2024-02-01"),
+                D("2024-02-01"),
+                D("2024-04-01"),
+                D("2024-05-01"),
+                D("2024-05-02"),
+                D("2024-02-10"),
+                D("2024-03-10"),
+                D("2024-07-01"),
+            ],
+            "stage": [
+                "signed",
+                "contacted",
+                "negotiating",
+                "declined",
+                "visited",
+                "visited",
+                "declined",
+                "signed",
+            ],
         }
-    )  # fmt: skip
+    )
     return {"tenancies": tenancies, "events": events}
 
 
@@ -47,7 +63,10 @@ WINDOW = Window(D("2024-01-01"), D("2024-06-30"))
 
 def _grades() -> dict[tuple[str, str], int]:
     labels = window_labels(_tables(), window=WINDOW)
-    return {(b, e): g for b, e, g in labels[["building_id", "enterprise_id", "grade"]].itertuples(index=False)}
+    return {
+        (b, e): g
+        for b, e, g in labels[["building_id", "enterprise_id", "grade"]].itertuples(index=False)
+    }
 
 
 def test_grades_take_the_best_outcome_per_pair() -> None:
@@ -87,9 +106,7 @@ def test_query_ids_need_a_positive() -> None:
 def _pool() -> pd.DataFrame:
     enterprises = [f"X{i:02d}" for i in range(40)] + ["E1", "E4", "E7"]
     pool = pd.DataFrame({"building_id": "B1", "enterprise_id": enterprises})
-    pool["hard"] = pool["enterprise_id"].str.slice(1).str.isdigit() & (
-        pool.index.to_series() < 10
-    )
+    pool["hard"] = pool["enterprise_id"].str.slice(1).str.isdigit() & (pool.index.to_series() < 10)
     return pool
 
 
@@ -123,8 +140,10 @@ def test_hard_flags_need_the_same_known_city() -> None:
     b_city = pd.Series({"B1": "太原市"})
     e_city = pd.Series({"E1": "太原市", "E2": "大同市", "E3": None})
     assert list(hard_flags(pool, building_city=b_city, enterprise_city=e_city)) == [
-        True, False, False,
-    ]  # fmt: skip
+        True,
+        False,
+        False,
+    ]
 
 
 def test_unknown_direction_names_the_allowed_ones() -> None:

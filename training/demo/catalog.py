@@ -1,5 +1,5 @@
 """Static facts the demo world is drawn from: Shanxi's city weights, the industry mix of office
-tenants, inter-industry supply linkages, building brands and themes. Hand-set, documented guesses."""
+tenants, inter-industry supply linkages, building brands and themes. Hand-set guesses."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ GRADES: tuple[str, ...] = ("super_a", "a", "b", "c")
 GRADE_SCORE = np.array([1.0, 0.7, 0.3, 0.0])
 GRADE_PROBS_TAIYUAN = np.array([0.06, 0.32, 0.4, 0.22])
 GRADE_PROBS_OTHER = np.array([0.01, 0.2, 0.46, 0.33])
-GRADE_MEDIAN_AREA_M2 = np.array([70_000.0, 38_000.0, 22_000.0, 14_000.0])
+GRADE_MEDIAN_AREA_M2 = np.array([50_000.0, 24_000.0, 13_000.0, 9_000.0])
 GRADE_RENT_CNY_M2_DAY = np.array([4.6, 3.3, 2.3, 1.6])
 GRADE_MEAN_SMART_5A = np.array([4.8, 4.0, 2.5, 1.2])
 GRADE_NEWEST_YEAR_MEAN = np.array([2016.0, 2012.0, 2007.0, 2001.0])

@@ -12,6 +12,7 @@ from training.demo import catalog as cat
 
 EARTH_RADIUS_KM = 6371.0
 MAX_NEED_M2 = 25_000.0
+CHAIN_SCALE = 4.0  # link weights are mostly 0.1-0.5: one typical partner counts about 1
 
 
 def haversine_km(
@@ -187,7 +188,7 @@ def utility_terms(
     terms = np.stack(
         [
             affinity[buildings.theme[cand], firms.division[f]],
-            np.log1p(chain),
+            np.log1p(CHAIN_SCALE * chain),
             agglomeration,
             -np.log(required / need)
             + 0.5 * np.minimum(0.0, np.log(np.maximum(vac, 1.0) / (2 * need))),

@@ -111,7 +111,7 @@ def _founded(rng: np.random.Generator, params: WorldParams, n: int) -> pd.Series
 def _risk(
     rng: np.random.Generator, params: WorldParams, n: int
 ) -> tuple[list, np.ndarray, np.ndarray]:
-    """(risk_flags, deregistration month or NEVER, credit_score): ~4 % flagged, ~0.6 % deregistered."""
+    """(risk_flags, deregistration month or NEVER, credit_score): ~4 % flagged, ~0.6 % gone."""
     flagged = rng.random(n) < 0.04
     dereg = rng.random(n) < 0.006
     flags = np.array(cat.RISK_FLAGS)[rng.integers(0, len(cat.RISK_FLAGS), n)]

@@ -72,13 +72,13 @@ class PreferenceWeights:
 class MoveRates:
     """Monthly hazards of the history. Probabilities are per month unless named otherwise."""
 
-    initial_office_share: float = 0.7  # firms founded before start that already rent office space
+    initial_office_share: float = 0.85  # firms founded before start that already rent office space
     lease_months: tuple[int, int] = (24, 60)  # each firm's lease length, uniform in months
     renew_at_expiry: float = 0.45  # at lease expiry: renew in place
     exit_at_expiry: float = 0.05  # at lease expiry: leave office space; the rest move
     base_move: float = 0.002  # a tenant moves before expiry for no visible reason
     outgrown_move: float = 0.06  # added per unit of log(need / area) beyond +-log(1.4)
-    entry: float = 0.006  # a firm without office space enters the office market
+    entry: float = 0.025  # a firm without office space enters the office market
     exit: float = 0.0008  # a tenant gives up office space
     choice_set: int = 40  # buildings sampled per move: same city mostly, plus partners'
     other_city_share: float = 0.1  # share of the sampled choice set drawn from other cities

@@ -56,7 +56,7 @@ def draw_buildings(
 ) -> pd.DataFrame:
     """The buildings table (contract columns) of ``params.n_buildings`` rows."""
     n = params.n_buildings
-    rows, city_idx = pick_districts(rng, districts, n)
+    rows, _ = pick_districts(rng, districts, n)
     place = districts.iloc[rows].reset_index(drop=True)
     taiyuan = place["city"].to_numpy() == "太原市"
     u = rng.random(n)
@@ -65,7 +65,7 @@ def draw_buildings(
         np.searchsorted(np.cumsum(cat.GRADE_PROBS_TAIYUAN), u, side="right"),
         np.searchsorted(np.cumsum(cat.GRADE_PROBS_OTHER), u, side="right"),
     ).clip(0, 3)
-    total = np.clip(cat.GRADE_MEDIAN_AREA_M2[grade] * rng.lognormal(0.0, 0.45, n), 8_000, 150_000)
+    total = np.clip(cat.GRADE_MEDIAN_AREA_M2[grade] * rng.lognormal(0.0, 0.4, n), 8_000, 150_000)
     floor_plate = rng.uniform(1_200, 2_600, n)
     floors = np.clip(np.round(total / floor_plate), 5, 80).astype(np.int64)
     rent_factor = np.where(taiyuan, 1.0, cat.OTHER_CITY_RENT_FACTOR)

@@ -1,0 +1,103 @@
+"""Structured JSON logs carrying the request id, and the Prometheus metrics of one app."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.registry import Collector
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_SHAPE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+request_id_var: ContextVar[str | None] = ContextVar("tenantmatch_request_id", default=None)
+
+# Latency buckets in seconds: shortlists take milliseconds, planning and imports take seconds.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_STD_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({})))
+
+
+def accept_request_id(presented: str | None) -> str:
+    """The caller's X-Request-ID when it is a short token (<= 128 of ``A-Za-z0-9._:-``), else a
+    fresh uuid4 hex; anything else could inject text into the logs."""
+    if presented and _REQUEST_ID_SHAPE.fullmatch(presented):
+        return presented
+    return uuid.uuid4().hex
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts (UTC ISO), level, logger, message, request_id, extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = request_id_var.get()
+        if request_id is not None:
+            entry["request_id"] = request_id
+        for key, value in vars(record).items():
+            if key not in _STD_RECORD_FIELDS and key not in entry and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure_json_logging(level: str) -> None:
+    """Route the root logger (and uvicorn's) through one JSON handler on stderr; idempotent."""
+    root = logging.getLogger()
+    if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        root.handlers = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True
+    # The middleware writes one structured line per request; uvicorn's own access line would
+    # repeat it without the request id.
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+class _ModelCollector(Collector):
+    """Reports the served model version at scrape time, so a hot reload shows at once."""
+
+    def __init__(self, version_of: Callable[[], str | None]) -> None:
+        self._version_of = version_of
+
+    def collect(self) -> Iterator[GaugeMetricFamily | InfoMetricFamily]:
+        version = self._version_of()
+        info = InfoMetricFamily("tenantmatch_model", "The model version the service serves.")
+        info.add_metric([], {"version": version or "none"})
+        yield info
+        loaded = GaugeMetricFamily("tenantmatch_model_loaded", "1 when a model is loaded.")
+        loaded.add_metric([], 1.0 if version else 0.0)
+        yield loaded
+
+
+class Metrics:
+    """A private Prometheus registry per app (several apps may live in one test process)."""
+
+    def __init__(self, *, model_version: Callable[[], str | None]) -> None:
+        self.registry = CollectorRegistry()
+        self.latency = Histogram(
+            "tenantmatch_http_request_duration_seconds",
+            "Request latency by method, route template and status.",
+            ["method", "route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(_ModelCollector(model_version))
+
+    def observe(self, *, method: str, route: str, status: int, seconds: float) -> None:
+        """Record one finished request under its route template (never the raw path)."""
+        self.latency.labels(method=method, route=route, status=str(status)).observe(seconds)

@@ -1,0 +1,141 @@
+"""The shortlist ``Engine`` the CLI and the API hold: data, model, snapshot and candidate pool,
+rebuilt only when the data version or the CURRENT model changes (checked on every request)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from features import (
+    FeatureError,
+    Registry,
+    Snapshot,
+    Vocabulary,
+    context_for,
+    feature_names,
+    feature_spec_fingerprint,
+)
+from matching.candidates import CandidatePool, PoolRules
+from matching.errors import InputError
+from matching.shortlist import ScoringState, shortlist_for_buildings, shortlist_for_enterprises
+from matching.storage import Repository
+from models import (
+    IncompatibleModelError,
+    LoadedModel,
+    ModelStoreError,
+    check_compatible,
+    current_version,
+    load_current,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class ModelNotReadyError(InputError):
+    """No usable model is in the store (none promoted yet, or trained on other features)."""
+
+
+class Engine:
+    """Shortlists as of ``as_of`` from the data in ``repo`` and the CURRENT model in ``store``.
+
+    Thread safe: one lock guards the freshness check and rebuilds; a request then works on an
+    immutable state, so a rebuild never changes a shortlist half-way.
+    """
+
+    def __init__(self, repo: Repository, store: Path, *, as_of: date) -> None:
+        self.repo = repo
+        self.store = Path(store)
+        self.as_of = pd.Timestamp(as_of)
+        self._lock = threading.Lock()
+        self._state: ScoringState | None = None
+        self._data_version: int | None = None
+
+    def shortlist_for_buildings(
+        self, building_ids: Sequence[str], *, k: int = 20, rules: PoolRules | None = None
+    ) -> list[dict[str, Any]]:
+        """One jsonl object per building id (see ``matching.shortlist``), in query order."""
+        return shortlist_for_buildings(self.state(), building_ids, k=k, rules=rules)
+
+    def shortlist_for_enterprises(
+        self, enterprise_ids: Sequence[str], *, k: int = 20, rules: PoolRules | None = None
+    ) -> list[dict[str, Any]]:
+        """One jsonl object per enterprise id, in query order."""
+        return shortlist_for_enterprises(self.state(), enterprise_ids, k=k, rules=rules)
+
+    @property
+    def model_version(self) -> str:
+        """The version id of the model now serving (refreshing first)."""
+        return self.state().model.version
+
+    def state(self) -> ScoringState:
+        """The current scoring state, rebuilt if the data or the CURRENT model changed;
+        ModelNotReadyError when no usable model is stored."""
+        with self._lock:
+            data_version = self.repo.data_version()
+            version = self._current_model_version()
+            state = self._state
+            same_data = state is not None and data_version == self._data_version
+            if state is not None and same_data and state.model.version == version:
+                return state
+            snapshot = state.snapshot if state is not None and same_data else self._load_snapshot()
+            self._state = self._build(snapshot, previous=state)
+            self._data_version = data_version
+            return self._state
+
+    def _current_model_version(self) -> str:
+        try:
+            version = current_version(self.store)
+        except ModelStoreError as exc:
+            raise _not_ready(self.store, str(exc)) from exc
+        if version is None:
+            raise _not_ready(self.store, "no model has been promoted")
+        return version
+
+    def _load_snapshot(self) -> Snapshot:
+        tables = self.repo.load_tables()
+        try:
+            registry = Registry.from_tables(tables)
+        except FeatureError as exc:
+            raise InputError(f"the stored data cannot be used for shortlists: {exc}") from exc
+        snapshot = Snapshot.at(registry, self.as_of)
+        logger.info("snapshot as of %s: %d buildings, %d enterprises", self.as_of.date(),
+                    len(snapshot.buildings), len(snapshot.enterprises))  # fmt: skip
+        return snapshot
+
+    def _build(self, snapshot: Snapshot, *, previous: ScoringState | None) -> ScoringState:
+        """State for ``snapshot`` with the CURRENT model; reuses the pool of an unchanged
+        snapshot (the feature context is cached on the snapshot per vocabulary)."""
+        model = self._load_model(previous=previous.model if previous else None)
+        vocab = Vocabulary.from_dict(model.manifest.get("vocabulary") or {})
+        ctx = context_for(snapshot, vocab=vocab)
+        if previous is not None and previous.snapshot is snapshot:
+            pool = previous.pool
+        else:
+            pool = CandidatePool.from_snapshot(snapshot, need_m2=ctx.enterprises["space_need_m2"])
+        logger.info("serving model %s on data as of %s", model.version, self.as_of.date())
+        return ScoringState(snapshot=snapshot, ctx=ctx, vocab=vocab, model=model, pool=pool)
+
+    def _load_model(self, *, previous: LoadedModel | None) -> LoadedModel:
+        try:
+            model = load_current(self.store, previous=previous)
+            check_compatible(model.manifest, feature_names=feature_names(),
+                             feature_spec_fingerprint=feature_spec_fingerprint())  # fmt: skip
+        except IncompatibleModelError as exc:
+            raise _not_ready(self.store, f"{exc}") from exc
+        except ModelStoreError as exc:
+            raise _not_ready(self.store, str(exc)) from exc
+        except FeatureError as exc:
+            raise _not_ready(self.store, f"its vocabulary is unusable: {exc}") from exc
+        return model
+
+
+def _not_ready(store: Path, why: str) -> ModelNotReadyError:
+    return ModelNotReadyError(
+        f"no usable model in the model store {store} ({why}); run `tenantmatch train` first"
+    )

@@ -1,0 +1,258 @@
+"""Every registered feature on the hand-made world, the leakage test, and the feature contract."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features import (
+    FEATURES,
+    FeatureContext,
+    Snapshot,
+    Vocabulary,
+    build_matrix,
+    feature_names,
+    join_attributes,
+    shanxi_districts,
+)
+from tests.features import world
+
+NAN = math.nan
+LN = math.log
+
+
+def _haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(
+        (lon2 - lon1) / 2
+    ) ** 2
+    return 2 * 6371.0088 * math.asin(math.sqrt(h))
+
+
+def _centroid(city: str, district: str | None = None) -> tuple[float, float]:
+    ref = shanxi_districts()
+    if district is None:
+        row = ref[ref["city"] == city].iloc[0]
+        return row["city_lat"], row["city_lon"]
+    row = ref[(ref["city"] == city) & (ref["district"] == district)].iloc[0]
+    return row["lat"], row["lon"]
+
+
+# Learned theme fit of (finance, 66) at T: tenancies started by then are E1@B1 (finance, 66),
+# E2@B1 (finance, 65), E2@B2 (tech_rnd, 65); prior q(finance) = 66: 2/3, 65: 1/3, general
+# uniform 1/100, tech_rnd 65: 1; pseudo count 10.
+_FIT_FIN_66 = ((1 + 10 * 2 / 3) / (2 + 10)) / ((1 + 10 * (2 / 3 + 0.01 + 0.0) / 3) / (3 + 10))
+DAY = 1.0 / 365.25
+
+# feature -> {(building, enterprise): value as of world.T}
+EXPECTED: dict[str, dict[tuple[str, str], float]] = {
+    "b__theme": {("B1", "E1"): 0, ("B2", "E1"): 2, ("B3", "E1"): 1},
+    "b__grade": {("B1", "E1"): 3, ("B2", "E1"): 4, ("B3", "E1"): NAN},
+    "b__total_area_log_m2": {("B1", "E1"): LN(10001)},
+    "b__vacant_area_log_m2": {("B2", "E1"): LN(1301)},
+    "b__vacancy_rate": {("B2", "E1"): 0.26, ("B3", "E1"): 1.0},
+    "b__min_unit_log_m2": {("B1", "E1"): LN(101), ("B3", "E1"): NAN},
+    "b__rent_cny_m2_day": {("B2", "E1"): 5.0, ("B3", "E1"): NAN},
+    "b__smart_5a": {("B1", "E1"): 4, ("B3", "E1"): NAN},
+    "b__amenity_count": {("B1", "E1"): 3, ("B2", "E1"): 1, ("B3", "E1"): NAN},
+    "b__has_metro": {("B1", "E1"): 1, ("B2", "E1"): 0, ("B3", "E1"): NAN},
+    "b__has_parking": {("B1", "E1"): 1, ("B2", "E1"): 0, ("B3", "E1"): NAN},
+    "b__lat": {("B1", "E1"): 37.74, ("B3", "E1"): NAN},
+    "b__lon": {("B2", "E1"): 112.56, ("B3", "E1"): NAN},
+    "b__age_years": {("B1", "E1"): 13, ("B3", "E1"): NAN},
+    "b__tenant_count": {("B1", "E1"): 2, ("B2", "E1"): 0},
+    "b__tenant_mix_entropy": {("B1", "E1"): LN(2), ("B2", "E1"): NAN},
+    "b__moveins_12m": {("B1", "E1"): 1, ("B2", "E1"): 0},
+    "b__occupancy_trend_12m": {("B1", "E1"): 1, ("B2", "E1"): -1, ("B3", "E1"): 0},
+    "e__section": {("B1", "E1"): 1, ("B1", "E2"): 0, ("B1", "E4"): 2, ("B1", "E5"): NAN},
+    "e__division": {("B1", "E1"): 1, ("B1", "E4"): 2, ("B1", "E5"): NAN},
+    "e__hq_type": {("B1", "E1"): 1, ("B1", "E2"): 0, ("B1", "E3"): NAN},
+    "e__log_employees": {("B1", "E1"): LN(100), ("B1", "E5"): NAN},
+    "e__log_revenue_10k_cny": {("B1", "E1"): LN(1001), ("B1", "E3"): NAN},
+    "e__log_capital_10k_cny": {("B1", "E1"): LN(501), ("B1", "E2"): NAN},
+    "e__age_years": {("B1", "E1"): 2922 * DAY, ("B1", "E5"): NAN},
+    "e__moves_3y": {("B1", "E1"): 0, ("B1", "E2"): 1, ("B1", "E5"): 0},
+    "e__area_growth_log": {("B1", "E2"): LN(2), ("B1", "E1"): NAN},
+    "e__tag_fortune_global_500": {("B1", "E1"): 0, ("B1", "E2"): NAN},
+    "e__tag_china_500": {("B1", "E1"): 0, ("B1", "E5"): NAN},
+    "e__tag_listed": {("B1", "E1"): 1, ("B1", "E4"): 0},
+    "e__tag_unicorn": {("B1", "E3"): 1, ("B1", "E1"): 0},
+    "e__tag_high_tech": {("B1", "E1"): 1, ("B1", "E2"): NAN},
+    "e__tag_specialized_sme": {("B1", "E1"): 0},
+    "e__tag_leading_enterprise": {("B1", "E4"): 0},
+    "e__tag_platform": {("B1", "E4"): 1, ("B1", "E1"): 0},
+    "e__credit_score": {("B1", "E1"): 90, ("B1", "E3"): NAN},
+    "e__risk_flag_count": {("B1", "E2"): 1, ("B1", "E1"): NAN},
+    "e__tenure_years": {("B1", "E1"): 1096 * DAY, ("B1", "E4"): NAN},
+    "e__in_building": {("B1", "E1"): 1, ("B1", "E4"): 0},
+    "e__months_since_move": {("B1", "E2"): 214 / (365.25 / 12), ("B1", "E4"): NAN},
+    "e__space_need_m2": {("B1", "E1"): 1000, ("B1", "E4"): 190, ("B1", "E5"): NAN},
+    "e__events_12m": {("B1", "E4"): 3, ("B1", "E1"): 0},
+    "pair__theme_fit_learned": {("B1", "E1"): _FIT_FIN_66, ("B2", "E4"): 0.0, ("B1", "E5"): NAN},
+    "pair__theme_prior_fit": {
+        ("B1", "E1"): 1.0, ("B1", "E2"): 0.5, ("B2", "E1"): 0.0, ("B3", "E1"): NAN,
+        ("B1", "E5"): NAN,
+    },
+    "pair__space_need_log_ratio": {("B2", "E4"): LN(191) - LN(1301)},
+    "pair__space_need_fits": {
+        ("B2", "E3"): 0, ("B1", "E4"): 1, ("B3", "E4"): 1, ("B2", "E1"): 1, ("B1", "E5"): NAN,
+    },
+    "pair__rent_burden": {("B1", "E1"): 0.1095, ("B3", "E1"): NAN, ("B1", "E3"): NAN},
+    "pair__chain_partners_in_building": {("B1", "E4"): 2, ("B1", "E1"): 1, ("B2", "E4"): 0},
+    "pair__upstream_partners_in_building": {("B1", "E2"): 1, ("B1", "E4"): 0},
+    "pair__downstream_partners_in_building": {("B1", "E1"): 1, ("B1", "E2"): 0},
+    "pair__invest_partners_in_building": {("B1", "E4"): 1, ("B1", "E1"): 0},
+    "pair__chain_weight_in_building": {("B1", "E4"): 1.5, ("B1", "E2"): 0.3, ("B3", "E4"): 0},
+    "pair__division_share_in_building": {
+        ("B1", "E3"): 0.5, ("B1", "E1"): 0.0, ("B2", "E1"): NAN, ("B1", "E5"): NAN,
+    },
+    "pair__section_share_in_building": {("B1", "E3"): 0.5, ("B1", "E2"): 0.0},
+    "pair__size_similarity_to_tenants": {
+        ("B1", "E3"): (10 / 100 + 10 / 50) / 2, ("B1", "E1"): 0.5, ("B1", "E5"): NAN,
+        ("B2", "E1"): NAN,
+    },
+    "pair__distance_km": {
+        ("B1", "E1"): 0.0,
+        ("B2", "E1"): _haversine_km((37.74, 112.56), (37.86, 112.56)),
+        ("B1", "E2"): _haversine_km(_centroid("太原市", "迎泽区"), (37.74, 112.56)),
+        ("B1", "E4"): _haversine_km(_centroid("太原市"), (37.74, 112.56)),
+        ("B3", "E1"): NAN,
+    },
+    "pair__same_city": {("B1", "E1"): 1, ("B3", "E1"): 0, ("B1", "E5"): NAN},
+    "pair__same_district": {("B1", "E1"): 1, ("B1", "E2"): 0, ("B1", "E4"): NAN},
+    "pair__grade_x_log_employees": {("B2", "E1"): 4 * LN(100), ("B3", "E1"): NAN},
+    "pair__amenities_x_log_employees": {("B1", "E2"): 3 * LN(50), ("B3", "E2"): NAN},
+    "pair__prior_events": {
+        ("B2", "E4"): 2, ("B1", "E4"): -1, ("B3", "E1"): 1, ("B2", "E2"): NAN,
+    },
+}  # fmt: skip
+
+# Defined without any optional input: counts from tenancies/links/events, required columns.
+ALWAYS_DEFINED = {
+    "b__theme", "b__total_area_log_m2", "b__vacant_area_log_m2", "b__vacancy_rate",
+    "b__tenant_count", "b__moveins_12m", "b__occupancy_trend_12m", "e__moves_3y",
+    "e__in_building", "e__events_12m", "pair__chain_partners_in_building",
+    "pair__upstream_partners_in_building", "pair__downstream_partners_in_building",
+    "pair__invest_partners_in_building", "pair__chain_weight_in_building",
+}  # fmt: skip
+
+
+def _context(as_of: pd.Timestamp, vocab: Vocabulary | None = None) -> FeatureContext:
+    snapshot = Snapshot.at(world.registry(), as_of)
+    vocab = vocab or Vocabulary.fit(snapshot)
+    return FeatureContext.build(snapshot, vocab=vocab, prior=world.prior())
+
+
+@pytest.fixture(scope="module")
+def ctx_t() -> FeatureContext:
+    return _context(world.T)
+
+
+@pytest.fixture(scope="module")
+def x_t(ctx_t: FeatureContext) -> pd.DataFrame:
+    pairs = world.all_pairs()
+    X = build_matrix(pairs, ctx_t, vocab=ctx_t.vocab)
+    return X.set_axis(pd.MultiIndex.from_frame(pairs))
+
+
+def _value(X: pd.DataFrame, name: str, pair: tuple[str, str]) -> float:
+    return float(X.loc[pair, name])
+
+
+def test_every_feature_has_expected_values() -> None:
+    assert set(EXPECTED) == set(feature_names())
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_feature_values_on_the_world(name: str, x_t: pd.DataFrame) -> None:
+    for pair, expected in EXPECTED[name].items():
+        got = _value(x_t, name, pair)
+        if math.isnan(expected):
+            assert math.isnan(got), f"{name}{pair}: expected NaN, got {got}"
+        else:
+            assert got == pytest.approx(expected, rel=1e-5, abs=1e-5), f"{name}{pair}"
+
+
+def test_leakage_partner_tenure_and_mix_follow_as_of() -> None:
+    """E3 (E4's supplier) moves into B2 on 2023-03-01: invisible as of T, visible as of T2."""
+    pairs = pd.DataFrame({"building_id": ["B2", "B2", "B2"], "enterprise_id": ["E4", "E3", "E1"]})
+    before, after = (
+        build_matrix(pairs, ctx, vocab=ctx.vocab) for ctx in (_context(world.T), _context(world.T2))
+    )
+    for name in ("pair__chain_partners_in_building", "pair__upstream_partners_in_building"):
+        assert before[name].tolist()[0] == 0.0 and after[name].tolist()[0] == 1.0
+    assert after["pair__chain_weight_in_building"].iloc[0] == pytest.approx(0.8)
+    assert np.isnan(before["e__tenure_years"].iloc[1])
+    assert after["e__tenure_years"].iloc[1] == pytest.approx(121 / 365.25)
+    assert before["b__tenant_count"].iloc[0] == 0.0 and after["b__tenant_count"].iloc[0] == 1.0
+    assert np.isnan(before["pair__division_share_in_building"].iloc[2])
+    assert after["pair__division_share_in_building"].iloc[2] == 1.0  # E3 is in E1's division 66
+    assert after["b__vacant_area_log_m2"].iloc[0] == pytest.approx(math.log(1001))
+    # E2 signs with B2 in 2024: never visible before then.
+    late = build_matrix(pd.DataFrame({"building_id": ["B2"], "enterprise_id": ["E2"]}),
+                        _context(world.T2), vocab=_context(world.T2).vocab)  # fmt: skip
+    assert np.isnan(late["pair__prior_events"].iloc[0])
+
+
+def test_rows_are_identical_alone_and_in_a_batch(ctx_t: FeatureContext) -> None:
+    batch = build_matrix(world.all_pairs(), ctx_t, vocab=ctx_t.vocab)
+    for label, row in world.all_pairs().iterrows():
+        alone = build_matrix(row.to_frame().T, ctx_t, vocab=ctx_t.vocab)
+        pd.testing.assert_frame_equal(alone, batch.loc[[label]])
+
+
+def test_snapshot_and_context_paths_agree(ctx_t: FeatureContext) -> None:
+    snapshot = Snapshot.at(world.registry(), world.T)
+    ctx = FeatureContext.build(snapshot, vocab=ctx_t.vocab)  # reference prior
+    via_snapshot = build_matrix(world.all_pairs(), snapshot, vocab=ctx_t.vocab)
+    via_ctx = build_matrix(world.all_pairs(), ctx, vocab=ctx_t.vocab)
+    pd.testing.assert_frame_equal(via_snapshot, via_ctx)
+
+
+def test_unseen_category_is_nan_not_a_shifted_code() -> None:
+    frozen = Vocabulary.from_dict({**Vocabulary().to_dict(), "theme": ["tech_rnd"],
+                                   "division": ["72", "66"]})  # fmt: skip
+    ctx = _context(world.T, frozen)
+    pairs = pd.DataFrame({"building_id": ["B1", "B2"], "enterprise_id": ["E4", "E1"]})
+    X = build_matrix(pairs, ctx, vocab=frozen)
+    assert np.isnan(X["b__theme"].iloc[0]) and X["b__theme"].iloc[1] == 0.0
+    assert X["e__division"].tolist() == [0.0, 1.0]
+    assert X["e__section"].isna().all()
+
+
+def test_unknown_ids_raise_feature_error_naming_them(ctx_t: FeatureContext) -> None:
+    from features import FeatureError
+
+    pairs = pd.DataFrame({"building_id": ["B1", "B9"], "enterprise_id": ["E1", "E1"]})
+    with pytest.raises(FeatureError, match="B9"):
+        build_matrix(pairs, ctx_t, vocab=ctx_t.vocab)
+    pairs = pd.DataFrame({"building_id": ["B1"], "enterprise_id": ["E7"]})
+    with pytest.raises(FeatureError, match="'E7'"):
+        build_matrix(pairs, ctx_t, vocab=ctx_t.vocab)
+
+
+def test_context_built_with_another_vocabulary_is_refused(ctx_t: FeatureContext) -> None:
+    from features import VocabularyError
+
+    with pytest.raises(VocabularyError):
+        build_matrix(world.all_pairs(), ctx_t, vocab=Vocabulary())
+
+
+@pytest.mark.parametrize("feature", FEATURES, ids=lambda f: f.name)
+def test_feature_contract(feature, ctx_t: FeatureContext) -> None:  # noqa: ANN001
+    pairs = world.all_pairs()
+    joined = join_attributes(pairs, ctx_t)
+    before, ctx_before = joined.copy(), ctx_t.enterprises.copy()
+    out = feature.fn(joined, ctx_t)
+    assert out.dtype == np.float32
+    assert out.index.equals(pairs.index)
+    pd.testing.assert_frame_equal(joined, before)
+    pd.testing.assert_frame_equal(ctx_t.enterprises, ctx_before)
+    all_missing = out.loc[(pairs["building_id"] == "B3") & (pairs["enterprise_id"] == "E5")]
+    if feature.name not in ALWAYS_DEFINED:
+        assert all_missing.isna().all(), "missing inputs must give NaN, not a number"
+    assert out.notna().any()
+    assert feature.explain_zh.format(value=1.0)
