@@ -2,37 +2,106 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import date
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
-from api.routes import health, shortlists
+from api.jobs import RetrainJobs
+from api.listing import RegistryLists
+from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.observability import Metrics, configure_json_logging
+from api.routes import admin, buildings, enterprises, health, planning, shortlists, tenancies, web
 from api.settings import Settings
-from matching import Engine, Repository
+from matching import Engine, Repository, TenantmatchError
+from models import ModelsError
+
+log = logging.getLogger(__name__)
+
+IMPORT_PATH = "/v1/admin/import"
+# Parameters whose OpenAPI maximum is the server's setting rather than the schema's hard cap.
+SETTING_BOUNDS = {"k": "max_k", "limit": "max_page_size"}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app over the database and model store the settings name."""
     settings = settings or Settings()
+    metrics = Metrics(model_version=lambda: _served_version(app))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.json_logs:
+            configure_json_logging(settings.log_level)
         repo = Repository(settings.db)
-        app.state.settings = settings
         app.state.repository = repo
         app.state.engine = Engine(repo, settings.models, as_of=date.today())
+        app.state.lists = RegistryLists(repo)
+        app.state.jobs = RetrainJobs(settings.jobs_dir, env=settings.child_environ())
+        log.info("tenantmatch API ready: database %r, models %s", repo, settings.models)
         yield
+        repo.close()
 
     app = FastAPI(
         title="tenantmatch",
-        description="楼宇招商匹配: shortlists of enterprises for buildings and buildings for enterprises.",
+        description="楼宇招商匹配: shortlists of enterprises for buildings and buildings for "
+        "enterprises, chain leads, tower planning and the live registry. Send an API key in the "
+        "`X-API-Key` header.",
         version="1",
         lifespan=lifespan,
     )
+    app.state.settings = settings
+    app.state.metrics = metrics
     install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(shortlists.router)
+    for module in (health, web, shortlists, planning, buildings, enterprises, tenancies, admin):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
+    # Added last = outermost: the request id and timing cover the 413 answers too.
+    app.add_middleware(BodyLimitMiddleware, limit_for=_body_limits(settings))
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.openapi = _openapi_with_settings(app, settings)  # type: ignore[method-assign]
     return app
+
+
+def _body_limits(settings: Settings) -> Callable[[str], int]:
+    def limit_for(path: str) -> int:
+        return settings.max_upload_bytes if path == IMPORT_PATH else settings.max_body_bytes
+
+    return limit_for
+
+
+def _served_version(app: FastAPI) -> str | None:
+    """The model version for the metrics gauge; None while no usable model or data is there."""
+    engine = getattr(app.state, "engine", None)
+    if engine is None:
+        return None
+    try:
+        return str(engine.model_version)
+    except (TenantmatchError, ModelsError) as exc:
+        log.warning("no model to report in metrics: %s", exc)
+        return None
+
+
+def _openapi_with_settings(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
+    """OpenAPI whose ``k`` and ``limit`` maxima are this server's settings, so clients (and
+    schemathesis) see the bound the server enforces."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version,
+                                 description=app.description, routes=app.routes)  # fmt: skip
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    for param in operation.get("parameters", []):
+                        setting = SETTING_BOUNDS.get(param.get("name"))
+                        if setting and param.get("in") == "query":
+                            param["schema"]["maximum"] = getattr(settings, setting)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return openapi

@@ -6,11 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyHeader
 
-from api.errors import forbidden, unauthorized
+from api.access import require_role
+from api.errors import ApiError, forbidden, unauthorized
 from api.jobs import RetrainJobs
+from api.listing import RegistryLists
+from api.schemas import ShortlistQuery
 from api.settings import Settings
 from matching import Engine, Principal, Repository, Role, authenticate, has_role
 
@@ -71,3 +74,35 @@ def _at_least(role: Role) -> Callable[[Principal], Principal]:
 ViewerDep = Annotated[Principal, Depends(_at_least(Role.VIEWER))]
 OperatorDep = Annotated[Principal, Depends(_at_least(Role.OPERATOR))]
 AdminDep = Annotated[Principal, Depends(_at_least(Role.ADMIN))]
+
+
+def shortlist_query(
+    query: Annotated[ShortlistQuery, Query()], principal: ViewerDep, settings: SettingsDep
+) -> ShortlistQuery:
+    """The shortlist filters, with k capped by the server's ``max_k`` and ``include_risky``
+    (which shows risk flags and credit warnings) reserved for operators and admins."""
+    if query.k > settings.max_k:
+        raise ApiError(422, f"k={query.k} is above this server's limit; allowed: 1 to {settings.max_k}")
+    if query.include_risky:
+        require_role(principal, Role.OPERATOR, why="include_risky (risk flags, credit warnings)")
+    return query
+
+
+ShortlistQueryDep = Annotated[ShortlistQuery, Depends(shortlist_query)]
+
+
+def get_lists(request: Request) -> RegistryLists:
+    lists: RegistryLists = request.app.state.lists
+    return lists
+
+
+ListsDep = Annotated[RegistryLists, Depends(get_lists)]
+
+
+def check_page(limit: int, settings: Settings) -> None:
+    """422 when a page is larger than the server's ``max_page_size``."""
+    if limit > settings.max_page_size:
+        raise ApiError(
+            422, f"limit={limit} is above this server's page size; allowed: 1 to "
+            f"{settings.max_page_size}",
+        )  # fmt: skip

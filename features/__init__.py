@@ -1,5 +1,6 @@
 """tenantmatch package."""
 
+from features import spec
 from features.context import FeatureContext
 from features.errors import FeatureError, SchemaError, UnknownIdError, VocabularyError
 from features.matrix import build_matrix, context_for, join_attributes
@@ -23,20 +24,10 @@ from features.spec import (
     feature_names,
     feature_spec_fingerprint,
 )
-from features import spec
 from features.vocab import Vocabulary
 
 __all__ = [
     "DATA_DIR",
-    "division_of",
-    "divisions_of",
-    "industry_divisions",
-    "normalize_industry_code",
-    "normalize_industry_codes",
-    "section_of_division",
-    "shanxi_districts",
-    "theme_industry_prior",
-    "themes",
     "FEATURES",
     "Feature",
     "FeatureContext",
@@ -50,9 +41,18 @@ __all__ = [
     "build_matrix",
     "categorical_features",
     "context_for",
+    "division_of",
+    "divisions_of",
     "feature_names",
     "feature_spec_fingerprint",
+    "industry_divisions",
     "join_attributes",
+    "normalize_industry_code",
+    "normalize_industry_codes",
+    "section_of_division",
+    "shanxi_districts",
     "spec",
+    "theme_industry_prior",
+    "themes",
     "vacancy_as_of",
 ]

@@ -25,8 +25,12 @@ logger = logging.getLogger(__name__)
 N_DIVISIONS = 100  # columns indexed by the 2-digit division number itself
 FIT_PSEUDO_COUNT = 10.0  # tenancies' worth of prior in the learned theme fit
 STAGE_RANK: dict[str, float] = {
-    "contacted": 1.0, "visited": 2.0, "negotiating": 3.0, "signed": 4.0, "declined": -1.0,
-}  # fmt: skip
+    "contacted": 1.0,
+    "visited": 2.0,
+    "negotiating": 3.0,
+    "signed": 4.0,
+    "declined": -1.0,
+}
 RELATIONS = ("upstream", "downstream", "invest", "partner", "any", "weight")
 _KEY_SPAN = 64.0  # > log(1 + any head count), so sorted keys group by building
 
@@ -85,16 +89,18 @@ class FeatureContext:
         b_index, e_index = snapshot.buildings.index, snapshot.enterprises.index
         ents = enterprise_table(snapshot, vocab=vocab)
         open_ = _open_pairs(snapshot)
-        e_pos = e_index.get_indexer(open_["enterprise_id"])
-        b_pos = b_index.get_indexer(open_["building_id"])
+        e_pos = e_index.get_indexer(pd.Index(open_["enterprise_id"]))
+        b_pos = b_index.get_indexer(pd.Index(open_["building_id"]))
         known = (e_pos >= 0) & (b_pos >= 0)
         open_, e_pos, b_pos = open_[known], e_pos[known], b_pos[known]
         tenants = _matrix(e_pos, b_pos, np.ones(len(open_)), shape=(len(e_index), len(b_index)))
-        div_mix = _mix(b_pos, ents["division_num"].to_numpy()[e_pos], n_rows=len(b_index),
-                       n_cols=N_DIVISIONS)  # fmt: skip
+        div_mix = _mix(
+            b_pos, ents["division_num"].to_numpy()[e_pos], n_rows=len(b_index), n_cols=N_DIVISIONS
+        )
         sections = len(industry_divisions()["section"].unique())
-        sec_mix = _mix(b_pos, ents["section_num"].to_numpy()[e_pos], n_rows=len(b_index),
-                       n_cols=sections)  # fmt: skip
+        sec_mix = _mix(
+            b_pos, ents["section_num"].to_numpy()[e_pos], n_rows=len(b_index), n_cols=sections
+        )
         blds = building_table(snapshot, vocab=vocab, open_pairs=open_, division_mix=div_mix)
         themes = pd.Index(sorted({*snapshot.buildings["theme"].dropna(), *prior["theme"]}))
         blds["theme_idx"] = _positions(themes, snapshot.buildings["theme"])
@@ -112,8 +118,9 @@ class FeatureContext:
             section_mix=sec_mix,
             theme_fit=learned_theme_fit(counts, prior=prior_matrix),
             theme_prior=prior_matrix,
-            sizes=_tenant_sizes(b_pos, employees=ents["employees"].to_numpy()[e_pos],
-                                n_buildings=len(b_index)),  # fmt: skip
+            sizes=_tenant_sizes(
+                b_pos, employees=ents["employees"].to_numpy()[e_pos], n_buildings=len(b_index)
+            ),
             prior_events=_prior_events(snapshot),
             building_array=blds.to_numpy(dtype=np.float64),
             enterprise_array=ents.to_numpy(dtype=np.float64),
@@ -129,7 +136,7 @@ def _open_pairs(snapshot: Snapshot) -> pd.DataFrame:
 
 def _positions(index: pd.Index, values: pd.Series) -> np.ndarray:
     """float64 positions of ``values`` in ``index``; NaN where absent or missing."""
-    pos = index.get_indexer(values.astype("str"))
+    pos = index.get_indexer(pd.Index(values.astype("str")))
     return np.where(pos >= 0, pos, np.nan)
 
 
@@ -155,8 +162,14 @@ def _add_places(blds: pd.DataFrame, ents: pd.DataFrame, *, snapshot: Snapshot) -
     b_place, e_place = b["city"] + "|" + b["district"], e["city"] + "|" + e["district"]
     cities = pd.Index(sorted({*b["city"].dropna(), *e["city"].dropna()}))
     places = pd.Index(sorted({*b_place.dropna(), *e_place.dropna()}))
-    blds["city_code"], ents["city_code"] = _positions(cities, b["city"]), _positions(cities, e["city"])
-    blds["place_code"], ents["place_code"] = _positions(places, b_place), _positions(places, e_place)
+    blds["city_code"], ents["city_code"] = (
+        _positions(cities, b["city"]),
+        _positions(cities, e["city"]),
+    )
+    blds["place_code"], ents["place_code"] = (
+        _positions(places, b_place),
+        _positions(places, e_place),
+    )
     ref = shanxi_districts()
     by_place = ref.set_index(ref["city"] + "|" + ref["district"])[["lat", "lon"]]
     by_city = ref.drop_duplicates("city").set_index("city")[["city_lat", "city_lon"]]
@@ -169,7 +182,7 @@ def _add_places(blds: pd.DataFrame, ents: pd.DataFrame, *, snapshot: Snapshot) -
 def _prior_matrix(prior: pd.DataFrame, *, themes: pd.Index) -> np.ndarray:
     """(n_themes, 100) prior weights clipped to 0..1; unlisted pairs 0; themes it lacks NaN."""
     matrix = np.full((len(themes), N_DIVISIONS), np.nan)
-    rows = themes.get_indexer(prior["theme"].astype("str"))
+    rows = themes.get_indexer(pd.Index(prior["theme"].astype("str")))
     matrix[np.unique(rows[rows >= 0])] = 0.0
     cols = pd.to_numeric(prior["division"], errors="coerce").to_numpy(dtype=np.float64)
     ok = (rows >= 0) & ~np.isnan(cols)
@@ -211,7 +224,10 @@ def _relation_edges(snapshot: Snapshot) -> pd.DataFrame:
     from the enterprise; a missing link weight counts as 1."""
     index = snapshot.enterprises.index
     links = snapshot.links
-    src, tgt = index.get_indexer(links["source_id"]), index.get_indexer(links["target_id"])
+    src, tgt = (
+        index.get_indexer(pd.Index(links["source_id"])),
+        index.get_indexer(pd.Index(links["target_id"])),
+    )
     weight = links["weight"].fillna(1.0).to_numpy(dtype=np.float64)
     rel = links["relation"].to_numpy(dtype=object)
     supplies = rel == "supplies"
@@ -227,18 +243,24 @@ def _relation_edges(snapshot: Snapshot) -> pd.DataFrame:
     )
 
 
-def _partner_matrices(snapshot: Snapshot, *, tenants: sparse.csr_array) -> dict[str, sparse.csr_array]:
+def _partner_matrices(
+    snapshot: Snapshot, *, tenants: sparse.csr_array
+) -> dict[str, sparse.csr_array]:
     """Per relation, (n_ent, n_bld) partners currently in each building: counts of distinct
     partners, and under ``weight`` the sum over partners of their strongest link weight."""
     edges = _relation_edges(snapshot)
     n = tenants.shape[0]
     out = {}
     for relation in RELATIONS:
-        part = edges if relation in ("any", "weight") else edges[edges["relation"] == relation]
-        part = part.groupby(["row", "col"], as_index=False)["weight"].max()
+        chosen = edges if relation in ("any", "weight") else edges[edges["relation"] == relation]
+        part = chosen.groupby(["row", "col"], as_index=False)["weight"].max()
         values = part["weight"] if relation == "weight" else np.ones(len(part))
-        adjacency = _matrix(part["row"].to_numpy(), part["col"].to_numpy(),
-                            np.asarray(values, dtype=np.float64), shape=(n, n))  # fmt: skip
+        adjacency = _matrix(
+            part["row"].to_numpy(),
+            part["col"].to_numpy(),
+            np.asarray(values, dtype=np.float64),
+            shape=(n, n),
+        )
         out[relation] = sparse.csr_array(adjacency @ tenants)
     return out
 
@@ -263,8 +285,8 @@ def _tenant_sizes(b_pos: np.ndarray, *, employees: np.ndarray, n_buildings: int)
 def _prior_events(snapshot: Snapshot) -> sparse.csr_array:
     """(n_ent, n_bld) highest stage rank of the pair's events by the snapshot date (0 = none)."""
     events = snapshot.events
-    e_pos = snapshot.enterprises.index.get_indexer(events["enterprise_id"])
-    b_pos = snapshot.buildings.index.get_indexer(events["building_id"])
+    e_pos = snapshot.enterprises.index.get_indexer(pd.Index(events["enterprise_id"]))
+    b_pos = snapshot.buildings.index.get_indexer(pd.Index(events["building_id"]))
     rank = events["stage"].map(STAGE_RANK).to_numpy(dtype=np.float64, na_value=np.nan)
     frame = pd.DataFrame({"e": e_pos, "b": b_pos, "rank": rank})
     frame = frame[(frame["e"] >= 0) & (frame["b"] >= 0)].dropna()

@@ -24,9 +24,15 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TAGS: tuple[str, ...] = (
-    "fortune_global_500", "china_500", "listed", "unicorn", "high_tech", "specialized_sme",
-    "leading_enterprise", "platform",
-)  # fmt: skip
+    "fortune_global_500",
+    "china_500",
+    "listed",
+    "unicorn",
+    "high_tech",
+    "specialized_sme",
+    "leading_enterprise",
+    "platform",
+)
 M2_PER_EMPLOYEE = 10.0
 DAYS_PER_YEAR = 365.25
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12

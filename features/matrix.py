@@ -55,7 +55,7 @@ def _context(snapshot_or_ctx: Snapshot | FeatureContext, *, vocab: Vocabulary) -
 
 
 def _positions(ids: pd.Series, index: pd.Index, *, kind: str) -> np.ndarray:
-    pos = index.get_indexer(ids.astype("str"))
+    pos = index.get_indexer(pd.Index(ids.astype("str")))
     if (pos < 0).any():
         unknown = pd.unique(ids[pos < 0].astype("str"))
         raise UnknownIdError(kind, unknown, total=len(index))

@@ -114,7 +114,9 @@ def chain_weight_in_building(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Ser
     return _series(_lookup(ctx.partners["weight"], pairs), pairs)
 
 
-def _mix_share(pairs: pd.DataFrame, mix: np.ndarray, *, column: str, ctx: FeatureContext) -> np.ndarray:
+def _mix_share(
+    pairs: pd.DataFrame, mix: np.ndarray, *, column: str, ctx: FeatureContext
+) -> np.ndarray:
     """Share of the enterprise's class among the building's other tenants with a known class."""
     b_pos = pairs["b_pos"].to_numpy()
     own = _cell(mix, b_pos.astype(np.float64), _col(pairs, column))
@@ -152,7 +154,10 @@ def distance_km(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
     centroid) to the building; NaN if either location is unknown."""
     lat1, lon1 = np.radians(_col(pairs, "e_loc_lat")), np.radians(_col(pairs, "e_loc_lon"))
     lat2, lon2 = np.radians(_col(pairs, "b_lat")), np.radians(_col(pairs, "b_lon"))
-    h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    h = (
+        np.sin((lat2 - lat1) / 2) ** 2
+        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    )
     return _series(2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))), pairs)
 
 

@@ -23,25 +23,51 @@ logger = logging.getLogger(__name__)
 # table -> column -> canonical type; the first column of buildings/enterprises is the id.
 SCHEMA: dict[str, dict[str, str]] = {
     "buildings": {
-        "building_id": "str", "name": "str", "city": "str", "district": "str",
-        "lat": "float", "lon": "float", "theme": "str", "grade": "str",
-        "total_area_m2": "float", "vacant_area_m2": "float", "min_unit_m2": "float",
-        "rent_cny_m2_day": "float", "floors": "int", "completed_year": "int", "smart_5a": "int",
-        "amenities": "str", "operator_id": "str",
+        "building_id": "str",
+        "name": "str",
+        "city": "str",
+        "district": "str",
+        "lat": "float",
+        "lon": "float",
+        "theme": "str",
+        "grade": "str",
+        "total_area_m2": "float",
+        "vacant_area_m2": "float",
+        "min_unit_m2": "float",
+        "rent_cny_m2_day": "float",
+        "floors": "int",
+        "completed_year": "int",
+        "smart_5a": "int",
+        "amenities": "str",
+        "operator_id": "str",
     },
     "enterprises": {
-        "enterprise_id": "str", "name": "str", "industry_code": "str", "employees": "int",
-        "revenue_10k_cny": "float", "registered_capital_10k_cny": "float", "founded": "date",
-        "city": "str", "district": "str", "lat": "float", "lon": "float", "hq_type": "str",
-        "tags": "str", "credit_score": "float", "risk_flags": "str",
+        "enterprise_id": "str",
+        "name": "str",
+        "industry_code": "str",
+        "employees": "int",
+        "revenue_10k_cny": "float",
+        "registered_capital_10k_cny": "float",
+        "founded": "date",
+        "city": "str",
+        "district": "str",
+        "lat": "float",
+        "lon": "float",
+        "hq_type": "str",
+        "tags": "str",
+        "credit_score": "float",
+        "risk_flags": "str",
     },
     "links": {"source_id": "str", "target_id": "str", "relation": "str", "weight": "float"},
     "tenancies": {
-        "enterprise_id": "str", "building_id": "str", "area_m2": "float",
-        "start_date": "date", "end_date": "date",
+        "enterprise_id": "str",
+        "building_id": "str",
+        "area_m2": "float",
+        "start_date": "date",
+        "end_date": "date",
     },
     "events": {"enterprise_id": "str", "building_id": "str", "date": "date", "stage": "str"},
-}  # fmt: skip
+}
 REQUIRED: dict[str, tuple[str, ...]] = {
     "buildings": ("building_id", "theme", "total_area_m2", "vacant_area_m2"),
     "enterprises": ("enterprise_id", "industry_code", "employees"),
@@ -164,16 +190,22 @@ class Snapshot:
         ents = ents[~(ents["founded"] > as_of)]
         known = ents.index
         ten = registry.tenancies
-        ten = ten[(ten["start_date"] <= as_of) & ten["enterprise_id"].isin(known)]
+        ten = ten[(ten["start_date"] <= as_of) & _isin(ten["enterprise_id"], known)]
         ten = ten.assign(end_date=ten["end_date"].where(ten["end_date"] <= as_of))
         links = registry.links
-        links = links[links["source_id"].isin(known) & links["target_id"].isin(known)]
+        links = links[_isin(links["source_id"], known) & _isin(links["target_id"], known)]
         events = registry.events
-        events = events[(events["date"] <= as_of) & events["enterprise_id"].isin(known)]
+        events = events[(events["date"] <= as_of) & _isin(events["enterprise_id"], known)]
         buildings = registry.buildings.assign(
             vacant_area_m2=vacancy_as_of(registry.buildings, registry.tenancies, as_of=as_of)
         )
         return cls(as_of, buildings, ents, links, ten, events)
+
+
+def _isin(values: pd.Series, ids: pd.Index) -> np.ndarray:
+    """Boolean mask of ``values`` present in the unique ``ids`` (hash lookup; ``Series.isin``
+    on Arrow strings is a Python loop)."""
+    return ids.get_indexer(pd.Index(values)) >= 0
 
 
 def _as_date(value: object) -> pd.Timestamp:

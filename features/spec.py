@@ -38,16 +38,25 @@ class Feature:
 
 
 _TAG_ZH = {
-    "fortune_global_500": "世界500强", "china_500": "中国500强", "listed": "上市企业",
-    "unicorn": "独角兽", "high_tech": "高新技术企业", "specialized_sme": "专精特新企业",
-    "leading_enterprise": "龙头骨干企业", "platform": "平台企业",
-}  # fmt: skip
+    "fortune_global_500": "世界500强",
+    "china_500": "中国500强",
+    "listed": "上市企业",
+    "unicorn": "独角兽",
+    "high_tech": "高新技术企业",
+    "specialized_sme": "专精特新企业",
+    "leading_enterprise": "龙头骨干企业",
+    "platform": "平台企业",
+}
 
 FEATURES: tuple[Feature, ...] = (
     Feature("b__theme", b.theme_code, "categorical", "楼宇主题（编码 {value:.0f}）"),
     Feature("b__grade", b.grade_rank, "ordinal", "楼宇等级 {value:.0f} 级（4 为超甲级）"),
-    Feature("b__total_area_log_m2", b.total_area_log_m2, "numeric", "楼宇总面积（对数）{value:.1f}"),
-    Feature("b__vacant_area_log_m2", b.vacant_area_log_m2, "numeric", "空置面积（对数）{value:.1f}"),
+    Feature(
+        "b__total_area_log_m2", b.total_area_log_m2, "numeric", "楼宇总面积（对数）{value:.1f}"
+    ),
+    Feature(
+        "b__vacant_area_log_m2", b.vacant_area_log_m2, "numeric", "空置面积（对数）{value:.1f}"
+    ),
     Feature("b__vacancy_rate", b.vacancy_rate, "numeric", "空置率 {value:.0%}"),
     Feature("b__min_unit_log_m2", b.min_unit_log_m2, "numeric", "最小可租单元（对数）{value:.1f}"),
     Feature("b__rent_cny_m2_day", b.rent_cny_m2_day, "numeric", "租金 {value:.1f} 元/平方米·天"),
@@ -59,15 +68,23 @@ FEATURES: tuple[Feature, ...] = (
     Feature("b__lon", b.building_lon, "numeric", "楼宇经度 {value:.3f}"),
     Feature("b__age_years", b.building_age_years, "numeric", "楼龄 {value:.0f} 年"),
     Feature("b__tenant_count", b.tenant_count, "count", "现有 {value:.0f} 家在驻企业"),
-    Feature("b__tenant_mix_entropy", b.tenant_mix_entropy, "numeric", "在驻企业行业多样性 {value:.2f}"),
+    Feature(
+        "b__tenant_mix_entropy", b.tenant_mix_entropy, "numeric", "在驻企业行业多样性 {value:.2f}"
+    ),
     Feature("b__moveins_12m", b.moveins_12m, "count", "近12个月 {value:.0f} 家企业入驻"),
-    Feature("b__occupancy_trend_12m", b.occupancy_trend_12m, "numeric", "近12个月净入驻 {value:+.0f} 家"),
+    Feature(
+        "b__occupancy_trend_12m", b.occupancy_trend_12m, "numeric", "近12个月净入驻 {value:+.0f} 家"
+    ),
     Feature("e__section", e.section_code, "categorical", "行业门类（编码 {value:.0f}）"),
     Feature("e__division", e.division_code, "categorical", "行业大类（编码 {value:.0f}）"),
     Feature("e__hq_type", e.hq_type_code, "categorical", "总部类型（编码 {value:.0f}）"),
     Feature("e__log_employees", e.employees_log, "numeric", "员工规模（对数）{value:.1f}"),
-    Feature("e__log_revenue_10k_cny", e.revenue_log_10k_cny, "numeric", "营收规模（对数）{value:.1f}"),
-    Feature("e__log_capital_10k_cny", e.capital_log_10k_cny, "numeric", "注册资本（对数）{value:.1f}"),
+    Feature(
+        "e__log_revenue_10k_cny", e.revenue_log_10k_cny, "numeric", "营收规模（对数）{value:.1f}"
+    ),
+    Feature(
+        "e__log_capital_10k_cny", e.capital_log_10k_cny, "numeric", "注册资本（对数）{value:.1f}"
+    ),
     Feature("e__age_years", e.age_years, "numeric", "成立 {value:.0f} 年"),
     Feature("e__moves_3y", e.moves_3y, "count", "近3年 {value:.0f} 次迁址或扩租"),
     Feature("e__area_growth_log", e.area_growth_log, "numeric", "办公面积增长（对数）{value:+.2f}"),
@@ -82,26 +99,88 @@ FEATURES: tuple[Feature, ...] = (
     Feature("e__months_since_move", e.months_since_move, "numeric", "距上次迁址 {value:.0f} 个月"),
     Feature("e__space_need_m2", e.space_need_m2, "numeric", "预计需求面积 {value:.0f} 平方米"),
     Feature("e__events_12m", e.events_12m, "count", "近12个月 {value:.0f} 次招商接触"),
-    Feature("pair__theme_fit_learned", p.theme_fit_learned, "numeric", "同行业企业入驻此类主题楼宇的倾向为平均的 {value:.1f} 倍"),
-    Feature("pair__theme_prior_fit", p.theme_prior_fit, "numeric", "行业与楼宇主题契合度 {value:.0%}"),
-    Feature("pair__space_need_log_ratio", p.space_need_log_ratio, "numeric", "需求面积与空置面积之比（对数）{value:+.1f}"),
+    Feature(
+        "pair__theme_fit_learned",
+        p.theme_fit_learned,
+        "numeric",
+        "同行业企业入驻此类主题楼宇的倾向为平均的 {value:.1f} 倍",
+    ),
+    Feature(
+        "pair__theme_prior_fit", p.theme_prior_fit, "numeric", "行业与楼宇主题契合度 {value:.0%}"
+    ),
+    Feature(
+        "pair__space_need_log_ratio",
+        p.space_need_log_ratio,
+        "numeric",
+        "需求面积与空置面积之比（对数）{value:+.1f}",
+    ),
     Feature("pair__space_need_fits", p.space_need_fits, "flag", "空置面积满足预计需求"),
     Feature("pair__rent_burden", p.rent_burden, "numeric", "年租金约占营收 {value:.1%}"),
-    Feature("pair__chain_partners_in_building", p.chain_partners_in_building, "count", "{value:.0f} 家上下游伙伴已入驻本楼"),
-    Feature("pair__upstream_partners_in_building", p.upstream_partners_in_building, "count", "{value:.0f} 家上游供应商已入驻本楼"),
-    Feature("pair__downstream_partners_in_building", p.downstream_partners_in_building, "count", "{value:.0f} 家下游客户已入驻本楼"),
-    Feature("pair__invest_partners_in_building", p.invest_partners_in_building, "count", "{value:.0f} 家投资关联企业已入驻本楼"),
-    Feature("pair__chain_weight_in_building", p.chain_weight_in_building, "numeric", "本楼产业链关联强度 {value:.2f}"),
-    Feature("pair__division_share_in_building", p.division_share_in_building, "numeric", "本楼 {value:.0%} 的企业与其同属一个行业大类"),
-    Feature("pair__section_share_in_building", p.section_share_in_building, "numeric", "本楼 {value:.0%} 的企业与其同属一个行业门类"),
-    Feature("pair__size_similarity_to_tenants", p.size_similarity_to_tenants, "numeric", "与在驻企业规模相近（相似度 {value:.0%}）"),
+    Feature(
+        "pair__chain_partners_in_building",
+        p.chain_partners_in_building,
+        "count",
+        "{value:.0f} 家上下游伙伴已入驻本楼",
+    ),
+    Feature(
+        "pair__upstream_partners_in_building",
+        p.upstream_partners_in_building,
+        "count",
+        "{value:.0f} 家上游供应商已入驻本楼",
+    ),
+    Feature(
+        "pair__downstream_partners_in_building",
+        p.downstream_partners_in_building,
+        "count",
+        "{value:.0f} 家下游客户已入驻本楼",
+    ),
+    Feature(
+        "pair__invest_partners_in_building",
+        p.invest_partners_in_building,
+        "count",
+        "{value:.0f} 家投资关联企业已入驻本楼",
+    ),
+    Feature(
+        "pair__chain_weight_in_building",
+        p.chain_weight_in_building,
+        "numeric",
+        "本楼产业链关联强度 {value:.2f}",
+    ),
+    Feature(
+        "pair__division_share_in_building",
+        p.division_share_in_building,
+        "numeric",
+        "本楼 {value:.0%} 的企业与其同属一个行业大类",
+    ),
+    Feature(
+        "pair__section_share_in_building",
+        p.section_share_in_building,
+        "numeric",
+        "本楼 {value:.0%} 的企业与其同属一个行业门类",
+    ),
+    Feature(
+        "pair__size_similarity_to_tenants",
+        p.size_similarity_to_tenants,
+        "numeric",
+        "与在驻企业规模相近（相似度 {value:.0%}）",
+    ),
     Feature("pair__distance_km", p.distance_km, "numeric", "距企业现址 {value:.1f} 公里"),
     Feature("pair__same_city", p.same_city, "flag", "与企业同城"),
     Feature("pair__same_district", p.same_district, "flag", "与企业同区县"),
-    Feature("pair__grade_x_log_employees", p.grade_x_log_employees, "numeric", "楼宇等级与企业规模匹配（{value:.1f}）"),
-    Feature("pair__amenities_x_log_employees", p.amenities_x_log_employees, "numeric", "配套与企业规模匹配（{value:.1f}）"),
+    Feature(
+        "pair__grade_x_log_employees",
+        p.grade_x_log_employees,
+        "numeric",
+        "楼宇等级与企业规模匹配（{value:.1f}）",
+    ),
+    Feature(
+        "pair__amenities_x_log_employees",
+        p.amenities_x_log_employees,
+        "numeric",
+        "配套与企业规模匹配（{value:.1f}）",
+    ),
     Feature("pair__prior_events", p.prior_events, "ordinal", "此前招商进展阶段 {value:.0f}"),
-)  # fmt: skip
+)
 
 
 def feature_names() -> list[str]:

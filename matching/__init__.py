@@ -1,4 +1,49 @@
 """tenantmatch package."""
 
-from matching.importer import ImportReport, import_dataset, validate_dataset
+from matching.candidates import (
+    CandidatePool,
+    PoolRules,
+    candidates_for_buildings,
+    candidates_for_enterprises,
+)
+from matching.engine import Engine, ModelNotReadyError
+from matching.importer import ImportReport, TableReport, import_dataset, validate_dataset
+from matching.reasons import reason_text, top_reasons
+from matching.rules import LOW_CREDIT_SCORE, MIN_UNIT_OVERSIZE_FACTOR, risk_warnings, space_fits
+from matching.shortlist import (
+    MAX_K,
+    ScoringState,
+    check_k,
+    shortlist_for_buildings,
+    shortlist_for_enterprises,
+)
 from matching.storage import Repository, UpsertCount
+from matching.validation import ValidationResult, validate_table
+
+__all__ = [
+    "LOW_CREDIT_SCORE",
+    "MAX_K",
+    "MIN_UNIT_OVERSIZE_FACTOR",
+    "CandidatePool",
+    "Engine",
+    "ImportReport",
+    "ModelNotReadyError",
+    "PoolRules",
+    "Repository",
+    "ScoringState",
+    "TableReport",
+    "UpsertCount",
+    "ValidationResult",
+    "candidates_for_buildings",
+    "candidates_for_enterprises",
+    "check_k",
+    "import_dataset",
+    "reason_text",
+    "risk_warnings",
+    "shortlist_for_buildings",
+    "shortlist_for_enterprises",
+    "space_fits",
+    "top_reasons",
+    "validate_dataset",
+    "validate_table",
+]

@@ -30,7 +30,7 @@ from matching.validation import (
 )
 
 if TYPE_CHECKING:
-    from matching.storage.repository import Repository
+    from matching.storage import Repository
 
 logger = logging.getLogger(__name__)
 
@@ -97,26 +97,18 @@ def _validate_raw(
     raw: RawTable, *, known: KnownIds, rejected: KnownIds, divisions: pd.DataFrame | None
 ) -> TableResult:
     if any(e.row == 1 for e in raw.errors):  # the reader found no usable header
-        return TableResult(raw.name, raw.file, empty_frame(raw.name), [], 0, raw.rows[:0])
+        return _nothing(raw, [])
     if TABLES_BY_NAME[raw.name].required and len(raw.frame) == 0 and not raw.errors:
         reason = f"no rows: the {raw.name} table is required and needs data rows"
-        return TableResult(
-            raw.name,
-            raw.file,
-            empty_frame(raw.name),
-            [RowError(raw.file, 1, "", "", reason)],
-            0,
-            raw.rows[:0],
-        )
+        return _nothing(raw, [RowError(raw.file, 1, "", "", reason)])
     return validate_table(
-        raw.name,
-        raw.frame,
-        file=raw.file,
-        rows=raw.rows,
-        known_ids=known,
-        rejected_ids=rejected,
-        divisions=divisions,
-    )
+        raw.name, raw.frame, file=raw.file, rows=raw.rows, known_ids=known,
+        rejected_ids=rejected, divisions=divisions,
+    )  # fmt: skip
+
+
+def _nothing(raw: RawTable, errors: list[RowError]) -> TableResult:
+    return TableResult(raw.name, raw.file, empty_frame(raw.name), errors, 0, raw.rows[:0])
 
 
 def _collect(result: ValidationResult, raw: RawTable, checked: TableResult) -> None:
@@ -131,12 +123,9 @@ def _collect(result: ValidationResult, raw: RawTable, checked: TableResult) -> N
 
 
 def _note_ids(
-    name: str,
-    raw: RawTable,
-    frame: pd.DataFrame,
-    known: dict[str, set[str]],
+    name: str, raw: RawTable, frame: pd.DataFrame, known: dict[str, set[str]],
     rejected: dict[str, set[str]],
-) -> None:
+) -> None:  # fmt: skip
     """Valid ids become referable; ids seen only in rejected rows sharpen later reasons."""
     column = ID_COLUMNS[name]
     valid = set(frame[column])

@@ -32,16 +32,18 @@ CROSS_RULES: tuple[tuple[str, str, str, str], ...] = (
     ("links", "target_id", "!=", "source_id"),
 )
 _OPS: dict[str, Callable[[pd.Series, pd.Series], pd.Series]] = {
-    "<=": operator.le,
-    ">=": operator.ge,
-    "!=": operator.ne,
-}
+    "<=": operator.le, ">=": operator.ge, "!=": operator.ne,
+}  # fmt: skip
 _OP_TEXT = {"<=": "must be <= {}", ">=": "must be on or after {}", "!=": "must differ from {}"}
 YEAR_DATES: frozenset[tuple[str, str]] = frozenset({("enterprises", "founded")})
 INDUSTRY_CODES: frozenset[tuple[str, str]] = frozenset({("enterprises", "industry_code")})
 
-_DATE_SHAPE = r"\d{4}-\d{1,2}-\d{1,2}|\d{4}/\d{1,2}/\d{1,2}|\d{4}年\d{1,2}月\d{1,2}日"
-_DATE_TEXT = "expected YYYY-MM-DD, YYYY/MM/DD or YYYY年MM月DD日"
+# [0-9] rather than \d, which also matches non-ASCII digits.
+_MD = "[0-9]{1,2}"
+_DATE_SHAPE = f"[0-9]{{4}}(?:-{_MD}-{_MD}|/{_MD}/{_MD}|年{_MD}月{_MD}日)"
+_DATE_PARTS = r"^([0-9]{4})(?:\D([0-9]{1,2})\D([0-9]{1,2}))?"
+_NOT_A_DATE = "not a date: expected YYYY-MM-DD, YYYY/MM/DD or YYYY年MM月DD日"
+_NOT_FINITE = "must be a finite number (NaN and infinity are not allowed)"
 _INDUSTRY_TEXT = "must be a GB/T 4754-2017 code: 2 to 4 digits, optionally after the section letter"
 _FIRST_YEAR, _LAST_YEAR = 1678, 2261  # the datetime64[ns] range
 
@@ -143,13 +145,9 @@ def validate_table(
 
 
 def _check_references(
-    table: Table,
-    raw: pd.DataFrame,
-    errors: _Errors,
-    *,
-    known: KnownIds,
-    rejected: KnownIds,
+    table: Table, raw: pd.DataFrame, errors: _Errors, *, known: KnownIds, rejected: KnownIds
 ) -> None:
+    """Ids naming a building or enterprise must be in ``known``; ``rejected`` sharpen the reason."""
     for col in table.columns:
         if col.references is None:
             continue
@@ -233,13 +231,9 @@ def _parse_columns(
 
 
 def _parse_column(
-    table: Table,
-    col: Column,
-    text: pd.Series,
-    present: pd.Series,
-    errors: _Errors,
+    table: Table, col: Column, text: pd.Series, present: pd.Series, errors: _Errors,
     divisions: pd.DataFrame | None,
-) -> pd.Series:
+) -> pd.Series:  # fmt: skip
     if (table.name, col.name) in INDUSTRY_CODES:
         return _per_distinct(partial(_parse_industry, col, divisions=divisions), text, errors, col)
     if col.type in ("float", "int"):
@@ -256,11 +250,9 @@ def _parse_column(
 
 
 def _per_distinct(
-    parse: Callable[[pd.Series, pd.Series, _Errors], pd.Series],
-    text: pd.Series,
-    errors: _Errors,
-    col: Column,
-) -> pd.Series:
+    parse: Callable[[pd.Series, pd.Series, _Errors], pd.Series], text: pd.Series,
+    errors: _Errors, col: Column,
+) -> pd.Series:  # fmt: skip
     """Run ``parse(text, present, errors)`` once per distinct cell, then broadcast values and the
     first reason back to every row: dates, codes and lists repeat heavily in large files."""
     codes, uniques = pd.factorize(text)
@@ -282,12 +274,7 @@ def _parse_number(col: Column, text: pd.Series, present: pd.Series, errors: _Err
     unparsed = present & number.isna() & ~nan_text
     errors.add(unparsed, col.name, text, "not a number: expected a decimal such as 1200.5")
     finite = np.isfinite(number)
-    errors.add(
-        present & ~unparsed & ~finite,
-        col.name,
-        text,
-        "must be a finite number (NaN and infinity are not allowed)",
-    )
+    errors.add(present & ~unparsed & ~finite, col.name, text, _NOT_FINITE)
     if col.type == "int":
         whole = finite & (number % 1 == 0) & (number.abs() < 2**53)
         errors.add(finite & ~whole, col.name, text, "must be a whole number")
@@ -321,23 +308,15 @@ def _parse_date(
 ) -> pd.Series:
     """Date text to ``datetime64[ns]`` at midnight; impossible dates (2023-02-30) are rejected."""
     shaped = text.str.fullmatch(_DATE_SHAPE)
-    year_only = text.str.fullmatch(r"\d{4}") & year_ok
-    errors.add(
-        present & ~shaped & ~year_only,
-        col.name,
-        text,
-        f"not a date: {_DATE_TEXT}{' or a year YYYY' if year_ok else ''}",
-    )
-    parts = text.where(shaped | year_only).str.extract(r"^(\d{4})(?:\D(\d{1,2})\D(\d{1,2}))?")
+    year_only = text.str.fullmatch("[0-9]{4}") & year_ok
+    not_a_date = _NOT_A_DATE + (" or a year YYYY" if year_ok else "")
+    errors.add(present & ~shaped & ~year_only, col.name, text, not_a_date)
+    parts = text.where(shaped | year_only).str.extract(_DATE_PARTS)
     ymd = parts.apply(pd.to_numeric).set_axis(["year", "month", "day"], axis=1)
     ymd = ymd.fillna({"month": 1, "day": 1}).where(ymd["year"].notna())
     in_range = ymd["year"].between(_FIRST_YEAR, _LAST_YEAR)
-    errors.add(
-        ymd["year"].notna() & ~in_range,
-        col.name,
-        text,
-        f"year must be between {_FIRST_YEAR} and {_LAST_YEAR}",
-    )
+    out_of_range = f"year must be between {_FIRST_YEAR} and {_LAST_YEAR}"
+    errors.add(ymd["year"].notna() & ~in_range, col.name, text, out_of_range)
     dates = pd.to_datetime(ymd.where(in_range), errors="coerce").astype("datetime64[ns]")
     errors.add(in_range & dates.isna(), col.name, text, "date " + text + " does not exist")
     return dates
@@ -362,13 +341,9 @@ def _parse_list(col: Column, text: pd.Series, present: pd.Series, errors: _Error
 
 
 def _parse_industry(
-    col: Column,
-    text: pd.Series,
-    present: pd.Series,
-    errors: _Errors,
-    *,
+    col: Column, text: pd.Series, present: pd.Series, errors: _Errors, *,
     divisions: pd.DataFrame | None,
-) -> pd.Series:
+) -> pd.Series:  # fmt: skip
     """GB/T 4754-2017 code (``66``, ``6621``, ``J66``) to its digits; the division must exist and
     a section letter must be that division's section."""
     parts = text.str.normalize("NFKC").str.upper().str.extract(r"^([A-T]?)([0-9]{2,4})$")
@@ -377,25 +352,11 @@ def _parse_industry(
     sections = _division_sections(divisions)
     division = parts[1].str[:2]
     section = division.map(sections)
-    errors.add(
-        shaped & section.isna(),
-        col.name,
-        text,
-        "division " + division + " does not exist in GB/T 4754-2017",
-    )
+    unknown = "division " + division + " does not exist in GB/T 4754-2017"
+    errors.add(shaped & section.isna(), col.name, text, unknown)
     mismatch = shaped & section.notna() & (parts[0] != "") & (parts[0] != section)
-    errors.add(
-        mismatch,
-        col.name,
-        text,
-        "section "
-        + parts[0]
-        + " does not contain division "
-        + division
-        + " (it belongs to section "
-        + section
-        + ")",
-    )
+    wrong = "section " + parts[0] + " does not contain division " + division
+    errors.add(mismatch, col.name, text, wrong + " (it belongs to section " + section + ")")
     return parts[1].astype(object).where(shaped, None)
 
 

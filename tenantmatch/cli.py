@@ -16,7 +16,18 @@ import typer
 from pydantic import ValidationError
 
 from api import Settings
-from matching import Engine, InputError, PoolRules, Repository, TenantmatchError, import_dataset
+from matching import (
+    Engine,
+    InputError,
+    PoolRules,
+    Repository,
+    TenantmatchError,
+    audit,
+    create_key,
+    import_dataset,
+    list_keys,
+    revoke_key,
+)
 from tenantmatch import output
 from training import evaluate_current, train_and_publish
 from training.demo import PreferenceWeights, WorldParams, generate_world
@@ -198,6 +209,65 @@ def serve(
     output.info(f"tenantmatch serving on http://{settings.host}:{settings.port}/")
     uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port,
                 workers=settings.workers, log_level="info")
+
+
+# -- API keys of the service ------------------------------------------------------------------
+
+keys_app = typer.Typer(
+    help="API keys of the HTTP service: shown once at creation, stored only as hashes.",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
+
+
+class KeyRole(StrEnum):
+    viewer = "viewer"
+    operator = "operator"
+    admin = "admin"
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[KeyRole, typer.Option(help="viewer, operator or admin.")],
+    operator: Annotated[
+        str | None, typer.Option("--operator", help="Operator id (required for operators).")
+    ] = None,
+    db: DbOpt = None,
+    models: ModelsOpt = None,
+) -> None:
+    """Create an API key and print it once (send it in the X-API-Key header)."""
+    repo = Repository(_settings(db, models).db)
+    key = create_key(repo, role=role.value, operator_id=operator, created=_now())
+    key_id = key.split("_")[1]
+    audit(repo, None, action="key.create", target=key_id,
+          detail={"role": role.value, "operator_id": operator, "via": "cli"})  # fmt: skip
+    typer.echo(key)
+    output.info(f"key {key_id} ({role.value}) created; it is shown only this once")
+
+
+@keys_app.command("list")
+def keys_list(db: DbOpt = None, models: ModelsOpt = None) -> None:
+    """Every key's id, role, operator and dates (never the key itself)."""
+    rows = list_keys(Repository(_settings(db, models).db))
+    if not rows:
+        output.info("no API keys yet: tenantmatch keys create --role admin")
+    for row in rows:
+        revoked = row["revoked_at"].isoformat() if row["revoked_at"] else "-"
+        typer.echo(f"{row['key_id']}  {row['role']:<8}  {row['operator_id'] or '-':<16}  "
+                   f"created {row['created_at'].isoformat()}  revoked {revoked}")  # fmt: skip
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (16 hex digits) from keys list.")],
+    db: DbOpt = None,
+    models: ModelsOpt = None,
+) -> None:
+    """Revoke a key; requests with it answer 401 from now on."""
+    repo = Repository(_settings(db, models).db)
+    changed = revoke_key(repo, key_id)
+    audit(repo, None, action="key.revoke", target=key_id, detail={"via": "cli"})
+    typer.echo(f"revoked {key_id}" if changed else f"{key_id} was already revoked")
 
 
 def main() -> None:

@@ -35,11 +35,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SamplingConfig:
-    """Negatives per query: ``n_hard`` same-city pool rows plus ``n_random`` other pool rows."""
+    """Negatives per query: ``n_hard`` same-city pool rows plus ``n_random`` other pool rows;
+    ``pool_only`` keeps only labelled pairs the serving pool would rank."""
 
     n_hard: int = 30
     n_random: int = 20
     seed: int = 0
+    pool_only: bool = True
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,7 @@ def _direction_examples(
         n_hard=config.n_hard,
         n_random=config.n_random,
         seed=seed,
+        pool_only=config.pool_only,
     )
     stamp = str(snapshot.as_of.date())
     rows["direction"] = direction.name

@@ -105,10 +105,14 @@ def sample_examples(
     n_hard: int = 30,
     n_random: int = 20,
     seed: int = 0,
+    pool_only: bool = True,
 ) -> pd.DataFrame:
-    """Training rows for every query with a positive: all its labelled pairs (positives and
-    declined) plus up to ``n_hard`` pool rows with ``hard`` True and ``n_random`` other pool rows,
-    drawn with ``seed``. ``pool`` has building_id, enterprise_id, hard. Sorted by query."""
+    """Training rows for every query with a positive: its labelled pairs (positives and
+    declined; only those in the pool if ``pool_only``) plus up to ``n_hard`` pool rows with
+    ``hard`` True and ``n_random`` other pool rows, drawn with ``seed``. ``pool`` has
+    building_id, enterprise_id, hard. Sorted by query."""
+    if pool_only:
+        labels = labels.merge(pool[PAIR], on=PAIR, how="inner")
     queries = query_ids(labels, direction=direction)
     own = labels.loc[labels[direction.query].isin(queries), [*PAIR, "grade"]]
     candidates = pool.loc[pool[direction.query].isin(queries), [*PAIR, "hard"]]

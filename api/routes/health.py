@@ -1,13 +1,14 @@
-"""Liveness and readiness."""
+"""Operations: liveness, readiness and Prometheus metrics (no API key needed)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api.deps import EngineDep
-from api.schemas import ErrorOut, HealthOut, ReadyOut
+from api.deps import EngineDep, RepositoryDep
+from api.schemas import HealthOut, ReadyOut, error_responses
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz", response_model=HealthOut)
@@ -16,8 +17,15 @@ def healthz() -> HealthOut:
     return HealthOut(status="ok")
 
 
-@router.get("/readyz", response_model=ReadyOut, responses={503: {"model": ErrorOut}})
-def readyz(engine: EngineDep) -> ReadyOut:
-    """The database answers and a model is loaded (503 otherwise)."""
-    status = engine.readiness()
-    return ReadyOut(status="ready", model_version=status.model_version, counts=status.counts)
+@router.get("/readyz", response_model=ReadyOut, responses=error_responses(503))
+def readyz(repo: RepositoryDep, engine: EngineDep) -> ReadyOut:
+    """The database answers and a model is loaded; 503 otherwise."""
+    counts = repo.counts()
+    return ReadyOut(status="ready", model_version=engine.model_version, counts=counts)
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(request: Request) -> Response:
+    """Prometheus text exposition: request latency by route template and status, model version."""
+    body = generate_latest(request.app.state.metrics.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -2,41 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 
-from api.deps import EngineDep
-from api.schemas import ErrorOut, ShortlistOut
-from matching import PoolRules
+from api.deps import EngineDep, RepositoryDep, ShortlistQueryDep, ViewerDep
+from api.schemas import AUTH_ERRORS, EntityId, ShortlistOut, error_responses
+from matching import audit
 
 router = APIRouter(prefix="/v1", tags=["shortlists"])
 
-IdPath = Annotated[str, Path(min_length=1, max_length=128)]
-K = Annotated[int, Query(ge=1, le=500, description="Items to return.")]
-IncludeRisky = Annotated[
-    bool, Query(description="Keep risk-flagged enterprises, each with its risk warning (风险预警).")
-]
-ERRORS: dict[int | str, dict[str, object]] = {
-    400: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"model": ErrorOut},
-}
+BuildingIdPath = Annotated[EntityId, Path(description="A building_id.")]
+EnterpriseIdPath = Annotated[EntityId, Path(description="An enterprise_id.")]
+ERRORS = error_responses(400, 404, 503, *AUTH_ERRORS)
 
 
 @router.get("/buildings/{building_id}/shortlist", response_model=ShortlistOut,
-            response_model_exclude_none=True, responses=ERRORS)
+            response_model_exclude_none=True, responses=ERRORS)  # fmt: skip
 def building_shortlist(
-    building_id: IdPath, engine: EngineDep, k: K = 10, include_risky: IncludeRisky = False
-) -> dict[str, object]:
-    """Enterprises to court for this building's vacant space."""
-    rules = PoolRules(include_risky=include_risky)
-    return engine.shortlist_for_buildings([building_id], k=k, rules=rules)[0]
+    building_id: BuildingIdPath, query: ShortlistQueryDep, principal: ViewerDep,
+    engine: EngineDep, repo: RepositoryDep,
+) -> dict[str, Any]:  # fmt: skip
+    """Enterprises to court for this building's vacant space, best first, with reasons."""
+    result = engine.shortlist_for_buildings([building_id], k=query.k, rules=query.rules())[0]
+    audit(repo, principal, action="shortlist.building", target=building_id,
+          detail=query.model_dump(mode="json", exclude_defaults=True))  # fmt: skip
+    return result
 
 
 @router.get("/enterprises/{enterprise_id}/shortlist", response_model=ShortlistOut,
-            response_model_exclude_none=True, responses=ERRORS)
+            response_model_exclude_none=True, responses=ERRORS)  # fmt: skip
 def enterprise_shortlist(
-    enterprise_id: IdPath, engine: EngineDep, k: K = 10, include_risky: IncludeRisky = False
-) -> dict[str, object]:
-    """Buildings that fit this enterprise."""
-    rules = PoolRules(include_risky=include_risky)
-    return engine.shortlist_for_enterprises([enterprise_id], k=k, rules=rules)[0]
+    enterprise_id: EnterpriseIdPath, query: ShortlistQueryDep, principal: ViewerDep,
+    engine: EngineDep, repo: RepositoryDep,
+) -> dict[str, Any]:  # fmt: skip
+    """Buildings that fit this enterprise, best first, with reasons."""
+    result = engine.shortlist_for_enterprises([enterprise_id], k=query.k, rules=query.rules())[0]
+    audit(repo, principal, action="shortlist.enterprise", target=enterprise_id,
+          detail=query.model_dump(mode="json", exclude_defaults=True))  # fmt: skip
+    return result

@@ -26,9 +26,10 @@ LN = math.log
 
 def _haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(
-        (lon2 - lon1) / 2
-    ) ** 2
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
     return 2 * 6371.0088 * math.asin(math.sqrt(h))
 
 
@@ -93,12 +94,19 @@ EXPECTED: dict[str, dict[tuple[str, str], float]] = {
     "e__events_12m": {("B1", "E4"): 3, ("B1", "E1"): 0},
     "pair__theme_fit_learned": {("B1", "E1"): _FIT_FIN_66, ("B2", "E4"): 0.0, ("B1", "E5"): NAN},
     "pair__theme_prior_fit": {
-        ("B1", "E1"): 1.0, ("B1", "E2"): 0.5, ("B2", "E1"): 0.0, ("B3", "E1"): NAN,
+        ("B1", "E1"): 1.0,
+        ("B1", "E2"): 0.5,
+        ("B2", "E1"): 0.0,
+        ("B3", "E1"): NAN,
         ("B1", "E5"): NAN,
     },
     "pair__space_need_log_ratio": {("B2", "E4"): LN(191) - LN(1301)},
     "pair__space_need_fits": {
-        ("B2", "E3"): 0, ("B1", "E4"): 1, ("B3", "E4"): 1, ("B2", "E1"): 1, ("B1", "E5"): NAN,
+        ("B2", "E3"): 0,
+        ("B1", "E4"): 1,
+        ("B3", "E4"): 1,
+        ("B2", "E1"): 1,
+        ("B1", "E5"): NAN,
     },
     "pair__rent_burden": {("B1", "E1"): 0.1095, ("B3", "E1"): NAN, ("B1", "E3"): NAN},
     "pair__chain_partners_in_building": {("B1", "E4"): 2, ("B1", "E1"): 1, ("B2", "E4"): 0},
@@ -107,11 +115,16 @@ EXPECTED: dict[str, dict[tuple[str, str], float]] = {
     "pair__invest_partners_in_building": {("B1", "E4"): 1, ("B1", "E1"): 0},
     "pair__chain_weight_in_building": {("B1", "E4"): 1.5, ("B1", "E2"): 0.3, ("B3", "E4"): 0},
     "pair__division_share_in_building": {
-        ("B1", "E3"): 0.5, ("B1", "E1"): 0.0, ("B2", "E1"): NAN, ("B1", "E5"): NAN,
+        ("B1", "E3"): 0.5,
+        ("B1", "E1"): 0.0,
+        ("B2", "E1"): NAN,
+        ("B1", "E5"): NAN,
     },
     "pair__section_share_in_building": {("B1", "E3"): 0.5, ("B1", "E2"): 0.0},
     "pair__size_similarity_to_tenants": {
-        ("B1", "E3"): (10 / 100 + 10 / 50) / 2, ("B1", "E1"): 0.5, ("B1", "E5"): NAN,
+        ("B1", "E3"): (10 / 100 + 10 / 50) / 2,
+        ("B1", "E1"): 0.5,
+        ("B1", "E5"): NAN,
         ("B2", "E1"): NAN,
     },
     "pair__distance_km": {
@@ -126,18 +139,31 @@ EXPECTED: dict[str, dict[tuple[str, str], float]] = {
     "pair__grade_x_log_employees": {("B2", "E1"): 4 * LN(100), ("B3", "E1"): NAN},
     "pair__amenities_x_log_employees": {("B1", "E2"): 3 * LN(50), ("B3", "E2"): NAN},
     "pair__prior_events": {
-        ("B2", "E4"): 2, ("B1", "E4"): -1, ("B3", "E1"): 1, ("B2", "E2"): NAN,
+        ("B2", "E4"): 2,
+        ("B1", "E4"): -1,
+        ("B3", "E1"): 1,
+        ("B2", "E2"): NAN,
     },
-}  # fmt: skip
+}
 
 # Defined without any optional input: counts from tenancies/links/events, required columns.
 ALWAYS_DEFINED = {
-    "b__theme", "b__total_area_log_m2", "b__vacant_area_log_m2", "b__vacancy_rate",
-    "b__tenant_count", "b__moveins_12m", "b__occupancy_trend_12m", "e__moves_3y",
-    "e__in_building", "e__events_12m", "pair__chain_partners_in_building",
-    "pair__upstream_partners_in_building", "pair__downstream_partners_in_building",
-    "pair__invest_partners_in_building", "pair__chain_weight_in_building",
-}  # fmt: skip
+    "b__theme",
+    "b__total_area_log_m2",
+    "b__vacant_area_log_m2",
+    "b__vacancy_rate",
+    "b__tenant_count",
+    "b__moveins_12m",
+    "b__occupancy_trend_12m",
+    "e__moves_3y",
+    "e__in_building",
+    "e__events_12m",
+    "pair__chain_partners_in_building",
+    "pair__upstream_partners_in_building",
+    "pair__downstream_partners_in_building",
+    "pair__invest_partners_in_building",
+    "pair__chain_weight_in_building",
+}
 
 
 def _context(as_of: pd.Timestamp, vocab: Vocabulary | None = None) -> FeatureContext:
@@ -192,8 +218,11 @@ def test_leakage_partner_tenure_and_mix_follow_as_of() -> None:
     assert after["pair__division_share_in_building"].iloc[2] == 1.0  # E3 is in E1's division 66
     assert after["b__vacant_area_log_m2"].iloc[0] == pytest.approx(math.log(1001))
     # E2 signs with B2 in 2024: never visible before then.
-    late = build_matrix(pd.DataFrame({"building_id": ["B2"], "enterprise_id": ["E2"]}),
-                        _context(world.T2), vocab=_context(world.T2).vocab)  # fmt: skip
+    late = build_matrix(
+        pd.DataFrame({"building_id": ["B2"], "enterprise_id": ["E2"]}),
+        _context(world.T2),
+        vocab=_context(world.T2).vocab,
+    )
     assert np.isnan(late["pair__prior_events"].iloc[0])
 
 
@@ -213,8 +242,9 @@ def test_snapshot_and_context_paths_agree(ctx_t: FeatureContext) -> None:
 
 
 def test_unseen_category_is_nan_not_a_shifted_code() -> None:
-    frozen = Vocabulary.from_dict({**Vocabulary().to_dict(), "theme": ["tech_rnd"],
-                                   "division": ["72", "66"]})  # fmt: skip
+    frozen = Vocabulary.from_dict(
+        {**Vocabulary().to_dict(), "theme": ["tech_rnd"], "division": ["72", "66"]}
+    )
     ctx = _context(world.T, frozen)
     pairs = pd.DataFrame({"building_id": ["B1", "B2"], "enterprise_id": ["E4", "E1"]})
     X = build_matrix(pairs, ctx, vocab=frozen)
@@ -242,7 +272,7 @@ def test_context_built_with_another_vocabulary_is_refused(ctx_t: FeatureContext)
 
 
 @pytest.mark.parametrize("feature", FEATURES, ids=lambda f: f.name)
-def test_feature_contract(feature, ctx_t: FeatureContext) -> None:  # noqa: ANN001
+def test_feature_contract(feature, ctx_t: FeatureContext) -> None:
     pairs = world.all_pairs()
     joined = join_attributes(pairs, ctx_t)
     before, ctx_before = joined.copy(), ctx_t.enterprises.copy()

@@ -12,15 +12,19 @@ from tests.features import world
 
 def test_from_tables_indexes_by_id_and_adds_missing_optional_columns() -> None:
     tables = world.tables()
-    tables["buildings"] = tables["buildings"].drop(columns=["operator_id", "floors"], errors="ignore")
+    tables["buildings"] = tables["buildings"].drop(
+        columns=["operator_id", "floors"], errors="ignore"
+    )
     del tables["links"]
     registry = Registry.from_tables(tables)
     assert list(registry.buildings.index) == ["B1", "B2", "B3"]
     assert registry.buildings["floors"].isna().all()
     assert str(registry.buildings["floors"].dtype) == "Int64"
     assert registry.links.empty and list(registry.links.columns)[:3] == [
-        "source_id", "target_id", "relation",
-    ]  # fmt: skip
+        "source_id",
+        "target_id",
+        "relation",
+    ]
     assert registry.enterprises.loc["E1", "division"] == "66"
     assert registry.enterprises.loc["E2", "section"] == "I"
     assert pd.isna(registry.enterprises.loc["E5", "division"])
@@ -39,7 +43,9 @@ def test_from_tables_refuses_bad_input() -> None:
 
 def test_snapshot_keeps_what_was_known_at_the_end_of_as_of() -> None:
     tables = world.tables()
-    late = tables["enterprises"].head(1).assign(enterprise_id="E6", founded=pd.Timestamp("2024-01-01"))
+    late = (
+        tables["enterprises"].head(1).assign(enterprise_id="E6", founded=pd.Timestamp("2024-01-01"))
+    )
     tables["enterprises"] = pd.concat([tables["enterprises"], late], ignore_index=True)
     snap = Snapshot.at(Registry.from_tables(tables), pd.Timestamp("2022-05-31"))
     assert "E6" not in snap.enterprises.index
@@ -53,8 +59,10 @@ def test_snapshot_keeps_what_was_known_at_the_end_of_as_of() -> None:
 
 def test_vacancy_is_reconstructed_from_tenancy_areas() -> None:
     registry = world.registry()
-    at = {d: Snapshot.at(registry, pd.Timestamp(d)).buildings["vacant_area_m2"] for d in
-          ("2020-06-01", "2023-01-01", "2023-06-30")}  # fmt: skip
+    at = {
+        d: Snapshot.at(registry, pd.Timestamp(d)).buildings["vacant_area_m2"]
+        for d in ("2020-06-01", "2023-01-01", "2023-06-30")
+    }
     # 2020-06-01: E2 in B2 (250 m², since left) and not yet in B1 (500); E3 not yet in B2 (300).
     assert at["2020-06-01"].to_dict() == {"B1": 2500.0, "B2": 1050.0, "B3": 2000.0}
     assert at["2023-01-01"].to_dict() == {"B1": 2000.0, "B2": 1300.0, "B3": 2000.0}
@@ -64,9 +72,14 @@ def test_vacancy_is_reconstructed_from_tenancy_areas() -> None:
 def test_vacancy_is_clipped_and_ignores_tenancies_without_area() -> None:
     tables = world.tables()
     extra = pd.DataFrame(
-        {"enterprise_id": ["E5", "E4"], "building_id": ["B3", "B1"], "area_m2": [500.0, np.nan],
-         "start_date": pd.to_datetime(["2023-05-01", "2023-05-01"]), "end_date": pd.NaT}
-    )  # fmt: skip
+        {
+            "enterprise_id": ["E5", "E4"],
+            "building_id": ["B3", "B1"],
+            "area_m2": [500.0, np.nan],
+            "start_date": pd.to_datetime(["2023-05-01", "2023-05-01"]),
+            "end_date": pd.NaT,
+        }
+    )
     tables["tenancies"] = pd.concat([tables["tenancies"], extra], ignore_index=True)
     vacant = Snapshot.at(Registry.from_tables(tables), world.T).buildings["vacant_area_m2"]
     assert vacant["B3"] == 2000.0  # 2000 + 500 clipped to the total

@@ -1,8 +1,6 @@
-"""The registry tuple, fingerprint and the speed of build_matrix."""
+"""The registry tuple, the fingerprint, and build_matrix on a larger world."""
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pandas as pd
@@ -22,9 +20,12 @@ from features import (
 )
 
 BASELINE_COLUMNS = (
-    "pair__theme_prior_fit", "pair__same_city", "pair__space_need_fits", "b__moveins_12m",
+    "pair__theme_prior_fit",
+    "pair__same_city",
+    "pair__space_need_fits",
+    "b__moveins_12m",
     "e__events_12m",
-)  # fmt: skip
+)
 
 
 def test_names_are_unique_prefixed_and_cover_the_baselines() -> None:
@@ -36,7 +37,7 @@ def test_names_are_unique_prefixed_and_cover_the_baselines() -> None:
     assert categorical_features() == ["b__theme", "e__section", "e__division", "e__hq_type"]
 
 
-def test_fingerprint_changes_with_the_spec(monkeypatch) -> None:  # noqa: ANN001
+def test_fingerprint_changes_with_the_spec(monkeypatch) -> None:
     original = feature_spec_fingerprint()
     assert len(original) == 64 and original == feature_spec_fingerprint()
     bumped = tuple(
@@ -53,43 +54,58 @@ def _big_registry(n_enterprises: int, n_buildings: int, seed: int = 0) -> Regist
     rng = np.random.default_rng(seed)
     b_ids = [f"B{i}" for i in range(n_buildings)]
     e_ids = [f"E{i}" for i in range(n_enterprises)]
-    buildings = pd.DataFrame({
-        "building_id": b_ids, "city": "太原市", "district": "小店区",
-        "theme": rng.choice(["finance", "tech_rnd", "general"], n_buildings),
-        "total_area_m2": 50_000.0, "vacant_area_m2": 10_000.0,
-        "lat": 37.7 + rng.random(n_buildings) / 10, "lon": 112.5 + rng.random(n_buildings) / 10,
-    })  # fmt: skip
-    enterprises = pd.DataFrame({
-        "enterprise_id": e_ids,
-        "industry_code": rng.choice(["6621", "6520", "7240", "7510"], n_enterprises),
-        "employees": rng.integers(1, 500, n_enterprises), "city": "太原市",
-    })  # fmt: skip
+    buildings = pd.DataFrame(
+        {
+            "building_id": b_ids,
+            "city": "太原市",
+            "district": "小店区",
+            "theme": rng.choice(["finance", "tech_rnd", "general"], n_buildings),
+            "total_area_m2": 50_000.0,
+            "vacant_area_m2": 10_000.0,
+            "lat": 37.7 + rng.random(n_buildings) / 10,
+            "lon": 112.5 + rng.random(n_buildings) / 10,
+        }
+    )
+    enterprises = pd.DataFrame(
+        {
+            "enterprise_id": e_ids,
+            "industry_code": rng.choice(["6621", "6520", "7240", "7510"], n_enterprises),
+            "employees": rng.integers(1, 500, n_enterprises),
+            "city": "太原市",
+        }
+    )
     n_ten = n_enterprises // 2
-    tenancies = pd.DataFrame({
-        "enterprise_id": rng.choice(e_ids, n_ten), "building_id": rng.choice(b_ids, n_ten),
-        "area_m2": rng.integers(50, 2000, n_ten).astype(float),
-        "start_date": pd.Timestamp("2015-01-01")
-        + pd.to_timedelta(rng.integers(0, 3000, n_ten), unit="D"),
-    })  # fmt: skip
-    links = pd.DataFrame({
-        "source_id": rng.choice(e_ids, n_enterprises), "target_id": rng.choice(e_ids, n_enterprises),
-        "relation": rng.choice(["supplies", "invests", "partners"], n_enterprises),
-    })  # fmt: skip
+    tenancies = pd.DataFrame(
+        {
+            "enterprise_id": rng.choice(e_ids, n_ten),
+            "building_id": rng.choice(b_ids, n_ten),
+            "area_m2": rng.integers(50, 2000, n_ten).astype(float),
+            "start_date": pd.Timestamp("2015-01-01")
+            + pd.to_timedelta(rng.integers(0, 3000, n_ten), unit="D"),
+        }
+    )
+    links = pd.DataFrame(
+        {
+            "source_id": rng.choice(e_ids, n_enterprises),
+            "target_id": rng.choice(e_ids, n_enterprises),
+            "relation": rng.choice(["supplies", "invests", "partners"], n_enterprises),
+        }
+    )
     links = links[links["source_id"] != links["target_id"]]
-    return Registry.from_tables({"buildings": buildings, "enterprises": enterprises,
-                                 "tenancies": tenancies, "links": links})  # fmt: skip
+    return Registry.from_tables(
+        {"buildings": buildings, "enterprises": enterprises, "tenancies": tenancies, "links": links}
+    )
 
 
-def test_build_matrix_is_fast_once_the_context_exists() -> None:
+def test_build_matrix_on_a_larger_random_world_matches_single_pair_rows() -> None:
+    # Speed is measured in benchmarks/, never asserted here: the machines are shared and noisy.
     snapshot = Snapshot.at(_big_registry(50_000, 200), pd.Timestamp("2022-01-01"))
     vocab = Vocabulary.fit(snapshot)
     ctx = FeatureContext.build(snapshot, vocab=vocab)
     pairs = pd.DataFrame({"building_id": "B7", "enterprise_id": snapshot.enterprises.index[:5000]})
-    timings = []
-    for _ in range(5):
-        start = time.perf_counter()
-        X = build_matrix(pairs, ctx, vocab=vocab)
-        timings.append(time.perf_counter() - start)
+    X = build_matrix(pairs, ctx, vocab=vocab)
     assert X.shape == (5000, len(FEATURES))
     assert (X.dtypes == np.float32).all()
-    assert min(timings) < 0.05, f"build_matrix took {min(timings) * 1000:.1f} ms for 5000 pairs"
+    for row in (0, 1234, 4999):
+        single = build_matrix(pairs.iloc[[row]], ctx, vocab=vocab)
+        np.testing.assert_array_equal(single.to_numpy(), X.iloc[[row]].to_numpy())

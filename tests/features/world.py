@@ -102,8 +102,11 @@ def registry() -> Registry:
 def prior() -> pd.DataFrame:
     """A tiny theme-industry prior: finance suits 66 fully and 65 a little; tech_rnd suits 65."""
     return pd.DataFrame(
-        {"theme": ["finance", "finance", "tech_rnd"], "division": ["66", "65", "65"],
-         "weight": [1.0, 0.5, 1.0]}  # fmt: skip
+        {
+            "theme": ["finance", "finance", "tech_rnd"],
+            "division": ["66", "65", "65"],
+            "weight": [1.0, 0.5, 1.0],
+        }
     )
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from matching import ImportReport, import_dataset, validate_dataset
 from matching.errors import InputError, RowError, ValidationFailed
-from matching.storage.repository import Repository
+from matching.storage import Repository
 from matching.validation import validate_table
 from tests.matching.contract_folder import csv_text, tiny_dataset, write_contract_folder
 
@@ -49,17 +49,26 @@ def valid_folder(tmp_path: Path) -> Path:
 # -- formats --------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def reference_contents(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
+    tmp = tmp_path_factory.mktemp("reference")
+    repo = _repo(tmp)
+    import_dataset(write_contract_folder(tmp / "utf8"), repo)
+    return _contents(repo)
+
+
 @pytest.mark.parametrize(("fmt", "encoding"), FORMATS[1:])
-def test_every_format_imports_the_same_content(tmp_path: Path, fmt: str, encoding: str) -> None:
-    reference = _repo(tmp_path, "reference.db")
-    import_dataset(write_contract_folder(tmp_path / "utf8"), reference)
-    other = _repo(tmp_path, "other.db")
-    folder = write_contract_folder(tmp_path / fmt, fmt=fmt, encoding=encoding or "utf-8")
-    import_dataset(folder, other)
-    expected, got = _contents(reference), _contents(other)
-    assert len(expected["enterprises"]) == 3
-    for name in expected:
-        pd.testing.assert_frame_equal(got[name], expected[name])
+def test_every_format_imports_the_same_content(
+    tmp_path: Path, fmt: str, encoding: str, reference_contents: dict[str, pd.DataFrame]
+) -> None:
+    repo = _repo(tmp_path)
+    import_dataset(
+        write_contract_folder(tmp_path / fmt, fmt=fmt, encoding=encoding or "utf-8"), repo
+    )
+    got = _contents(repo)
+    assert len(reference_contents["enterprises"]) == 3
+    for name, expected in reference_contents.items():
+        pd.testing.assert_frame_equal(got[name], expected)
 
 
 def test_canonical_values(valid_folder: Path) -> None:
@@ -304,7 +313,8 @@ def test_validate_table_for_a_single_upload() -> None:
 
 @pytest.mark.parametrize(
     ("table", "index", "cells", "file", "row", "column"),
-    [(t, i, c, f, r, col) for t, i, c, f, r, col, _ in BAD_CELLS[::5]],
+    # The first bad cell of each table.
+    list({t: (t, i, c, f, r, col) for t, i, c, f, r, col, _ in reversed(BAD_CELLS)}.values()),
 )
 def test_one_bad_row_changes_nothing(
     tmp_path: Path,
@@ -347,6 +357,21 @@ def test_skip_invalid_imports_the_rest_and_writes_rejects(tmp_path: Path) -> Non
     assert rows[1]["reason"] == "refers to a row of enterprises that was rejected"
     summary = json.loads(report.summary_path.read_text(encoding="utf-8"))  # type: ignore[union-attr]
     assert summary["tables"]["enterprises"]["rejected"] == 1 and summary["rejected_cells"] == 2
+
+
+def test_explicit_rejects_dir_gets_the_report_on_failure(tmp_path: Path) -> None:
+    folder = write_contract_folder(tmp_path / "f", _edited("links", 0, relation="owns"))
+    repo = _repo(tmp_path)
+    with pytest.raises(ValidationFailed):
+        import_dataset(folder, repo, rejects_dir=tmp_path / "report")
+    assert repo.ids("buildings") == set()
+    rejects = (tmp_path / "report" / "rejects.csv").read_text(encoding="utf-8-sig")
+    assert (
+        rejects.splitlines()[1]
+        == 'links.csv,2,relation,owns,"must be one of: supplies, invests, partners"'
+    )
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["imported"] is False and summary["tables"]["links"]["rejected"] == 1
 
 
 def test_reimport_changes_nothing(tmp_path: Path, valid_folder: Path) -> None:

@@ -108,54 +108,59 @@ def _founded(rng: np.random.Generator, params: WorldParams, n: int) -> pd.Series
     )
 
 
+def join_flags(has: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """Object array of ';'-joined ``names`` (sorted) where ``has`` (n, len(names)) is true; None
+    where a row has none. Vectorised: each distinct combination is joined once."""
+    mask = has.astype(np.int64) @ (1 << np.arange(len(names), dtype=np.int64))
+    combos, inverse = np.unique(mask, return_inverse=True)
+    texts = [
+        ";".join(sorted(nm for k, nm in enumerate(names) if c >> k & 1)) or None for c in combos
+    ]
+    return np.array(texts, dtype=object)[inverse]
+
+
 def _risk(
     rng: np.random.Generator, params: WorldParams, n: int
-) -> tuple[list, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(risk_flags, deregistration month or NEVER, credit_score): ~4 % flagged, ~0.6 % gone."""
     flagged = rng.random(n) < 0.04
     dereg = rng.random(n) < 0.006
-    flags = np.array(cat.RISK_FLAGS)[rng.integers(0, len(cat.RISK_FLAGS), n)]
-    second = np.array(cat.RISK_FLAGS)[rng.integers(0, len(cat.RISK_FLAGS), n)]
-    two = rng.random(n) < 0.25
-    out: list[str | None] = []
-    for f, s, is_f, is_two, is_d in zip(flags, second, flagged, two, dereg, strict=True):
-        items = ({f, s} if is_two else {f}) if is_f else set()
-        if is_d:
-            items.add("deregistered")
-        out.append(";".join(sorted(items)) or None)
+    names = (*cat.RISK_FLAGS, "deregistered")
+    has = np.zeros((n, len(names)), dtype=bool)
+    rows = np.arange(n)
+    has[rows, rng.integers(0, len(cat.RISK_FLAGS), n)] |= flagged
+    has[rows, rng.integers(0, len(cat.RISK_FLAGS), n)] |= flagged & (rng.random(n) < 0.25)
+    has[:, -1] = dereg
     dereg_month = np.where(dereg, rng.integers(1, params.n_months, n), NEVER)
     credit = np.clip(rng.normal(80.0, 8.0, n) - 25.0 * flagged - 30.0 * dereg, 5.0, 100.0)
-    return out, dereg_month, np.round(credit, 1)
+    return join_flags(has, names), dereg_month, np.round(credit, 1)
 
 
 def _uscc(rng: np.random.Generator, city: np.ndarray) -> np.ndarray:
-    """Unique 18-character unified social credit codes '91' + city adcode + 9 random + check."""
+    """Unique 18-character unified social credit codes: '91' + city adcode + 9 random + the
+    GB 32100-2015 check character."""
     n = city.size
-    head = np.array(["91" + cat.CITY_ADCODE[c] for c in city], dtype=object)
-    alphabet = np.array(list(cat.USCC_ALPHABET))
+    cities = list(cat.CITY_ADCODE)
+    city_idx = pd.Categorical(city, categories=cities).codes.astype(np.int64)
+    value = {ch: i for i, ch in enumerate(cat.USCC_ALPHABET)}
+    heads = np.array([[value[ch] for ch in "91" + cat.CITY_ADCODE[c]] for c in cities])
     body = rng.integers(0, 31, (n, 9))
+    powers = 31 ** np.arange(9, dtype=np.int64)
     while True:
-        ids = _with_check(head, body, alphabet)
-        _, first = np.unique(ids, return_index=True)
+        key = city_idx * 31**9 + body @ powers
+        _, first = np.unique(key, return_index=True)
         dup = np.setdiff1d(np.arange(n), first)
         if dup.size == 0:
-            return ids
+            break
         body[dup] = rng.integers(0, 31, (dup.size, 9))
-
-
-def _with_check(head: np.ndarray, body: np.ndarray, alphabet: np.ndarray) -> np.ndarray:
-    """Codes with the GB 32100-2015 check character appended."""
-    value = {ch: i for i, ch in enumerate(cat.USCC_ALPHABET)}
-    head_vals = np.array([[value[ch] for ch in h] for h in np.unique(head)])
-    head_idx = np.searchsorted(np.unique(head), head)
-    digits = np.concatenate([head_vals[head_idx], body], axis=1)
+    digits = np.concatenate([heads[city_idx], body], axis=1)
     check = (31 - (digits @ cat.USCC_WEIGHTS) % 31) % 31
-    chars = alphabet[np.concatenate([digits, check[:, None]], axis=1)]
-    return np.array(["".join(row) for row in chars])
+    chars = np.array(list(cat.USCC_ALPHABET))[np.concatenate([digits, check[:, None]], axis=1)]
+    return np.ascontiguousarray(chars).view("<U18").ravel().astype(object)
 
 
-def _company_names(rng: np.random.Generator, city: np.ndarray, codes: np.ndarray) -> list[str]:
-    """'{city}{Faker zh_CN prefix or two auspicious characters}{industry word}有限公司'."""
+def _company_names(rng: np.random.Generator, city: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """'{city}{Faker zh_CN prefix or two auspicious characters}{industry word}[集团]有限公司'."""
     n = city.size
     prefixes = np.array(sorted(set(CompanyProvider.company_prefixes)))
     tokens = np.array(cat.NAME_TOKENS)
@@ -164,18 +169,20 @@ def _company_names(rng: np.random.Generator, city: np.ndarray, codes: np.ndarray
         tokens[rng.integers(0, tokens.size, n)], tokens[rng.integers(0, tokens.size, n)]
     )
     middle = np.where(rng.random(n) < 0.5, faker_part, token_part)
-    words = {d: v[2] for d, v in cat.DIVISIONS.items()}
-    group = np.where(rng.random(n) < 0.04, "集团", "")
-    return [
-        f"{str(c)[:-1]}{m}{words[d]}{g}有限公司"
-        for c, m, d, g in zip(city, middle, codes, group, strict=True)
-    ]
+    words = np.array([cat.DIVISIONS[d][2] for d in cat.DIVISION_CODES])
+    word = words[pd.Categorical(codes, categories=list(cat.DIVISION_CODES)).codes]
+    group = np.where(rng.random(n) < 0.04, "集团有限公司", "有限公司")
+    short = np.array([c[:-1] for c in cat.CITY_SHARES])
+    city_short = short[pd.Categorical(city, categories=list(cat.CITY_SHARES)).codes]
+    name = np.char.add(np.char.add(np.char.add(city_short, middle), word), group)
+    return name.astype(object)
 
 
 def _industry_codes(rng: np.random.Generator, codes: np.ndarray) -> np.ndarray:
     """Division codes written as '65' (50 %), a class '6513' (30 %) or with the section 'I65'."""
     n = codes.size
-    section = np.array([cat.DIVISIONS[c][0] for c in codes])
+    sections = np.array([cat.DIVISIONS[d][0] for d in cat.DIVISION_CODES])
+    section = sections[pd.Categorical(codes, categories=list(cat.DIVISION_CODES)).codes]
     fine = np.char.add(
         np.char.add(codes.astype(str), rng.integers(1, 4, n).astype(str)),
         rng.integers(0, 3, n).astype(str),
@@ -196,7 +203,7 @@ def _hq_types(rng: np.random.Generator, big: np.ndarray) -> np.ndarray:
 
 def _tags(
     rng: np.random.Generator, big: np.ndarray, codes: np.ndarray, employees: np.ndarray
-) -> list:
+) -> np.ndarray:
     """';'-joined sorted tags or None; probabilities rise with size, tech tags in tech divisions."""
     n = big.size
     tech = np.isin(codes, list(cat.TECH_DIVISIONS))
@@ -211,5 +218,4 @@ def _tags(
         "unicorn": np.where(tech & (employees >= 100), 0.003, 0.0),
     }
     has = np.column_stack([rng.random(n) < p for p in probs.values()])
-    names = np.array(list(probs))
-    return [";".join(names[row]) or None for row in has]
+    return join_flags(has, tuple(probs))

@@ -1,0 +1,98 @@
+"""Administration: bulk import, retraining jobs, model versions, API keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Path, UploadFile
+
+from api.deps import AdminDep, JobsDep, RepositoryDep, SettingsDep, ViewerDep
+from api.schemas import (
+    AUTH_ERRORS,
+    ImportOut,
+    JobOut,
+    KeyCreatedOut,
+    KeyCreateIn,
+    KeyListOut,
+    ModelListOut,
+    RevokedOut,
+    error_responses,
+)
+from matching import audit, bulk_upload, create_key, list_keys, parse_key, revoke_key
+from matching.contract import TABLES_BY_NAME
+from models import current_version, list_versions
+
+router = APIRouter(prefix="/v1", tags=["administration"])
+ERRORS = error_responses(400, 404, 503, *AUTH_ERRORS)
+TableName = StrEnum("TableName", {name: name for name in TABLES_BY_NAME})  # type: ignore[misc]
+KeyIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="A key_id (16 hex).")]
+JobIdPath = Annotated[str, Path(pattern=r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$")]
+
+
+@router.post("/admin/import", response_model=ImportOut, responses=ERRORS)
+def import_file(
+    table: Annotated[TableName, Form(description="The contract table the file holds.")],
+    file: Annotated[UploadFile, File(description="CSV (UTF-8 or GBK), xlsx or Parquet.")],
+    principal: AdminDep,
+    repo: RepositoryDep,
+    settings: SettingsDep,
+    skip_invalid: Annotated[bool, Form(description="Import valid rows, report the rest.")] = False,
+) -> dict[str, Any]:
+    """Load one data-contract file with the CLI import's validator (all-or-nothing by default)."""
+    content = file.file.read(settings.max_upload_bytes + 1)
+    report = bulk_upload(repo, table=table.value, filename=file.filename or "",
+                         content=content, skip_invalid=skip_invalid)  # fmt: skip
+    audit(repo, principal, action="import", target=table.value,
+          detail={"file": file.filename, "skip_invalid": skip_invalid})  # fmt: skip
+    return report
+
+
+@router.post("/admin/retrain", response_model=JobOut, status_code=202,
+             responses=error_responses(409, *ERRORS))  # fmt: skip
+def start_retrain(principal: AdminDep, jobs: JobsDep, repo: RepositoryDep) -> JobOut:
+    """Start ``tenantmatch train`` as a separate process; poll the returned job."""
+    state = jobs.start()
+    audit(repo, principal, action="retrain.start", target=state.job_id)
+    return JobOut.model_validate(state, from_attributes=True)
+
+
+@router.get("/admin/retrain/{job_id}", response_model=JobOut, responses=ERRORS)
+def retrain_job(job_id: JobIdPath, _: AdminDep, jobs: JobsDep) -> JobOut:
+    """State of a retraining job: running, succeeded, failed (or lost with its server)."""
+    return JobOut.model_validate(jobs.get(job_id), from_attributes=True)
+
+
+@router.get("/models", response_model=ModelListOut, responses=ERRORS)
+def models(_: ViewerDep, settings: SettingsDep) -> dict[str, Any]:
+    """Every stored model version with its metrics, oldest first, and which one is current."""
+    items = list_versions(settings.models)
+    current = current_version(settings.models)
+    return {"current": current, "items": [v | {"current": v["version"] == current} for v in items]}
+
+
+@router.post("/admin/keys", response_model=KeyCreatedOut, status_code=201, responses=ERRORS)
+def add_key(body: KeyCreateIn, principal: AdminDep, repo: RepositoryDep) -> dict[str, Any]:
+    """Create an API key; the answer holds the key itself, shown only this once."""
+    created = datetime.now(UTC)
+    key = create_key(repo, role=body.role, operator_id=body.operator_id, created=created)
+    key_id = parse_key(key)[0]  # type: ignore[index]
+    audit(repo, principal, action="key.create", target=key_id,
+          detail={"role": body.role, "operator_id": body.operator_id})  # fmt: skip
+    return {"key_id": key_id, "role": body.role, "operator_id": body.operator_id,
+            "created_at": created, "revoked_at": None, "key": key}  # fmt: skip
+
+
+@router.get("/admin/keys", response_model=KeyListOut, responses=ERRORS)
+def keys(_: AdminDep, repo: RepositoryDep) -> dict[str, Any]:
+    """Every API key's id, role, operator and dates (never the key or its hash)."""
+    return {"items": list_keys(repo)}
+
+
+@router.delete("/admin/keys/{key_id}", response_model=RevokedOut, responses=ERRORS)
+def remove_key(key_id: KeyIdPath, principal: AdminDep, repo: RepositoryDep) -> RevokedOut:
+    """Revoke a key; it stops working at once."""
+    changed = revoke_key(repo, key_id)
+    audit(repo, principal, action="key.revoke", target=key_id)
+    return RevokedOut(key_id=key_id, changed=changed)

@@ -1,0 +1,95 @@
+"""The building registry (楼宇台账): list, read, create or update, delete."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+
+from api.access import building_write, editable_building
+from api.deps import (
+    ListsDep,
+    OperatorDep,
+    RepositoryDep,
+    SettingsDep,
+    ViewerDep,
+    check_page,
+)
+from api.listing import BuildingFilter, is_stale, plain_record
+from api.schemas import (
+    AUTH_ERRORS,
+    BuildingIn,
+    BuildingListOut,
+    BuildingListQuery,
+    BuildingOut,
+    DeletedOut,
+    EntityId,
+    error_responses,
+)
+from api.settings import Settings
+from matching import NotFoundError, audit, delete_building, upsert_building
+from matching.enums import label_zh
+
+router = APIRouter(prefix="/v1/buildings", tags=["registry"])
+
+BuildingIdPath = Annotated[EntityId, Path(description="A building_id.")]
+ERRORS = error_responses(400, 404, 503, *AUTH_ERRORS)
+
+
+def _out(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    record = plain_record(row)
+    stale = is_stale(record["updated_at"], today=date.today(), stale_days=settings.stale_days)
+    return record | {"theme_zh": label_zh(record["theme"]), "stale": stale}
+
+
+@router.get("", response_model=BuildingListOut, responses=ERRORS)
+def list_buildings(
+    query: Annotated[BuildingListQuery, Query()], _: ViewerDep, lists: ListsDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:  # fmt: skip
+    """Buildings by id, filtered, one page at a time; ``stale`` flags old records."""
+    check_page(query.limit, settings)
+    filters = BuildingFilter(
+        q=query.q, city=frozenset(query.city), district=frozenset(query.district),
+        theme=frozenset(t.value for t in query.theme), operator_id=query.operator_id,
+        min_vacant_m2=query.min_vacant_m2, stale=query.stale,
+    )  # fmt: skip
+    total, items = lists.buildings(filters, offset=query.offset, limit=query.limit,
+                                   stale_days=settings.stale_days, today=date.today())  # fmt: skip
+    return {"total": total, "offset": query.offset, "limit": query.limit, "items": items}
+
+
+@router.get("/{building_id}", response_model=BuildingOut, responses=ERRORS)
+def get_building(
+    building_id: BuildingIdPath, _: ViewerDep, repo: RepositoryDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """One building as stored, with its last update and stale flag."""
+    row = repo.get_row("buildings", {"building_id": building_id})
+    if row is None:
+        raise NotFoundError(f"building_id {building_id!r} does not exist in buildings")
+    return _out(row, settings)
+
+
+@router.put("/{building_id}", response_model=BuildingOut, responses=ERRORS)
+def put_building(
+    building_id: BuildingIdPath, body: BuildingIn, principal: OperatorDep, repo: RepositoryDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:  # fmt: skip
+    """Create a building or update the fields given (operators: only their own buildings)."""
+    fields = body.model_dump(mode="json", exclude_unset=True)
+    record = building_write(repo, principal, building_id, fields)
+    row = upsert_building(repo, record)
+    audit(repo, principal, action="building.upsert", target=building_id, detail=fields)
+    return _out(row, settings)
+
+
+@router.delete("/{building_id}", response_model=DeletedOut, responses=ERRORS)
+def remove_building(
+    building_id: BuildingIdPath, principal: OperatorDep, repo: RepositoryDep
+) -> DeletedOut:
+    """Delete a building with its tenancies and events (operators: only their own)."""
+    editable_building(repo, principal, building_id)
+    delete_building(repo, building_id)
+    audit(repo, principal, action="building.delete", target=building_id)
+    return DeletedOut(deleted=building_id)

@@ -1,0 +1,105 @@
+"""Admin shapes: API keys, imports, retraining jobs, model versions; health and labels."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas.common import EntityId, StrictIn
+
+
+class KeyCreateIn(StrictIn):
+    role: Literal["viewer", "operator", "admin"]
+    operator_id: EntityId | None = Field(
+        None, description="Required for operators: the operating company whose buildings it edits."
+    )
+
+
+class KeyOut(BaseModel):
+    key_id: str
+    role: str
+    operator_id: str | None = None
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class KeyCreatedOut(KeyOut):
+    key: str = Field(description="The key itself; shown only in this answer, store it safely.")
+
+
+class KeyListOut(BaseModel):
+    items: list[KeyOut]
+
+
+class ImportTableOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    file: str
+    rows_read: int
+    inserted: int
+    updated: int
+    unchanged: int
+    rejected: int
+
+
+class RowErrorOut(BaseModel):
+    file: str
+    row: int
+    column: str
+    value: str
+    reason: str
+
+
+class ImportOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    tables: dict[str, ImportTableOut]
+    errors: list[RowErrorOut] = []
+
+
+class JobOut(BaseModel):
+    job_id: str
+    status: Literal["running", "succeeded", "failed", "lost"]
+    started_at: datetime
+    finished_at: datetime | None = None
+    exit_code: int | None = None
+    log_tail: str = Field("", description="The last lines the job printed.")
+
+
+class ModelVersionOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    version: str
+    status: str = Field(description="current, candidate or rejected.")
+    current: bool
+    created: str | None = None
+    kind: str | None = None
+    metrics: dict[str, Any] | None = None
+    reason: str | None = None
+
+
+class ModelListOut(BaseModel):
+    current: str | None
+    items: list[ModelVersionOut]
+
+
+class HealthOut(BaseModel):
+    status: str
+
+
+class ReadyOut(BaseModel):
+    status: str
+    model_version: str
+    counts: dict[str, int]
+
+
+class LabelsOut(BaseModel):
+    labels: dict[str, str] = Field(description="Contract code -> Chinese label (中文名).")
+    industries: dict[str, str] = Field(description="GB/T 4754 division code -> Chinese name.")
+
+
+class RevokedOut(BaseModel):
+    key_id: str
+    changed: bool = Field(description="False when the key had already been revoked.")

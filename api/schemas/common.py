@@ -1,0 +1,48 @@
+"""Shapes shared by every route: errors, reasons, bounded ids and names."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+MAX_ID_CHARS = 128
+MAX_TEXT_CHARS = 200
+# Ids are opaque: anything printable without whitespace or a slash (the path separator).
+ID_PATTERN = r"^[^\s/\x00-\x1f\x7f]+$"
+
+EntityId = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS, pattern=ID_PATTERN)
+]
+ShortText = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+
+
+class StrictIn(BaseModel):
+    """Base of request bodies: unknown fields, NaN and infinity are refused."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Machine-readable error code, e.g. not_found.")
+    message: str = Field(description="What was wrong and what is allowed.")
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+
+
+class ReasonOut(BaseModel):
+    feature: str
+    text: str = Field(description="The reason in Chinese, for staff.")
+    weight: float
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI ``responses`` entries for the JSON error form."""
+    return {status: {"model": ErrorOut} for status in statuses}
+
+
+AUTH_ERRORS = (401, 403, 413, 422)

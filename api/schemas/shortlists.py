@@ -1,0 +1,121 @@
+"""Shortlist, chain-lead and planning shapes: the jsonl objects of interface.md, with bounds."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from api.schemas.common import EntityId, ReasonOut, ShortText, StrictIn
+from matching import PoolRules
+from matching.enums import HqType, Tag, Theme
+
+MAX_FILTER_VALUES = 50
+Section = Annotated[str, StringConstraints(pattern=r"^[A-T]$")]
+Division = Annotated[str, StringConstraints(pattern=r"^[0-9]{2}$")]
+Area = Annotated[float, Field(ge=0, le=1e7)]
+
+
+class ShortlistQuery(BaseModel):
+    """Query parameters of shortlists and chain leads; list filters repeat (``?city=A&city=B``)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    k: int = Field(10, ge=1, le=500, description="Items to return (capped by the server's max_k).")
+    city: list[ShortText] = Field([], max_length=MAX_FILTER_VALUES)
+    district: list[ShortText] = Field([], max_length=MAX_FILTER_VALUES)
+    industry_section: list[Section] = Field(
+        [], max_length=MAX_FILTER_VALUES, description="GB/T 4754 section letters A-T."
+    )
+    industry_division: list[Division] = Field(
+        [], max_length=MAX_FILTER_VALUES, description="GB/T 4754 2-digit divisions."
+    )
+    min_need_m2: Area | None = Field(None, description="Smallest space need (m²) to keep.")
+    max_need_m2: Area | None = Field(None, description="Largest space need (m²) to keep.")
+    hq_type: list[HqType] = Field([], max_length=MAX_FILTER_VALUES)
+    tag: list[Tag] = Field(
+        [], max_length=MAX_FILTER_VALUES, description="Keep enterprises with any of these tags."
+    )
+    include_risky: bool = Field(
+        False, description="Keep risk-flagged enterprises with their warnings (operators, admins)."
+    )
+    exclude: list[EntityId] = Field([], max_length=500, description="Ids never to return.")
+
+    def rules(self) -> PoolRules:
+        """The matching layer's filter object for this query."""
+        return PoolRules(
+            include_risky=self.include_risky,
+            cities=frozenset(self.city),
+            districts=frozenset(self.district),
+            industry_sections=frozenset(self.industry_section),
+            industry_divisions=frozenset(self.industry_division),
+            min_need_m2=self.min_need_m2,
+            max_need_m2=self.max_need_m2,
+            hq_types=frozenset(h.value for h in self.hq_type),
+            tags=frozenset(t.value for t in self.tag),
+            exclude_ids=frozenset(self.exclude),
+        )
+
+
+class ShortlistItemOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    rank: int = Field(ge=1)
+    enterprise_id: str | None = None
+    building_id: str | None = None
+    name: str | None = None
+    score: float
+    reasons: list[ReasonOut] = []
+    risk_warnings: list[str] | None = Field(
+        None, description="风险预警: present only when include_risky was asked."
+    )
+
+
+class ShortlistOut(BaseModel):
+    query: dict[str, str]
+    model_version: str
+    items: list[ShortlistItemOut]
+
+
+class ChainLeadOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    rank: int | None = None
+    enterprise_id: str
+    name: str | None = None
+    via_tenant_id: str
+    via_tenant_name: str | None = None
+    relation: str
+    direction: str
+    weight: float | None = None
+    score: float
+    reasons: list[ReasonOut] = []
+    risk_warnings: list[str] | None = None
+
+
+class ChainLeadsOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    query: dict[str, str]
+    model_version: str
+    items: list[ChainLeadOut]
+
+
+class PlanIn(StrictIn):
+    """Options of a tower plan; every field has a default, so ``{}`` is a valid body."""
+
+    theme: Theme | None = Field(None, description="Plan for this theme (default: the current).")
+    candidates: int = Field(300, ge=1, le=2000, description="Top candidates the plan picks from.")
+    chain_bonus: float = Field(0.2, ge=0, le=5, description="Weight of chain synergy.")
+    pool_size: int = Field(2000, ge=1, le=20000, description="Regional pool per theme (fit).")
+
+
+class PlanOut(BaseModel):
+    """Theme fit (expected demand per theme) and a fill plan for the vacant area."""
+
+    model_config = ConfigDict(extra="allow")
+
+    query: dict[str, str]
+    model_version: str
+    theme_fit: dict[str, Any]
+    fill_plan: dict[str, Any]
