@@ -158,7 +158,7 @@ def _mix(rows: np.ndarray, codes: np.ndarray, *, n_rows: int, n_cols: int) -> np
 def _add_places(blds: pd.DataFrame, ents: pd.DataFrame, *, snapshot: Snapshot) -> None:
     """Shared city / district codes on both tables and each enterprise's location: its own
     lat/lon, else its district's centroid, else its city's (reference coordinates)."""
-    b, e = snapshot.buildings, snapshot.enterprises
+    b, e = snapshot.buildings, location_as_of(snapshot)
     b_place, e_place = b["city"] + "|" + b["district"], e["city"] + "|" + e["district"]
     cities = pd.Index(sorted({*b["city"].dropna(), *e["city"].dropna()}))
     places = pd.Index(sorted({*b_place.dropna(), *e_place.dropna()}))
@@ -176,7 +176,35 @@ def _add_places(blds: pd.DataFrame, ents: pd.DataFrame, *, snapshot: Snapshot) -
     by_place = by_place[~by_place.index.duplicated()]
     for axis in ("lat", "lon"):
         centroid = e_place.map(by_place[axis]).fillna(e["city"].map(by_city[f"city_{axis}"]))
-        ents[f"loc_{axis}"] = ents[axis].fillna(centroid.astype("float64"))
+        ents[f"loc_{axis}"] = e[axis].astype("float64").fillna(centroid.astype("float64"))
+
+
+LOCATION_COLUMNS = ("city", "district", "lat", "lon")
+
+
+def location_as_of(snapshot: Snapshot) -> pd.DataFrame:
+    """Where each enterprise was on the snapshot date: the building of its latest tenancy started
+    by then (open or ended), else the registry's location. The registry holds today's address,
+    which for a firm that moved later would leak its future building into earlier snapshots."""
+    e = snapshot.enterprises.reindex(columns=list(LOCATION_COLUMNS))
+    ten = snapshot.tenancies.sort_values(["start_date", "building_id"], kind="stable")
+    last = ten.drop_duplicates("enterprise_id", keep="last")
+    office = snapshot.buildings.reindex(columns=list(LOCATION_COLUMNS)).reindex(
+        pd.Index(last["building_id"])
+    )
+    office.index = pd.Index(last["enterprise_id"])
+    office = office.reindex(e.index)
+    has_office = office["city"].notna().to_numpy()
+    out = {}
+    for col in LOCATION_COLUMNS:
+        out[col] = pd.Series(
+            np.where(has_office, office[col].to_numpy(dtype=object), e[col].to_numpy(dtype=object)),
+            index=e.index,
+        )
+    located = pd.DataFrame(out)
+    for col in ("lat", "lon"):
+        located[col] = pd.to_numeric(located[col], errors="coerce").astype("float64")
+    return located
 
 
 def _prior_matrix(prior: pd.DataFrame, *, themes: pd.Index) -> np.ndarray:

@@ -48,8 +48,11 @@ class Engine:
     immutable state, so a rebuild never changes a shortlist half-way.
     """
 
-    def __init__(self, repo: Repository, store: Path, *, as_of: date) -> None:
+    def __init__(
+        self, repo: Repository, store: Path, *, as_of: date, max_scored: int | None = None
+    ) -> None:
         self.repo = repo
+        self.max_scored = max_scored  # see matching.shortlist: None scores every candidate
         self.store = Path(store)
         self.as_of = pd.Timestamp(as_of)
         self._lock = threading.Lock()
@@ -60,13 +63,17 @@ class Engine:
         self, building_ids: Sequence[str], *, k: int = 20, rules: PoolRules | None = None
     ) -> list[dict[str, Any]]:
         """One jsonl object per building id (see ``matching.shortlist``), in query order."""
-        return shortlist_for_buildings(self.state(), building_ids, k=k, rules=rules)
+        return shortlist_for_buildings(
+            self.state(), building_ids, k=k, rules=rules, max_scored=self.max_scored
+        )
 
     def shortlist_for_enterprises(
         self, enterprise_ids: Sequence[str], *, k: int = 20, rules: PoolRules | None = None
     ) -> list[dict[str, Any]]:
         """One jsonl object per enterprise id, in query order."""
-        return shortlist_for_enterprises(self.state(), enterprise_ids, k=k, rules=rules)
+        return shortlist_for_enterprises(
+            self.state(), enterprise_ids, k=k, rules=rules, max_scored=self.max_scored
+        )
 
     @property
     def model_version(self) -> str:

@@ -28,6 +28,12 @@ logger = logging.getLogger(__name__)
 MAX_K = 500
 CHUNK_PAIRS = 200_000  # rows of X built at once (about 50 MB of float32 features)
 SCORE_DECIMALS = 6
+# Cheap signals (summed, NaN as 0) that pick which candidates the model scores when a caller
+# caps the work per query with ``max_scored``: the staff's hand rule plus history and chain.
+PRESCREEN_COLUMNS = (
+    "pair__theme_prior_fit", "pair__same_city", "pair__same_district", "pair__space_need_fits",
+    "pair__prior_events", "pair__chain_partners_in_building",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,12 +68,16 @@ def shortlist_for_buildings(
     *,
     k: int = 20,
     rules: PoolRules | None = None,
+    max_scored: int | None = None,
 ) -> list[dict[str, Any]]:
     """Per building id, the k enterprises to court as the interface's jsonl object
-    (``query``, ``model_version``, ``items``); NotFoundError for an unknown id."""
+    (``query``, ``model_version``, ``items``); NotFoundError for an unknown id.
+    ``max_scored`` (>= k) caps the candidates per query the model scores (None: all, exact)."""
     k, rules = check_k(k), rules or PoolRules()
     positions = state.pool.buildings.positions(building_ids, kind="building")
-    kept = _top_pairs(state, positions, k=k, rules=rules, building_query=True)
+    max_scored = None if max_scored is None else max(max_scored, k)
+    kept = _top_pairs(state, positions, k=k, rules=rules, building_query=True,
+                      max_scored=max_scored)  # fmt: skip
     items = _items(state, kept, n_queries=len(positions), rules=rules, building_query=True)
     return [
         _result(state, "building_id", str(q), its)
@@ -81,12 +91,15 @@ def shortlist_for_enterprises(
     *,
     k: int = 20,
     rules: PoolRules | None = None,
+    max_scored: int | None = None,
 ) -> list[dict[str, Any]]:
     """Per enterprise id, the k buildings that fit it best, as the jsonl object of a query;
     NotFoundError for an unknown id."""
     k, rules = check_k(k), rules or PoolRules()
     positions = state.pool.enterprises.positions(enterprise_ids, kind="enterprise")
-    kept = _top_pairs(state, positions, k=k, rules=rules, building_query=False)
+    max_scored = None if max_scored is None else max(max_scored, k)
+    kept = _top_pairs(state, positions, k=k, rules=rules, building_query=False,
+                      max_scored=max_scored)  # fmt: skip
     items = _items(state, kept, n_queries=len(positions), rules=rules, building_query=False)
     return [
         _result(state, "enterprise_id", str(q), its)
@@ -120,12 +133,24 @@ def _features(state: ScoringState, pairs: Pairs) -> pd.DataFrame:
     return build_matrix(state.pool.pair_frame(pairs), state.ctx, vocab=state.vocab)
 
 
-def _scores(state: ScoringState, pairs: Pairs) -> np.ndarray:
-    """float64 score per pair, built and scored in row chunks of ``CHUNK_PAIRS``."""
+def _scores(
+    state: ScoringState, pairs: Pairs, *, max_scored: int | None, building_query: bool
+) -> np.ndarray:
+    """float64 score per pair, built and scored in row chunks of ``CHUNK_PAIRS``; with
+    ``max_scored``, only that many rows per query (best by the prescreen) reach the model and
+    the rest score -inf."""
     parts = [np.empty(0)]
     for start in range(0, len(pairs), CHUNK_PAIRS):
         part = _slice(pairs, slice(start, start + CHUNK_PAIRS))
-        parts.append(state.model.scorer.score(_features(state, part)))
+        X = _features(state, part)
+        score = np.full(len(part), -np.inf)
+        rows = np.arange(len(part))
+        if max_scored is not None:
+            prescore = np.nansum(X[list(PRESCREEN_COLUMNS)].to_numpy(dtype=np.float64), axis=1)
+            rows = _top_rows(part, prescore, k=max_scored, building_query=building_query)
+        if len(rows):
+            score[rows] = state.model.scorer.score(X.iloc[rows])
+        parts.append(score)
     return np.concatenate(parts)
 
 
@@ -148,7 +173,13 @@ def _top_rows(pairs: Pairs, score: np.ndarray, *, k: int, building_query: bool) 
 
 
 def _top_pairs(
-    state: ScoringState, positions: np.ndarray, *, k: int, rules: PoolRules, building_query: bool
+    state: ScoringState,
+    positions: np.ndarray,
+    *,
+    k: int,
+    rules: PoolRules,
+    building_query: bool,
+    max_scored: int | None,
 ) -> _Kept:
     """Each query's k best candidates over all chunks (``query`` indexes ``positions``)."""
     pool = state.pool
@@ -157,7 +188,7 @@ def _top_pairs(
     scores = []
     for offset, chunk in _query_chunks(positions, per_query=per_query):
         pairs = _candidates(state, chunk, rules=rules, building_query=building_query)
-        score = _scores(state, pairs)
+        score = _scores(state, pairs, max_scored=max_scored, building_query=building_query)
         rows = _top_rows(pairs, score, k=k, building_query=building_query)
         top = _slice(pairs, rows)
         kept.append(Pairs(top.query + offset, top.building, top.enterprise))

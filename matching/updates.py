@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import Registry, Snapshot, space_need_m2_of
+from features import Registry, Snapshot
+from matching.candidates import space_need_of
 from matching.contract import LIST_SEPARATOR, TABLES_BY_NAME
 from matching.errors import InputError, NotFoundError, RowError, ValidationFailed
 from matching.importer import ImportReport, TableReport
@@ -196,7 +197,7 @@ def _need_estimate(
     registry = Registry.from_tables(
         {"buildings": None, "enterprises": pd.DataFrame([dict(enterprise)]), "tenancies": open_}
     )
-    need = space_need_m2_of(Snapshot.at(registry, at))
+    need = space_need_of(Snapshot.at(registry, at))
     return float(need.get(enterprise["enterprise_id"], np.nan))
 
 

@@ -19,7 +19,16 @@ from tqdm import tqdm
 from features import Registry, Snapshot, Vocabulary, build_matrix
 from matching import CandidatePool
 from training.dataset import candidate_pool, registry_tables
-from training.labels import DIRECTIONS, PAIR, TENANCY_GRADE, Direction, query_ids, window_labels
+from training.labels import (
+    DIRECTIONS,
+    PAIR,
+    TENANCY_GRADE,
+    Direction,
+    PairKeys,
+    id_codes,
+    query_ids,
+    window_labels,
+)
 from training.metrics import summarize
 from training.splits import Window
 
@@ -75,17 +84,14 @@ def _pools(
     candidates = candidates[pd.Index(candidates).isin(index)]
     queries = sample_queries(candidates, max_queries=max_queries, seed=seed)
     pool = candidate_pool(source, queries, direction=direction)
-    pairs = pool.merge(labels[[*PAIR, "grade"]], on=PAIR, how="left")
-    pairs["grade"] = pairs["grade"].fillna(0).astype("int64")
-    pairs = pairs.sort_values([direction.query, direction.item], kind="stable")
+    keys = PairKeys(pool)
+    pairs = pool.assign(grade=keys.grades(labels))
     movers = labels.loc[
         labels[direction.query].isin(queries) & labels["grade"].eq(TENANCY_GRADE), PAIR
     ]
-    found = movers.merge(pool, on=PAIR, how="inner")
-    coverage = len(found) / len(movers) if len(movers) else float("nan")
-    return EvalPools(
-        direction, pairs.reset_index(drop=True), coverage, len(candidates), len(queries)
-    )
+    found = int(np.isin(keys.of(movers), keys.pool).sum())
+    coverage = found / len(movers) if len(movers) else float("nan")
+    return EvalPools(direction, pairs, coverage, len(candidates), len(queries))
 
 
 def evaluation_pools(
@@ -121,7 +127,7 @@ def evaluation_pools(
 
 def _chunks(pairs: pd.DataFrame, *, query: str, chunk_rows: int) -> Iterator[slice]:
     """Row slices holding whole queries, each about ``chunk_rows`` rows (pairs sorted by query)."""
-    qid = pairs[query].to_numpy()
+    qid, _ = id_codes(pairs[query])
     if len(qid) == 0:
         return
     starts = np.flatnonzero(np.r_[True, qid[1:] != qid[:-1]])
@@ -150,6 +156,7 @@ def score_pools(
         slices, desc=f"scoring {pools.direction.name}", file=sys.stderr, disable=not progress
     ):
         chunk = pairs.iloc[part].reset_index(drop=True)
+        chunk[PAIR] = chunk[PAIR].astype("str")
         matrices: dict[Vocabulary, pd.DataFrame] = {}
         for system in systems:
             v = system.vocab or vocab

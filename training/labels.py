@@ -7,6 +7,7 @@ window is ``declined`` is an explicit negative (grade 0) kept as a hard negative
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 
@@ -97,6 +98,65 @@ def query_ids(labels: pd.DataFrame, *, direction: Direction) -> np.ndarray:
     return np.sort(positive.unique())
 
 
+def id_codes(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """int64 codes of an id column and the ids they index; categorical columns are read as
+    they are (cheap for multi-million-row pools), others factorised."""
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        return ids.cat.codes.to_numpy(dtype=np.int64), pd.Index(ids.cat.categories)
+    codes, uniques = pd.factorize(ids)
+    return codes.astype(np.int64), pd.Index(uniques)
+
+
+class PairKeys:
+    """int64 keys of (building, enterprise) pairs in the coding of one pool, to match labelled
+    pairs against multi-million-row pools without string joins."""
+
+    def __init__(self, pool: pd.DataFrame) -> None:
+        b_codes, self.buildings = id_codes(pool["building_id"])
+        e_codes, self.enterprises = id_codes(pool["enterprise_id"])
+        self.pool = b_codes * len(self.enterprises) + e_codes
+
+    def of(self, pairs: pd.DataFrame) -> np.ndarray:
+        """Keys of ``pairs`` (str ids); -1 where an id is not in the pool at all."""
+        b = self.buildings.get_indexer(pairs["building_id"].astype("str"))
+        e = self.enterprises.get_indexer(pairs["enterprise_id"].astype("str"))
+        return np.where((b >= 0) & (e >= 0), b * len(self.enterprises) + e, -1)
+
+    def grades(self, labels: pd.DataFrame) -> np.ndarray:
+        """int64 grade per pool row from ``labels`` (0 where unlabelled)."""
+        keys = self.of(labels)
+        known = keys >= 0
+        lookup = pd.Series(labels["grade"].to_numpy()[known], index=keys[known])
+        found = lookup.reindex(self.pool).to_numpy(dtype=np.float64, na_value=np.nan)
+        return np.nan_to_num(found, nan=0.0).astype(np.int64)
+
+
+def draw_negatives(
+    query: np.ndarray,
+    *,
+    hard: np.ndarray,
+    taken: np.ndarray,
+    n_hard: int,
+    n_random: int,
+    seed: int,
+) -> np.ndarray:
+    """Sorted row indices: per distinct ``query`` code, up to ``n_hard`` rows with ``hard``
+    and then up to ``n_random`` of the other rows, never a ``taken`` row; seeded."""
+    rng = np.random.default_rng(seed)
+    order = np.argsort(query, kind="stable")
+    q = query[order]
+    bounds = np.flatnonzero(np.r_[True, q[1:] != q[:-1], True])
+    picked = []
+    for start, end in itertools.pairwise(bounds):
+        rows = order[start:end]
+        rows = rows[~taken[rows]]
+        h = rows[hard[rows]]
+        chosen = rng.choice(h, size=min(n_hard, len(h)), replace=False)
+        rest = np.setdiff1d(rows, chosen, assume_unique=True)
+        picked += [chosen, rng.choice(rest, size=min(n_random, len(rest)), replace=False)]
+    return np.sort(np.concatenate(picked)) if picked else np.zeros(0, dtype=np.int64)
+
+
 def sample_examples(
     labels: pd.DataFrame,
     pool: pd.DataFrame,
@@ -110,42 +170,36 @@ def sample_examples(
     """Training rows for every query with a positive: its labelled pairs (positives and
     declined; only those in the pool if ``pool_only``) plus up to ``n_hard`` pool rows with
     ``hard`` True and ``n_random`` other pool rows, drawn with ``seed``. ``pool`` has
-    building_id, enterprise_id, hard. Sorted by query."""
+    building_id, enterprise_id (str or categorical), hard. Sorted by query, then item."""
+    keys = PairKeys(pool)
+    label_keys = keys.of(labels)
     if pool_only:
-        labels = labels.merge(pool[PAIR], on=PAIR, how="inner")
+        inside = np.isin(label_keys, keys.pool)
+        labels, label_keys = labels.loc[inside], label_keys[inside]
     queries = query_ids(labels, direction=direction)
-    own = labels.loc[labels[direction.query].isin(queries), [*PAIR, "grade"]]
-    candidates = pool.loc[pool[direction.query].isin(queries), [*PAIR, "hard"]]
-    candidates = candidates.merge(own[PAIR], on=PAIR, how="left", indicator=True)
-    candidates = candidates.loc[candidates["_merge"].eq("left_only"), [*PAIR, "hard"]]
-    negatives = _draw(candidates, key=direction.query, n_hard=n_hard, n_random=n_random, seed=seed)
-    rows = pd.concat([own, negatives.assign(grade=0)[[*PAIR, "grade"]]], ignore_index=True)
-    rows["grade"] = rows["grade"].astype("int64")
-    order = np.lexsort((rows[direction.item].to_numpy(), rows[direction.query].to_numpy()))
-    return rows.iloc[order].reset_index(drop=True)
-
-
-def _draw(
-    candidates: pd.DataFrame, *, key: str, n_hard: int, n_random: int, seed: int
-) -> pd.DataFrame:
-    """Up to ``n_hard`` hard rows then ``n_random`` of the rest per ``key``, in seeded order."""
-    rng = np.random.default_rng(seed)
-    shuffled = candidates.iloc[rng.permutation(len(candidates))]
-    # stable sort by key keeps the random order within each query
-    shuffled = shuffled.sort_values(key, kind="stable")
-    hard = shuffled.loc[shuffled["hard"].astype(bool)]
-    hard = hard.loc[hard.groupby(key).cumcount() < n_hard]
-    rest = shuffled.drop(index=hard.index)
-    rest = rest.loc[rest.groupby(key).cumcount() < n_random]
-    return pd.concat([hard, rest])
+    mine = labels[direction.query].isin(queries).to_numpy()
+    own = labels.loc[mine, [*PAIR, "grade"]]
+    q_codes, q_index = id_codes(pool[direction.query])
+    taken = np.isin(keys.pool, label_keys[mine]) | ~np.isin(q_codes, q_index.get_indexer(queries))
+    rows = draw_negatives(
+        q_codes, hard=pool["hard"].to_numpy(dtype=bool), taken=taken,
+        n_hard=n_hard, n_random=n_random, seed=seed,
+    )  # fmt: skip
+    negatives = pool.iloc[rows][PAIR].astype("str").assign(grade=0)
+    out = pd.concat([own, negatives], ignore_index=True)
+    out["grade"] = out["grade"].astype("int64")
+    order = np.lexsort((out[direction.item].to_numpy(), out[direction.query].to_numpy()))
+    return out.iloc[order].reset_index(drop=True)
 
 
 def hard_flags(
     pool: pd.DataFrame, *, building_city: pd.Series, enterprise_city: pd.Series
-) -> pd.Series:
+) -> np.ndarray:
     """True where the pool pair is in one city (both cities known and equal); the cities are
     Series indexed by id. The pool already excludes pairs whose space need exceeds the vacancy."""
-    b_city = pool["building_id"].map(building_city)
-    e_city = pool["enterprise_id"].map(enterprise_city)
-    same = b_city.notna() & e_city.notna() & b_city.eq(e_city)
-    return same.fillna(False).astype(bool)
+    b_codes, b_ids = id_codes(pool["building_id"])
+    e_codes, e_ids = id_codes(pool["enterprise_id"])
+    cities = pd.Index(pd.concat([building_city, enterprise_city]).dropna().astype("str").unique())
+    b_city = cities.get_indexer(building_city.reindex(b_ids).astype("str"))[b_codes]
+    e_city = cities.get_indexer(enterprise_city.reindex(e_ids).astype("str"))[e_codes]
+    return (b_city >= 0) & (b_city == e_city)

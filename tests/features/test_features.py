@@ -130,12 +130,12 @@ EXPECTED: dict[str, dict[tuple[str, str], float]] = {
     "pair__distance_km": {
         ("B1", "E1"): 0.0,
         ("B2", "E1"): _haversine_km((37.74, 112.56), (37.86, 112.56)),
-        ("B1", "E2"): _haversine_km(_centroid("太原市", "迎泽区"), (37.74, 112.56)),
+        ("B1", "E2"): 0.0,  # E2 has sat in B1 since 2022-06: its office is where it is
         ("B1", "E4"): _haversine_km(_centroid("太原市"), (37.74, 112.56)),
         ("B3", "E1"): NAN,
     },
     "pair__same_city": {("B1", "E1"): 1, ("B3", "E1"): 0, ("B1", "E5"): NAN},
-    "pair__same_district": {("B1", "E1"): 1, ("B1", "E2"): 0, ("B1", "E4"): NAN},
+    "pair__same_district": {("B1", "E1"): 1, ("B1", "E2"): 1, ("B1", "E3"): 0, ("B1", "E4"): NAN},
     "pair__grade_x_log_employees": {("B2", "E1"): 4 * LN(100), ("B3", "E1"): NAN},
     "pair__amenities_x_log_employees": {("B1", "E2"): 3 * LN(50), ("B3", "E2"): NAN},
     "pair__prior_events": {
@@ -217,6 +217,11 @@ def test_leakage_partner_tenure_and_mix_follow_as_of() -> None:
     assert np.isnan(before["pair__division_share_in_building"].iloc[2])
     assert after["pair__division_share_in_building"].iloc[2] == 1.0  # E3 is in E1's division 66
     assert after["b__vacant_area_log_m2"].iloc[0] == pytest.approx(math.log(1001))
+    # E3's location follows its office only from its move-in on: before, the registry's district.
+    assert before["pair__distance_km"].iloc[1] == pytest.approx(
+        _haversine_km(_centroid("太原市", "迎泽区"), (37.86, 112.56)), rel=1e-5
+    )
+    assert after["pair__distance_km"].iloc[1] == 0.0
     # E2 signs with B2 in 2024: never visible before then.
     late = build_matrix(
         pd.DataFrame({"building_id": ["B2"], "enterprise_id": ["E2"]}),

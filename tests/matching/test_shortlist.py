@@ -197,3 +197,14 @@ def test_engine_follows_current_model_and_needs_one(
     with pytest.raises(ModelNotReadyError, match="tenantmatch train"):
         empty.shortlist_for_buildings(["B1"])
     assert issubclass(ModelNotReadyError, InputError)
+
+
+def test_max_scored_caps_model_work_but_keeps_k(engine: Engine) -> None:
+    from matching.shortlist import shortlist_for_buildings
+
+    state = engine.state()
+    exact = shortlist_for_buildings(state, ["B3"], k=5)[0]["items"]
+    loose = shortlist_for_buildings(state, ["B3"], k=5, max_scored=10_000)[0]["items"]
+    assert loose == exact  # a cap above the pool size changes nothing
+    capped = shortlist_for_buildings(state, ["B3"], k=5, max_scored=2)[0]["items"]
+    assert len(capped) == 5 and all(np.isfinite(i["score"]) for i in capped)  # cap raised to k

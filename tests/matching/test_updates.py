@@ -127,7 +127,7 @@ def test_move_elsewhere_ends_old_tenancy_and_returns_its_area(world):
 
 
 def test_move_in_refusals(world):
-    with pytest.raises(InputError, match="exceeds building 'B2'.s vacant area 500"):
+    with pytest.raises(InputError, match=r"exceeds building 'B2'.s vacant area 500"):
         move_in(world, enterprise_id="E1", building_id="B2", start_date="2026-01-05",
                 area_m2=600)  # fmt: skip
     with pytest.raises(NotFoundError, match="E404"):

@@ -80,7 +80,8 @@ def _chain(links: pd.DataFrame | None, e_index: pd.Index, n: int) -> ChainLookup
     if links is None or links.empty:
         empty = np.zeros(0, dtype=np.int64)
         return ChainLookup(empty, empty, np.zeros(0), n)
-    s, t = e_index.get_indexer(links["source_id"]), e_index.get_indexer(links["target_id"])
+    s = e_index.get_indexer(pd.Index(links["source_id"]))
+    t = e_index.get_indexer(pd.Index(links["target_id"]))
     w = (
         links["weight"].astype("float64").fillna(0.5).to_numpy()
         if "weight" in links

@@ -99,13 +99,11 @@ def _founded(rng: np.random.Generator, params: WorldParams, n: int) -> pd.Series
     """Founding dates: age at the end date ~ exponential (mean 9 years), not before 1980."""
     end = pd.Timestamp(params.end)
     age_days = np.round(rng.exponential(9.0 * 365.25, n) + 60).astype(np.int64)
-    founded = end - pd.to_timedelta(age_days, unit="D")
-    return (
-        pd.Series(founded)
-        .clip(lower=pd.Timestamp("1980-01-01"))
-        .dt.normalize()
-        .astype("datetime64[ns]")
+    earliest = np.datetime64("1980-01-01", "D")
+    founded = np.maximum(
+        np.datetime64(end.date(), "D") - age_days.astype("timedelta64[D]"), earliest
     )
+    return pd.Series(founded).astype("datetime64[ns]")
 
 
 def join_flags(has: np.ndarray, names: tuple[str, ...]) -> np.ndarray:

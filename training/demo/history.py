@@ -75,8 +75,12 @@ class _Simulation:
         self.n_rows = 0
         order = np.argsort(self.bld.city, kind="stable")
         self.city_order = order
-        self.city_lo = np.searchsorted(self.bld.city[order], np.arange(11), side="left")
-        self.city_hi = np.searchsorted(self.bld.city[order], np.arange(11), side="right")
+        self.city_lo = np.searchsorted(
+            self.bld.city[order], np.arange(len(ctx["cities"])), side="left"
+        )
+        self.city_hi = np.searchsorted(
+            self.bld.city[order], np.arange(len(ctx["cities"])), side="right"
+        )
         self.home_city = pd.Categorical(self.latent["home_city"], categories=ctx["cities"]).codes
 
     # -- choice ---------------------------------------------------------------------------

@@ -47,9 +47,13 @@ def write_truth(truth_dir: Path, truth: Truth) -> dict[str, Path]:
     text = json.dumps(truth.params.to_json(), ensure_ascii=False, indent=2, sort_keys=True)
     paths[PARAMS_FILE].write_text(text + "\n", encoding="utf-8")
     truth.latent.to_parquet(paths[LATENT_FILE], index=False)
-    aff = pd.DataFrame(truth.affinity, index=list(cat.THEMES), columns=list(cat.DIVISION_CODES))
-    long = (
-        aff.rename_axis(index="theme", columns="division").stack().rename("affinity").reset_index()
+    themes, divisions = list(cat.THEMES), list(cat.DIVISION_CODES)
+    long = pd.DataFrame(
+        {
+            "theme": np.repeat(themes, len(divisions)),
+            "division": np.tile(divisions, len(themes)),
+            "affinity": truth.affinity.ravel(),
+        }
     )
     long.to_parquet(paths[AFFINITY_FILE], index=False)
     return paths

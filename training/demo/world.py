@@ -59,7 +59,10 @@ def generate_world(out_dir: Path, params: WorldParams, *, progress: bool = False
         "latent": latent,
         "affinity": affinity,
         "chain": ChainLookup(
-            *(links[c].to_numpy() for c in ("source", "target", "weight")), n=len(latent)
+            links["source"].to_numpy(),
+            links["target"].to_numpy(),
+            links["weight"].to_numpy(float),
+            len(latent),
         ),
         "founded_day": enterprises["founded"].to_numpy().astype("datetime64[D]"),
         "cities": list(cat.CITY_SHARES),
@@ -103,7 +106,7 @@ def _contract_tables(
     )
     total = buildings["total_area_m2"].to_numpy(float)
     b = buildings.assign(vacant_area_m2=np.round(np.clip(total - occupied, 0.0, total), 2))
-    e = _locate(enterprises, latent, buildings, history.building_of)
+    e = _locate(enterprises, latent)
     tenancies = pd.DataFrame(
         {
             "enterprise_id": eid[ten["firm"]],
@@ -138,20 +141,16 @@ def _contract_tables(
     }
 
 
-def _locate(
-    enterprises: pd.DataFrame,
-    latent: pd.DataFrame,
-    buildings: pd.DataFrame,
-    building_of: np.ndarray,
-) -> pd.DataFrame:
-    """Enterprises with city, district, lat, lon: their building's at the end, else their home."""
-    inside = building_of >= 0
-    at = buildings.iloc[np.maximum(building_of, 0)].reset_index(drop=True)
+def _locate(enterprises: pd.DataFrame, latent: pd.DataFrame) -> pd.DataFrame:
+    """Enterprises with city, district, lat, lon of their registered (home) address.
+
+    The registry address does not follow office moves: were it the end-date office, every
+    backtest would see a mover's future building in its location (a leak), so it is the home."""
     located = {
-        "city": np.where(inside, at["city"].to_numpy(), latent["home_city"].to_numpy()),
-        "district": np.where(inside, at["district"].to_numpy(), latent["home_district"].to_numpy()),
-        "lat": np.where(inside, at["lat"].to_numpy(float), latent["home_lat"].to_numpy(float)),
-        "lon": np.where(inside, at["lon"].to_numpy(float), latent["home_lon"].to_numpy(float)),
+        "city": latent["home_city"].to_numpy(),
+        "district": latent["home_district"].to_numpy(),
+        "lat": latent["home_lat"].to_numpy(float),
+        "lon": latent["home_lon"].to_numpy(float),
     }
     cols = [
         "enterprise_id",

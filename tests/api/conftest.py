@@ -1,0 +1,149 @@
+"""API test fixtures: a small demo world imported into SQLite and a model trained once per session;
+each test module (or test) then serves a private copy of that database through the real app."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from api import Settings, create_app
+from matching import Repository, create_key, import_dataset, upsert_building, upsert_enterprise
+from training import TrainConfig, train_and_publish
+from training.demo import WorldParams, generate_world
+
+N_ENTERPRISES = 800
+SEED = 11
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "schemathesis: fuzzes the served OpenAPI schema with schemathesis (minutes)"
+    )
+
+
+@dataclass(frozen=True)
+class World:
+    """The session's template: a database file, a model store and the demo folder."""
+
+    db_file: Path
+    models: Path
+    folder: Path
+    version: str
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    root = tmp_path_factory.mktemp("api_world")
+    import os  # LOCAL-ONLY-HACK
+    if os.environ.get("H10_WORLD"):  # LOCAL-ONLY-HACK
+        w = Path(os.environ["H10_WORLD"])  # LOCAL-ONLY-HACK
+        return World(w / "t.db", w / "store", w / "world", "x")  # LOCAL-ONLY-HACK
+    folder = root / "dataset"
+    info = generate_world(folder, WorldParams(enterprises=N_ENTERPRISES, seed=SEED))
+    db_file = root / "template.db"
+    repo = Repository(f"sqlite:///{db_file}")
+    import_dataset(folder, repo)
+    result = train_and_publish(
+        repo.load_tables(), store=root / "store", truth_dir=info.truth_dir,
+        created=datetime.now(UTC).replace(microsecond=0), progress=False,
+        config=TrainConfig(max_queries=80),
+    )  # fmt: skip
+    repo.close()
+    assert result.promoted, result.reason
+    return World(db_file=db_file, models=root / "store", folder=folder, version=result.version)
+
+
+@dataclass
+class Service:
+    """One running app over a private copy of the world, with a key per caller kind."""
+
+    client: TestClient
+    repo: Repository
+    settings: Settings
+    keys: dict[str, str]
+    own_operator: str
+    other_operator: str
+    own_building: str
+    other_building: str
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def headers(self, who: str) -> dict[str, str]:
+        """Request headers of caller ``who`` (none, bad, viewer, op_own, op_other, admin)."""
+        return {} if who == "none" else {"X-API-Key": self.keys[who]}
+
+    def get(self, path: str, who: str = "admin", **kwargs: object):  # type: ignore[no-untyped-def]
+        return self.client.get(path, headers=self.headers(who), **kwargs)
+
+    def fresh_building(self, operator_id: str, *, vacant: float = 5000.0) -> str:
+        """A new building of ``operator_id`` in the first building's city, for destructive tests."""
+        base = self.tables["buildings"].iloc[0]
+        building_id = f"T{uuid.uuid4().hex[:10]}"
+        upsert_building(self.repo, {
+            "building_id": building_id, "name": f"测试大厦{building_id[-4:]}", "city": base["city"],
+            "district": base["district"], "theme": "general", "total_area_m2": vacant * 2,
+            "vacant_area_m2": vacant, "operator_id": operator_id,
+        })  # fmt: skip
+        return building_id
+
+    def fresh_enterprise(self) -> str:
+        """A new enterprise (no tenancy, no risk), for move-in tests."""
+        enterprise_id = f"X{uuid.uuid4().hex[:12]}"
+        upsert_enterprise(self.repo, {
+            "enterprise_id": enterprise_id, "name": f"测试科技有限公司{enterprise_id[-4:]}",
+            "industry_code": "65", "employees": 30, "city": self.tables["buildings"].iloc[0]["city"],
+        })  # fmt: skip
+        return enterprise_id
+
+
+def start_service(world: World, tmp: Path, *, copy_models: bool = False, **settings: object) -> Iterator[Service]:
+    """Serve a copy of the world's database (and, if asked, of its model store) from ``tmp``."""
+    db_file = tmp / "service.db"
+    shutil.copy(world.db_file, db_file)
+    models = world.models
+    if copy_models:
+        models = tmp / "store"
+        shutil.copytree(world.models, models)
+    config = Settings(db=f"sqlite:///{db_file}", models=models, jobs_dir=tmp / "jobs",
+                      json_logs=False, **settings)  # type: ignore[arg-type]
+    repo = Repository(config.db)
+    tables = {name: repo.load_table(name) for name in ("buildings", "enterprises")}
+    ops = tables["buildings"]["operator_id"].dropna().value_counts().index
+    own, other = str(ops[0]), str(ops[1])
+    b = tables["buildings"]
+    keys = {
+        "bad": "tm_0123456789abcdef_" + "x" * 43,
+        "viewer": create_key(repo, role="viewer", created=datetime.now(UTC)),
+        "op_own": create_key(repo, role="operator", operator_id=own, created=datetime.now(UTC)),
+        "op_other": create_key(repo, role="operator", operator_id=other, created=datetime.now(UTC)),
+        "admin": create_key(repo, role="admin", created=datetime.now(UTC)),
+    }
+    pick = b.sort_values("vacant_area_m2", ascending=False)
+    with TestClient(create_app(config)) as client:
+        yield Service(
+            client=client, repo=repo, settings=config, keys=keys, own_operator=own,
+            other_operator=other,
+            own_building=str(pick.loc[pick["operator_id"] == own, "building_id"].iloc[0]),
+            other_building=str(pick.loc[pick["operator_id"] == other, "building_id"].iloc[0]),
+            tables=tables,
+        )  # fmt: skip
+    repo.close()
+
+
+@pytest.fixture(scope="module")
+def service(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """A service shared by one test module (tests must not depend on each other's writes)."""
+    yield from start_service(world, tmp_path_factory.mktemp("service"))
+
+
+@pytest.fixture
+def fresh_service(world: World, tmp_path: Path) -> Iterator[Service]:
+    """A service of its own for one test that changes data."""
+    yield from start_service(world, tmp_path)

@@ -1,0 +1,216 @@
+"""Access matrix: every route x {no key, bad key, viewer, owning operator, other operator, admin}
+x {own, other's, missing id}, each cell's status asserted.
+
+"own" is a building operated by ``op_own``, "other" one operated by ``op_other``; routes without
+an id, or about enterprises, keys or jobs, use the targets that make sense for them.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.errors import ApiError
+from api.jobs import RetrainJobs
+from matching import create_key, move_in
+from tests.api.conftest import Service, World, start_service
+
+CALLERS = ("none", "bad", "viewer", "op_own", "op_other", "admin")
+ROLE_OF = {"viewer": 0, "op_own": 1, "op_other": 1, "admin": 2}
+NEEDED = {"read": 0, "operator": 1, "edit": 1, "admin": 2}
+MISSING_ID = "NO-SUCH-ID"
+Request = tuple[str, str, dict[str, Any]]  # method, path, httpx keyword arguments
+
+
+@dataclass(frozen=True)
+class Case:
+    """One route: who may call it (``kind``), its answer when allowed, and how to call it."""
+
+    name: str
+    kind: str  # public | read | operator | edit (operator owning the building) | admin
+    build: Callable[[Service, str], Request]
+    ok: int = 200
+    missing: int = 404
+    targets: tuple[str, ...] = ("own", "other", "missing")
+
+
+def _building(svc: Service, target: str) -> str:
+    return {"own": svc.own_building, "other": svc.other_building}.get(target, MISSING_ID)
+
+
+def _fresh_building(svc: Service, target: str) -> str:
+    if target == "missing":
+        return MISSING_ID
+    return svc.fresh_building(svc.own_operator if target == "own" else svc.other_operator)
+
+
+def _enterprise(svc: Service, target: str) -> str:
+    return MISSING_ID if target == "missing" else str(svc.tables["enterprises"]["enterprise_id"].iloc[0])
+
+
+def _put_building(svc: Service, target: str) -> Request:
+    if target == "missing":
+        body = {"name": "新建大厦", "city": "太原市", "district": "小店区", "theme": "finance",
+                "total_area_m2": 1000.0, "vacant_area_m2": 500.0}  # fmt: skip
+        return "PUT", f"/v1/buildings/N{uuid.uuid4().hex[:8]}", {"json": body}
+    building_id = _building(svc, target)
+    name = svc.tables["buildings"].set_index("building_id").loc[building_id, "name"]
+    return "PUT", f"/v1/buildings/{building_id}", {"json": {"name": name}}
+
+
+def _put_enterprise(svc: Service, target: str) -> Request:
+    if target == "missing":
+        body = {"name": "新建科技有限公司", "industry_code": "65", "employees": 12}
+        return "PUT", f"/v1/enterprises/N{uuid.uuid4().hex[:8]}", {"json": body}
+    enterprise_id = _enterprise(svc, target)
+    employees = int(svc.tables["enterprises"].set_index("enterprise_id").loc[enterprise_id, "employees"])
+    return "PUT", f"/v1/enterprises/{enterprise_id}", {"json": {"employees": employees}}
+
+
+def _move_in(svc: Service, target: str) -> Request:
+    body = {"enterprise_id": svc.fresh_enterprise(), "building_id": _fresh_building(svc, target),
+            "start_date": date.today().isoformat(), "area_m2": 100.0}  # fmt: skip
+    return "POST", "/v1/tenancies/move-in", {"json": body}
+
+
+def _move_out(svc: Service, target: str) -> Request:
+    enterprise_id, building_id = svc.fresh_enterprise(), _fresh_building(svc, target)
+    if target != "missing":
+        move_in(svc.repo, enterprise_id=enterprise_id, building_id=building_id,
+                start_date=date(2026, 1, 5), area_m2=100.0)  # fmt: skip
+    body = {"enterprise_id": enterprise_id, "building_id": building_id, "end_date": "2026-06-30"}
+    return "POST", "/v1/tenancies/move-out", {"json": body}
+
+
+def _event(svc: Service, target: str) -> Request:
+    body = {"enterprise_id": _enterprise(svc, "own"), "building_id": _building(svc, target),
+            "date": "2026-11-01", "stage": "contacted"}  # fmt: skip
+    return "POST", "/v1/events", {"json": body}
+
+
+def _import(svc: Service, _: str) -> Request:
+    csv = ("building_id,name,city,district,theme,total_area_m2,vacant_area_m2\n"
+           f"I{uuid.uuid4().hex[:8]},导入大厦,太原市,小店区,finance,1000,400\n")  # fmt: skip
+    files = {"file": ("buildings.csv", io.BytesIO(csv.encode()), "text/csv")}
+    return "POST", "/v1/admin/import", {"data": {"table": "buildings"}, "files": files}
+
+
+def _job(svc: Service, target: str) -> Request:
+    if target == "missing":
+        return "GET", "/v1/admin/retrain/20000101T000000Z-000000", {}
+    jobs: RetrainJobs = svc.client.app.state.jobs  # type: ignore[attr-defined]
+    job = _wait_idle_then_start(jobs)
+    return "GET", f"/v1/admin/retrain/{job}", {}
+
+
+def _wait_idle_then_start(jobs: RetrainJobs) -> str:
+    for _ in range(100):
+        try:
+            return jobs.start().job_id
+        except ApiError:  # the previous (no-op) job still runs: 409
+            time.sleep(0.05)
+    raise AssertionError("the cheap retraining job never finished")
+
+
+def _revoke(svc: Service, target: str) -> Request:
+    if target == "missing":
+        return "DELETE", "/v1/admin/keys/0000000000000000", {}
+    key = create_key(svc.repo, role="viewer", created=datetime.now(UTC))
+    return "DELETE", f"/v1/admin/keys/{key.split('_')[1]}", {}
+
+
+PLAN_BODY = {"pool_size": 100, "candidates": 30}
+CASES: tuple[Case, ...] = (
+    Case("healthz", "public", lambda s, t: ("GET", "/healthz", {}), targets=("none",)),
+    Case("readyz", "public", lambda s, t: ("GET", "/readyz", {}), targets=("none",)),
+    Case("labels", "public", lambda s, t: ("GET", "/v1/labels", {}), targets=("none",)),
+    Case("list buildings", "read", lambda s, t: ("GET", "/v1/buildings", {}), targets=("none",)),
+    Case("get building", "read", lambda s, t: ("GET", f"/v1/buildings/{_building(s, t)}", {})),
+    Case("building shortlist", "read",
+         lambda s, t: ("GET", f"/v1/buildings/{_building(s, t)}/shortlist", {"params": {"k": 3}})),
+    Case("chain leads", "read",
+         lambda s, t: ("GET", f"/v1/buildings/{_building(s, t)}/chain-leads", {"params": {"k": 3}})),
+    Case("list enterprises", "read", lambda s, t: ("GET", "/v1/enterprises", {}), targets=("none",)),
+    Case("get enterprise", "read", lambda s, t: ("GET", f"/v1/enterprises/{_enterprise(s, t)}", {}),
+         targets=("own", "missing")),
+    Case("enterprise shortlist", "read",
+         lambda s, t: ("GET", f"/v1/enterprises/{_enterprise(s, t)}/shortlist", {"params": {"k": 3}}),
+         targets=("own", "missing")),
+    Case("models", "read", lambda s, t: ("GET", "/v1/models", {}), targets=("none",)),
+    Case("plan", "edit",
+         lambda s, t: ("POST", f"/v1/buildings/{_building(s, t)}/plan", {"json": PLAN_BODY})),
+    Case("put building", "edit", _put_building, missing=200),
+    Case("delete building", "edit",
+         lambda s, t: ("DELETE", f"/v1/buildings/{_fresh_building(s, t)}", {})),
+    Case("move-in", "edit", _move_in),
+    Case("move-out", "edit", _move_out),
+    Case("event", "edit", _event),
+    Case("put enterprise", "operator", _put_enterprise, missing=200, targets=("own", "missing")),
+    Case("delete enterprise", "admin",
+         lambda s, t: ("DELETE", f"/v1/enterprises/{s.fresh_enterprise() if t == 'own' else MISSING_ID}", {}),
+         targets=("own", "missing")),
+    Case("import", "admin", _import, targets=("none",)),
+    Case("retrain", "admin", lambda s, t: ("POST", "/v1/admin/retrain", {}), ok=202, targets=("none",)),
+    Case("retrain job", "admin", _job, targets=("own", "missing")),
+    Case("create key", "admin",
+         lambda s, t: ("POST", "/v1/admin/keys", {"json": {"role": "viewer"}}), ok=201, targets=("none",)),
+    Case("list keys", "admin", lambda s, t: ("GET", "/v1/admin/keys", {}), targets=("none",)),
+    Case("revoke key", "admin", _revoke, targets=("own", "missing")),
+)  # fmt: skip
+
+
+def expected(case: Case, who: str, target: str) -> int:
+    """The status the access policy prescribes for one cell."""
+    if case.kind == "public":
+        return case.ok
+    if who in ("none", "bad"):
+        return 401
+    if ROLE_OF[who] < NEEDED[case.kind]:
+        return 403
+    if target == "missing":
+        return case.missing
+    if case.kind == "edit" and (who, target) in {("op_own", "other"), ("op_other", "own")}:
+        return 404
+    return case.ok
+
+
+CELLS = [(c, who, t) for c in CASES for who in CALLERS for t in c.targets]
+
+
+@pytest.fixture(scope="module")
+def matrix_service(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """A service whose retraining job is a no-op process, so the admin cell stays cheap."""
+    for svc in start_service(world, tmp_path_factory.mktemp("matrix")):
+        app = svc.client.app
+        app.state.jobs = RetrainJobs(  # type: ignore[attr-defined]
+            Path(svc.settings.jobs_dir), env={}, command=(sys.executable, "-c", "pass")
+        )
+        yield svc
+
+
+@pytest.mark.parametrize(("case", "who", "target"), CELLS,
+                         ids=[f"{c.name}-{w}-{t}" for c, w, t in CELLS])  # fmt: skip
+def test_access_cell(matrix_service: Service, case: Case, who: str, target: str) -> None:
+    method, path, kwargs = case.build(matrix_service, target)
+    response = matrix_service.client.request(
+        method, path, headers=matrix_service.headers(who), **kwargs
+    )
+    want = expected(case, who, target)
+    assert response.status_code == want, (method, path, response.text[:300])
+    if want >= 400:
+        assert set(response.json()["error"]) == {"code", "message"}
+
+
+def test_every_route_is_in_the_matrix(matrix_service: Service) -> None:
+    schema = matrix_service.client.get("/openapi.json").json()
+    operations = {(m.upper(), p) for p, ops in schema["paths"].items() for m in ops}
+    assert len(operations) == len(CASES)
