@@ -1,4 +1,4 @@
-"""tenantmatch package."""
+"""The domain: contract, storage, import, candidate pools, rules, shortlists with reasons."""
 
 from matching.candidates import (
     CandidatePool,
@@ -7,6 +7,14 @@ from matching.candidates import (
     candidates_for_enterprises,
 )
 from matching.engine import Engine, ModelNotReadyError
+from matching.errors import (
+    InputError,
+    NotFoundError,
+    RowError,
+    StorageError,
+    TenantmatchError,
+    ValidationFailed,
+)
 from matching.importer import ImportReport, TableReport, import_dataset, validate_dataset
 from matching.reasons import reason_text, top_reasons
 from matching.rules import LOW_CREDIT_SCORE, MIN_UNIT_OVERSIZE_FACTOR, risk_warnings, space_fits
@@ -27,12 +35,18 @@ __all__ = [
     "CandidatePool",
     "Engine",
     "ImportReport",
+    "InputError",
     "ModelNotReadyError",
+    "NotFoundError",
     "PoolRules",
     "Repository",
+    "RowError",
     "ScoringState",
+    "StorageError",
     "TableReport",
+    "TenantmatchError",
     "UpsertCount",
+    "ValidationFailed",
     "ValidationResult",
     "candidates_for_buildings",
     "candidates_for_enterprises",

@@ -95,6 +95,11 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return codes.astype(np.int32), pd.Index(uniques)
 
 
+def _objects(values: pd.Series) -> np.ndarray:
+    """object array (n,) of the values, None where missing."""
+    return np.array([None if pd.isna(v) else v for v in values], dtype=object)
+
+
 def _groups(keys: np.ndarray, values: np.ndarray) -> dict[int, np.ndarray]:
     """``{key: sorted values}`` for parallel int arrays."""
     if len(keys) == 0:
@@ -119,20 +124,20 @@ class _Side:
         codes, categories = {}, {}
         for column in columns:
             codes[column], categories[column] = _codes(frame[column])
-        names = frame["name"].to_numpy(dtype=object, na_value=None)
+        names = _objects(frame["name"])
         return cls(pd.Index(frame.index.astype("str")), names, codes, categories)
 
     def isin(self, column: str, wanted: frozenset[str]) -> np.ndarray:
         """Boolean mask (n,) of rows whose ``column`` is one of ``wanted``; all True if empty."""
         if not wanted:
             return np.ones(len(self.ids), dtype=bool)
-        targets = self.categories[column].get_indexer(sorted(wanted))
+        targets = self.categories[column].get_indexer(pd.Index(sorted(wanted)))
         return np.isin(self.codes[column], targets[targets >= 0])
 
     def positions(self, ids: Sequence[str], *, kind: str) -> np.ndarray:
         """int64 positions of ``ids``; NotFoundError naming the unknown ones."""
         ids = [str(i) for i in ids]
-        found = self.ids.get_indexer(ids)
+        found = self.ids.get_indexer(pd.Index(ids))
         missing = [i for i, pos in zip(ids, found, strict=True) if pos < 0]
         if missing:
             shown = ", ".join(repr(m) for m in missing[:10])
@@ -202,7 +207,7 @@ class CandidatePool:
             risk_bits=list_bitmask(e["risk_flags"], codes=RISK_FLAGS),
             vacant_m2=b["vacant_area_m2"].to_numpy(dtype=np.float64, na_value=np.nan),
             min_unit_m2=b["min_unit_m2"].to_numpy(dtype=np.float64, na_value=np.nan),
-            risk_flags=e["risk_flags"].to_numpy(dtype=object, na_value=None),
+            risk_flags=_objects(e["risk_flags"]),
             credit_score=e["credit_score"].to_numpy(dtype=np.float64, na_value=np.nan),
             tenants_of=tenants,
             homes_of=homes,
@@ -281,8 +286,8 @@ def _current_tenancies(
     """Open tenancies as of the snapshot: building -> tenants and enterprise -> buildings."""
     ten = snapshot.tenancies
     open_ = ten[ten["end_date"].isna()]
-    e_pos = e_side.ids.get_indexer(open_["enterprise_id"].astype("str"))
-    b_pos = b_side.ids.get_indexer(open_["building_id"].astype("str"))
+    e_pos = e_side.ids.get_indexer(pd.Index(open_["enterprise_id"].astype("str")))
+    b_pos = b_side.ids.get_indexer(pd.Index(open_["building_id"].astype("str")))
     keep = (e_pos >= 0) & (b_pos >= 0)
     e_pos, b_pos = e_pos[keep].astype(np.int64), b_pos[keep].astype(np.int64)
     return _groups(b_pos, e_pos), _groups(e_pos, b_pos)

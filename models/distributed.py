@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import warnings
 from collections.abc import Sequence
 from typing import Any, Self
 
@@ -108,9 +109,7 @@ def _as_dask(
     if not isinstance(group, dd.Series | da.Array):
         group = da.from_array(np.asarray(group), chunks=-1)
     if not isinstance(X, dd.DataFrame):
-        raise FeatureMismatchError(
-            f"X must be a dask or pandas DataFrame, got {type(X).__name__}"
-        )
+        raise FeatureMismatchError(f"X must be a dask or pandas DataFrame, got {type(X).__name__}")
     return X, y, group
 
 
@@ -167,7 +166,10 @@ class DaskLGBMRankerScorer(LGBMRankerScorer):
         X, y, group = client.persist([X, y, group])
         n_rows = self._check_partitions(client, X, y, group)
         model = self._dask_model(client)
-        model.fit(X, y, group=group, **self._fit_kwargs(valid))
+        with warnings.catch_warnings():
+            # lightgbm.dask sets threads per worker itself and says so for n_jobs every time.
+            warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
+            model.fit(X, y, group=group, **self._fit_kwargs(valid))
         self._keep_local(model.to_local(), meta=meta, n_rows=n_rows)
         return self
 
@@ -244,4 +246,8 @@ class DaskLGBMRankerScorer(LGBMRankerScorer):
 def _delayed(collection: DaskVector) -> list[Any]:
     """One delayed object per partition (dask arrays give an object array of blocks)."""
     parts = collection.to_delayed()
-    return list(np.asarray(parts, dtype=object).reshape(-1)) if isinstance(parts, np.ndarray) else list(parts)
+    return (
+        list(np.asarray(parts, dtype=object).reshape(-1))
+        if isinstance(parts, np.ndarray)
+        else list(parts)
+    )

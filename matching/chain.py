@@ -1,0 +1,156 @@
+"""Chain leads (以商招商): enterprises linked to a building's current tenants, ranked by fit.
+
+A lead is an upstream supplier, downstream customer, investor, investee or partner of a current
+tenant (links as of the engine's snapshot) who is not a tenant of the building itself and passes
+the same business rules as a shortlist (risk, space fit, filters; ``matching.candidates``).
+Each lead is scored by the serving model for (building, lead) and carries its top reasons.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features import FeatureContext, build_matrix
+from matching.candidates import Pairs, PoolRules
+from matching.engine import Engine
+from matching.reasons import top_reasons
+from matching.rules import risk_warnings
+from matching.shortlist import SCORE_DECIMALS, ScoringState, check_k
+
+logger = logging.getLogger(__name__)
+
+MISSING_WEIGHT = 1.0  # a link without weight counts fully, as in the features package
+# relation -> (direction of the partner when the tenant is the link's source, ... target)
+DIRECTIONS: dict[str, tuple[str, str]] = {
+    "supplies": ("downstream", "upstream"),  # source supplies target
+    "invests": ("investee", "investor"),  # source holds equity in target
+    "partners": ("partner", "partner"),
+}
+LINK_COLUMNS = ("enterprise", "tenant", "relation", "direction", "weight")
+
+
+def chain_leads(
+    engine: Engine, building_id: str, *, k: int = 20, rules: PoolRules | None = None
+) -> dict[str, Any]:
+    """The k best chain leads of ``building_id`` as ``{"query", "model_version", "tenants",
+    "items"}``; each item names the tenant it comes through (its strongest link) and lists every
+    link in ``links``. NotFoundError for an unknown building."""
+    k, rules = check_k(k), rules or PoolRules()
+    state = engine.state()
+    b_pos = int(state.pool.buildings.positions([building_id], kind="building")[0])
+    tenants = state.pool.tenants_of.get(b_pos, np.empty(0, dtype=np.int64))
+    links = tenant_links(state, tenants)
+    eligible = state.pool.pairs_for_buildings(np.array([b_pos]), rules=rules).enterprise
+    links = links[links["enterprise"].isin(eligible)]
+    items = _items(state, b_pos, links, k=k, rules=rules)
+    logger.info("chain leads of %s: %d linked candidates, %d kept", building_id,
+                links["enterprise"].nunique(), len(items))  # fmt: skip
+    return {
+        "query": {"building_id": str(building_id)},
+        "model_version": state.model.version,
+        "tenants": len(tenants),
+        "items": items,
+    }
+
+
+def tenant_links(state: ScoringState, tenants: np.ndarray) -> pd.DataFrame:
+    """Links of ``tenants`` (enterprise positions) to enterprises outside that set, one row per
+    (partner, tenant, relation): pool positions, the partner's direction, weight (NaN = none)."""
+    ids = state.pool.enterprises.ids
+    links = state.snapshot.links
+    src = ids.get_indexer(links["source_id"].astype("str"))
+    tgt = ids.get_indexer(links["target_id"].astype("str"))
+    weight = links["weight"].to_numpy(dtype=np.float64, na_value=np.nan)
+    relation = links["relation"].to_numpy(dtype=object)
+    parts = []
+    for side, (tenant, other) in enumerate(((src, tgt), (tgt, src))):
+        keep = np.isin(tenant, tenants) & ~np.isin(other, tenants) & (other >= 0)
+        direction = [DIRECTIONS.get(r, ("partner", "partner"))[side] for r in relation[keep]]
+        parts.append(pd.DataFrame({"enterprise": other[keep], "tenant": tenant[keep],
+                                   "relation": relation[keep], "direction": direction,
+                                   "weight": weight[keep]}))  # fmt: skip
+    out = pd.concat(parts, ignore_index=True)
+    return out.drop_duplicates(["enterprise", "tenant", "relation", "direction"])
+
+
+def score_pairs(
+    state: ScoringState, pairs: Pairs, *, ctx: FeatureContext | None = None, explain: bool = True
+) -> tuple[np.ndarray, list[list[dict[str, object]]]]:
+    """Model scores (float64, one per pair) and, if ``explain``, the top reasons of each pair;
+    ``ctx`` defaults to the state's feature context (pass another for a counterfactual)."""
+    if len(pairs) == 0:
+        return np.empty(0), []
+    ctx = state.ctx if ctx is None else ctx
+    X = build_matrix(state.pool.pair_frame(pairs), ctx, vocab=state.vocab)
+    scores = np.asarray(state.model.scorer.score(X), dtype=np.float64)
+    contributions = getattr(state.model.scorer, "contributions", None)
+    if not explain or contributions is None:
+        return scores, [[] for _ in range(len(pairs))]
+    aligned = X[state.model.manifest["feature_names"]]
+    return scores, top_reasons(contributions(aligned), aligned, vocab=state.vocab)
+
+
+def _items(
+    state: ScoringState, b_pos: int, links: pd.DataFrame, *, k: int, rules: PoolRules
+) -> list[dict[str, Any]]:
+    """One item per linked enterprise, best fit first (ties: stronger link, then registry
+    order), reasons computed for the kept k only."""
+    strength = links.assign(strength=links["weight"].fillna(MISSING_WEIGHT))
+    strongest = strength.sort_values(["enterprise", "strength"], ascending=[True, False],
+                                     kind="stable").drop_duplicates("enterprise")  # fmt: skip
+    leads = strongest["enterprise"].to_numpy(dtype=np.int64)
+    pairs = Pairs.of([leads], fixed=np.array([b_pos]), fixed_is_building=True)
+    scores, _ = score_pairs(state, pairs, explain=False)
+    order = np.lexsort((leads, -strongest["strength"].to_numpy(), -scores))[:k]
+    kept = Pairs.of([leads[order]], fixed=np.array([b_pos]), fixed_is_building=True)
+    _, reasons = score_pairs(state, kept)
+    rows = strongest.iloc[order].to_dict("records")
+    return [
+        _item(state, rank, row, float(scores[i]), reasons[rank - 1], strength, rules=rules)
+        for rank, (i, row) in enumerate(zip(order, rows, strict=True), start=1)
+    ]
+
+
+def _item(
+    state: ScoringState,
+    rank: int,
+    row: dict[str, Any],
+    score: float,
+    reasons: list[dict[str, object]],
+    links: pd.DataFrame,
+    *,
+    rules: PoolRules,
+) -> dict[str, Any]:
+    side = state.pool.enterprises
+    e = int(row["enterprise"])
+    mine = links[links["enterprise"] == e].sort_values("strength", ascending=False, kind="stable")
+    item: dict[str, Any] = {
+        "rank": rank,
+        "enterprise_id": str(side.ids[e]),
+        "name": side.names[e],
+        **_link_fields(state, row),
+        "score": round(score, SCORE_DECIMALS),
+        "reasons": reasons,
+        "links": [_link_fields(state, r) for r in mine.to_dict("records")],
+    }
+    if rules.include_risky:
+        flags, credit = state.pool.risk_flags[e], float(state.pool.credit_score[e])
+        item["risk_warnings"] = risk_warnings(flags, credit_score=credit)
+    return item
+
+
+def _link_fields(state: ScoringState, row: dict[str, Any]) -> dict[str, Any]:
+    side = state.pool.enterprises
+    tenant = int(row["tenant"])
+    weight = row["weight"]
+    return {
+        "via_tenant_id": str(side.ids[tenant]),
+        "via_tenant_name": side.names[tenant],
+        "relation": str(row["relation"]),
+        "direction": str(row["direction"]),
+        "weight": None if pd.isna(weight) else float(weight),
+    }

@@ -1,0 +1,260 @@
+"""Training and batch scoring on a Dask cluster.
+
+The training set is built on the workers, one task per snapshot date (training window) running
+``training.dataset.window_examples``; its (X, y, group) become dask collections with one
+partition per window, so every partition holds whole queries, as ``DaskLGBMRanker`` requires.
+``batch_shortlists`` scores every building's shortlist on the cluster and writes jsonl.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dask.dataframe as dd
+import distributed
+import pandas as pd
+
+from features import Registry, Snapshot, Vocabulary, categorical_features
+from matching import PoolRules, ScoringState, check_k, shortlist_for_buildings
+from matching.errors import InputError
+from models import Scorer
+from models.distributed import DaskLGBMRankerScorer
+from training.dataset import RankingSet, SamplingConfig, window_examples
+from training.evaluate import System
+from training.labels import DIRECTIONS
+from training.pipeline import PER_DIRECTION, RANKER, TrainConfig, fit_baselines
+from training.splits import TemporalSplit, Window, make_split
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 10
+BUILDINGS_PER_TASK = 50
+
+
+@dataclass(frozen=True)
+class DaskRankingSet:
+    """A ranking set held by the workers: ``X`` (float32 features), ``y`` (grades 0..4) and
+    ``group`` (query sizes), each with one partition per window, in window order."""
+
+    X: dd.DataFrame
+    y: dd.Series
+    group: dd.Series
+
+
+@dataclass(frozen=True)
+class ClusterRun:
+    """What a training run prepares and fits on the cluster, in the pipeline's terms."""
+
+    registry: Registry
+    split: TemporalSplit
+    vocab: Vocabulary
+    train: RankingSet
+    valid: RankingSet
+    ranker: Scorer
+    systems: list[System]
+
+
+def connect(address: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> distributed.Client:
+    """A client of the scheduler at ``address`` (``tcp://host:8786``); InputError when it
+    cannot be reached within ``timeout_s`` seconds."""
+    try:
+        return distributed.Client(address, timeout=timeout_s)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputError(
+            f"cannot reach the Dask scheduler at {address!r} ({exc}); give the address of a "
+            "running scheduler, e.g. tcp://scheduler-host:8786"
+        ) from exc
+
+
+def submit_windows(
+    client: distributed.Client,
+    registry: Registry,
+    windows: Sequence[Window],
+    *,
+    vocab: Vocabulary,
+    config: SamplingConfig | None = None,
+) -> list[distributed.Future]:
+    """One future per window, in order, holding that window's RankingSet built on a worker;
+    the registry is scattered to every worker once."""
+    config = config or SamplingConfig()
+    shared = client.scatter(registry, broadcast=True)
+    return [
+        client.submit(window_examples, shared, window=w, vocab=vocab, config=config, pure=False)
+        for w in windows
+    ]
+
+
+def gather_sets(
+    client: distributed.Client, futures: Sequence[distributed.Future]
+) -> list[RankingSet]:
+    """The RankingSets of ``futures`` fetched to this process, in order."""
+    return list(client.gather(list(futures)))
+
+
+def part_X(ranking: RankingSet, *, direction: str | None = None) -> pd.DataFrame:
+    """Features of one partition (rows of ``direction`` only, when given)."""
+    return (ranking if direction is None else ranking.only(direction)).X
+
+
+def part_y(ranking: RankingSet, *, direction: str | None = None) -> pd.Series:
+    """Grades (int64) of one partition."""
+    return pd.Series((ranking if direction is None else ranking.only(direction)).y, name="grade")
+
+
+def part_group(ranking: RankingSet, *, direction: str | None = None) -> pd.Series:
+    """Query sizes (int64) of one partition, in row order."""
+    chosen = ranking if direction is None else ranking.only(direction)
+    return pd.Series(chosen.group, name="group")
+
+
+def dask_ranking_set(
+    client: distributed.Client,
+    futures: Sequence[distributed.Future],
+    *,
+    direction: str | None = None,
+) -> DaskRankingSet:
+    """Dask collections over the window futures (one partition each), computed next to the
+    data; ``direction`` keeps only that direction's rows."""
+    parts = {
+        name: [client.submit(fn, f, direction=direction) for f in futures]
+        for name, fn in (("X", part_X), ("y", part_y), ("group", part_group))
+    }
+    meta_X = client.submit(_empty, parts["X"][0]).result()
+    return DaskRankingSet(
+        X=dd.from_delayed(parts["X"], meta=meta_X),
+        y=dd.from_delayed(parts["y"], meta=pd.Series([], dtype="int64", name="grade")),
+        group=dd.from_delayed(parts["group"], meta=pd.Series([], dtype="int64", name="group")),
+    )
+
+
+def _empty(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.iloc[:0]
+
+
+def fit_dask_ranker(
+    client: distributed.Client,
+    train: DaskRankingSet,
+    valid: RankingSet,
+    *,
+    params: Mapping[str, Any],
+) -> DaskLGBMRankerScorer:
+    """The lambdarank ranker fitted data-parallel on ``train`` with ``DaskLGBMRanker``, early
+    stopping on ``valid``; ``params`` are LGBMRankerScorer settings."""
+    settings = {"categorical_features": tuple(categorical_features()), **params}
+    ranker = DaskLGBMRankerScorer(client=client, **settings)
+    return ranker.fit(
+        train.X,
+        train.y,
+        group=train.group,
+        X_valid=valid.X,
+        y_valid=valid.y,
+        group_valid=valid.group,
+    )
+
+
+def _system(name: str, scorers: Mapping[str, Scorer]) -> System:
+    return System(name, lambda X, pairs, d: scorers[d].score(X))
+
+
+def fit_on_cluster(
+    client: distributed.Client, tables: dict[str, pd.DataFrame], *, config: TrainConfig
+) -> ClusterRun:
+    """The pipeline's preparation and fitting with the training windows built and the
+    LightGBM rankers (shared and per direction) trained on the cluster; the baselines are
+    fitted locally on the same rows, exactly as without Dask."""
+    registry = Registry.from_tables(tables)
+    split = make_split(
+        tables,
+        eval_months=config.eval_months,
+        history_months=config.history_months,
+        step_months=config.step_months,
+        horizon_months=config.horizon_months,
+    )
+    vocab = Vocabulary.fit(Snapshot.at(registry, split.cut))
+    futures = submit_windows(
+        client, registry, split.fit_windows, vocab=vocab, config=config.sampling
+    )
+    train_futures, valid = futures[:-1], client.gather(futures[-1])
+    ranker = fit_dask_ranker(
+        client, dask_ranking_set(client, train_futures), valid, params=config.ranker_params
+    )
+    per_direction = {
+        d.name: fit_dask_ranker(
+            client,
+            dask_ranking_set(client, train_futures, direction=d.name),
+            valid.only(d.name),
+            params=config.ranker_params,
+        )
+        for d in DIRECTIONS
+    }
+    train = RankingSet.concat(gather_sets(client, train_futures))
+    systems = [
+        _system(RANKER, {d.name: ranker for d in DIRECTIONS}),
+        _system(PER_DIRECTION, per_direction),
+        *fit_baselines(train),
+    ]
+    return ClusterRun(registry, split, vocab, train, valid, ranker, systems)
+
+
+def _chunks(ids: Sequence[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(ids), size):
+        yield [str(i) for i in ids[start : start + size]]
+
+
+def batch_shortlists(
+    client: distributed.Client,
+    state: ScoringState,
+    *,
+    out: Path,
+    building_ids: Sequence[str] | None = None,
+    k: int = 20,
+    rules: PoolRules | None = None,
+    chunk_size: int = BUILDINGS_PER_TASK,
+) -> int:
+    """Shortlists of ``building_ids`` (default: every building of the state's pool) scored on
+    the cluster, written to ``out`` as jsonl in id order (one line per building, the
+    interface's object); returns the number of lines. NotFoundError for an unknown id."""
+    k, rules = check_k(k), rules or PoolRules()
+    if chunk_size < 1:
+        raise InputError(f"chunk_size={chunk_size} is not allowed; it must be >= 1")
+    ids = list(state.pool.buildings.ids) if building_ids is None else list(building_ids)
+    state.pool.buildings.positions(ids, kind="building")  # unknown ids fail before any work
+    shared = client.scatter(state, broadcast=True)
+    futures = [
+        client.submit(shortlist_for_buildings, shared, chunk, k=k, rules=rules, pure=False)
+        for chunk in _chunks(ids, chunk_size)
+    ]
+    log.info("batch shortlists: %d buildings in %d tasks", len(ids), len(futures))
+    return _write_jsonl(futures, out=Path(out))
+
+
+def _write_jsonl(futures: Sequence[distributed.Future], *, out: Path) -> int:
+    """Write each future's objects in order to ``out`` atomically (temp file, then rename)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    lines = 0
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for future in futures:
+                for obj in future.result():
+                    fh.write(json.dumps(obj, ensure_ascii=False, separators=(", ", ": ")) + "\n")
+                    lines += 1
+                future.release()
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return lines
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The objects of a jsonl file written by ``batch_shortlists``, in order."""
+    with Path(path).open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
