@@ -7,19 +7,30 @@ refusals (401, 403, 409) are raised as :class:`ApiError` by dependencies, never 
 from __future__ import annotations
 
 import logging
+import zipfile
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from openpyxl.utils.exceptions import InvalidFileException
+from pyarrow import ArrowException
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from matching import InputError, NotFoundError, StorageError, TenantmatchError, ValidationFailed
+from matching import (
+    InputError,
+    ModelNotReadyError,
+    NotFoundError,
+    StorageError,
+    TenantmatchError,
+    ValidationFailed,
+)
 from models import ModelsError
 
 log = logging.getLogger(__name__)
 
 # Checked in order: the first matching class decides the status and code.
 DOMAIN_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
+    (ModelNotReadyError, 503, "model_unavailable"),  # an InputError of the CLI, not of a caller
     (NotFoundError, 404, "not_found"),
     (ValidationFailed, 400, "invalid_data"),
     (InputError, 400, "bad_request"),
@@ -40,6 +51,14 @@ STATUS_CODES: dict[int, str] = {
     422: "invalid_request",
     503: "unavailable",
 }
+
+
+# Parser errors of a corrupt uploaded file. ``matching.readers`` lets them escape (the CLI exits 1);
+# on the upload route they are the caller's mistake, so they answer 400 there and only there.
+UPLOAD_PATH = "/v1/admin/import"
+UNREADABLE_UPLOAD: tuple[type[Exception], ...] = (
+    ArrowException, zipfile.BadZipFile, InvalidFileException, KeyError, ValueError,
+)  # fmt: skip
 
 
 class ApiError(StarletteHTTPException):
@@ -105,6 +124,14 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _unreadable_upload(request: Request, exc: Exception) -> JSONResponse:
+    if request.url.path != UPLOAD_PATH:
+        return await _unexpected(request, exc)
+    log.info("unreadable upload: %s: %s", type(exc).__name__, exc)
+    message = f"the uploaded file cannot be read as its format says: {type(exc).__name__}: {exc}"
+    return JSONResponse(error_body("unreadable_file", message[:500]), 400)
+
+
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error", exc_info=exc)
     return JSONResponse(error_body("internal", "internal error; see the server log"), 500)
@@ -116,4 +143,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ModelsError, _domain)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
+    for cls in UNREADABLE_UPLOAD:
+        app.add_exception_handler(cls, _unreadable_upload)
     app.add_exception_handler(Exception, _unexpected)

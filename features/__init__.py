@@ -4,6 +4,7 @@ from features import spec
 from features.context import FeatureContext
 from features.errors import FeatureError, SchemaError, UnknownIdError, VocabularyError
 from features.matrix import build_matrix, context_for, join_attributes
+from features.pair import MIN_UNIT_OVERSIZE_FACTOR, space_fits
 from features.reference import (
     DATA_DIR,
     division_of,
@@ -29,6 +30,7 @@ from features.vocab import Vocabulary
 __all__ = [
     "DATA_DIR",
     "FEATURES",
+    "MIN_UNIT_OVERSIZE_FACTOR",
     "Feature",
     "FeatureContext",
     "FeatureError",
@@ -51,6 +53,7 @@ __all__ = [
     "normalize_industry_codes",
     "section_of_division",
     "shanxi_districts",
+    "space_fits",
     "spec",
     "theme_industry_prior",
     "themes",

@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 EARTH_RADIUS_KM = 6371.0088
 DAYS_PER_YEAR = 365.0
 CNY_PER_10K = 10_000.0
+MIN_UNIT_OVERSIZE_FACTOR = 2.0  # largest min_unit / need ratio a firm is assumed to accept
 
 
 def _series(values: object, pairs: pd.DataFrame) -> pd.Series:
@@ -70,12 +71,26 @@ def space_need_log_ratio(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
     return _series(ratio, pairs)
 
 
+def space_fits(
+    need_m2: np.ndarray | float, *, vacant_m2: np.ndarray | float, min_unit_m2: np.ndarray | float
+) -> np.ndarray:
+    """The one space-fit rule (feature and candidate filter alike); boolean, arrays broadcast,
+    areas in m². The area taken, max(need, min unit), must not exceed the vacancy, and a firm
+    takes a whole min unit only if it is at most ``MIN_UNIT_OVERSIZE_FACTOR`` x its need.
+    A missing need or vacancy cannot fail the rule (True); a missing min unit lets any size."""
+    need = np.asarray(need_m2, dtype=np.float64)
+    unit = np.nan_to_num(np.asarray(min_unit_m2, dtype=np.float64), nan=0.0)
+    with np.errstate(invalid="ignore"):
+        fits_vacancy = ~(np.maximum(need, unit) > np.asarray(vacant_m2, dtype=np.float64))
+        unit_ok = ~(unit > MIN_UNIT_OVERSIZE_FACTOR * need)
+    return fits_vacancy & unit_ok
+
+
 def space_need_fits(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
-    """1.0 if min unit <= space need <= vacant area (no min unit: any need), else 0.0; NaN if
-    the need or the vacancy is unknown."""
+    """1.0 if the space fits by :func:`space_fits`, else 0.0; NaN if the need or the vacancy
+    is unknown."""
     need, vacant = _space_need(pairs), _col(pairs, "b_vacant_area_m2")
-    unit = np.nan_to_num(_col(pairs, "b_min_unit_m2"), nan=0.0)
-    fits = ((need <= vacant) & (need >= unit)).astype(np.float64)
+    fits = space_fits(need, vacant_m2=vacant, min_unit_m2=_col(pairs, "b_min_unit_m2"))
     return _series(np.where(np.isnan(need) | np.isnan(vacant), np.nan, fits), pairs)
 
 

@@ -114,7 +114,9 @@ FEATURES: tuple[Feature, ...] = (
         "numeric",
         "需求面积与空置面积之比（对数）{value:+.1f}",
     ),
-    Feature("pair__space_need_fits", p.space_need_fits, "flag", "空置面积满足预计需求"),
+    Feature(
+        "pair__space_need_fits", p.space_need_fits, "flag", "空置面积满足预计需求", version="2"
+    ),
     Feature("pair__rent_burden", p.rent_burden, "numeric", "年租金约占营收 {value:.1%}"),
     Feature(
         "pair__chain_partners_in_building",

@@ -1,11 +1,25 @@
 """The domain: contract, storage, import, candidate pools, rules, shortlists with reasons."""
 
+from matching.access import (
+    Principal,
+    Role,
+    audit,
+    authenticate,
+    can_edit_building,
+    can_see_credit,
+    create_key,
+    has_role,
+    list_keys,
+    parse_key,
+    revoke_key,
+)
 from matching.candidates import (
     CandidatePool,
     PoolRules,
     candidates_for_buildings,
     candidates_for_enterprises,
 )
+from matching.chain import chain_leads
 from matching.engine import Engine, ModelNotReadyError
 from matching.errors import (
     InputError,
@@ -16,6 +30,7 @@ from matching.errors import (
     ValidationFailed,
 )
 from matching.importer import ImportReport, TableReport, import_dataset, validate_dataset
+from matching.planning import fill_plan, theme_fit
 from matching.reasons import reason_text, top_reasons
 from matching.rules import LOW_CREDIT_SCORE, MIN_UNIT_OVERSIZE_FACTOR, risk_warnings, space_fits
 from matching.shortlist import (
@@ -26,6 +41,17 @@ from matching.shortlist import (
     shortlist_for_enterprises,
 )
 from matching.storage import Repository, UpsertCount
+from matching.updates import (
+    bulk_upload,
+    delete_building,
+    delete_enterprise,
+    move_in,
+    move_out,
+    record_event,
+    stale_buildings,
+    upsert_building,
+    upsert_enterprise,
+)
 from matching.validation import ValidationResult, validate_table
 
 __all__ = [
@@ -39,7 +65,9 @@ __all__ = [
     "ModelNotReadyError",
     "NotFoundError",
     "PoolRules",
+    "Principal",
     "Repository",
+    "Role",
     "RowError",
     "ScoringState",
     "StorageError",
@@ -48,16 +76,37 @@ __all__ = [
     "UpsertCount",
     "ValidationFailed",
     "ValidationResult",
+    "audit",
+    "authenticate",
+    "bulk_upload",
+    "can_edit_building",
+    "can_see_credit",
     "candidates_for_buildings",
     "candidates_for_enterprises",
+    "chain_leads",
     "check_k",
+    "create_key",
+    "delete_building",
+    "delete_enterprise",
+    "fill_plan",
+    "has_role",
     "import_dataset",
+    "list_keys",
+    "move_in",
+    "move_out",
+    "parse_key",
     "reason_text",
+    "record_event",
+    "revoke_key",
     "risk_warnings",
     "shortlist_for_buildings",
     "shortlist_for_enterprises",
     "space_fits",
+    "stale_buildings",
+    "theme_fit",
     "top_reasons",
+    "upsert_building",
+    "upsert_enterprise",
     "validate_dataset",
     "validate_table",
 ]

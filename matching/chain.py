@@ -9,6 +9,7 @@ Each lead is scored by the serving model for (building, lead) and carries its to
 from __future__ import annotations
 
 import logging
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 import numpy as np
@@ -62,8 +63,8 @@ def tenant_links(state: ScoringState, tenants: np.ndarray) -> pd.DataFrame:
     (partner, tenant, relation): pool positions, the partner's direction, weight (NaN = none)."""
     ids = state.pool.enterprises.ids
     links = state.snapshot.links
-    src = ids.get_indexer(links["source_id"].astype("str"))
-    tgt = ids.get_indexer(links["target_id"].astype("str"))
+    src = ids.get_indexer(pd.Index(links["source_id"].astype("str")))
+    tgt = ids.get_indexer(pd.Index(links["target_id"].astype("str")))
     weight = links["weight"].to_numpy(dtype=np.float64, na_value=np.nan)
     relation = links["relation"].to_numpy(dtype=object)
     parts = []
@@ -118,7 +119,7 @@ def _items(
 def _item(
     state: ScoringState,
     rank: int,
-    row: dict[str, Any],
+    row: Mapping[Hashable, Any],
     score: float,
     reasons: list[dict[str, object]],
     links: pd.DataFrame,
@@ -143,7 +144,7 @@ def _item(
     return item
 
 
-def _link_fields(state: ScoringState, row: dict[str, Any]) -> dict[str, Any]:
+def _link_fields(state: ScoringState, row: Mapping[Hashable, Any]) -> dict[str, Any]:
     side = state.pool.enterprises
     tenant = int(row["tenant"])
     weight = row["weight"]

@@ -6,7 +6,8 @@ Rules:
 - a deregistered enterprise (risk flag ``deregistered``) is never shortlisted;
 - an enterprise with any other risk flag is shortlisted only when the caller asks
   (``include_risky``), and then carries its warnings;
-- space must fit (see :func:`space_fits`): the area taken, ``max(need, min_unit)``, must not exceed
+- space must fit: the one rule is ``features.space_fits`` (re-exported here), which the feature
+  ``pair__space_need_fits`` uses too: the area taken, ``max(need, min_unit)``, must not exceed
   the building's vacant area, and a firm takes a whole minimum unit only when that unit is at most
   ``MIN_UNIT_OVERSIZE_FACTOR`` times its need (a 300 m² firm may take a 600 m² unit, not a 700 m²).
 """
@@ -18,13 +19,25 @@ import math
 import numpy as np
 import pandas as pd
 
+from features import MIN_UNIT_OVERSIZE_FACTOR, space_fits
 from matching.contract import LIST_SEPARATOR
 from matching.enums import RiskFlag, label_zh
+
+__all__ = [
+    "ALWAYS_EXCLUDED_FLAGS",
+    "LOW_CREDIT_SCORE",
+    "MIN_UNIT_OVERSIZE_FACTOR",
+    "RISK_FLAGS",
+    "eligible_by_risk",
+    "flags_bits",
+    "list_bitmask",
+    "risk_warnings",
+    "space_fits",
+]
 
 RISK_FLAGS: tuple[str, ...] = tuple(f.value for f in RiskFlag)
 ALWAYS_EXCLUDED_FLAGS: frozenset[str] = frozenset({RiskFlag.DEREGISTERED.value})
 LOW_CREDIT_SCORE = 60.0  # credit_score strictly below this earns a warning
-MIN_UNIT_OVERSIZE_FACTOR = 2.0  # largest min_unit / need ratio a firm is assumed to accept
 
 
 def list_bitmask(cells: pd.Series, *, codes: tuple[str, ...]) -> np.ndarray:
@@ -52,22 +65,6 @@ def eligible_by_risk(risk_bits: np.ndarray, *, include_risky: bool) -> np.ndarra
     if include_risky:
         return (risk_bits & np.uint32(ALWAYS_EXCLUDED_BITS)) == 0
     return risk_bits == 0
-
-
-def space_fits(
-    need_m2: np.ndarray, *, vacant_m2: np.ndarray, min_unit_m2: np.ndarray
-) -> np.ndarray:
-    """Boolean mask of pairs whose space fits; arrays broadcast, areas in m².
-
-    A missing need or vacancy cannot exclude a pair (True); a missing min unit means any size lets.
-    """
-    need = np.asarray(need_m2, dtype=np.float64)
-    unit = np.nan_to_num(np.asarray(min_unit_m2, dtype=np.float64), nan=0.0)
-    taken = np.maximum(need, unit)
-    with np.errstate(invalid="ignore"):
-        fits_vacancy = ~(taken > np.asarray(vacant_m2, dtype=np.float64))
-        unit_ok = ~(unit > MIN_UNIT_OVERSIZE_FACTOR * need)
-    return fits_vacancy & unit_ok
 
 
 def risk_warnings(risk_flags: str | None, *, credit_score: float | None) -> list[str]:

@@ -109,9 +109,10 @@ def move_in(
     """
     enterprise = _require(repo, "enterprises", enterprise_id)
     building = _require(repo, "buildings", building_id)
-    new = {"enterprise_id": enterprise_id, "building_id": building_id, "start_date": start_date}
-    start = _validated("tenancies", [_text_record("tenancies", new)], known=_ids_of(new))
-    start = start.at[0, "start_date"]
+    new: dict[str, Any] = {"enterprise_id": enterprise_id, "building_id": building_id,
+                           "start_date": start_date}  # fmt: skip
+    first = _validated("tenancies", [_text_record("tenancies", new)], known=_ids_of(new))
+    start = pd.Timestamp(first["start_date"].iloc[0])
     open_ = _open_tenancies(repo, enterprise_id=enterprise_id)
     if (open_["building_id"] == building_id).any():
         raise InputError(
@@ -121,7 +122,7 @@ def move_in(
     ended = _ended(open_, start=start, enterprise_id=enterprise_id)
     area = _move_in_area(area_m2, enterprise=enterprise, open_=open_, building=building, at=start)
     new |= {"area_m2": area, "start_date": start, "end_date": None}
-    rows = [_text_record("tenancies", r) for r in [*ended.to_dict("records"), new]]
+    rows = [_text_record("tenancies", r) for r in [*ended.to_dict("records"), new]]  # type: ignore[arg-type]
     tenancies = _validated("tenancies", rows, known=_ids_of(new, buildings=ended["building_id"]))
     changes = {building_id: -area} | _area_returned(ended)
     repo.upsert({"buildings": _vacancy_frame(repo, changes), "tenancies": tenancies})
@@ -194,9 +195,9 @@ def _need_estimate(
 ) -> float:
     """The features package's space-need estimate (m²) of one enterprise on day ``at``, from its
     own row and open tenancies."""
-    registry = Registry.from_tables(
-        {"buildings": None, "enterprises": pd.DataFrame([dict(enterprise)]), "tenancies": open_}
-    )
+    tables = {"enterprises": pd.DataFrame([dict(enterprise)]), "tenancies": open_}
+    no_buildings = pd.DataFrame(columns=["building_id", "theme", "total_area_m2", "vacant_area_m2"])
+    registry = Registry.from_tables({"buildings": no_buildings, **tables})
     need = space_need_of(Snapshot.at(registry, at))
     return float(need.get(enterprise["enterprise_id"], np.nan))
 
@@ -204,7 +205,8 @@ def _need_estimate(
 def _area_returned(ended: pd.DataFrame) -> dict[str, float]:
     """Area (m²) each building regains from ended tenancies; tenancies without area give none."""
     known = ended[ended["area_m2"].notna()]
-    return known.groupby("building_id")["area_m2"].sum().to_dict()
+    sums = known.groupby("building_id")["area_m2"].sum()
+    return {str(k): float(v) for k, v in sums.items()}
 
 
 def _vacancy_frame(repo: Repository, changes: Mapping[str, float]) -> pd.DataFrame:
@@ -334,15 +336,15 @@ def _ids_of(record: Mapping[str, Any], *, buildings: Collection[str] = ()) -> di
     }
 
 
-def _text_record(table: str, record: Mapping[str, Any]) -> dict[str, str]:
+def _text_record(table: str, record: Mapping[Any, Any]) -> dict[str, str]:
     """A record as text cells the validator reads; unknown columns raise InputError."""
     spec = TABLES_BY_NAME[table]
-    unknown = sorted(set(record) - set(spec.column_names) - {UPDATED_AT})
+    unknown = sorted({str(k) for k in record} - set(spec.column_names) - {UPDATED_AT})
     if unknown:
         raise InputError(
             f"{table} has no column(s) {unknown}; allowed: {', '.join(spec.column_names)}"
         )
-    return {k: _cell(v) for k, v in record.items() if k != UPDATED_AT}
+    return {str(k): _cell(v) for k, v in record.items() if k != UPDATED_AT}
 
 
 def _cell(value: Any) -> str:

@@ -105,9 +105,9 @@ def _as_dask(
     if isinstance(X, pd.DataFrame):
         X = dd.from_pandas(X, npartitions=1, sort=False)
     if not isinstance(y, dd.Series | da.Array):
-        y = da.from_array(np.asarray(y), chunks=-1)
+        y = dd.from_pandas(pd.Series(np.asarray(y)), npartitions=1, sort=False)
     if not isinstance(group, dd.Series | da.Array):
-        group = da.from_array(np.asarray(group), chunks=-1)
+        group = dd.from_pandas(pd.Series(np.asarray(group)), npartitions=1, sort=False)
     if not isinstance(X, dd.DataFrame):
         raise FeatureMismatchError(f"X must be a dask or pandas DataFrame, got {type(X).__name__}")
     return X, y, group
@@ -163,7 +163,8 @@ class DaskLGBMRankerScorer(LGBMRankerScorer):
         self._check_categoricals(meta)
         valid = self._valid_set(meta, X_valid=X_valid, y_valid=y_valid, group_valid=group_valid)
         client = self._client()
-        X, y, group = client.persist([X, y, group])
+        # Separately: dask arrays and dask dataframes are different graph kinds.
+        X, y, group = (client.persist(c) for c in (X, y, group))
         n_rows = self._check_partitions(client, X, y, group)
         model = self._dask_model(client)
         with warnings.catch_warnings():
@@ -209,7 +210,9 @@ class DaskLGBMRankerScorer(LGBMRankerScorer):
                 zip(X.to_delayed(), _delayed(y), _delayed(group), strict=True)
             )
         ]
-        return int(sum(client.gather(client.compute(checks))))
+        futures = client.compute(checks)
+        distributed.wait(futures)
+        return int(sum(f.result() for f in futures))  # the first bad partition raises
 
     def _dask_model(self, client: distributed.Client) -> DaskLGBMRanker:
         params = {k: v for k, v in self.lgb_params().items() if k not in DASK_MANAGED}

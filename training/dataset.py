@@ -7,6 +7,7 @@ id) in contiguous runs, LightGBM's convention.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -31,6 +32,8 @@ from training.labels import (
 from training.splits import Window
 
 log = logging.getLogger(__name__)
+
+IGNORED_COLUMNS = frozenset({"updated_at"})  # storage bookkeeping, not content
 
 
 @dataclass(frozen=True)
@@ -205,3 +208,16 @@ def build_sets(
         results, total=len(windows), desc="training windows", file=sys.stderr, disable=not progress
     )
     return list(bar)
+
+
+def data_fingerprint(tables: dict[str, pd.DataFrame]) -> str:
+    """SHA-256 (hex) of the tables' contents, independent of row order and of storage
+    bookkeeping columns (``updated_at``)."""
+    digest = hashlib.sha256()
+    for name in sorted(tables):
+        frame = tables[name]
+        frame = frame[sorted(c for c in frame.columns if c not in IGNORED_COLUMNS)].astype("str")
+        rows = np.sort(pd.util.hash_pandas_object(frame, index=False).to_numpy())
+        digest.update(f"{name}:{','.join(frame.columns)}:".encode())
+        digest.update(rows.tobytes())
+    return digest.hexdigest()

@@ -6,7 +6,6 @@ current and the new model are compared on the same held-out window (T, T+12m] wi
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,7 +33,7 @@ from models import (
     reject,
     save_version,
 )
-from training.dataset import RankingSet, SamplingConfig, build_sets
+from training.dataset import RankingSet, SamplingConfig, build_sets, data_fingerprint
 from training.evaluate import (
     EvalPools,
     System,
@@ -44,7 +43,7 @@ from training.evaluate import (
     metric_value,
 )
 from training.labels import BUILDING_TO_ENTERPRISE, DIRECTIONS
-from training.report import write_report
+from training.report import training_summary, write_report
 from training.splits import TemporalSplit, make_split
 
 log = logging.getLogger(__name__)
@@ -56,7 +55,6 @@ CEILING = "ceiling"
 BASELINES = ("random", "popularity", "hand_rule", "logistic")
 GATE_METRIC = "ndcg@10"
 GATE_TOLERANCE = 1e-9
-IGNORED_COLUMNS = frozenset({"updated_at"})
 
 
 @dataclass(frozen=True)
@@ -70,6 +68,7 @@ class TrainConfig:
     step_months: int = 3
     horizon_months: int = 6
     n_jobs: int = 2
+    compare_directions: bool = True  # also fit one ranker per direction and record both
     ranker_params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -85,19 +84,6 @@ class TrainResult:
     table: str
     report: Path
     direction_mode: str
-
-
-def data_fingerprint(tables: dict[str, pd.DataFrame]) -> str:
-    """SHA-256 (hex) of the tables' contents, independent of row order and of storage
-    bookkeeping columns (``updated_at``)."""
-    digest = hashlib.sha256()
-    for name in sorted(tables):
-        frame = tables[name]
-        frame = frame[sorted(c for c in frame.columns if c not in IGNORED_COLUMNS)].astype("str")
-        rows = np.sort(pd.util.hash_pandas_object(frame, index=False).to_numpy())
-        digest.update(f"{name}:{','.join(frame.columns)}:".encode())
-        digest.update(rows.tobytes())
-    return digest.hexdigest()
 
 
 def _scorer_system(name: str, scorer: Scorer, *, vocab: Vocabulary | None = None) -> System:
@@ -161,12 +147,15 @@ def fit_baselines(train: RankingSet) -> list[System]:
 def fit_systems(
     train: RankingSet, valid: RankingSet, *, config: TrainConfig
 ) -> tuple[Scorer, list[System]]:
-    """The shared ranker and the systems to evaluate: ranker, per-direction rankers, baselines."""
+    """The shared ranker and the systems to evaluate: ranker, per-direction rankers (when
+    ``config.compare_directions``), baselines."""
     ranker = _fit_ranker(train, valid, config)
-    per_direction = {
-        d.name: _fit_ranker(train.only(d.name), valid.only(d.name), config) for d in DIRECTIONS
-    }
-    systems = [_scorer_system(RANKER, ranker), _per_direction_system(PER_DIRECTION, per_direction)]
+    systems = [_scorer_system(RANKER, ranker)]
+    if config.compare_directions:
+        per_direction = {
+            d.name: _fit_ranker(train.only(d.name), valid.only(d.name), config) for d in DIRECTIONS
+        }
+        systems.append(_per_direction_system(PER_DIRECTION, per_direction))
     return ranker, [*systems, *fit_baselines(train)]
 
 
@@ -188,7 +177,9 @@ def _current_system(current: LoadedModel) -> System:
 
 
 def _direction_comparison(metrics: pd.DataFrame) -> dict[str, Any]:
-    """NDCG@10 of the shared and the per-direction rankers and which mode is kept."""
+    """NDCG@10 of the shared and the per-direction rankers and which mode is better."""
+    if not metrics["system"].eq(PER_DIRECTION).any():
+        return {"measured": False, "better": "shared"}
     rows = {
         mode: {
             d.name: metric_value(metrics, system=mode, direction=d.name, metric=GATE_METRIC)
@@ -198,7 +189,7 @@ def _direction_comparison(metrics: pd.DataFrame) -> dict[str, Any]:
     }
     means = {mode: float(np.nanmean(list(v.values()))) for mode, v in rows.items()}
     kept = "shared" if means[RANKER] >= means[PER_DIRECTION] - GATE_TOLERANCE else "per_direction"
-    return {"ndcg@10": rows, "mean_ndcg@10": means, "better": kept}
+    return {"measured": True, "ndcg@10": rows, "mean_ndcg@10": means, "better": kept}
 
 
 def promotion_gate(
@@ -228,37 +219,6 @@ def promotion_gate(
     )
     reject(store, version, reason)
     return False, f"rejected: {reason}"
-
-
-def _summary(
-    tables: dict[str, pd.DataFrame],
-    split: TemporalSplit,
-    train: RankingSet,
-    valid: RankingSet,
-    pools: dict[str, EvalPools],
-    comparison: dict[str, Any],
-) -> dict[str, Any]:
-    """Data, split and sampling facts for the manifest and the report."""
-
-    def sizes(s: RankingSet) -> dict[str, Any]:
-        return {"rows": len(s.pairs), "queries": s.n_queries, "positives": int((s.y >= 1).sum())}
-
-    return {
-        "tables": {name: len(frame) for name, frame in sorted(tables.items())},
-        "split": split.describe(),
-        "training": sizes(train),
-        "validation": sizes(valid),
-        "evaluation": {
-            name: {
-                "queries_with_positive": p.queries_with_positive,
-                "queries_sampled": p.queries_sampled,
-                "pool_rows": len(p.pairs),
-                "pool_coverage": p.pool_coverage,
-            }
-            for name, p in pools.items()
-        },
-        "direction_comparison": comparison,
-    }
 
 
 def _prepare(
@@ -336,7 +296,7 @@ def train_and_publish(
         progress=progress,
     )
     comparison = _direction_comparison(metrics)
-    summary = _summary(tables, split, train, valid, pools, comparison)
+    summary = training_summary(tables, split, train, valid, pools, comparison)
     version = save_version(
         store,
         ranker,

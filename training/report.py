@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from training.evaluate import format_table
+from training.dataset import RankingSet
+from training.evaluate import EvalPools, format_table
+from training.splits import TemporalSplit
 
 log = logging.getLogger(__name__)
 
@@ -97,3 +99,34 @@ def write_report(
     path.write_text(page, encoding="utf-8")
     log.info("wrote report %s", path)
     return path
+
+
+def training_summary(
+    tables: dict[str, pd.DataFrame],
+    split: TemporalSplit,
+    train: RankingSet,
+    valid: RankingSet,
+    pools: dict[str, EvalPools],
+    comparison: dict[str, Any],
+) -> dict[str, Any]:
+    """Data, split and sampling facts for the manifest and the report."""
+
+    def sizes(s: RankingSet) -> dict[str, Any]:
+        return {"rows": len(s.pairs), "queries": s.n_queries, "positives": int((s.y >= 1).sum())}
+
+    return {
+        "tables": {name: len(frame) for name, frame in sorted(tables.items())},
+        "split": split.describe(),
+        "training": sizes(train),
+        "validation": sizes(valid),
+        "evaluation": {
+            name: {
+                "queries_with_positive": p.queries_with_positive,
+                "queries_sampled": p.queries_sampled,
+                "pool_rows": len(p.pairs),
+                "pool_coverage": p.pool_coverage,
+            }
+            for name, p in pools.items()
+        },
+        "direction_comparison": comparison,
+    }

@@ -41,11 +41,16 @@ from api.schemas.registry import (
 from api.schemas.shortlists import (
     ChainLeadOut,
     ChainLeadsOut,
+    ChainLinkOut,
+    FillPlanOut,
     PlanIn,
+    PlanItemOut,
     PlanOut,
     ShortlistItemOut,
     ShortlistOut,
     ShortlistQuery,
+    ThemeFitOut,
+    ThemeFitRowOut,
 )
 
 __all__ = [
@@ -56,6 +61,7 @@ __all__ = [
     "BuildingOut",
     "ChainLeadOut",
     "ChainLeadsOut",
+    "ChainLinkOut",
     "DeletedOut",
     "EnterpriseIn",
     "EnterpriseListOut",
@@ -66,6 +72,7 @@ __all__ = [
     "ErrorOut",
     "EventIn",
     "EventOut",
+    "FillPlanOut",
     "HealthOut",
     "ImportOut",
     "JobOut",
@@ -79,6 +86,7 @@ __all__ = [
     "MoveInIn",
     "MoveOutIn",
     "PlanIn",
+    "PlanItemOut",
     "PlanOut",
     "ReadyOut",
     "ReasonOut",
@@ -87,4 +95,6 @@ __all__ = [
     "ShortlistOut",
     "ShortlistQuery",
     "TenancyOut",
+    "ThemeFitOut",
+    "ThemeFitRowOut",
 ]

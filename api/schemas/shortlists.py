@@ -77,27 +77,30 @@ class ShortlistOut(BaseModel):
     items: list[ShortlistItemOut]
 
 
-class ChainLeadOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    rank: int | None = None
-    enterprise_id: str
-    name: str | None = None
+class ChainLinkOut(BaseModel):
     via_tenant_id: str
     via_tenant_name: str | None = None
-    relation: str
-    direction: str
+    relation: str = Field(description="supplies, invests or partners.")
+    direction: str = Field(description="upstream, downstream, investor, investee or partner.")
     weight: float | None = None
+
+
+class ChainLeadOut(ChainLinkOut):
+    """A lead, shown through its strongest link; ``links`` lists every link to a tenant."""
+
+    rank: int = Field(ge=1)
+    enterprise_id: str
+    name: str | None = None
     score: float
     reasons: list[ReasonOut] = []
+    links: list[ChainLinkOut] = []
     risk_warnings: list[str] | None = None
 
 
 class ChainLeadsOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
     query: dict[str, str]
     model_version: str
+    tenants: int = Field(description="Current tenants of the building.")
     items: list[ChainLeadOut]
 
 
@@ -110,12 +113,58 @@ class PlanIn(StrictIn):
     pool_size: int = Field(2000, ge=1, le=20000, description="Regional pool per theme (fit).")
 
 
-class PlanOut(BaseModel):
-    """Theme fit (expected demand per theme) and a fill plan for the vacant area."""
+class ThemeFitRowOut(BaseModel):
+    theme: str
+    label_zh: str
+    current: bool
+    expected_signings: float
+    mean_top20_score: float | None = None
+
+
+class ThemeFitOut(BaseModel):
+    """Expected demand under each specialty theme, best first (see ``probability_kind``)."""
 
     model_config = ConfigDict(extra="allow")
 
+    current_theme: str
+    pool: dict[str, Any]
+    probability_kind: str = Field(description="platt (calibrated) or rank_softmax (shares).")
+    themes: list[ThemeFitRowOut]
+
+
+class PlanItemOut(BaseModel):
+    rank: int = Field(ge=1)
+    enterprise_id: str
+    name: str | None = None
+    area_m2: float = Field(description="Area the plan gives it: max(need, min unit), m².")
+    need_m2: float
+    probability: float
+    score: float
+    chain_synergy: float
+    reasons: list[ReasonOut] = []
+
+
+class FillPlanOut(BaseModel):
+    """Enterprises whose areas together fit the vacancy (0-1 knapsack, exact MILP)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    theme: str
+    probability_kind: str
+    vacant_area_m2: float
+    min_unit_m2: float | None = None
+    total_area_m2: float
+    fill_ratio: float | None = None
+    expected_signings: float
+    candidates_considered: int
+    objective: dict[str, float]
+    items: list[PlanItemOut]
+
+
+class PlanOut(BaseModel):
+    """Theme fit (expected demand per theme) and a fill plan for the vacant area."""
+
     query: dict[str, str]
     model_version: str
-    theme_fit: dict[str, Any]
-    fill_plan: dict[str, Any]
+    theme_fit: ThemeFitOut
+    fill_plan: FillPlanOut

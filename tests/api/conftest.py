@@ -21,6 +21,8 @@ from training.demo import WorldParams, generate_world
 
 N_ENTERPRISES = 800
 SEED = 11
+# A quick, deliberately modest model: the retraining test's full run must beat it to be promoted.
+WEAK_MODEL = TrainConfig(max_queries=60, ranker_params={"num_boost_round": 8, "num_leaves": 7})
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -54,7 +56,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     result = train_and_publish(
         repo.load_tables(), store=root / "store", truth_dir=info.truth_dir,
         created=datetime.now(UTC).replace(microsecond=0), progress=False,
-        config=TrainConfig(max_queries=80),
+        config=WEAK_MODEL,
     )  # fmt: skip
     repo.close()
     assert result.promoted, result.reason

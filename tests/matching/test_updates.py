@@ -21,6 +21,7 @@ from matching.updates import (
     upsert_building,
     upsert_enterprise,
 )
+from tests.matching.test_chain import fit_model, make_engine
 
 
 def _building(building_id: str, **extra: object) -> dict[str, object]:
@@ -220,3 +221,20 @@ def test_stale_buildings_uses_updated_at(world):
                                                        operator_id="OP2")] == ["B2"]  # fmt: skip
     with pytest.raises(InputError, match="days"):
         stale_buildings(world, as_of=later, days=-1)
+
+
+def test_move_in_shows_in_the_next_shortlist_at_once(tmp_path, model_for_engine):
+    engine = make_engine(tmp_path, model_for_engine)
+    [before] = engine.shortlist_for_buildings(["B1"], k=500)
+    moved = before["items"][0]["enterprise_id"]
+    vacant = engine.state().snapshot.buildings.at["B1", "vacant_area_m2"]
+    move_in(engine.repo, enterprise_id=moved, building_id="B1", start_date="2024-06-01",
+            area_m2=250)  # fmt: skip
+    [after] = engine.shortlist_for_buildings(["B1"], k=500)
+    assert moved not in {i["enterprise_id"] for i in after["items"]}
+    assert engine.state().snapshot.buildings.at["B1", "vacant_area_m2"] == vacant - 250
+
+
+@pytest.fixture(scope="module")
+def model_for_engine():
+    return fit_model()

@@ -9,6 +9,7 @@ from training.errors import TrainingError
 from training.labels import (
     BUILDING_TO_ENTERPRISE,
     ENTERPRISE_TO_BUILDING,
+    PairKeys,
     direction_by_name,
     hard_flags,
     query_ids,
@@ -149,3 +150,17 @@ def test_hard_flags_need_the_same_known_city() -> None:
 def test_unknown_direction_names_the_allowed_ones() -> None:
     with pytest.raises(TrainingError, match="building_to_enterprise"):
         direction_by_name("sideways")
+
+
+def test_pair_keys_look_up_grades_in_a_categorical_pool() -> None:
+    pool = pd.DataFrame(
+        {
+            "building_id": pd.Categorical.from_codes([0, 0, 1], categories=["B1", "B2"]),
+            "enterprise_id": pd.Categorical.from_codes([0, 1, 1], categories=["E1", "E4"]),
+        }
+    )
+    keys = PairKeys(pool)
+    labels = window_labels(_tables(), window=WINDOW)
+    assert list(keys.grades(labels)) == [4, 2, 0]
+    outside = pd.DataFrame({"building_id": ["B9", "B2"], "enterprise_id": ["E1", "E1"]})
+    assert list(keys.of(outside)) == [-1, 2]

@@ -28,6 +28,7 @@ from training.demo.world import generate_world
 pytestmark = pytest.mark.slow
 B2E = BUILDING_TO_ENTERPRISE.name
 CONFIG = TrainConfig(n_jobs=1)
+QUICK = TrainConfig(n_jobs=1, compare_directions=False)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,7 @@ def test_retraining_same_data_is_gated_against_current(world, first_run) -> None
         truth_dir=None,
         created=datetime(2026, 11, 2, tzinfo=UTC),
         progress=False,
-        config=CONFIG,
+        config=QUICK,
     )
     old = metric_value(again.metrics, system="current", direction=B2E, metric="ndcg@10")
     new = metric_value(again.metrics, system="lightgbm", direction=B2E, metric="ndcg@10")
@@ -98,7 +99,7 @@ def test_retraining_same_data_is_gated_against_current(world, first_run) -> None
 def test_evaluate_current_scores_the_current_model(world, first_run) -> None:  # type: ignore[no-untyped-def]
     tables, _ = world
     store, _ = first_run
-    metrics = evaluate_current(tables, store=store, truth_dir=None, config=CONFIG)
+    metrics = evaluate_current(tables, store=store, truth_dir=None, config=QUICK)
     assert {"current", "random", "logistic"} <= set(metrics["system"])
     assert metrics.loc[metrics["metric"].eq("ndcg@10"), "value"].between(0, 1).all()
 

@@ -1,0 +1,1 @@
+"""Scale benchmarks of tenantmatch: ``python -m benchmarks.run`` (see ``benchmarks/run.py``)."""

@@ -1,0 +1,136 @@
+"""One benchmark stage in its own process, so its wall time and peak RSS are its own.
+
+``python -m benchmarks.stage NAME '{"json": "arguments"}'`` prints one JSON object on the last
+line of stdout: the stage's results plus ``wall_s`` and ``peak_rss_mb`` (ru_maxrss of this
+process). Logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import resource
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger("benchmarks.stage")
+
+
+def _sqlite(db: str) -> str:
+    return f"sqlite:///{Path(db).resolve()}"
+
+
+def generate(args: dict[str, Any]) -> dict[str, Any]:
+    """Write a demo world of ``n`` enterprises into ``folder``."""
+    from training.demo import WorldParams, generate_world
+
+    info = generate_world(Path(args["folder"]), WorldParams(enterprises=int(args["n"]), seed=0))
+    return {"rows": info.rows, "as_of": str(info.as_of.date()), "truth_dir": str(info.truth_dir)}
+
+
+def import_(args: dict[str, Any]) -> dict[str, Any]:
+    """Import the world folder into a fresh SQLite file; rows/s over all tables."""
+    from matching import Repository, import_dataset
+
+    db = Path(args["db"])
+    db.unlink(missing_ok=True)
+    start = time.perf_counter()
+    report = import_dataset(Path(args["folder"]), Repository(_sqlite(args["db"])))
+    seconds = time.perf_counter() - start
+    rows = sum(t.rows_read for t in report.tables.values())
+    return {"rows": rows, "tables": {k: t.rows_read for k, t in report.tables.items()},
+            "seconds": seconds, "rows_per_s": rows / seconds}  # fmt: skip
+
+
+def train(args: dict[str, Any]) -> dict[str, Any]:
+    """``training.train_and_publish`` on the imported data; NDCG@10 of the shared ranker."""
+    from matching import Repository
+    from training import metric_value, train_and_publish
+
+    tables = Repository(_sqlite(args["db"])).load_tables()
+    start = time.perf_counter()
+    result = train_and_publish(
+        tables, store=Path(args["store"]), truth_dir=Path(args["truth_dir"]),
+        created=datetime.now(UTC), progress=False,
+    )  # fmt: skip
+    seconds = time.perf_counter() - start
+    ndcg = {
+        d: metric_value(result.metrics, system="lightgbm", direction=d, metric="ndcg@10")
+        for d in ("building_to_enterprise", "enterprise_to_building")
+    }
+    return {"seconds": seconds, "version": result.version, "promoted": result.promoted,
+            "ndcg@10": ndcg}  # fmt: skip
+
+
+def prescore(args: dict[str, Any]) -> dict[str, Any]:
+    """Fit the pre-scorer for the CURRENT model and publish it as a new version."""
+    from features import Registry, Snapshot
+    from matching import Repository, attach_prescorer
+    from models import current_version
+    from training import make_split
+
+    tables = Repository(_sqlite(args["db"])).load_tables()
+    cut = make_split(tables).cut
+    snapshot = Snapshot.at(Registry.from_tables(tables), cut)
+    store = Path(args["store"])
+    start = time.perf_counter()
+    version = attach_prescorer(store, current_version(store), snapshot, created=datetime.now(UTC))
+    return {"seconds": time.perf_counter() - start, "version": version}
+
+
+def engine(args: dict[str, Any]) -> dict[str, Any]:
+    """Build the serving Engine (snapshot, features, pool, pre-score arrays), as a server does."""
+    from matching import Engine, Repository
+
+    start = time.perf_counter()
+    eng = Engine(Repository(_sqlite(args["db"])), Path(args["store"]),
+                 as_of=date.fromisoformat(args["as_of"]))  # fmt: skip
+    eng.state()
+    build_s = time.perf_counter() - start
+    first = str(eng.state().pool.buildings.ids[0])
+    eng.shortlist_for_buildings([first], k=50)
+    return {"build_s": build_s}
+
+
+def latency(args: dict[str, Any]) -> dict[str, Any]:
+    """Shortlist latency and quality of two-stage vs full scan (see ``benchmarks.latency``)."""
+    from benchmarks.latency import measure
+
+    return measure(args)
+
+
+def http(args: dict[str, Any]) -> dict[str, Any]:
+    """HTTP load at 2 workers (see ``benchmarks.http_load``)."""
+    from benchmarks.http_load import measure
+
+    return measure(args)
+
+
+STAGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "generate": generate,
+    "import": import_,
+    "train": train,
+    "prescore": prescore,
+    "engine": engine,
+    "latency": latency,
+    "http": http,
+}
+
+
+def main(argv: list[str]) -> None:
+    """Run ``argv[0]`` with the JSON arguments ``argv[1]``; print the result as JSON."""
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    name, args = argv[0], json.loads(argv[1])
+    start = time.perf_counter()
+    result = STAGES[name](args)
+    result["wall_s"] = time.perf_counter() - start
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result, default=str))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
