@@ -66,4 +66,3 @@ def enterprise_view(record: Mapping[str, Any], principal: Principal) -> dict[str
     if can_see_credit(principal):
         return dict(record)
     return {k: v for k, v in record.items() if k not in CREDIT_FIELDS}
-

@@ -82,7 +82,9 @@ def shortlist_query(
     """The shortlist filters, with k capped by the server's ``max_k`` and ``include_risky``
     (which shows risk flags and credit warnings) reserved for operators and admins."""
     if query.k > settings.max_k:
-        raise ApiError(422, f"k={query.k} is above this server's limit; allowed: 1 to {settings.max_k}")
+        raise ApiError(
+            422, f"k={query.k} is above this server's limit; allowed: 1 to {settings.max_k}"
+        )
     if query.include_risky:
         require_role(principal, Role.OPERATOR, why="include_risky (risk flags, credit warnings)")
     return query

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from openpyxl.utils.exceptions import InvalidFileException
 from pyarrow import ArrowException
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from matching import (
     InputError,
@@ -114,14 +115,25 @@ async def _validation(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body("invalid_request", "; ".join(parts)), status_code=422)
 
 
-async def _http(_: Request, exc: Exception) -> JSONResponse:
+async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = getattr(exc, "code", None) or STATUS_CODES.get(exc.status_code, "http_error")
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
     return JSONResponse(
-        error_body(code, str(exc.detail)),
-        status_code=exc.status_code,
-        headers=getattr(exc, "headers", None),
+        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers or None
     )
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
 
 
 async def _unreadable_upload(request: Request, exc: Exception) -> JSONResponse:

@@ -67,8 +67,15 @@ class RetrainJobs:
             folder.mkdir(parents=True)
             proc = self._spawn(folder)
             self._children[job_id] = proc
-            _write_json(folder / "job.json", {"job_id": job_id, "pid": proc.pid,
-                                              "started_at": _now(), "command": self.command[1:]})
+            _write_json(
+                folder / "job.json",
+                {
+                    "job_id": job_id,
+                    "pid": proc.pid,
+                    "started_at": _now(),
+                    "command": self.command[1:],
+                },
+            )
         threading.Thread(target=self._wait, args=(job_id, proc), daemon=True).start()
         log.info("started retraining job %s (pid %d)", job_id, proc.pid)
         return self.get(job_id)

@@ -20,7 +20,9 @@ from matching import Repository
 from matching.contract import LIST_SEPARATOR, TABLES_BY_NAME
 from matching.enums import label_zh
 
-LIST_COLUMNS = frozenset(c.name for t in TABLES_BY_NAME.values() for c in t.columns if c.type == "list")
+LIST_COLUMNS = frozenset(
+    c.name for t in TABLES_BY_NAME.values() for c in t.columns if c.type == "list"
+)
 
 
 @dataclass(frozen=True)

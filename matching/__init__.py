@@ -20,6 +20,7 @@ from matching.candidates import (
     candidates_for_enterprises,
 )
 from matching.chain import chain_leads
+from matching.distill import DistillConfig, attach_prescorer, fit_prescorer
 from matching.engine import Engine, ModelNotReadyError
 from matching.errors import (
     InputError,
@@ -31,6 +32,7 @@ from matching.errors import (
 )
 from matching.importer import ImportReport, TableReport, import_dataset, validate_dataset
 from matching.planning import fill_plan, theme_fit
+from matching.prescore import PRESCORER_FILE, PrescoreIndex, Prescorer, unfitted_prescorer
 from matching.reasons import reason_text, top_reasons
 from matching.rules import LOW_CREDIT_SCORE, MIN_UNIT_OVERSIZE_FACTOR, risk_warnings, space_fits
 from matching.shortlist import (
@@ -58,13 +60,17 @@ __all__ = [
     "LOW_CREDIT_SCORE",
     "MAX_K",
     "MIN_UNIT_OVERSIZE_FACTOR",
+    "PRESCORER_FILE",
     "CandidatePool",
+    "DistillConfig",
     "Engine",
     "ImportReport",
     "InputError",
     "ModelNotReadyError",
     "NotFoundError",
     "PoolRules",
+    "PrescoreIndex",
+    "Prescorer",
     "Principal",
     "Repository",
     "Role",
@@ -76,6 +82,7 @@ __all__ = [
     "UpsertCount",
     "ValidationFailed",
     "ValidationResult",
+    "attach_prescorer",
     "audit",
     "authenticate",
     "bulk_upload",
@@ -89,6 +96,7 @@ __all__ = [
     "delete_building",
     "delete_enterprise",
     "fill_plan",
+    "fit_prescorer",
     "has_role",
     "import_dataset",
     "list_keys",
@@ -105,6 +113,7 @@ __all__ = [
     "stale_buildings",
     "theme_fit",
     "top_reasons",
+    "unfitted_prescorer",
     "upsert_building",
     "upsert_enterprise",
     "validate_dataset",

@@ -18,11 +18,19 @@ import pandas as pd
 from features import Snapshot, Vocabulary, context_for
 from matching.enums import HqType, Tag
 from matching.errors import InputError, NotFoundError
-from matching.rules import RISK_FLAGS, eligible_by_risk, flags_bits, list_bitmask, space_fits
+from matching.rules import (
+    MIN_UNIT_OVERSIZE_FACTOR,
+    RISK_FLAGS,
+    eligible_by_risk,
+    flags_bits,
+    list_bitmask,
+    space_fits,
+)
 
 logger = logging.getLogger(__name__)
 
 _EMPTY = np.empty(0, dtype=np.int64)
+MASK_CACHE_SIZE = 8
 TAGS: tuple[str, ...] = tuple(t.value for t in Tag)
 HQ_TYPES: frozenset[str] = frozenset(h.value for h in HqType)
 _SET_FIELDS = (
@@ -187,6 +195,10 @@ class CandidatePool:
     credit_score: np.ndarray  # float64 (n_enterprises,), NaN unknown
     tenants_of: dict[int, np.ndarray] = field(repr=False)  # building pos -> enterprise positions
     homes_of: dict[int, np.ndarray] = field(repr=False)  # enterprise pos -> building positions
+    need32: np.ndarray = field(repr=False)  # need_m2 as float32, for speed
+    _masks: dict[tuple[PoolRules, bool], np.ndarray] = field(
+        repr=False, default_factory=dict, compare=False
+    )  # enterprise masks per rules, see cached_enterprise_mask
 
     @classmethod
     def from_snapshot(
@@ -211,6 +223,7 @@ class CandidatePool:
             credit_score=e["credit_score"].to_numpy(dtype=np.float64, na_value=np.nan),
             tenants_of=tenants,
             homes_of=homes,
+            need32=need.reindex(e.index).to_numpy(dtype=np.float32, na_value=np.nan),
         )
         logger.info("candidate pool: %d enterprises, %d buildings", len(e), len(b))
         return pool
@@ -235,6 +248,37 @@ class CandidatePool:
             ok &= ~side.ids.isin(list(rules.exclude_ids))
         return ok
 
+    def cached_enterprise_mask(self, rules: PoolRules, *, location: bool) -> np.ndarray:
+        """:meth:`enterprise_mask`, kept for the last few rule sets (read-only array)."""
+        key = (rules, location)
+        mask = self._masks.get(key)
+        if mask is None:
+            mask = self.enterprise_mask(rules, location=location)
+            mask.flags.writeable = False
+            if len(self._masks) >= MASK_CACHE_SIZE:
+                self._masks.pop(next(iter(self._masks)))
+            self._masks[key] = mask
+        return mask
+
+    def enterprises_for_building(
+        self, building: int, *, base: np.ndarray, rules: PoolRules
+    ) -> np.ndarray:
+        """Boolean (n_enterprises,) candidates of one building query: ``base`` (the enterprise
+        mask of ``rules``), space fit (:func:`features.space_fits`, as a range on the need:
+        min_unit/2 <= need <= vacant, min_unit <= vacant; an unknown need fits) and no tenant."""
+        ok = base.copy()
+        if rules.require_space_fit:
+            vacant, unit = self.vacant_m2[building], np.nan_to_num(self.min_unit_m2[building])
+            need = self.need32
+            if unit > vacant:  # nothing but an unknown need fits
+                ok &= np.isnan(need)
+            else:
+                ok &= ~(need > np.float32(vacant)) & ~(
+                    need < np.float32(unit / MIN_UNIT_OVERSIZE_FACTOR)
+                )
+        ok[self.tenants_of.get(int(building), _EMPTY)] = False
+        return ok
+
     def building_mask(self, rules: PoolRules) -> np.ndarray:
         """Buildings passing the city, district and exclude_ids rules; boolean (n_buildings,)."""
         side = self.buildings
@@ -243,16 +287,11 @@ class CandidatePool:
 
     def pairs_for_buildings(self, positions: np.ndarray, *, rules: PoolRules) -> Pairs:
         """Every candidate pair of the building queries at ``positions``, in query order."""
-        base = self.enterprise_mask(rules, location=True)
-        chosen = []
-        for b in positions:
-            ok = base.copy()
-            if rules.require_space_fit:
-                ok &= space_fits(
-                    self.need_m2, vacant_m2=self.vacant_m2[b], min_unit_m2=self.min_unit_m2[b]
-                )
-            ok[self.tenants_of.get(int(b), _EMPTY)] = False
-            chosen.append(np.flatnonzero(ok))
+        base = self.cached_enterprise_mask(rules, location=True)
+        chosen = [
+            np.flatnonzero(self.enterprises_for_building(b, base=base, rules=rules))
+            for b in positions
+        ]
         return Pairs.of(chosen, fixed=positions, fixed_is_building=True)
 
     def pairs_for_enterprises(self, positions: np.ndarray, *, rules: PoolRules) -> Pairs:

@@ -1,5 +1,6 @@
-"""The shortlist ``Engine`` the CLI and the API hold: data, model, snapshot and candidate pool,
-rebuilt only when the data version or the CURRENT model changes (checked on every request)."""
+"""The shortlist ``Engine`` the CLI and the API hold: data, model, snapshot, candidate pool and
+pre-score arrays, rebuilt only when the data version or the CURRENT model changes (checked on
+every request). Shortlists are two-stage by default (see ``matching.shortlist``)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from features import (
 )
 from matching.candidates import CandidatePool, PoolRules
 from matching.errors import InputError
+from matching.prescore import PRESCORER_FILE, Prescorer, unfitted_prescorer
 from matching.shortlist import ScoringState, shortlist_for_buildings, shortlist_for_enterprises
 from matching.storage import Repository
 from models import (
@@ -35,6 +37,9 @@ from models import (
 )
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_SCORED = 3000  # M: enterprises per building query the ranker scores
+DEFAULT_MAX_SCORED_BUILDINGS = 500  # M: buildings per enterprise query
 
 
 class ModelNotReadyError(InputError):
@@ -49,10 +54,19 @@ class Engine:
     """
 
     def __init__(
-        self, repo: Repository, store: Path, *, as_of: date, max_scored: int | None = None
+        self,
+        repo: Repository,
+        store: Path,
+        *,
+        as_of: date,
+        max_scored: int | None = DEFAULT_MAX_SCORED,
+        max_scored_buildings: int | None = DEFAULT_MAX_SCORED_BUILDINGS,
     ) -> None:
+        """``max_scored`` / ``max_scored_buildings``: M, the candidates per building /
+        enterprise query the ranker scores after the pre-score; None scores all (full scan)."""
         self.repo = repo
-        self.max_scored = max_scored  # see matching.shortlist: None scores every candidate
+        self.max_scored = max_scored
+        self.max_scored_buildings = max_scored_buildings
         self.store = Path(store)
         self.as_of = pd.Timestamp(as_of)
         self._lock = threading.Lock()
@@ -72,7 +86,7 @@ class Engine:
     ) -> list[dict[str, Any]]:
         """One jsonl object per enterprise id, in query order."""
         return shortlist_for_enterprises(
-            self.state(), enterprise_ids, k=k, rules=rules, max_scored=self.max_scored
+            self.state(), enterprise_ids, k=k, rules=rules, max_scored=self.max_scored_buildings
         )
 
     @property
@@ -125,8 +139,13 @@ class Engine:
             pool = previous.pool
         else:
             pool = CandidatePool.from_snapshot(snapshot, need_m2=ctx.enterprises["space_need_m2"])
-        logger.info("serving model %s on data as of %s", model.version, self.as_of.date())
-        return ScoringState(snapshot=snapshot, ctx=ctx, vocab=vocab, model=model, pool=pool)
+        prescorer = _prescorer_of(model, previous=previous)
+        reuse = previous is not None and previous.ctx is ctx and previous.prescorer is prescorer
+        index = previous.prescore if reuse else prescorer.build_index(ctx)  # type: ignore[union-attr]
+        logger.info("serving model %s on data as of %s (%s pre-score)", model.version,
+                    self.as_of.date(), "fitted" if prescorer.fitted else "unfitted")  # fmt: skip
+        return ScoringState(snapshot=snapshot, ctx=ctx, vocab=vocab, model=model, pool=pool,
+                            prescorer=prescorer, prescore=index)  # fmt: skip
 
     def _load_model(self, *, previous: LoadedModel | None) -> LoadedModel:
         try:
@@ -140,6 +159,18 @@ class Engine:
         except FeatureError as exc:
             raise _not_ready(self.store, f"its vocabulary is unusable: {exc}") from exc
         return model
+
+
+def _prescorer_of(model: LoadedModel, *, previous: ScoringState | None) -> Prescorer:
+    """The model's stored pre-scorer (read once per model version), else the unfitted one."""
+    if previous is not None and previous.model is model and previous.prescorer is not None:
+        return previous.prescorer
+    data = model.attachments.get(PRESCORER_FILE)
+    if data is None:
+        logger.warning("model %s stores no pre-scorer; using the unfitted pre-score "
+                       "(retrain to fit one)", model.version)  # fmt: skip
+        return unfitted_prescorer()
+    return Prescorer.from_bytes(data)
 
 
 def _not_ready(store: Path, why: str) -> ModelNotReadyError:

@@ -24,7 +24,6 @@ import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import joblib
 import numpy as np
@@ -33,12 +32,12 @@ from scipy import sparse
 from sklearn.linear_model import Ridge
 
 from features import FEATURES, FeatureContext, join_attributes
+from models import CorruptModelError
 
 logger = logging.getLogger(__name__)
 
 PRESCORER_FILE = "prescorer.joblib"
 FORMAT = 1
-MAX_BINS = 12  # quantile bins per term (plus one for NaN)
 CHUNK_ROWS = 200_000
 KM_PER_DEGREE = 111.195
 DIST_STEPS_PER_SQRT_KM = 2.0  # distance key: floor(2 * sqrt(km)), 0..60, 61 = unknown
@@ -85,7 +84,9 @@ def enterprise_keys(ctx: FeatureContext) -> Arrays:
     for name, (column, fn, scale, offset, top) in _QUANTISED.items():
         keys[name] = _quantised(fn(e[column].to_numpy()), scale=scale, offset=offset, top=top)
     with np.errstate(divide="ignore", invalid="ignore"):
-        per_revenue = np.log(e["space_need_m2"].to_numpy() / (e["revenue_10k_cny"].to_numpy() * 1e4))
+        per_revenue = np.log(
+            e["space_need_m2"].to_numpy() / (e["revenue_10k_cny"].to_numpy() * 1e4)
+        )
     keys["burden"] = _quantised(np.where(np.isfinite(per_revenue), per_revenue, np.nan),
                                 scale=5.0, offset=20.0, top=150)  # fmt: skip
     return keys
@@ -112,16 +113,18 @@ def planar_km(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
 
 
 def distance_keys(xy: np.ndarray, origin: np.ndarray) -> np.ndarray:
-    """int32 distance bucket floor(2 sqrt(km)) (0..60) from ``origin`` (2,) to rows of ``xy``;
-    61 where either location is unknown."""
-    d2 = (xy[:, 0] - origin[0]) ** 2 + (xy[:, 1] - origin[1]) ** 2
+    """int32 distance bucket floor(2 sqrt(km)) (0..60) from ``origin`` ((2,) or one row per
+    row of ``xy``) to the rows of ``xy`` (n, 2); 61 where either location is unknown."""
+    d2 = (xy[:, 0] - origin[..., 0]) ** 2 + (xy[:, 1] - origin[..., 1]) ** 2
     scaled = np.sqrt(d2, dtype=np.float32) * np.float32(DIST_STEPS_PER_SQRT_KM)
     keys = np.minimum(np.nan_to_num(scaled, nan=DIST_MAX_KEY + 1.0), DIST_MAX_KEY + 1)
     return keys.astype(np.int32)
 
 
 # Keyed pair terms: name -> (key, fn(ctx, building positions, enterprise keys) -> values).
-def _theme_cell(matrix: np.ndarray, ctx: FeatureContext, b: np.ndarray, d: np.ndarray) -> np.ndarray:
+def _theme_cell(
+    matrix: np.ndarray, ctx: FeatureContext, b: np.ndarray, d: np.ndarray
+) -> np.ndarray:
     theme = ctx.buildings["theme_idx"].to_numpy()[b]
     ok = ~np.isnan(theme) & (d < matrix.shape[1])
     out = np.full(len(b), np.nan)
@@ -140,9 +143,10 @@ def _share(mix: np.ndarray, b: np.ndarray, key: np.ndarray) -> np.ndarray:
 
 
 def _same(ctx: FeatureContext, column: str, b: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """1.0 where the enterprise's key is the building's code; an unknown enterprise place counts
+    as not the same (0.0), an unknown building place is NaN."""
     code = ctx.buildings[column].to_numpy()[b]
-    unknown = np.isnan(code) | (key == key.max(initial=0)) & False
-    return np.where(unknown, np.nan, (code == key).astype(np.float64))
+    return np.where(np.isnan(code), np.nan, (code == key).astype(np.float64))
 
 
 def _building(ctx: FeatureContext, column: str, b: np.ndarray) -> np.ndarray:
@@ -163,15 +167,20 @@ KEYED_TERMS: dict[str, tuple[str, PairFn]] = {
     "same_city": ("city", lambda c, b, k: _same(c, "city_code", b, k)),
     "same_district": ("place", lambda c, b, k: _same(c, "place_code", b, k)),
     "space_log_ratio": (
-        "need", lambda c, b, k: _key_values("need", k) - np.log1p(_building(c, "vacant_area_m2", b))
+        "need",
+        lambda c, b, k: _key_values("need", k) - np.log1p(_building(c, "vacant_area_m2", b)),
     ),
     "rent_burden": (
         "burden",
         lambda c, b, k: _key_values("burden", k) * _building(c, "rent_cny_m2_day", b) * 365.0,
     ),
-    "grade_x_size": ("size", lambda c, b, k: _building(c, "grade_rank", b) * _key_values("size", k)),
+    "grade_x_size": (
+        "size",
+        lambda c, b, k: _building(c, "grade_rank", b) * _key_values("size", k),
+    ),
     "amenities_x_size": (
-        "size", lambda c, b, k: _building(c, "amenity_count", b) * _key_values("size", k)
+        "size",
+        lambda c, b, k: _building(c, "amenity_count", b) * _key_values("size", k),
     ),
     "size_similarity": ("size", _size_similarity),
     "distance_sqrt_km": ("distance", lambda c, b, k: np.where(k > DIST_MAX_KEY, np.nan, k / 2.0)),
@@ -184,3 +193,218 @@ SPARSE_EDGES = {
     "chain_partners": np.array([0.5, 1.5, 2.5, 3.5]),
     "prior_events": np.array([-0.5, 0.5, 1.5, 2.5, 3.5]),
 }
+
+
+def bins(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """int64 bin of each value: 0..len(edges) by the ascending ``edges``; NaN -> len(edges)+1."""
+    out = np.searchsorted(edges, values, side="right")
+    out[np.isnan(values)] = len(edges) + 1
+    return out
+
+
+def _zero_bin(edges: np.ndarray) -> int:
+    return int(np.searchsorted(edges, 0.0, side="right"))
+
+
+@dataclass(frozen=True, eq=False)
+class PrescoreIndex:
+    """Arrays one pre-scorer reads for one feature context, built once per data version;
+    positions index the context's ``enterprises`` / ``buildings`` rows."""
+
+    ctx: FeatureContext
+    enterprise_base: np.ndarray  # float32 (n_e,): the enterprise-only terms summed
+    building_base: np.ndarray  # float32 (n_b,)
+    keys: Arrays  # int32 (n_e,) per key name
+    n_keys: dict[str, int]  # codes per key (the last one is "unknown")
+    xy_e: np.ndarray  # float32 (n_e, 2) planar km, NaN unknown
+    xy_b: np.ndarray  # float32 (n_b, 2)
+    columns: dict[str, sparse.csc_array]  # sparse terms, column access for building queries
+
+
+@dataclass(frozen=True, eq=False)
+class Prescorer:
+    """An additive pre-score: per term, bin edges and one weight per bin (``tables``).
+    Terms are ``e__``/``b__`` feature names, :data:`KEYED_TERMS` and :data:`SPARSE_TERMS`;
+    a term without a table contributes nothing. ``model`` is the fitted scikit-learn ridge."""
+
+    edges: dict[str, np.ndarray]
+    tables: dict[str, np.ndarray]
+    fitted: bool
+    model: Ridge | None = None
+
+    def to_bytes(self) -> bytes:
+        """joblib bytes of the edges and the fitted model (what the model version stores)."""
+        buf = io.BytesIO()
+        payload = {"format": FORMAT, "terms": list(self.edges), "edges": self.edges,
+                   "model": self.model, "fitted": self.fitted, "tables": self.tables}  # fmt: skip
+        joblib.dump(payload, buf)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Prescorer:
+        """The pre-scorer stored by :meth:`to_bytes`; CorruptModelError if it is not one."""
+        payload = joblib.load(io.BytesIO(data))
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+            raise CorruptModelError(f"{PRESCORER_FILE} is not a pre-scorer of format {FORMAT}")
+        return cls(payload["edges"], payload["tables"], bool(payload["fitted"]), payload["model"])
+
+    def build_index(self, ctx: FeatureContext) -> PrescoreIndex:
+        """The per-data-version arrays of this pre-scorer over ``ctx``."""
+        keys = enterprise_keys(ctx)
+        n_keys = {name: int(k.max(initial=0)) + 1 for name, k in keys.items()}
+        for name in ("division", "section", "city", "place"):
+            n_keys[name] = max(n_keys[name], _unknown_code(ctx, name) + 1)
+        e, b = ctx.enterprises, ctx.buildings
+        return PrescoreIndex(
+            ctx=ctx,
+            enterprise_base=self._side_base(ctx, prefix="e__"),
+            building_base=self._side_base(ctx, prefix="b__"),
+            keys=keys,
+            n_keys=n_keys,
+            xy_e=planar_km(e["loc_lat"].to_numpy(), e["loc_lon"].to_numpy()),
+            xy_b=planar_km(b["lat"].to_numpy(), b["lon"].to_numpy()),
+            columns={
+                t: sparse.csc_array(fn(ctx)) for t, fn in SPARSE_TERMS.items() if t in self.tables
+            },
+        )
+
+    def _side_base(self, ctx: FeatureContext, *, prefix: str) -> np.ndarray:
+        """float32 sum of the ``prefix`` (one side's) terms per row of that side."""
+        n = len(ctx.enterprises) if prefix == "e__" else len(ctx.buildings)
+        base = np.zeros(n, dtype=np.float64)
+        if not any(t.startswith(prefix) for t in self.tables):
+            return base.astype(np.float32)
+        frame = side_features(ctx, prefix=prefix)
+        for name in frame.columns:
+            if name in self.tables:
+                values = frame[name].to_numpy(dtype=np.float64)
+                base += self.tables[name][bins(values, self.edges[name])]
+        return base.astype(np.float32)
+
+    def building_scores(self, index: PrescoreIndex, building: int) -> np.ndarray:
+        """float32 (n_e,) pre-score of every enterprise for one building position: one gather
+        per enterprise key; equals :meth:`pair_scores` of the same pairs (up to rounding)."""
+        score = index.enterprise_base + index.building_base[building]
+        for key, table in self._key_tables(index, building).items():
+            if key == "distance":
+                codes = distance_keys(index.xy_e, index.xy_b[building])
+            else:
+                codes = index.keys[key]
+            score += np.take(table, codes)
+        for term, matrix in index.columns.items():
+            start, end = matrix.indptr[building], matrix.indptr[building + 1]
+            rows, values = matrix.indices[start:end], matrix.data[start:end]
+            score[rows] += self._sparse_delta(term, values)
+        return score
+
+    def _key_tables(self, index: PrescoreIndex, building: int) -> dict[str, np.ndarray]:
+        """Per key, float32 table over its codes of the keyed terms' weights for ``building``."""
+        out: dict[str, np.ndarray] = {}
+        for term, (key, fn) in KEYED_TERMS.items():
+            if term not in self.tables:
+                continue
+            n = DIST_MAX_KEY + 2 if key == "distance" else index.n_keys[key]
+            codes = np.arange(n)
+            values = fn(index.ctx, np.full(n, building), codes)
+            weights = self.tables[term][bins(values, self.edges[term])]
+            out[key] = out.get(key, np.zeros(n, dtype=np.float32)) + weights.astype(np.float32)
+        return out
+
+    def _sparse_delta(self, term: str, values: np.ndarray) -> np.ndarray:
+        table, edges = self.tables[term], self.edges[term]
+        return (table[bins(values, edges)] - table[_zero_bin(edges)]).astype(np.float32)
+
+    def pair_scores(
+        self, index: PrescoreIndex, *, b_pos: np.ndarray, e_pos: np.ndarray
+    ) -> np.ndarray:
+        """float64 pre-score of arbitrary (building, enterprise) position pairs."""
+        b_pos, e_pos = np.asarray(b_pos, dtype=np.int64), np.asarray(e_pos, dtype=np.int64)
+        score = index.enterprise_base[e_pos] + index.building_base[b_pos].astype(np.float64)
+        for term, values in pair_term_values(index, b_pos=b_pos, e_pos=e_pos).items():
+            if term in self.tables and term in SPARSE_TERMS:
+                score += self._sparse_delta(term, values)
+            elif term in self.tables:
+                score += self.tables[term][bins(values, self.edges[term])]
+        return score
+
+
+def _unknown_code(ctx: FeatureContext, key: str) -> int:
+    if key == "division":
+        return 100
+    if key == "section":
+        return int(ctx.section_mix.shape[1])
+    return _n_codes(ctx.enterprises, ctx.buildings, f"{key}_code")
+
+
+def pair_term_values(index: PrescoreIndex, *, b_pos: np.ndarray, e_pos: np.ndarray) -> Arrays:
+    """Raw values (float64) of every keyed and sparse term for the given pairs."""
+    out: Arrays = {}
+    for term, (key, fn) in KEYED_TERMS.items():
+        if key == "distance":
+            codes = distance_keys(index.xy_e[e_pos], index.xy_b[b_pos])
+        else:
+            codes = index.keys[key][e_pos]
+        out[term] = fn(index.ctx, b_pos, codes)
+    for term, fn in SPARSE_TERMS.items():
+        matrix = fn(index.ctx)
+        out[term] = np.asarray(matrix[e_pos, b_pos], dtype=np.float64).reshape(-1)
+    return out
+
+
+def side_features(ctx: FeatureContext, *, prefix: str) -> pd.DataFrame:
+    """Values (float32) of the registry's ``e__`` (or ``b__``) features for every enterprise
+    (or building) of ``ctx``, in context order; computed by the registry's own functions."""
+    chosen = [f for f in FEATURES if f.name.startswith(prefix)]
+    enterprise_side = prefix == "e__"
+    n = len(ctx.enterprises) if enterprise_side else len(ctx.buildings)
+    other = ctx.buildings.index if enterprise_side else ctx.enterprises.index
+    own = ctx.enterprises.index if enterprise_side else ctx.buildings.index
+    if n == 0 or len(other) == 0:
+        return pd.DataFrame({f.name: np.full(n, np.nan, dtype=np.float32) for f in chosen})
+    parts = []
+    for start in range(0, n, CHUNK_ROWS):
+        ids = own[start : start + CHUNK_ROWS].astype("str")
+        fixed = np.repeat(np.asarray([str(other[0])], dtype=object), len(ids))
+        pairs = pd.DataFrame({"building_id": fixed if enterprise_side else ids,
+                              "enterprise_id": ids if enterprise_side else fixed})  # fmt: skip
+        joined = join_attributes(pairs, ctx)
+        parts.append(pd.DataFrame({f.name: f.fn(joined, ctx).to_numpy(np.float32) for f in chosen}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def top_m(scores: np.ndarray, ok: np.ndarray, *, m: int, stride: int = 64) -> np.ndarray:
+    """Positions (int64, unordered) of the ``m`` best ``scores`` where ``ok``; all of them when
+    fewer. ``scores`` is overwritten with -inf where not ok. A strided sample sets a threshold
+    first, so only a few thousand values are partitioned exactly."""
+    np.putmask(scores, ~ok, -np.inf)
+    n_ok = int(np.count_nonzero(ok))
+    if n_ok <= m:
+        return np.flatnonzero(ok)
+    sample = scores[::stride]
+    rank = min(len(sample) - 1, 2 * m // stride + 8)
+    threshold = np.partition(sample, len(sample) - 1 - rank)[len(sample) - 1 - rank]
+    chosen = np.flatnonzero(scores >= threshold) if np.isfinite(threshold) else np.empty(0, int)
+    if len(chosen) < m:
+        chosen = np.flatnonzero(ok)
+    best = np.argpartition(-scores[chosen], m - 1)[:m]
+    return chosen[best].astype(np.int64)
+
+
+UNFITTED: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    # term: (bin edges, weight per bin incl. the NaN bin): the staff's hand rule plus history
+    "theme_prior_fit": ((0.25, 0.5, 0.75), (0.0, 0.5, 1.0, 1.5, 0.0)),
+    "same_city": ((0.5,), (0.0, 1.0, 0.0)),
+    "same_district": ((0.5,), (0.0, 0.5, 0.0)),
+    "chain_partners": ((0.5, 1.5, 2.5, 3.5), (0.0, 1.0, 1.5, 2.0, 2.5, 0.0)),
+    "prior_events": ((-0.5, 0.5, 1.5, 2.5, 3.5), (-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 0.0)),
+    "e__tenure_years": ((1.0, 2.0, 3.0, 5.0), (0.0, 0.2, 0.4, 0.6, 0.8, 0.3)),
+}
+
+
+def unfitted_prescorer() -> Prescorer:
+    """The documented fallback for a model version that stores no pre-scorer: hand weights
+    (:data:`UNFITTED`) on theme fit, same city/district, chain partners, earlier events and
+    tenure (lease expiry drives moves)."""
+    edges = {t: np.asarray(e, dtype=np.float64) for t, (e, _) in UNFITTED.items()}
+    tables = {t: np.asarray(w, dtype=np.float64) for t, (_, w) in UNFITTED.items()}
+    return Prescorer(edges=edges, tables=tables, fitted=False)

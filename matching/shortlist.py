@@ -1,14 +1,18 @@
-"""Shortlists as named stages: candidates (``matching.candidates``) -> scores (the model over
-``features.build_matrix``) -> top k per query -> reasons and risk warnings.
+"""Shortlists as named stages: candidates (``matching.candidates``: feasibility, exclusions,
+rules) -> pre-score and top M per query (``matching.prescore``, when ``max_scored`` is given)
+-> LightGBM scores over ``features.build_matrix`` -> top k per query -> reasons and warnings.
 
-Work is batched: queries are taken in chunks whose candidate pairs are scored in row chunks of at
-most ``CHUNK_PAIRS``; features are rebuilt and explained only for the k kept rows per query.
+Work is batched across queries: queries are taken in chunks whose candidate pairs (at most about
+``CHUNK_PAIRS``) are built into X and scored in one call; reasons are computed from the kept
+rows of that X, only for the k items returned.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +23,7 @@ import pandas as pd
 from features import FeatureContext, Snapshot, Vocabulary, build_matrix
 from matching.candidates import CandidatePool, Pairs, PoolRules
 from matching.errors import InputError
+from matching.prescore import PrescoreIndex, Prescorer, top_m, unfitted_prescorer
 from matching.reasons import top_reasons
 from matching.rules import risk_warnings
 from models import LoadedModel
@@ -28,12 +33,6 @@ logger = logging.getLogger(__name__)
 MAX_K = 500
 CHUNK_PAIRS = 200_000  # rows of X built at once (about 50 MB of float32 features)
 SCORE_DECIMALS = 6
-# Cheap signals (summed, NaN as 0) that pick which candidates the model scores when a caller
-# caps the work per query with ``max_scored``: the staff's hand rule plus history and chain.
-PRESCREEN_COLUMNS = (
-    "pair__theme_prior_fit", "pair__same_city", "pair__same_district", "pair__space_need_fits",
-    "pair__prior_events", "pair__chain_partners_in_building",
-)  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,14 +44,36 @@ class ScoringState:
     vocab: Vocabulary
     model: LoadedModel
     pool: CandidatePool
+    prescorer: Prescorer | None = None  # None: built unfitted on first two-stage use
+    prescore: PrescoreIndex | None = None
+
+    def prescore_parts(self) -> tuple[Prescorer, PrescoreIndex]:
+        """The pre-scorer and its arrays (the unfitted fallback, built once, if none is set)."""
+        if self.prescorer is not None and self.prescore is not None:
+            return self.prescorer, self.prescore
+        with _LAZY_LOCK:
+            parts = _LAZY.get(self)
+            if parts is None:
+                pre = self.prescorer or unfitted_prescorer()
+                parts = (pre, pre.build_index(self.ctx))
+                _LAZY[self] = parts
+        return parts
+
+
+_LAZY: weakref.WeakKeyDictionary[ScoringState, tuple[Prescorer, PrescoreIndex]] = (
+    weakref.WeakKeyDictionary()
+)
+_LAZY_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
 class _Kept:
-    """The top rows of every query: pairs, their scores, grouped by query in rank order."""
+    """The top rows of every query: pairs, their scores and feature rows, grouped by query in
+    rank order (``X`` None when the rows must be rebuilt for reasons)."""
 
     pairs: Pairs
     score: np.ndarray
+    X: pd.DataFrame | None = None
 
 
 def check_k(k: int) -> int:
@@ -72,7 +93,8 @@ def shortlist_for_buildings(
 ) -> list[dict[str, Any]]:
     """Per building id, the k enterprises to court as the interface's jsonl object
     (``query``, ``model_version``, ``items``); NotFoundError for an unknown id.
-    ``max_scored`` (>= k) caps the candidates per query the model scores (None: all, exact)."""
+    ``max_scored`` (raised to k) is M of the two-stage path: only the M best candidates by the
+    pre-score reach the model (None: the full scan, every candidate scored, exact)."""
     k, rules = check_k(k), rules or PoolRules()
     positions = state.pool.buildings.positions(building_ids, kind="building")
     max_scored = None if max_scored is None else max(max_scored, k)
@@ -94,7 +116,7 @@ def shortlist_for_enterprises(
     max_scored: int | None = None,
 ) -> list[dict[str, Any]]:
     """Per enterprise id, the k buildings that fit it best, as the jsonl object of a query;
-    NotFoundError for an unknown id."""
+    NotFoundError for an unknown id. ``max_scored`` as for building queries."""
     k, rules = check_k(k), rules or PoolRules()
     positions = state.pool.enterprises.positions(enterprise_ids, kind="enterprise")
     max_scored = None if max_scored is None else max(max_scored, k)
@@ -121,37 +143,59 @@ def _query_chunks(positions: np.ndarray, *, per_query: int) -> Iterator[tuple[in
 
 
 def _candidates(
-    state: ScoringState, positions: np.ndarray, *, rules: PoolRules, building_query: bool
+    state: ScoringState,
+    positions: np.ndarray,
+    *,
+    rules: PoolRules,
+    building_query: bool,
+    max_scored: int | None,
 ) -> Pairs:
+    """Candidate pairs of the queries at ``positions``: all feasible ones, or with
+    ``max_scored`` the best M of them by the pre-score."""
     pool = state.pool
+    if max_scored is None:
+        if building_query:
+            return pool.pairs_for_buildings(positions, rules=rules)
+        return pool.pairs_for_enterprises(positions, rules=rules)
+    pre, index = state.prescore_parts()
     if building_query:
-        return pool.pairs_for_buildings(positions, rules=rules)
-    return pool.pairs_for_enterprises(positions, rules=rules)
+        base = pool.cached_enterprise_mask(rules, location=True)
+        chosen = []
+        for b in positions:
+            ok = pool.enterprises_for_building(int(b), base=base, rules=rules)
+            best = top_m(pre.building_scores(index, int(b)), ok, m=max_scored)
+            chosen.append(np.sort(best))
+        return Pairs.of(chosen, fixed=positions, fixed_is_building=True)
+    pairs = pool.pairs_for_enterprises(positions, rules=rules)
+    if len(pairs) <= max_scored:  # no query has more than M candidates
+        return pairs
+    score = pre.pair_scores(index, b_pos=pairs.building, e_pos=pairs.enterprise)
+    return _slice(pairs, np.sort(_top_rows(pairs, score, k=max_scored, building_query=False)))
 
 
 def _features(state: ScoringState, pairs: Pairs) -> pd.DataFrame:
     return build_matrix(state.pool.pair_frame(pairs), state.ctx, vocab=state.vocab)
 
 
-def _scores(
-    state: ScoringState, pairs: Pairs, *, max_scored: int | None, building_query: bool
-) -> np.ndarray:
-    """float64 score per pair, built and scored in row chunks of ``CHUNK_PAIRS``; with
-    ``max_scored``, only that many rows per query (best by the prescreen) reach the model and
-    the rest score -inf."""
+def _scores(state: ScoringState, pairs: Pairs) -> tuple[np.ndarray, pd.DataFrame | None]:
+    """float64 model score per pair, built and scored in row chunks of ``CHUNK_PAIRS``; and X
+    itself when it fitted in one chunk (else None: too big to keep)."""
+    if len(pairs) == 0:
+        return np.empty(0), None
+    if len(pairs) <= CHUNK_PAIRS:
+        X = _features(state, pairs)
+        return _model_scores(state, X), X
     parts = [np.empty(0)]
     for start in range(0, len(pairs), CHUNK_PAIRS):
         part = _slice(pairs, slice(start, start + CHUNK_PAIRS))
-        X = _features(state, part)
-        score = np.full(len(part), -np.inf)
-        rows = np.arange(len(part))
-        if max_scored is not None:
-            prescore = np.nansum(X[list(PRESCREEN_COLUMNS)].to_numpy(dtype=np.float64), axis=1)
-            rows = _top_rows(part, prescore, k=max_scored, building_query=building_query)
-        if len(rows):
-            score[rows] = state.model.scorer.score(X.iloc[rows])
-        parts.append(score)
-    return np.concatenate(parts)
+        parts.append(_model_scores(state, _features(state, part)))
+    return np.concatenate(parts), None
+
+
+def _model_scores(state: ScoringState, X: pd.DataFrame) -> np.ndarray:
+    if len(X) == 0:
+        return np.empty(0)
+    return state.model.scorer.score(X)
 
 
 def _slice(pairs: Pairs, rows: slice | np.ndarray) -> Pairs:
@@ -184,38 +228,47 @@ def _top_pairs(
     """Each query's k best candidates over all chunks (``query`` indexes ``positions``)."""
     pool = state.pool
     per_query = len(pool.enterprises.ids) if building_query else len(pool.buildings.ids)
-    kept: list[Pairs] = []
-    scores = []
-    for offset, chunk in _query_chunks(positions, per_query=per_query):
-        pairs = _candidates(state, chunk, rules=rules, building_query=building_query)
-        score = _scores(state, pairs, max_scored=max_scored, building_query=building_query)
+    kept: list[_Kept] = []
+    for offset, chunk in _query_chunks(
+        positions, per_query=min(per_query, max_scored or per_query)
+    ):
+        pairs = _candidates(state, chunk, rules=rules, building_query=building_query,
+                            max_scored=max_scored)  # fmt: skip
+        score, X = _scores(state, pairs)
         rows = _top_rows(pairs, score, k=k, building_query=building_query)
         top = _slice(pairs, rows)
-        kept.append(Pairs(top.query + offset, top.building, top.enterprise))
-        scores.append(score[rows])
-    logger.info("scored candidates of %d %s queries", len(positions),
-                "building" if building_query else "enterprise")  # fmt: skip
-    return _Kept(_concat(kept), np.concatenate(scores) if scores else np.empty(0))
+        top_X = None if X is None else X.iloc[rows]
+        kept.append(
+            _Kept(Pairs(top.query + offset, top.building, top.enterprise), score[rows], top_X)
+        )
+    logger.debug("scored candidates of %d %s queries", len(positions),
+                 "building" if building_query else "enterprise")  # fmt: skip
+    return _concat(kept)
 
 
-def _concat(parts: list[Pairs]) -> Pairs:
+def _concat(parts: list[_Kept]) -> _Kept:
     if not parts:
         empty = np.empty(0, dtype=np.int64)
-        return Pairs(empty, empty, empty)
-    return Pairs(
+        return _Kept(Pairs(empty, empty, empty), np.empty(0))
+    pairs = Pairs(
         *(
-            np.concatenate([getattr(p, f) for p in parts])
+            np.concatenate([getattr(p.pairs, f) for p in parts])
             for f in ("query", "building", "enterprise")
         )
     )
+    frames = [p.X for p in parts if len(p.pairs)]
+    whole = frames and all(f is not None for f in frames)
+    X = pd.concat(frames, ignore_index=True) if whole else None
+    return _Kept(pairs, np.concatenate([p.score for p in parts]), X)
 
 
-def _reasons(state: ScoringState, pairs: Pairs) -> list[list[dict[str, object]]]:
+def _reasons(state: ScoringState, kept: _Kept) -> list[list[dict[str, object]]]:
     """Top reasons of every kept pair; [] each when the model gives no contributions."""
+    pairs = kept.pairs
     explain = getattr(state.model.scorer, "contributions", None)
     if explain is None or len(pairs) == 0:
         return [[] for _ in range(len(pairs))]
-    X = _features(state, pairs)
+    X = kept.X if kept.X is not None else _features(state, pairs)
     aligned = X[state.model.manifest["feature_names"]]
     return top_reasons(explain(aligned), aligned, vocab=state.vocab)
 
@@ -225,7 +278,7 @@ def _items(
 ) -> list[list[dict[str, Any]]]:
     """Shortlist items per query: rank, candidate id and name, score, reasons (and warnings)."""
     pool, pairs = state.pool, kept.pairs
-    reasons = _reasons(state, pairs)
+    reasons = _reasons(state, kept)
     side = pool.enterprises if building_query else pool.buildings
     other = pairs.enterprise if building_query else pairs.building
     key = "enterprise_id" if building_query else "building_id"

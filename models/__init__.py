@@ -1,6 +1,7 @@
 """Rankers, baselines and the model store: one ``Scorer`` interface, one artifact format."""
 
 from models.artifact import (
+    RESERVED_KEYS,
     LoadedModel,
     check_compatible,
     current_version,
@@ -42,6 +43,7 @@ __all__ = [
     "MAX_GRADE",
     "POPULARITY_COLUMN_BUILDING_QUERY",
     "POPULARITY_COLUMN_ENTERPRISE_QUERY",
+    "RESERVED_KEYS",
     "SCORERS",
     "CorruptModelError",
     "FeatureMismatchError",

@@ -5,6 +5,7 @@ Layout::
     store/CURRENT                       the served version id (one line)
     store/versions/<version>/manifest.json
     store/versions/<version>/model.txt | model.joblib   (none for stateless baselines)
+    store/versions/<version>/<attachment>               (extra files, e.g. prescorer.joblib)
     store/versions/<version>/rejected.json              (only if the promotion gate said no)
 """
 
@@ -18,7 +19,7 @@ import platform
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,17 +41,19 @@ CURRENT = "CURRENT"
 VERSIONS = "versions"
 RESERVED_KEYS = (
     "version", "created", "kind", "feature_names", "feature_spec_fingerprint", "params",
-    "vocabulary", "data_fingerprint", "metrics", "libraries", "files",
+    "vocabulary", "data_fingerprint", "metrics", "libraries", "files", "attachments",
 )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A verified model from the store: its version id, a ready scorer and its manifest."""
+    """A verified model from the store: its version id, a ready scorer, its manifest and the
+    bytes of its attachments (extra files stored beside the model, hashes checked)."""
 
     version: str
     scorer: Scorer
     manifest: dict[str, Any]
+    attachments: Mapping[str, bytes] = field(default_factory=dict)
 
 
 def sha256_file(path: Path) -> str:
@@ -173,22 +176,26 @@ def save_version(
     feature_spec_fingerprint: str | None = None,
     data_fingerprint: str | None = None,
     metrics: Mapping[str, Any] | None = None,
+    attachments: Mapping[str, bytes] | None = None,
 ) -> str:
     """Store a fitted scorer as a new immutable version (a candidate) and return its id.
 
     ``created`` must be timezone-aware; all other values must be JSON-serialisable.
+    ``attachments`` (file name -> bytes) are stored beside the model and hashed like it.
     """
     versions = _versions_dir(store, must_exist=False)
     versions.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=versions, prefix=".staging-"))
     try:
         names = scorer.save_state(staging)
-        files = {name: sha256_file(staging / name) for name in names}
+        extra = _write_attachments(staging, dict(attachments or {}), taken=set(names))
+        files = {name: sha256_file(staging / name) for name in [*names, *extra]}
         fields = {
             "feature_spec_fingerprint": feature_spec_fingerprint,
             "vocabulary": dict(vocabulary or {}),
             "data_fingerprint": data_fingerprint,
             "metrics": dict(metrics or {}),
+            "attachments": extra,
             "manifest_extra": manifest_extra,
         }
         manifest = _manifest(scorer, created=_utc_iso(created), files=files, fields=fields)
@@ -197,6 +204,21 @@ def save_version(
         return _publish(staging, versions / version, {"version": version, **manifest})
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_attachments(
+    staging: Path, attachments: dict[str, bytes], *, taken: set[str]
+) -> list[str]:
+    """Write each attachment into the staging folder; its name must be a plain new file name."""
+    for name, data in attachments.items():
+        bad = not name or "/" in name or name.startswith(".") or name in (MANIFEST, REJECTED)
+        if bad or name in taken:
+            raise ModelStoreError(
+                f"attachment name {name!r} invalid; allowed: a plain file name other than "
+                f"{sorted({MANIFEST, REJECTED, *taken})}"
+            )
+        (staging / name).write_bytes(bytes(data))
+    return sorted(attachments)
 
 
 def _publish(staging: Path, target: Path, manifest: dict[str, Any]) -> str:
@@ -255,7 +277,19 @@ def load_version(store: Path, version: str) -> LoadedModel:
         names = ", ".join(manifest["files"]) or MANIFEST
         raise CorruptModelError(f"{folder}: cannot load {names}: {exc}") from exc
     _warn_library_drift(version, manifest)
-    return LoadedModel(version=version, scorer=scorer, manifest=manifest)
+    attachments = _read_attachments(folder, manifest)
+    return LoadedModel(version=version, scorer=scorer, manifest=manifest, attachments=attachments)
+
+
+def _read_attachments(folder: Path, manifest: Mapping[str, Any]) -> dict[str, bytes]:
+    """Bytes of every attachment, each checked against its manifest hash as read."""
+    out = {}
+    for name in manifest.get("attachments") or []:
+        data = (folder / name).read_bytes()
+        if hashlib.sha256(data).hexdigest() != manifest["files"].get(name):
+            raise CorruptModelError(f"{folder / name}: sha256 does not match the manifest")
+        out[name] = data
+    return out
 
 
 def _warn_library_drift(version: str, manifest: Mapping[str, Any]) -> None:

@@ -11,7 +11,7 @@ import inspect
 import logging
 import warnings
 from collections.abc import Sequence
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import dask
 import dask.array as da
@@ -85,7 +85,8 @@ class ValidSetEarlyStopping:
 
     def __call__(self, env: lgb.callback.CallbackEnv) -> None:
         # One tree per round (lambdarank): add the newest tree's output to the running scores.
-        self._raw += env.model.predict(
+        booster = cast(lgb.Booster, env.model)  # lgb.train, never lgb.cv, runs this callback
+        self._raw += booster.predict(
             self.X, start_iteration=env.iteration, num_iteration=1, raw_score=True
         )
         value = mean_ndcg(self._raw, self.y, group=self.group, k=self.k, label_gain=self.label_gain)
@@ -158,19 +159,19 @@ class DaskLGBMRankerScorer(LGBMRankerScorer):
     ) -> Self:
         """Learn on the cluster from X (n rows, dask or pandas) with grades y and query sizes
         group, partition by partition; the validation set (pandas) drives early stopping."""
-        X, y, group = _as_dask(X, y, group)
-        meta = check_features(X._meta)
+        dX, dy, dgroup = _as_dask(X, y, group)
+        meta = check_features(dX._meta)
         self._check_categoricals(meta)
         valid = self._valid_set(meta, X_valid=X_valid, y_valid=y_valid, group_valid=group_valid)
         client = self._client()
         # Separately: dask arrays and dask dataframes are different graph kinds.
-        X, y, group = (client.persist(c) for c in (X, y, group))
-        n_rows = self._check_partitions(client, X, y, group)
+        dX, dy, dgroup = (client.persist(c) for c in (dX, dy, dgroup))
+        n_rows = self._check_partitions(client, dX, dy, dgroup)
         model = self._dask_model(client)
         with warnings.catch_warnings():
             # lightgbm.dask sets threads per worker itself and says so for n_jobs every time.
             warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
-            model.fit(X, y, group=group, **self._fit_kwargs(valid))
+            model.fit(dX, dy, group=dgroup, **self._fit_kwargs(valid))
         self._keep_local(model.to_local(), meta=meta, n_rows=n_rows)
         return self
 

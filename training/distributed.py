@@ -22,8 +22,7 @@ import distributed
 import pandas as pd
 
 from features import Registry, Snapshot, Vocabulary, categorical_features
-from matching import PoolRules, ScoringState, check_k, shortlist_for_buildings
-from matching.errors import InputError
+from matching import InputError, PoolRules, ScoringState, check_k, shortlist_for_buildings
 from models import Scorer
 from models.distributed import DaskLGBMRankerScorer
 from training.dataset import RankingSet, SamplingConfig, window_examples
@@ -61,11 +60,11 @@ class ClusterRun:
     systems: list[System]
 
 
-def connect(address: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> distributed.Client:
+def connect(address: str, *, timeout_s: float | None = None) -> distributed.Client:
     """A client of the scheduler at ``address`` (``tcp://host:8786``); InputError when it
-    cannot be reached within ``timeout_s`` seconds."""
+    cannot be reached within ``timeout_s`` seconds (default ``CONNECT_TIMEOUT_S``)."""
     try:
-        return distributed.Client(address, timeout=timeout_s)
+        return distributed.Client(address, timeout=timeout_s or CONNECT_TIMEOUT_S)
     except (OSError, TimeoutError, ValueError) as exc:
         raise InputError(
             f"cannot reach the Dask scheduler at {address!r} ({exc}); give the address of a "
@@ -84,7 +83,7 @@ def submit_windows(
     """One future per window, in order, holding that window's RankingSet built on a worker;
     the registry is scattered to every worker once."""
     config = config or SamplingConfig()
-    shared = client.scatter(registry, broadcast=True)
+    shared = client.scatter(registry, broadcast=True, hash=False)
     return [
         client.submit(window_examples, shared, window=w, vocab=vocab, config=config, pure=False)
         for w in windows
@@ -203,6 +202,14 @@ def fit_on_cluster(
     return ClusterRun(registry, split, vocab, train, valid, ranker, systems)
 
 
+def fit_at(address: str, tables: dict[str, pd.DataFrame], *, config: TrainConfig) -> ClusterRun:
+    """:func:`fit_on_cluster` on the scheduler at ``address`` (InputError if unreachable); the
+    client is closed afterwards, the fitted models live on in this process."""
+    with connect(address) as client:
+        log.info("training on the Dask cluster at %s", address)
+        return fit_on_cluster(client, tables, config=config)
+
+
 def _chunks(ids: Sequence[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(ids), size):
         yield [str(i) for i in ids[start : start + size]]
@@ -226,7 +233,7 @@ def batch_shortlists(
         raise InputError(f"chunk_size={chunk_size} is not allowed; it must be >= 1")
     ids = list(state.pool.buildings.ids) if building_ids is None else list(building_ids)
     state.pool.buildings.positions(ids, kind="building")  # unknown ids fail before any work
-    shared = client.scatter(state, broadcast=True)
+    shared = client.scatter(state, broadcast=True, hash=False)
     futures = [
         client.submit(shortlist_for_buildings, shared, chunk, k=k, rules=rules, pure=False)
         for chunk in _chunks(ids, chunk_size)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from matching.errors import InputError, TenantmatchError
+from matching import InputError, TenantmatchError
 
 
 class TrainingError(TenantmatchError):

@@ -179,7 +179,7 @@ def _current_system(current: LoadedModel) -> System:
 def _direction_comparison(metrics: pd.DataFrame) -> dict[str, Any]:
     """NDCG@10 of the shared and the per-direction rankers and which mode is better."""
     if not metrics["system"].eq(PER_DIRECTION).any():
-        return {"measured": False, "better": "shared"}
+        return {"measured": False, "better": "shared", "kept": "shared"}
     rows = {
         mode: {
             d.name: metric_value(metrics, system=mode, direction=d.name, metric=GATE_METRIC)
@@ -189,7 +189,10 @@ def _direction_comparison(metrics: pd.DataFrame) -> dict[str, Any]:
     }
     means = {mode: float(np.nanmean(list(v.values()))) for mode, v in rows.items()}
     kept = "shared" if means[RANKER] >= means[PER_DIRECTION] - GATE_TOLERANCE else "per_direction"
-    return {"measured": True, "ndcg@10": rows, "mean_ndcg@10": means, "better": kept}
+    # the store serves one scorer for both directions, so the shared ranker is what is published
+    return {
+        "measured": True, "ndcg@10": rows, "mean_ndcg@10": means, "better": kept, "kept": "shared",
+    }  # fmt: skip
 
 
 def promotion_gate(

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Path, UploadFile
 
 from api.deps import AdminDep, JobsDep, RepositoryDep, SettingsDep, ViewerDep
+from api.errors import ApiError
 from api.schemas import (
     AUTH_ERRORS,
     ImportOut,
@@ -90,9 +91,13 @@ def keys(_: AdminDep, repo: RepositoryDep) -> dict[str, Any]:
     return {"items": list_keys(repo)}
 
 
-@router.delete("/admin/keys/{key_id}", response_model=RevokedOut, responses=ERRORS)
+@router.delete("/admin/keys/{key_id}", response_model=RevokedOut,
+               responses=error_responses(409, *ERRORS))  # fmt: skip
 def remove_key(key_id: KeyIdPath, principal: AdminDep, repo: RepositoryDep) -> RevokedOut:
-    """Revoke a key; it stops working at once."""
+    """Revoke a key; it stops working at once. The key making the request cannot revoke itself
+    (409): that would lock its holder out; use another admin key or the CLI."""
+    if key_id == principal.key_id:
+        raise ApiError(409, f"key {key_id} is the one making this request; it cannot revoke itself")
     changed = revoke_key(repo, key_id)
     audit(repo, principal, action="key.revoke", target=key_id)
     return RevokedOut(key_id=key_id, changed=changed)

@@ -10,7 +10,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from api.access import enterprise_view
-from api.deps import AdminDep, ListsDep, OperatorDep, RepositoryDep, SettingsDep, ViewerDep, check_page
+from api.deps import (
+    AdminDep,
+    ListsDep,
+    OperatorDep,
+    RepositoryDep,
+    SettingsDep,
+    ViewerDep,
+    check_page,
+)
 from api.listing import EnterpriseFilter, plain_record
 from api.schemas import (
     AUTH_ERRORS,
@@ -41,7 +49,8 @@ def list_enterprises(
     filters = EnterpriseFilter(
         q=query.q, city=frozenset(query.city), district=frozenset(query.district),
         industry_division=frozenset(query.industry_division),
-        hq_type=frozenset(h.value for h in query.hq_type), tag=frozenset(t.value for t in query.tag),
+        hq_type=frozenset(h.value for h in query.hq_type),
+        tag=frozenset(t.value for t in query.tag),
     )  # fmt: skip
     total, items = lists.enterprises(filters, offset=query.offset, limit=query.limit)
     visible = [enterprise_view(item, principal) for item in items]

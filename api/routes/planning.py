@@ -40,8 +40,9 @@ def building_plan(
     area (operators: only their own buildings)."""
     editable_building(repo, principal, building_id)
     fit = theme_fit(engine, building_id, pool_size=body.pool_size)
-    plan = fill_plan(engine, building_id, candidates=body.candidates,
-                     theme=body.theme.value if body.theme else None, chain_bonus=body.chain_bonus)  # fmt: skip
+    theme = body.theme.value if body.theme else None
+    plan = fill_plan(engine, building_id, candidates=body.candidates, theme=theme,
+                     chain_bonus=body.chain_bonus)  # fmt: skip
     audit(repo, principal, action="plan", target=building_id, detail=body.model_dump(mode="json"))
     return {"query": {"building_id": building_id}, "model_version": plan["model_version"],
             "theme_fit": fit, "fill_plan": plan}  # fmt: skip

@@ -97,4 +97,5 @@ __all__ = [
     "TenancyOut",
     "ThemeFitOut",
     "ThemeFitRowOut",
+    "error_responses",
 ]

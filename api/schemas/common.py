@@ -8,14 +8,17 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 MAX_ID_CHARS = 128
 MAX_TEXT_CHARS = 200
-# Ids are opaque: anything printable without whitespace or a slash (the path separator).
-ID_PATTERN = r"^[^\s/\x00-\x1f\x7f]+$"
+# Ids are opaque: anything without ASCII space, control characters (C0, DEL, C1) or a slash (the
+# path separator). Spelled as ranges: ``\s`` means different sets in Rust (pydantic) and
+# ECMA-262 (OpenAPI clients) regexes.
+ID_PATTERN = r"^[^\x00-\x20\x7f-\x9f/]+$"
 
 EntityId = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS, pattern=ID_PATTERN)
 ]
 ShortText = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS, pattern=r"^[^\x00-\x1f\x7f]+$")
+    str,
+    StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$"),
 ]
 
 

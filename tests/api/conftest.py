@@ -44,10 +44,6 @@ class World:
 @pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     root = tmp_path_factory.mktemp("api_world")
-    import os  # LOCAL-ONLY-HACK
-    if os.environ.get("H10_WORLD"):  # LOCAL-ONLY-HACK
-        w = Path(os.environ["H10_WORLD"])  # LOCAL-ONLY-HACK
-        return World(w / "t.db", w / "store", w / "world", "x")  # LOCAL-ONLY-HACK
     folder = root / "dataset"
     info = generate_world(folder, WorldParams(enterprises=N_ENTERPRISES, seed=SEED))
     db_file = root / "template.db"
@@ -98,14 +94,17 @@ class Service:
     def fresh_enterprise(self) -> str:
         """A new enterprise (no tenancy, no risk), for move-in tests."""
         enterprise_id = f"X{uuid.uuid4().hex[:12]}"
+        city = self.tables["buildings"].iloc[0]["city"]
         upsert_enterprise(self.repo, {
             "enterprise_id": enterprise_id, "name": f"测试科技有限公司{enterprise_id[-4:]}",
-            "industry_code": "65", "employees": 30, "city": self.tables["buildings"].iloc[0]["city"],
+            "industry_code": "65", "employees": 30, "city": city,
         })  # fmt: skip
         return enterprise_id
 
 
-def start_service(world: World, tmp: Path, *, copy_models: bool = False, **settings: object) -> Iterator[Service]:
+def start_service(
+    world: World, tmp: Path, *, copy_models: bool = False, **settings: object
+) -> Iterator[Service]:
     """Serve a copy of the world's database (and, if asked, of its model store) from ``tmp``."""
     db_file = tmp / "service.db"
     shutil.copy(world.db_file, db_file)
@@ -113,8 +112,9 @@ def start_service(world: World, tmp: Path, *, copy_models: bool = False, **setti
     if copy_models:
         models = tmp / "store"
         shutil.copytree(world.models, models)
-    config = Settings(db=f"sqlite:///{db_file}", models=models, jobs_dir=tmp / "jobs",
-                      json_logs=False, **settings)  # type: ignore[arg-type]
+    config = Settings(
+        db=f"sqlite:///{db_file}", models=models, jobs_dir=tmp / "jobs", json_logs=False, **settings
+    )  # type: ignore[arg-type]
     repo = Repository(config.db)
     tables = {name: repo.load_table(name) for name in ("buildings", "enterprises")}
     ops = tables["buildings"]["operator_id"].dropna().value_counts().index

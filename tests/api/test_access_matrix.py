@@ -54,7 +54,11 @@ def _fresh_building(svc: Service, target: str) -> str:
 
 
 def _enterprise(svc: Service, target: str) -> str:
-    return MISSING_ID if target == "missing" else str(svc.tables["enterprises"]["enterprise_id"].iloc[0])
+    return (
+        MISSING_ID
+        if target == "missing"
+        else str(svc.tables["enterprises"]["enterprise_id"].iloc[0])
+    )
 
 
 def _put_building(svc: Service, target: str) -> Request:
@@ -72,7 +76,9 @@ def _put_enterprise(svc: Service, target: str) -> Request:
         body = {"name": "新建科技有限公司", "industry_code": "65", "employees": 12}
         return "PUT", f"/v1/enterprises/N{uuid.uuid4().hex[:8]}", {"json": body}
     enterprise_id = _enterprise(svc, target)
-    employees = int(svc.tables["enterprises"].set_index("enterprise_id").loc[enterprise_id, "employees"])
+    employees = int(
+        svc.tables["enterprises"].set_index("enterprise_id").loc[enterprise_id, "employees"]
+    )
     return "PUT", f"/v1/enterprises/{enterprise_id}", {"json": {"employees": employees}}
 
 
@@ -129,42 +135,58 @@ def _revoke(svc: Service, target: str) -> Request:
 
 
 PLAN_BODY = {"pool_size": 100, "candidates": 30}
+
+
+def _call(method: str, template: str, **kwargs: Any) -> Callable[[Service, str], Request]:
+    """A request builder: ``{b}`` becomes the target building, ``{e}`` the target enterprise."""
+
+    def build(svc: Service, target: str) -> Request:
+        path = template.format(b=_building(svc, target), e=_enterprise(svc, target))
+        return method, path, kwargs
+
+    return build
+
+
+def _delete_enterprise(svc: Service, target: str) -> Request:
+    enterprise_id = svc.fresh_enterprise() if target == "own" else MISSING_ID
+    return "DELETE", f"/v1/enterprises/{enterprise_id}", {}
+
+
+def _delete_building(svc: Service, target: str) -> Request:
+    return "DELETE", f"/v1/buildings/{_fresh_building(svc, target)}", {}
+
+
+ONE = ("none",)  # routes without an id: one target
+ENTERPRISE = ("own", "missing")  # enterprises, jobs and keys have no owner
+K3 = {"k": 3}
 CASES: tuple[Case, ...] = (
-    Case("healthz", "public", lambda s, t: ("GET", "/healthz", {}), targets=("none",)),
-    Case("readyz", "public", lambda s, t: ("GET", "/readyz", {}), targets=("none",)),
-    Case("labels", "public", lambda s, t: ("GET", "/v1/labels", {}), targets=("none",)),
-    Case("list buildings", "read", lambda s, t: ("GET", "/v1/buildings", {}), targets=("none",)),
-    Case("get building", "read", lambda s, t: ("GET", f"/v1/buildings/{_building(s, t)}", {})),
-    Case("building shortlist", "read",
-         lambda s, t: ("GET", f"/v1/buildings/{_building(s, t)}/shortlist", {"params": {"k": 3}})),
-    Case("chain leads", "read",
-         lambda s, t: ("GET", f"/v1/buildings/{_building(s, t)}/chain-leads", {"params": {"k": 3}})),
-    Case("list enterprises", "read", lambda s, t: ("GET", "/v1/enterprises", {}), targets=("none",)),
-    Case("get enterprise", "read", lambda s, t: ("GET", f"/v1/enterprises/{_enterprise(s, t)}", {}),
-         targets=("own", "missing")),
-    Case("enterprise shortlist", "read",
-         lambda s, t: ("GET", f"/v1/enterprises/{_enterprise(s, t)}/shortlist", {"params": {"k": 3}}),
-         targets=("own", "missing")),
-    Case("models", "read", lambda s, t: ("GET", "/v1/models", {}), targets=("none",)),
-    Case("plan", "edit",
-         lambda s, t: ("POST", f"/v1/buildings/{_building(s, t)}/plan", {"json": PLAN_BODY})),
+    Case("healthz", "public", _call("GET", "/healthz"), targets=ONE),
+    Case("readyz", "public", _call("GET", "/readyz"), targets=ONE),
+    Case("labels", "public", _call("GET", "/v1/labels"), targets=ONE),
+    Case("list buildings", "read", _call("GET", "/v1/buildings"), targets=ONE),
+    Case("get building", "read", _call("GET", "/v1/buildings/{b}")),
+    Case("building shortlist", "read", _call("GET", "/v1/buildings/{b}/shortlist", params=K3)),
+    Case("chain leads", "read", _call("GET", "/v1/buildings/{b}/chain-leads", params=K3)),
+    Case("list enterprises", "read", _call("GET", "/v1/enterprises"), targets=ONE),
+    Case("get enterprise", "read", _call("GET", "/v1/enterprises/{e}"), targets=ENTERPRISE),
+    Case("enterprise shortlist", "read", _call("GET", "/v1/enterprises/{e}/shortlist", params=K3),
+         targets=ENTERPRISE),
+    Case("models", "read", _call("GET", "/v1/models"), targets=ONE),
+    Case("plan", "edit", _call("POST", "/v1/buildings/{b}/plan", json=PLAN_BODY)),
     Case("put building", "edit", _put_building, missing=200),
-    Case("delete building", "edit",
-         lambda s, t: ("DELETE", f"/v1/buildings/{_fresh_building(s, t)}", {})),
+    Case("delete building", "edit", _delete_building),
     Case("move-in", "edit", _move_in),
     Case("move-out", "edit", _move_out),
     Case("event", "edit", _event),
-    Case("put enterprise", "operator", _put_enterprise, missing=200, targets=("own", "missing")),
-    Case("delete enterprise", "admin",
-         lambda s, t: ("DELETE", f"/v1/enterprises/{s.fresh_enterprise() if t == 'own' else MISSING_ID}", {}),
-         targets=("own", "missing")),
-    Case("import", "admin", _import, targets=("none",)),
-    Case("retrain", "admin", lambda s, t: ("POST", "/v1/admin/retrain", {}), ok=202, targets=("none",)),
-    Case("retrain job", "admin", _job, targets=("own", "missing")),
-    Case("create key", "admin",
-         lambda s, t: ("POST", "/v1/admin/keys", {"json": {"role": "viewer"}}), ok=201, targets=("none",)),
-    Case("list keys", "admin", lambda s, t: ("GET", "/v1/admin/keys", {}), targets=("none",)),
-    Case("revoke key", "admin", _revoke, targets=("own", "missing")),
+    Case("put enterprise", "operator", _put_enterprise, missing=200, targets=ENTERPRISE),
+    Case("delete enterprise", "admin", _delete_enterprise, targets=ENTERPRISE),
+    Case("import", "admin", _import, targets=ONE),
+    Case("retrain", "admin", _call("POST", "/v1/admin/retrain"), ok=202, targets=ONE),
+    Case("retrain job", "admin", _job, targets=ENTERPRISE),
+    Case("create key", "admin", _call("POST", "/v1/admin/keys", json={"role": "viewer"}), ok=201,
+         targets=ONE),
+    Case("list keys", "admin", _call("GET", "/v1/admin/keys"), targets=ONE),
+    Case("revoke key", "admin", _revoke, targets=ENTERPRISE),
 )  # fmt: skip
 
 

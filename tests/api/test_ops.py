@@ -41,8 +41,14 @@ def test_metrics_histogram_by_route_template(service: Service) -> None:
     service.get("/v1/buildings/NO-SUCH", "viewer")
     text = service.client.get("/metrics").text
     route = 'route="/v1/buildings/{building_id}"'
-    assert re.search(rf'tenantmatch_http_request_duration_seconds_count\{{[^}}]*{re.escape(route)}[^}}]*status="200"', text)
-    assert re.search(rf'tenantmatch_http_request_duration_seconds_count\{{[^}}]*{re.escape(route)}[^}}]*status="404"', text)
+    assert re.search(
+        rf'tenantmatch_http_request_duration_seconds_count\{{[^}}]*{re.escape(route)}[^}}]*status="200"',
+        text,
+    )
+    assert re.search(
+        rf'tenantmatch_http_request_duration_seconds_count\{{[^}}]*{re.escape(route)}[^}}]*status="404"',
+        text,
+    )
     assert service.own_building not in text  # raw paths never become labels
     version = service.client.get("/readyz").json()["model_version"]
     assert f'tenantmatch_model_info{{version="{version}"}} 1.0' in text

@@ -72,8 +72,10 @@ def test_building_list_filters_paging_and_stale(fresh_service: Service) -> None:
     old = datetime.now(UTC) - timedelta(days=svc.settings.stale_days + 5)
     engine = create_engine(svc.settings.db)
     with engine.begin() as conn:
-        conn.execute(text("UPDATE buildings SET updated_at = :t WHERE building_id = :b"),
-                     {"t": old.strftime("%Y-%m-%d %H:%M:%S.%f"), "b": svc.other_building})  # fmt: skip
+        conn.execute(
+            text("UPDATE buildings SET updated_at = :t WHERE building_id = :b"),
+            {"t": old.strftime("%Y-%m-%d %H:%M:%S.%f"), "b": svc.other_building},
+        )
     engine.dispose()
     svc.fresh_building(svc.own_operator)  # a write raises data_version; raw SQL did not
     stale = svc.get("/v1/buildings", params={"stale": "true"}).json()
@@ -83,8 +85,10 @@ def test_building_list_filters_paging_and_stale(fresh_service: Service) -> None:
 
 def test_enterprise_crud_and_credit_visibility(fresh_service: Service) -> None:
     svc = fresh_service
-    body = {"name": "晋商数据科技有限公司", "industry_code": "I65", "employees": 40,
-            "tags": ["high_tech"], "credit_score": 55.0, "risk_flags": ["tax_violation"]}  # fmt: skip
+    body = {
+        "name": "晋商数据科技有限公司", "industry_code": "I65", "employees": 40,
+        "tags": ["high_tech"], "credit_score": 55.0, "risk_flags": ["tax_violation"],
+    }  # fmt: skip
     created = _send(svc, "PUT", "/v1/enterprises/E-NEW", "op_own", json=body)
     assert created.status_code == 200, created.text
     assert created.json()["industry_code"] == "65" and created.json()["credit_score"] == 55.0
@@ -163,7 +167,10 @@ def test_import_upload_all_or_nothing(fresh_service: Service) -> None:
     ok = _upload(svc, good)
     assert ok.status_code == 200, ok.text
     assert ok.json()["tables"]["buildings"]["inserted"] == 1
-    bad = HEADER + "U2,上传大厦二,太原市,小店区,finance,1000,400\nU3,坏行,太原市,小店区,nope,1000,2000\n"
+    bad = (
+        HEADER
+        + "U2,上传大厦二,太原市,小店区,finance,1000,400\nU3,坏行,太原市,小店区,nope,1000,2000\n"
+    )
     refused = _upload(svc, bad)
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_data"
     assert "theme" in refused.json()["error"]["message"]
@@ -193,7 +200,10 @@ def test_keys_lifecycle_and_audit(fresh_service: Service) -> None:
     assert key_id in {k["key_id"] for k in listed}
     assert all("key" not in k and "key_hash" not in k for k in listed)
     assert svc.client.get("/v1/buildings", headers={"X-API-Key": key}).status_code == 200
-    assert _send(svc, "DELETE", f"/v1/admin/keys/{key_id}").json() == {"key_id": key_id, "changed": True}
+    assert _send(svc, "DELETE", f"/v1/admin/keys/{key_id}").json() == {
+        "key_id": key_id,
+        "changed": True,
+    }
     assert svc.client.get("/v1/buildings", headers={"X-API-Key": key}).status_code == 401
     bad_role = _send(svc, "POST", "/v1/admin/keys", json={"role": "operator"})
     assert bad_role.status_code == 400  # an operator key needs operator_id
@@ -204,7 +214,9 @@ def test_keys_lifecycle_and_audit(fresh_service: Service) -> None:
 
 def test_writes_and_shortlists_are_audited(fresh_service: Service) -> None:
     svc = fresh_service
-    svc.get(f"/v1/buildings/{svc.own_building}/shortlist", "viewer", params={"k": 3, "city": "太原市"})
+    svc.get(
+        f"/v1/buildings/{svc.own_building}/shortlist", "viewer", params={"k": 3, "city": "太原市"}
+    )
     _send(svc, "PUT", "/v1/buildings/AUD1", "op_own", json=NEW_BUILDING)
     svc.get("/v1/buildings/AUD1/shortlist", "viewer", params={"k": 200000})  # refused: not logged
     entries = svc.repo.read_audit(limit=5)

@@ -163,9 +163,11 @@ def test_plan_fits_vacancy(service: Service) -> None:
     )  # fmt: skip
     assert response.status_code == 200, response.text
     body = response.json()
-    vacant = service.tables["buildings"].set_index("building_id").loc[
-        service.own_building, "vacant_area_m2"
-    ]
+    vacant = (
+        service.tables["buildings"]
+        .set_index("building_id")
+        .loc[service.own_building, "vacant_area_m2"]
+    )
     plan = body["fill_plan"]
     assert plan["total_area_m2"] <= vacant + 1e-6
     assert sum(i["area_m2"] for i in plan["items"]) == pytest.approx(plan["total_area_m2"])

@@ -17,6 +17,7 @@ from models import GroupSizeError, InvalidTargetError, LGBMRankerScorer, load_ve
 from models.distributed import DaskLGBMRankerScorer, mean_ndcg
 from tests.models.conftest import World, fit_with_valid, make_world, mean_ndcg_at_10
 
+pytestmark = pytest.mark.slow  # a two-process LocalCluster starts and stops: about 15 s
 GROUPS_PER_PART = 30
 
 
@@ -48,7 +49,7 @@ def partitioned(
         xs.append(world.X.iloc[rows])
         ys.append(pd.Series(world.y[rows], dtype="int64"))
         gs.append(pd.Series(sizes[first:last], dtype="int64"))
-    return _stacked(xs), _stacked(ys), _stacked(gs)
+    return _stacked(xs), _stacked(ys), _stacked(gs)  # type: ignore[return-value]
 
 
 def _stacked(parts: list[pd.DataFrame] | list[pd.Series]) -> dd.DataFrame | dd.Series:
@@ -178,4 +179,4 @@ def test_group_sizes_must_match_each_partition(
 def test_bad_grades_are_refused(client: Client, worlds: tuple[World, World, World]) -> None:
     X, y, group = partitioned(worlds[0])
     with pytest.raises(InvalidTargetError, match=r"allowed integers 0\.\.4"):
-        DaskLGBMRankerScorer(client=client, num_boost_round=5).fit(X, y + 5, group=group)
+        DaskLGBMRankerScorer(client=client, num_boost_round=5).fit(X, y.add(5), group=group)

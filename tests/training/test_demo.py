@@ -297,3 +297,33 @@ def test_the_importer_accepts_the_world_and_its_tables_feed_the_ceiling(
     canonical = ceiling_scores(pairs, result.tables, as_of=as_of, truth_dir=info.truth_dir)
     np.testing.assert_allclose(canonical, ours)
     assert ours.max() > 0
+
+
+def test_moves_under_way_on_the_cut_date_are_certain_for_the_ceiling() -> None:
+    from training.demo.ceiling import _in_flight
+
+    d = pd.Timestamp
+    tables = {
+        "tenancies": pd.DataFrame(
+            {
+                "enterprise_id": ["E1", "E2", "E3"],
+                "building_id": ["B1", "B1", "B2"],
+                "start_date": [d("2024-02-01"), d("2024-02-01"), d("2023-12-01")],
+            }
+        ),
+        "events": pd.DataFrame(
+            {
+                "enterprise_id": ["E1", "E2", "E3", "E1"],
+                "building_id": ["B1", "B1", "B2", "B2"],
+                "date": [d("2023-12-20"), d("2024-01-15"), d("2023-11-01"), d("2023-12-01")],
+                "stage": ["contacted", "visited", "signed", "declined"],
+            }
+        ),
+    }
+    pairs = pd.DataFrame(
+        {"building_id": ["B1", "B1", "B2", "B2"], "enterprise_id": ["E1", "E2", "E3", "E1"]}
+    )
+    got = _in_flight(pairs, tables, as_of=d("2024-01-01"), horizon_days=365)
+    # E1->B1: pipeline seen before the cut, move after it; E2's pipeline starts after the cut;
+    # E3 moved before the cut; E1->B2 was a declined runner-up.
+    assert got.tolist() == [1.0, 0.0, 0.0, 0.0]

@@ -4,7 +4,8 @@ one on the evaluation window, and the batch job's shortlists equal the Engine's.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,22 +13,33 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from distributed import Client, LocalCluster
+from distributed import Client, Future, LocalCluster
 
+import training.distributed
 from features import Registry, Snapshot, Vocabulary, categorical_features, feature_spec_fingerprint
-from matching import Engine, Repository, import_dataset
-from matching.errors import InputError, NotFoundError
-from models import LGBMRankerScorer, Scorer, make_scorer, promote, save_version
+from matching import Engine, InputError, NotFoundError, Repository, import_dataset
+from models import (
+    LGBMRankerScorer,
+    Scorer,
+    current_version,
+    load_current,
+    make_scorer,
+    promote,
+    save_version,
+)
+from tenantmatch import cli
 from training import (
     BUILDING_TO_ENTERPRISE,
     RankingSet,
     System,
     TemporalSplit,
+    TrainConfig,
     build_sets,
     evaluate_systems,
     evaluation_pools,
     make_split,
     metric_value,
+    train_and_publish,
 )
 from training.demo import WorldParams, generate_world
 from training.distributed import (
@@ -40,7 +52,13 @@ from training.distributed import (
     submit_windows,
 )
 
+pytestmark = pytest.mark.slow  # a process LocalCluster, a demo world and six fits: about 100 s
 B2E = BUILDING_TO_ENTERPRISE.name
+CATEGORICAL = tuple(categorical_features())
+# Which worker builds which window, hence which rows each LightGBM machine bags and bins, is up
+# to the scheduler: a Dask model varies like a model with another seed (about 0.015 NDCG@10 on
+# this world's 59 building queries). Comparing means over seeds keeps the test meaningful.
+SEEDS = (0, 1, 2)
 
 
 @dataclass(frozen=True)
@@ -54,8 +72,11 @@ class DemoWorld:
 
 @dataclass(frozen=True)
 class Trained:
-    dask: Scorer
-    single: Scorer
+    """Rankers per seed, Dask and single-machine, fitted on the same windows."""
+
+    dask: Mapping[int, Scorer]
+    single: Mapping[int, Scorer]
+    futures: list[Future]
     train: RankingSet
 
 
@@ -93,30 +114,32 @@ def client() -> Iterator[Client]:
 def trained(client: Client, world: DemoWorld) -> Trained:
     futures = submit_windows(client, world.registry, world.split.fit_windows, vocab=world.vocab)
     valid = client.gather(futures[-1])
-    dask = fit_dask_ranker(client, dask_ranking_set(client, futures[:-1]), valid, params={})
     train = RankingSet.concat(gather_sets(client, futures[:-1]))
-    single = make_scorer("lightgbm", categorical_features=tuple(categorical_features()))
-    single.fit(
-        train.X, train.y, group=train.group, X_valid=valid.X, y_valid=valid.y,
-        group_valid=valid.group,
-    )  # fmt: skip
-    return Trained(dask, single, train)
+    data = dask_ranking_set(client, futures[:-1])
+    dask, single = {}, {}
+    for seed in SEEDS:
+        dask[seed] = fit_dask_ranker(client, data, valid, params={"seed": seed})
+        ranker = make_scorer("lightgbm", categorical_features=CATEGORICAL, seed=seed)
+        single[seed] = ranker.fit(
+            train.X, train.y, group=train.group, X_valid=valid.X, y_valid=valid.y,
+            group_valid=valid.group,
+        )  # fmt: skip
+    return Trained(dask, single, futures, train)
 
 
 def test_windows_built_on_the_cluster_equal_the_local_build(
-    client: Client, world: DemoWorld
+    client: Client, world: DemoWorld, trained: Trained
 ) -> None:
     windows = world.split.fit_windows[-2:]
-    remote = gather_sets(client, submit_windows(client, world.registry, windows, vocab=world.vocab))
+    remote = gather_sets(client, trained.futures[-2:])
     local = build_sets(world.registry, windows, vocab=world.vocab, n_jobs=1)
     for got, want in zip(remote, local, strict=True):
         pd.testing.assert_frame_equal(got.pairs, want.pairs)
         pd.testing.assert_frame_equal(got.X, want.X)
 
 
-def test_one_partition_per_window_with_its_group_sizes(client: Client, world: DemoWorld) -> None:
-    windows = world.split.fit_windows[:3]
-    futures = submit_windows(client, world.registry, windows, vocab=world.vocab)
+def test_one_partition_per_window_with_its_group_sizes(client: Client, trained: Trained) -> None:
+    futures = trained.futures[:3]
     local = gather_sets(client, futures)
     data = dask_ranking_set(client, futures)
     assert data.X.npartitions == data.y.npartitions == data.group.npartitions == 3
@@ -128,22 +151,29 @@ def test_one_partition_per_window_with_its_group_sizes(client: Client, world: De
     assert len(one.X) == len(one.y) == int(one.group.sum().compute()) == rows < len(data.X)
 
 
+def _scorer_system(name: str, scorer: Scorer) -> System:
+    return System(name, lambda X, pairs, d: scorer.score(X))
+
+
 def test_dask_model_ranks_as_well_as_the_single_machine_one(
     world: DemoWorld, trained: Trained
 ) -> None:
     snapshot, pools = evaluation_pools(world.registry, window=world.split.evaluation)
     systems = [
-        System("dask", lambda X, pairs, d: trained.dask.score(X)),
-        System("single", lambda X, pairs, d: trained.single.score(X)),
+        *(_scorer_system(f"dask{s}", trained.dask[s]) for s in SEEDS),
+        *(_scorer_system(f"single{s}", trained.single[s]) for s in SEEDS),
         System("random", lambda X, pairs, d: np.random.default_rng(0).random(len(X))),
     ]
     metrics = evaluate_systems(snapshot, pools, systems=systems, vocab=world.vocab)
-    dask = metric_value(metrics, system="dask", direction=B2E, metric="ndcg@10")
-    single = metric_value(metrics, system="single", direction=B2E, metric="ndcg@10")
-    random = metric_value(metrics, system="random", direction=B2E, metric="ndcg@10")
-    assert abs(dask - single) <= 0.02
-    assert dask > random + 0.1
-    assert trained.dask.feature_names_ == list(trained.train.X.columns)
+
+    def ndcg(system: str) -> float:
+        return metric_value(metrics, system=system, direction=B2E, metric="ndcg@10")
+
+    dask = float(np.mean([ndcg(f"dask{s}") for s in SEEDS]))
+    single = float(np.mean([ndcg(f"single{s}") for s in SEEDS]))
+    assert abs(dask - single) <= 0.02, f"mean NDCG@10 dask {dask:.4f}, single {single:.4f}"
+    assert min(ndcg(f"dask{s}") for s in SEEDS) > ndcg("random") + 0.1
+    assert trained.dask[0].feature_names_ == list(trained.train.X.columns)
 
 
 def test_batch_shortlists_equal_the_engine(
@@ -151,7 +181,7 @@ def test_batch_shortlists_equal_the_engine(
 ) -> None:
     store = tmp_path / "models"
     version = save_version(
-        store, trained.dask, created=datetime(2026, 11, 1, tzinfo=UTC),
+        store, trained.dask[0], created=datetime(2026, 11, 1, tzinfo=UTC),
         vocabulary=world.vocab.to_dict(), feature_spec_fingerprint=feature_spec_fingerprint(),
     )  # fmt: skip
     promote(store, version)
@@ -181,7 +211,7 @@ def test_batch_shortlists_refuse_bad_input_before_any_work(
 ) -> None:
     store = tmp_path / "models"
     version = save_version(
-        store, trained.single, created=datetime(2026, 11, 2, tzinfo=UTC),
+        store, trained.single[0], created=datetime(2026, 11, 2, tzinfo=UTC),
         vocabulary=world.vocab.to_dict(), feature_spec_fingerprint=feature_spec_fingerprint(),
     )  # fmt: skip
     promote(store, version)
@@ -195,5 +225,40 @@ def test_batch_shortlists_refuse_bad_input_before_any_work(
 
 
 def test_unreachable_scheduler_is_an_input_error() -> None:
-    with pytest.raises(InputError, match="cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
+    with pytest.raises(
+        InputError, match=r"cannot reach the Dask scheduler at 'tcp://127\.0\.0\.1:9'"
+    ):
         connect("tcp://127.0.0.1:9", timeout_s=2)
+
+
+def test_train_and_publish_on_the_cluster(client: Client, world: DemoWorld, tmp_path: Path) -> None:
+    store = tmp_path / "models"
+    result = train_and_publish(
+        world.tables, store=store, truth_dir=None, created=datetime(2026, 11, 3, tzinfo=UTC),
+        progress=False, config=TrainConfig(n_jobs=1),
+        dask_address=client.scheduler_info()["address"],
+    )  # fmt: skip
+    ranker = metric_value(result.metrics, system="lightgbm", direction=B2E, metric="ndcg@10")
+    random = metric_value(result.metrics, system="random", direction=B2E, metric="ndcg@10")
+    assert ranker > random + 0.1
+    assert {"lightgbm_per_direction", "hand_rule", "logistic"} <= set(result.metrics["system"])
+    assert result.promoted and current_version(store) == result.version
+    loaded = load_current(store)
+    assert type(loaded.scorer) is LGBMRankerScorer and loaded.manifest["kind"] == "lightgbm"
+
+
+def test_cli_train_exits_2_when_the_scheduler_is_unreachable(
+    world: DemoWorld,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(training.distributed, "CONNECT_TIMEOUT_S", 1)
+    argv = ["tenantmatch", "train", "--dask", "tcp://127.0.0.1:9", "--db", world.db_url,
+            "--models", str(tmp_path / "models")]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 2
+    assert "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'" in capsys.readouterr().err
+    assert not (tmp_path / "models").exists()

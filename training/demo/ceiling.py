@@ -175,7 +175,8 @@ def ceiling_scores(
     truth_dir: Path,
 ) -> np.ndarray:
     """P(enterprise moves into building within ``horizon_days`` after ``as_of``) for each row of
-    ``pairs`` (building_id, enterprise_id), float64 aligned to ``pairs``; tables are canonical."""
+    ``pairs`` (building_id, enterprise_id), float64 aligned to ``pairs``; tables are canonical.
+    Moves already under way on ``as_of`` (see ``_in_flight``) have probability 1."""
     if horizon_days < 1:
         raise InputError(f"horizon_days={horizon_days}: must be >= 1")
     truth = read_truth(truth_dir)
@@ -194,4 +195,36 @@ def ceiling_scores(
         probs = _choice_probabilities(st, firms[lo : lo + chunk], pd.Timestamp(as_of))
         sel = (inv >= lo) & (inv < lo + chunk)
         out[sel] = p_move[inv[sel]] * probs[inv[sel] - lo, b[sel]]
-    return out
+    in_flight = _in_flight(pairs, tables, as_of=pd.Timestamp(as_of), horizon_days=horizon_days)
+    return np.maximum(out, in_flight)
+
+
+PIPELINE_LEAD_DAYS = 120  # the longest a logged attraction pipeline runs before its start date
+
+
+def _in_flight(
+    pairs: pd.DataFrame,
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    as_of: pd.Timestamp,
+    horizon_days: int,
+) -> np.ndarray:
+    """1.0 for pairs whose move was already under way on ``as_of``, else 0.0.
+
+    The generator logs a mover's attraction pipeline (contacted ... signed) up to
+    ``PIPELINE_LEAD_DAYS`` before the start date, so events dated on or before ``as_of`` can
+    belong to a move that starts after it. Those events are in the data a ranker sees; the generator knows
+    which of them are the winner's pipeline, so its ceiling ranks those pairs first."""
+    ten, ev = tables["tenancies"], tables.get("events")
+    if ev is None or ev.empty:
+        return np.zeros(len(pairs))
+    end = as_of + pd.Timedelta(days=horizon_days)
+    moves = ten.loc[(ten["start_date"] > as_of) & (ten["start_date"] <= end)]
+    seen = ev.loc[
+        (ev["date"] <= as_of) & (ev["date"] > as_of - pd.Timedelta(days=PIPELINE_LEAD_DAYS))
+    ]
+    keys = ["building_id", "enterprise_id"]
+    flight = moves[keys].merge(seen[keys].drop_duplicates(), on=keys).drop_duplicates()
+    flight = flight.assign(_in_flight=1.0)
+    hit = pairs[keys].reset_index(drop=True).merge(flight, on=keys, how="left")["_in_flight"]
+    return hit.fillna(0.0).to_numpy(dtype=np.float64)

@@ -1,0 +1,204 @@
+"""Fitting the pre-scorer (``matching.prescore``) by distillation from a ranker, and storing it
+with a model version.
+
+Training calls :func:`fit_prescorer` on the training cut's snapshot and passes the bytes to
+``models.save_version(attachments={PRESCORER_FILE: ...})``; :func:`attach_prescorer` does the
+same for a version that is already stored (an older model), as a new version.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.linear_model import Ridge
+
+from features import Snapshot, Vocabulary, build_matrix, categorical_features, context_for
+from matching.candidates import CandidatePool, Pairs, PoolRules
+from matching.errors import InputError
+from matching.prescore import (
+    CHUNK_ROWS,
+    PRESCORER_FILE,
+    SPARSE_EDGES,
+    Prescorer,
+    bins,
+    pair_term_values,
+)
+from models import RESERVED_KEYS, Scorer, current_version, load_version, promote, save_version
+
+logger = logging.getLogger(__name__)
+
+MAX_BINS = 12  # quantile bins per term (plus one for NaN)
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """How many queries and candidates per query the pre-scorer is distilled from."""
+
+    building_queries: int = 64
+    enterprise_queries: int = 32
+    per_query: int = 3000
+    top_share: float = 0.05  # the ranker's top share of a query's candidates ...
+    top_weight: float = 5.0  # ... weighs this much more (the pre-score must keep the top)
+    alpha: float = 1.0
+    seed: int = 0
+
+
+def _edges(values: np.ndarray, *, categorical: bool) -> np.ndarray:
+    known = np.unique(values[~np.isnan(values)])
+    if len(known) <= 1:
+        return known[:0]
+    if categorical or len(known) <= MAX_BINS:
+        return (known[:-1] + known[1:]) / 2.0
+    return np.unique(np.quantile(values[~np.isnan(values)], np.linspace(0, 1, MAX_BINS + 1)[1:-1]))
+
+
+def _design(values: dict[str, np.ndarray], edges: dict[str, np.ndarray]) -> sparse.csr_array:
+    """One-hot (rows, total bins) of every term's bin, terms in ``edges`` order."""
+    columns, offset = [], 0
+    for term, term_edges in edges.items():
+        columns.append(bins(values[term], term_edges) + offset)
+        offset += len(term_edges) + 2
+    cols = np.stack(columns, axis=1)
+    n, k = cols.shape
+    data = np.ones(n * k)
+    return sparse.csr_array((data, cols.reshape(-1), np.arange(0, n * k + 1, k)), shape=(n, offset))
+
+
+def fit_tables(
+    values: dict[str, np.ndarray],
+    target: np.ndarray,
+    *,
+    query: np.ndarray,
+    categorical: frozenset[str] = frozenset(),
+    config: DistillConfig | None = None,
+) -> Prescorer:
+    """Ridge fit of per-bin weights to ``target`` centred per ``query`` (int codes, one per
+    row), the top ``top_share`` of each query weighted up; terms are the keys of ``values``."""
+    config = config or DistillConfig()
+    edges = {
+        t: SPARSE_EDGES[t] if t in SPARSE_EDGES else _edges(v, categorical=t in categorical)
+        for t, v in values.items()
+    }
+    frame = pd.DataFrame({"q": query, "y": target})
+    centred = target - frame.groupby("q")["y"].transform("mean").to_numpy()
+    top = frame.groupby("q")["y"].rank(pct=True, ascending=False).to_numpy() <= config.top_share
+    weight = np.where(top, config.top_weight, 1.0)
+    model = Ridge(alpha=config.alpha, fit_intercept=True)
+    model.fit(_design(values, edges), centred, sample_weight=weight)
+    tables, offset = {}, 0
+    for term, term_edges in edges.items():
+        size = len(term_edges) + 2
+        tables[term] = model.coef_[offset : offset + size].astype(np.float64)
+        offset += size
+    return Prescorer(edges=edges, tables=tables, fitted=True, model=model)
+
+
+def _sample(pairs: Pairs, *, per_query: int, rng: np.random.Generator) -> Pairs:
+    """At most ``per_query`` random rows of each query, query order kept."""
+    if len(pairs) == 0:
+        return pairs
+    bounds = np.flatnonzero(np.r_[True, pairs.query[1:] != pairs.query[:-1], True])
+    rows = [
+        np.sort(rng.choice(np.arange(s, e), size=min(per_query, e - s), replace=False))
+        for s, e in itertools.pairwise(bounds)
+    ]
+    keep = np.concatenate(rows)
+    return Pairs(pairs.query[keep], pairs.building[keep], pairs.enterprise[keep])
+
+
+def distill_pairs(pool: CandidatePool, *, config: DistillConfig) -> Pairs:
+    """Sampled candidate pairs of random building and enterprise queries (feasible under the
+    default rules); enterprise queries' codes follow the building queries'."""
+    rng = np.random.default_rng(config.seed)
+    n_b, n_e = len(pool.buildings.ids), len(pool.enterprises.ids)
+    b_q = np.sort(rng.choice(n_b, size=min(config.building_queries, n_b), replace=False))
+    e_q = np.sort(rng.choice(n_e, size=min(config.enterprise_queries, n_e), replace=False))
+    by_b = _sample(pool.pairs_for_buildings(b_q, rules=PoolRules()), per_query=config.per_query,
+                   rng=rng)  # fmt: skip
+    by_e = _sample(pool.pairs_for_enterprises(e_q, rules=PoolRules()), per_query=config.per_query,
+                   rng=rng)  # fmt: skip
+    return Pairs(
+        np.r_[by_b.query, by_e.query + len(b_q)],
+        np.r_[by_b.building, by_e.building],
+        np.r_[by_b.enterprise, by_e.enterprise],
+    )
+
+
+def fit_prescorer(
+    snapshot: Snapshot,
+    scorer: Scorer,
+    *,
+    vocab: Vocabulary,
+    feature_names: Sequence[str],
+    config: DistillConfig | None = None,
+) -> Prescorer:
+    """A pre-scorer distilled from ``scorer``'s scores on sampled candidates of ``snapshot``
+    (use the training cut's snapshot); InputError when the snapshot has no candidate pair."""
+    config = config or DistillConfig()
+    ctx = context_for(snapshot, vocab=vocab)
+    pool = CandidatePool.from_snapshot(snapshot, need_m2=ctx.enterprises["space_need_m2"])
+    pairs = distill_pairs(pool, config=config)
+    if len(pairs) == 0:
+        raise InputError("no candidate pairs to fit a pre-scorer on; the snapshot is empty")
+    values: dict[str, np.ndarray] = {}
+    target = []
+    frames = []
+    for start in range(0, len(pairs), CHUNK_ROWS):
+        part = Pairs(*(a[start : start + CHUNK_ROWS] for a in (pairs.query, pairs.building,
+                                                               pairs.enterprise)))  # fmt: skip
+        X = build_matrix(pool.pair_frame(part), ctx, vocab=vocab)
+        target.append(scorer.score(X[list(feature_names)]))
+        frames.append(X[[c for c in X.columns if c.startswith(("e__", "b__"))]])
+    side = np.concatenate([f.to_numpy(dtype=np.float64) for f in frames])
+    for i, name in enumerate(frames[0].columns):
+        values[name] = side[:, i]
+    index = Prescorer(edges={}, tables={}, fitted=False).build_index(ctx)
+    values |= pair_term_values(index, b_pos=pairs.building, e_pos=pairs.enterprise)
+    categorical = frozenset(categorical_features())
+    prescorer = fit_tables(
+        values, np.concatenate(target), query=pairs.query, categorical=categorical, config=config
+    )
+    logger.info("pre-scorer distilled from %d pairs of %d queries", len(pairs),
+                len(np.unique(pairs.query)))  # fmt: skip
+    return prescorer
+
+
+def attach_prescorer(
+    store: Path,
+    version: str | None,
+    snapshot: Snapshot,
+    *,
+    created: datetime,
+    config: DistillConfig | None = None,
+) -> str:
+    """Store ``version`` again with a pre-scorer distilled on ``snapshot``, as a new version
+    (versions are immutable); promoted when ``version`` was CURRENT. Returns the new id."""
+    if version is None:
+        raise InputError(f"no model version given for the store {store}; train one first")
+    model = load_version(Path(store), version)
+    manifest = model.manifest
+    vocab = Vocabulary.from_dict(manifest.get("vocabulary") or {})
+    prescorer = fit_prescorer(snapshot, model.scorer, vocab=vocab,
+                              feature_names=manifest["feature_names"], config=config)  # fmt: skip
+    extra: dict[str, Any] = {k: v for k, v in manifest.items() if k not in RESERVED_KEYS}
+    new = save_version(
+        Path(store), model.scorer, created=created,
+        manifest_extra={**extra, "derived_from": version},
+        vocabulary=manifest.get("vocabulary"),
+        feature_spec_fingerprint=manifest.get("feature_spec_fingerprint"),
+        data_fingerprint=manifest.get("data_fingerprint"),
+        metrics=manifest.get("metrics"),
+        attachments={PRESCORER_FILE: prescorer.to_bytes()},
+    )  # fmt: skip
+    if current_version(Path(store)) == version:
+        promote(Path(store), new)
+    return new

@@ -1,0 +1,174 @@
+"""Two-stage shortlisting: the pre-score (fast path = general path), its top-M selection, its
+persistence with a model version, the Engine's use of it and its refresh on data changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features import Registry, Snapshot, Vocabulary, context_for, feature_names
+from matching import (
+    PRESCORER_FILE,
+    DistillConfig,
+    Engine,
+    NotFoundError,
+    PoolRules,
+    Prescorer,
+    Repository,
+    attach_prescorer,
+    fit_prescorer,
+    unfitted_prescorer,
+)
+from matching.prescore import distance_keys, planar_km, top_m
+from matching.shortlist import shortlist_for_buildings, shortlist_for_enterprises
+from models import CorruptModelError, LGBMRankerScorer, load_current, load_version
+from tests.matching.test_candidates import AS_OF
+from tests.matching.test_shortlist import _fit_model, publish_model, shortlist_tables
+
+SMALL = DistillConfig(building_queries=4, enterprise_queries=8, per_query=200)
+
+
+@pytest.fixture(scope="module")
+def world() -> tuple[Snapshot, LGBMRankerScorer, Vocabulary, Prescorer]:
+    snapshot = Snapshot.at(Registry.from_tables(shortlist_tables()), AS_OF)
+    scorer, vocab = _fit_model(snapshot, seed=0)
+    pre = fit_prescorer(snapshot, scorer, vocab=vocab, feature_names=feature_names(), config=SMALL)
+    return snapshot, scorer, vocab, pre
+
+
+@pytest.fixture
+def engine(tmp_path: Path, world: tuple) -> Engine:
+    """An Engine whose CURRENT model stores a fitted pre-scorer."""
+    snapshot, scorer, vocab, _ = world
+    repo = Repository(f"sqlite:///{tmp_path / 'tm.db'}")
+    repo.upsert(shortlist_tables())
+    store = tmp_path / "models"
+    first = publish_model(store, (scorer, vocab))
+    attach_prescorer(store, first, snapshot, created=datetime(2024, 7, 2, tzinfo=UTC), config=SMALL)
+    return Engine(repo, store, as_of=date(2024, 6, 30))
+
+
+def test_fitted_prescorer_learns_the_rankers_order(world: tuple) -> None:
+    snapshot, scorer, vocab, pre = world
+    assert pre.fitted and pre.model is not None
+    # the toy ranker prefers firms in the building's city: so must the distilled pre-score
+    same_city = pre.tables["same_city"]
+    assert same_city[1] > same_city[0]  # bin 1 (value 1.0) above bin 0 (value 0.0)
+
+
+def test_building_fast_path_equals_pair_scores(world: tuple) -> None:
+    snapshot, _, vocab, pre = world
+    ctx = context_for(snapshot, vocab=vocab)
+    index = pre.build_index(ctx)
+    n_e = len(ctx.enterprises)
+    for b in range(len(ctx.buildings)):
+        fast = pre.building_scores(index, b)
+        general = pre.pair_scores(index, b_pos=np.full(n_e, b), e_pos=np.arange(n_e))
+        np.testing.assert_allclose(fast, general, rtol=1e-5, atol=1e-5)
+
+
+def test_two_stage_equals_full_scan_when_m_covers_the_pool(engine: Engine) -> None:
+    state = engine.state()
+    assert state.prescorer is not None and state.prescorer.fitted
+    buildings = list(state.pool.buildings.ids)
+    enterprises = list(state.pool.enterprises.ids[:20])
+    full = shortlist_for_buildings(state, buildings, k=50, max_scored=None)
+    two = shortlist_for_buildings(state, buildings, k=50, max_scored=10_000)
+    assert two == full and sum(len(r["items"]) for r in full) > 0
+    full_e = shortlist_for_enterprises(state, enterprises, k=5, max_scored=None)
+    assert shortlist_for_enterprises(state, enterprises, k=5, max_scored=10_000) == full_e
+
+
+def test_small_m_keeps_k_items_from_the_feasible_pool(engine: Engine) -> None:
+    state = engine.state()
+    full = shortlist_for_buildings(state, ["B1"], k=5, max_scored=None)[0]["items"]
+    small = shortlist_for_buildings(state, ["B1"], k=5, max_scored=8)[0]["items"]
+    feasible = {
+        i["enterprise_id"] for i in shortlist_for_buildings(state, ["B1"], k=500)[0]["items"]
+    }
+    assert len(small) == len(full) == 5
+    assert {i["enterprise_id"] for i in small} <= feasible
+    assert [i["rank"] for i in small] == [1, 2, 3, 4, 5]
+
+
+def test_prescorer_round_trip_and_hash_check(engine: Engine, world: tuple) -> None:
+    model = load_current(engine.store)
+    assert model.manifest["attachments"] == [PRESCORER_FILE]
+    assert model.manifest["derived_from"] != model.version
+    stored = Prescorer.from_bytes(model.attachments[PRESCORER_FILE])
+    for term, table in world[3].tables.items():
+        np.testing.assert_array_equal(stored.tables[term], table)
+        np.testing.assert_array_equal(stored.edges[term], world[3].edges[term])
+    path = engine.store / "versions" / model.version / PRESCORER_FILE
+    path.chmod(0o644)
+    path.write_bytes(path.read_bytes() + b"x")
+    with pytest.raises(CorruptModelError, match=PRESCORER_FILE):
+        load_version(engine.store, model.version)
+
+
+def test_engine_without_stored_prescorer_falls_back_to_unfitted(
+    tmp_path: Path, world: tuple
+) -> None:
+    snapshot, scorer, vocab, _ = world
+    repo = Repository(f"sqlite:///{tmp_path / 'tm.db'}")
+    repo.upsert(shortlist_tables())
+    publish_model(tmp_path / "models", (scorer, vocab))
+    state = Engine(repo, tmp_path / "models", as_of=date(2024, 6, 30)).state()
+    assert state.prescorer is not None and not state.prescorer.fitted
+    assert set(state.prescorer.tables) == set(unfitted_prescorer().tables)
+    [res] = shortlist_for_buildings(state, ["B1"], k=3, max_scored=5)
+    assert len(res["items"]) == 3
+
+
+def test_prescore_arrays_refresh_on_data_version_change(engine: Engine) -> None:
+    state = engine.state()
+    assert engine.state().prescore is state.prescore  # unchanged data: arrays reused
+    n_before = len(state.prescore.enterprise_base)
+    new = pd.DataFrame(
+        {
+            "enterprise_id": ["E9"],
+            "name": ["壬新材料"],
+            "industry_code": ["6510"],
+            "employees": pd.array([25], dtype="Int64"),
+            "city": ["太原市"],
+        }
+    )
+    engine.repo.upsert({"enterprises": new})
+    after = engine.state()
+    assert after.prescore is not state.prescore
+    assert len(after.prescore.enterprise_base) == n_before + 1
+    ids = [i["enterprise_id"] for i in engine.shortlist_for_buildings(["B1"], k=500)[0]["items"]]
+    assert "E9" in ids
+
+
+def test_two_stage_unknown_ids_and_empty_pool(engine: Engine) -> None:
+    with pytest.raises(NotFoundError, match="'NOPE'"):
+        engine.shortlist_for_buildings(["B1", "NOPE"])
+    with pytest.raises(NotFoundError, match="'E404'"):
+        engine.shortlist_for_enterprises(["E404"])
+    [res] = engine.shortlist_for_buildings(["B2"], rules=PoolRules(cities={"长治市"}))
+    assert res["items"] == []
+    assert engine.shortlist_for_enterprises(["E3"])[0]["items"] == []  # deregistered
+
+
+def test_top_m_matches_a_full_sort() -> None:
+    rng = np.random.default_rng(3)
+    scores = rng.normal(size=100_000).astype(np.float32)
+    ok = rng.random(100_000) < 0.7
+    expected = set(np.flatnonzero(ok)[np.argsort(-scores[ok])[:500]])
+    assert set(top_m(scores.copy(), ok, m=500)) == expected
+    few = np.zeros(100_000, dtype=bool)
+    few[[5, 9]] = True
+    assert sorted(top_m(scores.copy(), few, m=500)) == [5, 9]
+    assert len(top_m(scores.copy(), np.zeros(100_000, dtype=bool), m=10)) == 0
+
+
+def test_distance_keys_bucket_planar_km() -> None:
+    xy = planar_km(np.array([37.87, 37.87, np.nan]), np.array([112.55, 112.65, 112.55]))
+    keys = distance_keys(xy, xy[0])
+    # same point -> 0; 0.1° of longitude at 37.5°N is ~8.8 km -> floor(2 * sqrt(8.8)) = 5
+    assert keys.tolist() == [0, 5, 61]
