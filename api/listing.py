@@ -109,7 +109,7 @@ def is_stale(updated_at: datetime, *, today: date, stale_days: int) -> bool:
     return (today - updated_at.astimezone(UTC).date()).days > stale_days
 
 
-def plain_record(row: Mapping[str, Any]) -> dict[str, Any]:
+def plain_record(row: Mapping[Any, Any]) -> dict[str, Any]:
     """A stored row as JSON-ready values: list cells split into lists, NaN/NaT to None."""
     return _record(row)
 
@@ -136,7 +136,7 @@ def _text_match(frame: pd.DataFrame, q: str | None, columns: tuple[str, ...]) ->
     return keep
 
 
-def _record(row: Mapping[str, Any]) -> dict[str, Any]:
+def _record(row: Mapping[Any, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in row.items():
         if isinstance(value, np.generic):

@@ -42,8 +42,12 @@ def import_(args: dict[str, Any]) -> dict[str, Any]:
     report = import_dataset(Path(args["folder"]), Repository(_sqlite(args["db"])))
     seconds = time.perf_counter() - start
     rows = sum(t.rows_read for t in report.tables.values())
-    return {"rows": rows, "tables": {k: t.rows_read for k, t in report.tables.items()},
-            "seconds": seconds, "rows_per_s": rows / seconds}  # fmt: skip
+    return {
+        "rows": rows,
+        "tables": {k: t.rows_read for k, t in report.tables.items()},
+        "seconds": seconds,
+        "rows_per_s": rows / seconds,
+    }
 
 
 def train(args: dict[str, Any]) -> dict[str, Any]:
@@ -54,16 +58,23 @@ def train(args: dict[str, Any]) -> dict[str, Any]:
     tables = Repository(_sqlite(args["db"])).load_tables()
     start = time.perf_counter()
     result = train_and_publish(
-        tables, store=Path(args["store"]), truth_dir=Path(args["truth_dir"]),
-        created=datetime.now(UTC), progress=False,
-    )  # fmt: skip
+        tables,
+        store=Path(args["store"]),
+        truth_dir=Path(args["truth_dir"]),
+        created=datetime.now(UTC),
+        progress=False,
+    )
     seconds = time.perf_counter() - start
     ndcg = {
         d: metric_value(result.metrics, system="lightgbm", direction=d, metric="ndcg@10")
         for d in ("building_to_enterprise", "enterprise_to_building")
     }
-    return {"seconds": seconds, "version": result.version, "promoted": result.promoted,
-            "ndcg@10": ndcg}  # fmt: skip
+    return {
+        "seconds": seconds,
+        "version": result.version,
+        "promoted": result.promoted,
+        "ndcg@10": ndcg,
+    }
 
 
 def prescore(args: dict[str, Any]) -> dict[str, Any]:
@@ -87,8 +98,11 @@ def engine(args: dict[str, Any]) -> dict[str, Any]:
     from matching import Engine, Repository
 
     start = time.perf_counter()
-    eng = Engine(Repository(_sqlite(args["db"])), Path(args["store"]),
-                 as_of=date.fromisoformat(args["as_of"]))  # fmt: skip
+    eng = Engine(
+        Repository(_sqlite(args["db"])),
+        Path(args["store"]),
+        as_of=date.fromisoformat(args["as_of"]),
+    )
     eng.state()
     build_s = time.perf_counter() - start
     first = str(eng.state().pool.buildings.ids[0])

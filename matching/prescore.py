@@ -116,7 +116,7 @@ def distance_keys(xy: np.ndarray, origin: np.ndarray) -> np.ndarray:
     """int32 distance bucket floor(2 sqrt(km)) (0..60) from ``origin`` ((2,) or one row per
     row of ``xy``) to the rows of ``xy`` (n, 2); 61 where either location is unknown."""
     d2 = (xy[:, 0] - origin[..., 0]) ** 2 + (xy[:, 1] - origin[..., 1]) ** 2
-    scaled = np.sqrt(d2, dtype=np.float32) * np.float32(DIST_STEPS_PER_SQRT_KM)
+    scaled = np.sqrt(np.sqrt(d2, dtype=np.float32)) * np.float32(DIST_STEPS_PER_SQRT_KM)
     keys = np.minimum(np.nan_to_num(scaled, nan=DIST_MAX_KEY + 1.0), DIST_MAX_KEY + 1)
     return keys.astype(np.int32)
 

@@ -29,7 +29,7 @@ from matching import (
     revoke_key,
 )
 from tenantmatch import output
-from training import evaluate_current, train_and_publish
+from training import TrainResult, evaluate_current, train_and_publish
 from training.demo import PreferenceWeights, WorldParams, generate_world
 
 log = logging.getLogger("tenantmatch")
@@ -87,6 +87,12 @@ def _clear_demo_registry(repo: Repository) -> None:
     repo.clear_registry()
 
 
+def _echo_training(result: TrainResult) -> None:
+    typer.echo(result.table)
+    state = "promoted to current" if result.promoted else "kept as a rejected candidate"
+    typer.echo(f"\nmodel {result.version}: {state} ({result.reason})\nreport: {result.report}")
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
@@ -118,7 +124,7 @@ def demo(
             repo.load_tables(), store=settings.models, truth_dir=info.truth_dir,
             created=_now(), progress=True,
         )
-        typer.echo(str(result))
+        _echo_training(result)
     typer.echo(f"database: {settings.db}\nmodels:   {settings.models}\ndataset:  {folder}")
 
 
@@ -150,7 +156,7 @@ def train(
         repo.load_tables(), store=settings.models, truth_dir=_truth_dir(repo),
         created=_now(), progress=True,
     )
-    typer.echo(str(result))
+    _echo_training(result)
 
 
 @app.command()

@@ -26,7 +26,8 @@ from matching.contract import TABLES_BY_NAME
 from models import current_version, list_versions
 
 router = APIRouter(prefix="/v1", tags=["administration"])
-ERRORS = error_responses(400, 404, 503, *AUTH_ERRORS)
+STATUSES = (400, 404, 503, *AUTH_ERRORS)
+ERRORS = error_responses(*STATUSES)
 TableName = StrEnum("TableName", {name: name for name in TABLES_BY_NAME})  # type: ignore[misc]
 KeyIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="A key_id (16 hex).")]
 JobIdPath = Annotated[str, Path(pattern=r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$")]
@@ -51,7 +52,7 @@ def import_file(
 
 
 @router.post("/admin/retrain", response_model=JobOut, status_code=202,
-             responses=error_responses(409, *ERRORS))  # fmt: skip
+             responses=error_responses(409, *STATUSES))  # fmt: skip
 def start_retrain(principal: AdminDep, jobs: JobsDep, repo: RepositoryDep) -> JobOut:
     """Start ``tenantmatch train`` as a separate process; poll the returned job."""
     state = jobs.start()
@@ -92,7 +93,7 @@ def keys(_: AdminDep, repo: RepositoryDep) -> dict[str, Any]:
 
 
 @router.delete("/admin/keys/{key_id}", response_model=RevokedOut,
-               responses=error_responses(409, *ERRORS))  # fmt: skip
+               responses=error_responses(409, *STATUSES))  # fmt: skip
 def remove_key(key_id: KeyIdPath, principal: AdminDep, repo: RepositoryDep) -> RevokedOut:
     """Revoke a key; it stops working at once. The key making the request cannot revoke itself
     (409): that would lock its holder out; use another admin key or the CLI."""

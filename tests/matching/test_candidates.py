@@ -8,6 +8,8 @@ after the snapshot date.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -190,3 +192,33 @@ def test_building_query_over_many_enterprises_is_vectorised() -> None:
     per_b1 = int(np.sum(pairs.query == 0))
     expected = (snapshot.enterprises["risk_flags"].isna() & (need <= 1000) & (need >= 50)).sum()
     assert per_b1 == expected
+
+
+def test_space_fit_is_one_rule_for_filter_and_feature() -> None:
+    """The pool's per-building range filter, ``features.space_fits`` and the feature agree,
+    including where the old feature disagreed (a 300 m² firm may take a 500 m² unit)."""
+    from features import space_fits
+    from features.pair import space_need_fits
+    from matching import space_fits as rules_space_fits
+
+    assert rules_space_fits is space_fits
+    rng = np.random.default_rng(1)
+    need = np.r_[300.0, np.nan, rng.uniform(5, 3000, 2000)]
+    tables = world_tables()
+    snapshot = Snapshot.at(Registry.from_tables(tables), AS_OF)
+    pool = CandidatePool.from_snapshot(
+        snapshot, need_m2=pd.Series(need[: len(snapshot.enterprises)], snapshot.enterprises.index)
+    )
+    pool = dataclasses.replace(pool, need32=need.astype(np.float32), need_m2=need, tenants_of={})
+    base = np.ones(len(need), dtype=bool)
+    for vacant, unit in ((1000.0, 500.0), (1000.0, np.nan), (300.0, 400.0), (np.nan, 100.0)):
+        object.__setattr__(pool, "vacant_m2", np.array([vacant]))
+        object.__setattr__(pool, "min_unit_m2", np.array([unit]))
+        fast = pool.enterprises_for_building(0, base=base, rules=PoolRules())
+        rule = space_fits(need, vacant_m2=vacant, min_unit_m2=unit)
+        assert fast.tolist() == rule.tolist()
+    pairs = pd.DataFrame({"e_space_need_m2": [300.0, 200.0, np.nan],
+                          "b_vacant_area_m2": [1000.0, 1000.0, 1000.0],
+                          "b_min_unit_m2": [500.0, 500.0, 500.0]})  # fmt: skip
+    assert space_need_fits(pairs, None).tolist()[:2] == [1.0, 0.0]  # type: ignore[arg-type]
+    assert np.isnan(space_need_fits(pairs, None).iloc[2])  # type: ignore[arg-type]

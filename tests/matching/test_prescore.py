@@ -53,7 +53,7 @@ def engine(tmp_path: Path, world: tuple) -> Engine:
 
 
 def test_fitted_prescorer_learns_the_rankers_order(world: tuple) -> None:
-    snapshot, scorer, vocab, pre = world
+    pre = world[3]
     assert pre.fitted and pre.model is not None
     # the toy ranker prefers firms in the building's city: so must the distilled pre-score
     same_city = pre.tables["same_city"]
@@ -113,7 +113,7 @@ def test_prescorer_round_trip_and_hash_check(engine: Engine, world: tuple) -> No
 def test_engine_without_stored_prescorer_falls_back_to_unfitted(
     tmp_path: Path, world: tuple
 ) -> None:
-    snapshot, scorer, vocab, _ = world
+    _, scorer, vocab, _ = world
     repo = Repository(f"sqlite:///{tmp_path / 'tm.db'}")
     repo.upsert(shortlist_tables())
     publish_model(tmp_path / "models", (scorer, vocab))

@@ -1,0 +1,161 @@
+"""In-process shortlist latency and quality: two-stage (the Engine's default) vs the naive full
+scan (every feasible candidate scored by LightGBM), measured in the same process and run.
+
+Latency is per single-query call (as an HTTP request makes it), k items with reasons. Quality:
+top-k overlap of two-stage with full scan on the same queries, and NDCG@10 of both on the
+held-out evaluation window (registry as of the training cut, labels from the 12 months after).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from matching import Engine, Repository
+from matching.shortlist import ScoringState, shortlist_for_buildings, shortlist_for_enterprises
+from training import make_split, ndcg_at_k, window_labels
+
+logger = logging.getLogger(__name__)
+
+WARMUP = 3
+
+
+def percentiles(seconds: Sequence[float]) -> dict[str, float]:
+    """p50/p95/p99 and mean in milliseconds, with the sample count."""
+    ms = np.asarray(seconds, dtype=np.float64) * 1000.0
+    if len(ms) == 0:
+        return {"n": 0}
+    p50, p95, p99 = np.percentile(ms, [50, 95, 99])
+    return {"n": len(ms), "p50_ms": p50, "p95_ms": p95, "p99_ms": p99, "mean_ms": ms.mean()}
+
+
+def _timed(fn: Callable[[str], dict[str, Any]], ids: Sequence[str]) -> tuple[list[float], list]:
+    for query in ids[:WARMUP]:
+        fn(query)
+    times, results = [], []
+    for query in ids:
+        start = time.perf_counter()
+        results.append(fn(query))
+        times.append(time.perf_counter() - start)
+    return times, results
+
+
+def _items(result: dict[str, Any], key: str) -> list[str]:
+    return [item[key] for item in result["items"]]
+
+
+def overlap(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], *, key: str) -> float:
+    """Mean over queries of |top(a) ∩ top(b)| / |top(b)| (queries with an empty b skipped)."""
+    shares = [
+        len(set(_items(x, key)) & set(_items(y, key))) / len(_items(y, key))
+        for x, y in zip(a, b, strict=True)
+        if y["items"]
+    ]
+    return float(np.mean(shares)) if shares else float("nan")
+
+
+def _direction(
+    state: ScoringState, ids: Sequence[str], *, n_full: int, k: int, m: int, building: bool
+) -> dict[str, Any]:
+    """Latency of both paths and the top-k overlap, for one direction."""
+    run = shortlist_for_buildings if building else shortlist_for_enterprises
+    key = "enterprise_id" if building else "building_id"
+    two_t, two = _timed(lambda q: run(state, [q], k=k, max_scored=m)[0], ids)
+    full_t, full = _timed(lambda q: run(state, [q], k=k, max_scored=None)[0], ids[:n_full])
+    two_stats, full_stats = percentiles(two_t), percentiles(full_t)
+    return {
+        "m": m,
+        "two_stage": two_stats,
+        "full_scan": full_stats,
+        "speedup_p50": full_stats["p50_ms"] / two_stats["p50_ms"],
+        "speedup_mean": full_stats["mean_ms"] / two_stats["mean_ms"],
+        f"top{k}_overlap": overlap(two[:n_full], full, key=key),
+    }
+
+
+def _sample(ids: Sequence[str], n: int, *, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return [
+        str(x)
+        for x in rng.choice(np.asarray(ids, dtype=object), size=min(n, len(ids)), replace=False)
+    ]
+
+
+def ndcg_both(
+    state: ScoringState, labels: Any, *, n_queries: int, k: int, m: int, seed: int
+) -> dict[str, Any]:
+    """Mean NDCG@10 of two-stage and full-scan building shortlists over evaluation queries
+    with a positive; a labelled pair missing from a top-k list counts as ranked below it."""
+    positives = labels[labels["grade"] >= 1]
+    known = set(state.pool.buildings.ids)
+    queries = [b for b in sorted(positives["building_id"].unique()) if b in known]
+    queries = _sample(queries, n_queries, seed=seed)
+    out: dict[str, list[float]] = {"two_stage": [], "full_scan": []}
+    for b in queries:
+        grades = labels[labels["building_id"] == b].set_index("enterprise_id")["grade"]
+        for name, max_scored in (("two_stage", m), ("full_scan", None)):
+            ranked = _items(
+                shortlist_for_buildings(state, [b], k=k, max_scored=max_scored)[0], "enterprise_id"
+            )
+            missing = [e for e in grades.index if e not in set(ranked)]
+            g = np.array([grades.get(e, 0) for e in ranked + missing], dtype=float)
+            scores = np.r_[np.arange(len(ranked), 0, -1), np.full(len(missing), -1.0)]
+            out[name].append(ndcg_at_k(g, scores, k=10))
+    return {"queries": len(queries), **{f"ndcg@10_{n}": float(np.mean(v)) for n, v in out.items()}}
+
+
+def measure(args: dict[str, Any]) -> dict[str, Any]:
+    """The latency stage: args db, store, as_of, k, m, m_buildings, queries, full_queries,
+    e_queries, ndcg_queries."""
+    repo = Repository(f"sqlite:///{Path(args['db']).resolve()}")
+    k, seed = int(args.get("k", 50)), int(args.get("seed", 0))
+    start = time.perf_counter()
+    engine = Engine(
+        repo,
+        Path(args["store"]),
+        as_of=date.fromisoformat(args["as_of"]),
+        max_scored=int(args["m"]),
+        max_scored_buildings=int(args["m_buildings"]),
+    )
+    state = engine.state()
+    out: dict[str, Any] = {
+        "engine_build_s": time.perf_counter() - start,
+        "prescorer_fitted": bool(state.prescorer and state.prescorer.fitted),
+    }
+    b_ids = _sample(state.pool.buildings.ids, int(args["queries"]), seed=seed)
+    e_ids = _sample(state.pool.enterprises.ids, int(args["e_queries"]), seed=seed)
+    out["building_to_enterprise"] = _direction(
+        state, b_ids, n_full=int(args["full_queries"]), k=k, m=int(args["m"]), building=True
+    )
+    out["enterprise_to_building"] = _direction(
+        state, e_ids, n_full=int(args["e_queries"]), k=k, m=int(args["m_buildings"]), building=False
+    )
+    del engine, state
+    gc.collect()
+    out["evaluation"] = _evaluation(repo, args, k=k, seed=seed)
+    return out
+
+
+def _evaluation(repo: Repository, args: dict[str, Any], *, k: int, seed: int) -> dict[str, Any]:
+    """NDCG@10 of both paths on the evaluation window, with an Engine as of the training cut."""
+    tables = repo.load_tables()
+    split = make_split(tables)
+    labels = window_labels(tables, window=split.evaluation)
+    del tables
+    engine = Engine(repo, Path(args["store"]), as_of=split.cut.date(), max_scored=int(args["m"]))
+    result = ndcg_both(
+        engine.state(),
+        labels,
+        n_queries=int(args["ndcg_queries"]),
+        k=k,
+        m=int(args["m"]),
+        seed=seed,
+    )
+    return {"cut": str(split.cut.date()), "window": str(split.evaluation), **result}
