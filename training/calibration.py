@@ -1,0 +1,111 @@
+"""Platt calibration of the ranker: a sigmoid mapping its raw score to P(the enterprise moves
+into the building within the horizon), fitted on the evaluation window's candidate pools.
+
+``p = 1 / (1 + exp(-(a * score + b)))``, the form ``matching.planning.probabilities`` reads from
+the manifest's ``calibration`` ``{"a", "b", "horizon_days"}``. A ranking score is only defined up
+to a monotone map, so calibrating never changes a ranking metric.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from training.errors import NotEnoughDataError
+
+log = logging.getLogger(__name__)
+
+MIN_POSITIVES = 5  # fewer moves than this cannot pin down a slope
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A fitted Platt sigmoid and how well it fits: ``log_loss`` and ``brier`` on the rows it
+    was checked on, ``expected`` (sum of p) against ``observed`` moves there."""
+
+    a: float
+    b: float
+    horizon_days: int
+    rows: int
+    positives: int
+    log_loss: float
+    brier: float
+    expected: float
+    observed: int
+
+    def manifest_entry(self) -> dict[str, float | int]:
+        """The manifest's ``calibration`` value: a, b and horizon_days."""
+        return {"a": self.a, "b": self.b, "horizon_days": self.horizon_days}
+
+    def diagnostics(self) -> dict[str, float | int]:
+        """Fit statistics for the training summary (JSON-friendly)."""
+        return {
+            "rows": self.rows, "positives": self.positives, "log_loss": self.log_loss,
+            "brier": self.brier, "expected_moves": self.expected, "observed_moves": self.observed,
+        }  # fmt: skip
+
+
+def platt_probability(scores: np.ndarray, *, a: float, b: float) -> np.ndarray:
+    """``1 / (1 + exp(-(a * scores + b)))`` as float64, shape of ``scores``; NaN stays NaN."""
+    z = a * np.asarray(scores, dtype=np.float64) + b
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # the logistic function without overflow warnings
+
+
+def _fit_sigmoid(
+    scores: np.ndarray, moved: np.ndarray, *, weight: np.ndarray
+) -> tuple[float, float]:
+    model = LogisticRegression(C=1e6, tol=1e-8, max_iter=1000)
+    model.fit(scores[:, None], moved, sample_weight=weight)
+    return float(model.coef_[0, 0]), float(model.intercept_[0])
+
+
+def _check(scores: np.ndarray, moved: np.ndarray, weight: np.ndarray) -> None:
+    if not (len(scores) == len(moved) == len(weight)):
+        raise NotEnoughDataError(
+            f"calibration inputs differ in length: scores {len(scores)}, moved {len(moved)}, "
+            f"weight {len(weight)}; they must be row-aligned"
+        )
+    if not np.isfinite(scores).all():
+        raise NotEnoughDataError("calibration scores hold NaN or inf; allowed: finite scores")
+    positives, negatives = int(moved.sum()), int((~moved).sum())
+    if positives < MIN_POSITIVES or negatives < MIN_POSITIVES:
+        raise NotEnoughDataError(
+            f"calibration needs >= {MIN_POSITIVES} moves and non-moves, got {positives} moves "
+            f"and {negatives} non-moves in the evaluation pools"
+        )
+
+
+def fit_platt(
+    scores: np.ndarray,
+    moved: np.ndarray,
+    *,
+    horizon_days: int,
+    weight: np.ndarray | None = None,
+    holdout: np.ndarray | None = None,
+) -> Calibration:
+    """Fit ``a``, ``b`` by weighted maximum likelihood on all rows (``moved``: bool, a move
+    within ``horizon_days``; ``weight``: inverse sampling rates, default 1). Fit quality is
+    measured out of sample: rows where ``holdout`` is True are scored by a fit on the others."""
+    scores = np.asarray(scores, dtype=np.float64)
+    moved = np.asarray(moved, dtype=bool)
+    weight = np.ones(len(scores)) if weight is None else np.asarray(weight, dtype=np.float64)
+    _check(scores, moved, weight)
+    a, b = _fit_sigmoid(scores, moved, weight=weight)
+    check = np.ones(len(scores), dtype=bool) if holdout is None else np.asarray(holdout, bool)
+    p = platt_probability(scores[check], a=a, b=b)
+    if holdout is not None and 0 < check.sum() < len(check):
+        fa, fb = _fit_sigmoid(scores[~check], moved[~check], weight=weight[~check])
+        p = platt_probability(scores[check], a=fa, b=fb)
+    y, w = moved[check], weight[check]
+    eps = 1e-12
+    loss = -np.average(y * np.log(p + eps) + (~y) * np.log(1 - p + eps), weights=w)
+    calibration = Calibration(
+        a=a, b=b, horizon_days=int(horizon_days), rows=len(scores), positives=int(moved.sum()),
+        log_loss=float(loss), brier=float(np.average((p - y) ** 2, weights=w)),
+        expected=float(np.sum(p * w)), observed=int(round(float(np.sum(y * w)))),
+    )  # fmt: skip
+    log.info("platt calibration: %s", calibration)
+    return calibration
