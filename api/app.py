@@ -54,6 +54,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "`X-API-Key` header.",
         version="1",
         lifespan=lifespan,
+        # FastAPI's /docs and /redoc pages load their scripts from a CDN; nothing the service
+        # serves may depend on the internet, so only /openapi.json is offered.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics

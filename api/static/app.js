@@ -173,11 +173,11 @@ async function loadPlan() {
 }
 
 function themeTable(fit) {
-  const rows = fit.themes || fit.items || [];
+  const rows = fit.themes || [];
   const top = Math.max(...rows.map((t) => t.expected_signings || 0), 1e-9);
   return table(["主题", "预期签约", "前20平均匹配", ""], rows.map((t) => {
     const bar = el("span", { class: "bar", style: `width:${Math.round(120 * (t.expected_signings || 0) / top)}px` });
-    return { cells: [zh(t.theme), fmt(t.expected_signings, 2), fmt(t.mean_fit_top20 ?? t.mean_top20 ?? t.mean_fit, 3), bar], cls: t.current ? "current" : "" };
+    return { cells: [zh(t.theme), fmt(t.expected_signings, 2), fmt(t.mean_top20_score, 3), bar], cls: t.current ? "current" : "" };
   }));
 }
 
