@@ -7,13 +7,10 @@ refusals (401, 403, 409) are raised as :class:`ApiError` by dependencies, never 
 from __future__ import annotations
 
 import logging
-import zipfile
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from openpyxl.utils.exceptions import InvalidFileException
-from pyarrow import ArrowException
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -52,14 +49,6 @@ STATUS_CODES: dict[int, str] = {
     422: "invalid_request",
     503: "unavailable",
 }
-
-
-# Parser errors of a corrupt uploaded file. ``matching.readers`` lets them escape (the CLI exits 1);
-# on the upload route they are the caller's mistake, so they answer 400 there and only there.
-UPLOAD_PATH = "/v1/admin/import"
-UNREADABLE_UPLOAD: tuple[type[Exception], ...] = (
-    ArrowException, zipfile.BadZipFile, InvalidFileException, KeyError, ValueError,
-)  # fmt: skip
 
 
 class ApiError(StarletteHTTPException):
@@ -136,14 +125,6 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
-async def _unreadable_upload(request: Request, exc: Exception) -> JSONResponse:
-    if request.url.path != UPLOAD_PATH:
-        return await _unexpected(request, exc)
-    log.info("unreadable upload: %s: %s", type(exc).__name__, exc)
-    message = f"the uploaded file cannot be read as its format says: {type(exc).__name__}: {exc}"
-    return JSONResponse(error_body("unreadable_file", message[:500]), 400)
-
-
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error", exc_info=exc)
     return JSONResponse(error_body("internal", "internal error; see the server log"), 500)
@@ -155,6 +136,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ModelsError, _domain)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
-    for cls in UNREADABLE_UPLOAD:
-        app.add_exception_handler(cls, _unreadable_upload)
     app.add_exception_handler(Exception, _unexpected)

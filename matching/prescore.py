@@ -20,10 +20,12 @@ weights on theme fit, place, chain partners, earlier events and move propensity.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import joblib
 import numpy as np
@@ -42,6 +44,7 @@ CHUNK_ROWS = 200_000
 KM_PER_DEGREE = 111.195
 DIST_STEPS_PER_SQRT_KM = 2.0  # distance key: floor(2 * sqrt(km)), 0..60, 61 = unknown
 DIST_MAX_KEY = 60
+FAR_KM = 1e6  # where an unknown location is put for the fast path: always the last key
 Arrays = dict[str, np.ndarray]
 
 
@@ -119,6 +122,29 @@ def distance_keys(xy: np.ndarray, origin: np.ndarray) -> np.ndarray:
     scaled = np.sqrt(np.sqrt(d2, dtype=np.float32)) * np.float32(DIST_STEPS_PER_SQRT_KM)
     keys = np.minimum(np.nan_to_num(scaled, nan=DIST_MAX_KEY + 1.0), DIST_MAX_KEY + 1)
     return keys.astype(np.int32)
+
+
+def _distance_codes(
+    index: PrescoreIndex, building: int, *, work: np.ndarray, out: np.ndarray
+) -> None:
+    """:func:`distance_keys` of every enterprise to one building, into ``out`` (int32), using
+    ``work`` (float32) as scratch: in-place arithmetic, no temporary arrays."""
+    origin = index.xy_b[building]
+    if np.isnan(origin).any():
+        out.fill(DIST_MAX_KEY + 1)
+        return
+    x, y = index.far_xy_e
+    np.subtract(x, origin[0], out=work)
+    np.multiply(work, work, out=work)
+    np.subtract(y, origin[1], out=out.view(np.float32))
+    scratch = out.view(np.float32)
+    np.multiply(scratch, scratch, out=scratch)
+    np.add(work, scratch, out=work)
+    np.sqrt(work, out=work)
+    np.sqrt(work, out=work)
+    np.multiply(work, np.float32(DIST_STEPS_PER_SQRT_KM), out=work)
+    np.minimum(work, np.float32(DIST_MAX_KEY + 1), out=work)
+    np.copyto(out, work, casting="unsafe")
 
 
 # Keyed pair terms: name -> (key, fn(ctx, building positions, enterprise keys) -> values).
@@ -219,6 +245,23 @@ class PrescoreIndex:
     xy_e: np.ndarray  # float32 (n_e, 2) planar km, NaN unknown
     xy_b: np.ndarray  # float32 (n_b, 2)
     columns: dict[str, sparse.csc_array]  # sparse terms, column access for building queries
+    _local: threading.local = field(default_factory=threading.local, repr=False)
+
+    def workspace(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """This thread's reusable (n_e,) buffers: score, term, x and y (float32) and codes
+        (int32); fresh 4 MB arrays per term and query cost more than the arithmetic."""
+        buffers = getattr(self._local, "buffers", None)
+        if buffers is None:
+            n = len(self.enterprise_base)
+            buffers = tuple(np.empty(n, np.float32) for _ in range(3)) + (np.empty(n, np.int32),)
+            self._local.buffers = buffers
+        return buffers  # type: ignore[return-value]
+
+    @functools.cached_property
+    def far_xy_e(self) -> tuple[np.ndarray, np.ndarray]:
+        """Contiguous x and y of the enterprises, unknown ones moved far away (distance key 61)."""
+        xy = np.nan_to_num(self.xy_e, nan=FAR_KM)
+        return np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
 
 
 @dataclass(frozen=True, eq=False)
@@ -284,17 +327,20 @@ class Prescorer:
     def building_scores(self, index: PrescoreIndex, building: int) -> np.ndarray:
         """float32 (n_e,) pre-score of every enterprise for one building position: one gather
         per enterprise key; equals :meth:`pair_scores` of the same pairs (up to rounding)."""
-        score = index.enterprise_base + index.building_base[building]
+        score, term, work, codes = index.workspace()
+        np.add(index.enterprise_base, index.building_base[building], out=score)
         for key, table in self._key_tables(index, building).items():
             if key == "distance":
-                codes = distance_keys(index.xy_e, index.xy_b[building])
+                _distance_codes(index, building, work=work, out=codes)
+                np.take(table, codes, out=term)
             else:
-                codes = index.keys[key]
-            score += np.take(table, codes)
-        for term, matrix in index.columns.items():
+                np.take(table, index.keys[key], out=term)
+            score += term
+        score = score.copy()  # the caller owns the result; the buffers stay this thread's
+        for term_name, matrix in index.columns.items():
             start, end = matrix.indptr[building], matrix.indptr[building + 1]
             rows, values = matrix.indices[start:end], matrix.data[start:end]
-            score[rows] += self._sparse_delta(term, values)
+            score[rows] += self._sparse_delta(term_name, values)
         return score
 
     def _key_tables(self, index: PrescoreIndex, building: int) -> dict[str, np.ndarray]:

@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import logging
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,7 +154,10 @@ def _read_parquet(path: Path, *, name: str) -> RawTable:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path)
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"file {path.name!r} cannot be read as Parquet: {exc}") from exc
     columns: dict[str, pd.Series] = {}
     for col_name, col in zip(table.column_names, table.columns, strict=True):
         if pa.types.is_timestamp(col.type):
@@ -172,8 +176,12 @@ def _read_parquet(path: Path, *, name: str) -> RawTable:
 
 def _read_xlsx(path: Path, *, name: str) -> RawTable:
     import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
 
-    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
+        raise InputError(f"file {path.name!r} cannot be read as an xlsx workbook: {exc}") from exc
     try:
         sheet = book.worksheets[0]
         records = [[_xlsx_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]

@@ -146,6 +146,10 @@ def import_(
 
 @app.command()
 def train(
+    dask: Annotated[
+        str | None,
+        typer.Option("--dask", help="Dask scheduler address (tcp://host:8786); see docs/dask.md."),
+    ] = None,
     db: DbOpt = None,
     models: ModelsOpt = None,
 ) -> None:
@@ -154,7 +158,7 @@ def train(
     repo = Repository(settings.db)
     result = train_and_publish(
         repo.load_tables(), store=settings.models, truth_dir=_truth_dir(repo),
-        created=_now(), progress=True,
+        created=_now(), progress=True, dask_address=dask,
     )
     _echo_training(result)
 

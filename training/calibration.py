@@ -12,13 +12,20 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
+from features import Snapshot, Vocabulary, build_matrix
+from models import Scorer
+from training.dataset import candidate_pool, pool_source
 from training.errors import NotEnoughDataError
+from training.evaluate import EvalPools
+from training.labels import PAIR, TENANCY_GRADE, PairKeys, in_sorted
 
 log = logging.getLogger(__name__)
 
 MIN_POSITIVES = 5  # fewer moves than this cannot pin down a slope
+OUTSIDE_ROWS = 60_000  # pool rows beyond the first stage sampled to calibrate low scores
 
 
 @dataclass(frozen=True)
@@ -105,7 +112,60 @@ def fit_platt(
     calibration = Calibration(
         a=a, b=b, horizon_days=int(horizon_days), rows=len(scores), positives=int(moved.sum()),
         log_loss=float(loss), brier=float(np.average((p - y) ** 2, weights=w)),
-        expected=float(np.sum(p * w)), observed=int(round(float(np.sum(y * w)))),
+        expected=float(np.sum(p * w)), observed=round(float(np.sum(y * w))),
     )  # fmt: skip
     log.info("platt calibration: %s", calibration)
     return calibration
+
+
+def _pair_keys(frame: pd.DataFrame, n_enterprises: int) -> np.ndarray:
+    b = frame["building_id"].cat.codes.to_numpy(dtype=np.int64)
+    return b * n_enterprises + frame["enterprise_id"].cat.codes.to_numpy(dtype=np.int64)
+
+
+def _outside_rows(
+    full: pd.DataFrame, staged: pd.DataFrame, *, n_enterprises: int, rows: int, seed: int
+) -> tuple[pd.DataFrame, float]:
+    """A uniform sample of ``full``'s rows missing from ``staged`` (same categories) and the
+    inverse of its sampling rate."""
+    outside = np.flatnonzero(
+        ~in_sorted(_pair_keys(full, n_enterprises), np.sort(_pair_keys(staged, n_enterprises)))
+    )
+    if len(outside) == 0:
+        return full.iloc[:0], 1.0
+    picked = np.sort(np.random.default_rng(seed).choice(outside, min(rows, len(outside)), False))
+    return full.iloc[picked].reset_index(drop=True), len(outside) / len(picked)
+
+
+def calibrate_ranker(
+    ranker: Scorer,
+    snapshot: Snapshot,
+    *,
+    pools: EvalPools,
+    scored: pd.Series,
+    labels: pd.DataFrame,
+    vocab: Vocabulary,
+    horizon_days: int,
+    seed: int = 0,
+) -> Calibration:
+    """Platt fit of ``ranker`` on the evaluation queries of one direction: every row of their
+    (staged) ``pools`` with its ``scored`` ranker score, plus a weighted uniform sample of
+    their feasible pairs the first stage left out; a move is a tenancy start (grade 4)
+    in the window. Fit quality is checked on every other query by a fit on the rest."""
+    d = pools.direction
+    source = pool_source(snapshot, vocab=vocab)
+    queries = np.sort(pools.pairs[d.query].astype("str").unique())
+    full = candidate_pool(source, queries, direction=d)
+    extra, inverse_rate = _outside_rows(
+        full, pools.pairs, n_enterprises=len(source.enterprises.ids), rows=OUTSIDE_ROWS, seed=seed
+    )
+    extra = extra.assign(grade=PairKeys(extra).grades(labels))
+    X = build_matrix(extra[PAIR].astype("str"), snapshot, vocab=vocab)
+    rows = pd.concat([pools.pairs[[*PAIR, "grade"]], extra], ignore_index=True)
+    score = np.r_[np.asarray(scored, dtype=np.float64), ranker.score(X) if len(X) else []]
+    weight = np.r_[np.ones(len(pools.pairs)), np.full(len(extra), inverse_rate)]
+    query_pos = pd.Index(queries).get_indexer(rows[d.query].astype("str"))
+    return fit_platt(
+        score, rows["grade"].to_numpy() == TENANCY_GRADE, horizon_days=horizon_days,
+        weight=weight, holdout=query_pos % 2 == 1,
+    )  # fmt: skip

@@ -18,7 +18,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from tqdm import tqdm
 
-from features import Registry, Snapshot, Vocabulary, build_matrix
+from features import Registry, Snapshot, Vocabulary, build_matrix, context_for
 from matching import CandidatePool, PoolRules
 from training.labels import (
     DIRECTIONS,
@@ -90,6 +90,13 @@ class RankingSet:
 def registry_tables(registry: Registry) -> dict[str, pd.DataFrame]:
     """The registry's dated tables (tenancies, events) as a name -> frame mapping for labels."""
     return {"tenancies": registry.tenancies, "events": registry.events}
+
+
+def pool_source(snapshot: Snapshot, *, vocab: Vocabulary) -> CandidatePool:
+    """The serving candidate pool of ``snapshot``, its space needs read from the snapshot's
+    feature context for ``vocab`` (built once and reused by ``build_matrix``)."""
+    need = context_for(snapshot, vocab=vocab).enterprises["space_need_m2"]
+    return CandidatePool.from_snapshot(snapshot, need_m2=need)
 
 
 def candidate_pool(
@@ -170,7 +177,7 @@ def window_examples(
     snapshot = Snapshot.at(registry, window.start)
     labels = window_labels(registry_tables(registry), window=window)
     labels = known_pairs(labels, snapshot)
-    source = CandidatePool.from_snapshot(snapshot)
+    source = pool_source(snapshot, vocab=vocab)
     parts = [
         _direction_examples(snapshot, labels, source=source, direction=d, config=config)
         for d in directions

@@ -7,6 +7,7 @@ Queries are those with a positive in the window and known at its start, at most
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -16,9 +17,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from features import Registry, Snapshot, Vocabulary, build_matrix
-from matching import CandidatePool
-from training.dataset import candidate_pool, registry_tables
+from features import Registry, Snapshot, Vocabulary, build_matrix, context_for
+from matching import CandidatePool, PrescoreIndex, Prescorer, unfitted_prescorer
+from training.dataset import candidate_pool, pool_source, registry_tables
 from training.labels import (
     DIRECTIONS,
     PAIR,
@@ -26,6 +27,7 @@ from training.labels import (
     Direction,
     PairKeys,
     id_codes,
+    in_sorted,
     query_ids,
     window_labels,
 )
@@ -35,17 +37,22 @@ from training.splits import Window
 log = logging.getLogger(__name__)
 
 ScoreFn = Callable[[pd.DataFrame, pd.DataFrame, str], np.ndarray]
+PairScoreFn = Callable[[pd.DataFrame, str], np.ndarray]
+# The engine's first stage keeps this many candidates per query (matching.Engine's defaults).
+STAGE_LIMITS: dict[str, int] = {"building_id": 3000, "enterprise_id": 500}
 METRIC_ORDER = ("ndcg@10", "recall@50", "mrr", "coverage@10", "pool_coverage", "queries")
 
 
 @dataclass(frozen=True)
 class System:
     """A ranked system: ``score(X, pairs, direction_name) -> scores``; X is built with
-    ``vocab`` (None: the evaluation's own vocabulary)."""
+    ``vocab`` (None: the evaluation's own vocabulary). A system that needs no X (the ceiling)
+    sets ``pair_score(pairs, direction_name)`` instead and is called once per pool."""
 
     name: str
     score: ScoreFn
     vocab: Vocabulary | None = None
+    pair_score: PairScoreFn | None = None  # if set: scores a whole pool from its ids, no X
 
 
 @dataclass(frozen=True)
@@ -68,11 +75,66 @@ def sample_queries(ids: np.ndarray, *, max_queries: int, seed: int) -> np.ndarra
     return ids[np.sort(picked)]
 
 
+def _best(scores: np.ndarray, *, m: int) -> np.ndarray:
+    """Sorted positions of the ``m`` highest ``scores`` (all when fewer; ties by position)."""
+    if len(scores) <= m:
+        return np.arange(len(scores))
+    return np.sort(np.argsort(-scores, kind="stable")[:m])
+
+
+def _pair_frame(source: CandidatePool, b: np.ndarray, e: np.ndarray) -> pd.DataFrame:
+    """Categorical building_id, enterprise_id of pool positions ``b``, ``e``."""
+    buildings, enterprises = source.buildings.ids, source.enterprises.ids
+    return pd.DataFrame(
+        {
+            "building_id": pd.Categorical.from_codes(b, categories=buildings),
+            "enterprise_id": pd.Categorical.from_codes(e, categories=enterprises),
+        }
+    )
+
+
+def _prescores(
+    prescorer: Prescorer, index: PrescoreIndex, b: np.ndarray, e: np.ndarray
+) -> np.ndarray:
+    """Pre-scores of one query's pairs; a building query reads one gather per enterprise."""
+    if (b == b[0]).all():
+        return prescorer.building_scores(index, int(b[0]))[e].astype(np.float64)
+    return prescorer.pair_scores(index, b_pos=b, e_pos=e)
+
+
+def staged_pool(
+    source: CandidatePool,
+    index: PrescoreIndex,
+    ids: np.ndarray,
+    *,
+    direction: Direction,
+    prescorer: Prescorer,
+    limit: int,
+) -> pd.DataFrame:
+    """The engine's first stage for the ``direction`` queries ``ids``: each query's serving
+    candidate pool (default rules) cut to its ``limit`` best by ``prescorer``; categorical
+    building_id, enterprise_id grouped by query in ``ids`` order, items in pool order."""
+    full = candidate_pool(source, ids, direction=direction)
+    b = full["building_id"].cat.codes.to_numpy(dtype=np.int64)
+    e = full["enterprise_id"].cat.codes.to_numpy(dtype=np.int64)
+    query, _ = id_codes(full[direction.query])
+    starts = np.flatnonzero(np.r_[True, query[1:] != query[:-1]]) if len(query) else query
+    bounds = [*starts, len(query)]
+    keep = []
+    for lo, hi in itertools.pairwise(bounds):
+        if hi - lo <= limit:
+            keep.append(np.arange(lo, hi))
+        else:
+            keep.append(lo + _best(_prescores(prescorer, index, b[lo:hi], e[lo:hi]), m=limit))
+    rows = np.concatenate(keep) if keep else np.zeros(0, dtype=np.int64)
+    return _pair_frame(source, b[rows], e[rows])
+
+
 def _pools(
     snapshot: Snapshot,
     labels: pd.DataFrame,
     *,
-    source: CandidatePool,
+    pool_of: Callable[[np.ndarray, Direction], pd.DataFrame],
     direction: Direction,
     max_queries: int,
     seed: int,
@@ -83,15 +145,40 @@ def _pools(
     candidates = query_ids(labels, direction=direction)
     candidates = candidates[pd.Index(candidates).isin(index)]
     queries = sample_queries(candidates, max_queries=max_queries, seed=seed)
-    pool = candidate_pool(source, queries, direction=direction)
+    pool = pool_of(queries, direction)
     keys = PairKeys(pool)
     pairs = pool.assign(grade=keys.grades(labels))
     movers = labels.loc[
         labels[direction.query].isin(queries) & labels["grade"].eq(TENANCY_GRADE), PAIR
     ]
-    found = int(np.isin(keys.of(movers), keys.pool).sum())
+    found = int(in_sorted(keys.of(movers), np.sort(keys.pool)).sum())
     coverage = found / len(movers) if len(movers) else float("nan")
     return EvalPools(direction, pairs, coverage, len(candidates), len(queries))
+
+
+def pool_builder(
+    snapshot: Snapshot,
+    *,
+    vocab: Vocabulary,
+    limits: Mapping[str, int] | None,
+    prescorer: Prescorer | None = None,
+) -> Callable[[np.ndarray, Direction], pd.DataFrame]:
+    """``pool_of(ids, direction)``: the full serving pools (``limits`` None) or the engine's
+    two-stage pools, at most ``limits[direction.query]`` candidates per query."""
+    source = pool_source(snapshot, vocab=vocab)
+    if limits is None:
+        return lambda ids, d: candidate_pool(source, ids, direction=d)
+    pre = prescorer or unfitted_prescorer()
+    ctx = context_for(snapshot, vocab=vocab)
+    index = pre.build_index(ctx)
+
+    def pool_of(ids: np.ndarray, direction: Direction) -> pd.DataFrame:
+        limit = limits.get(direction.query)
+        if limit is None:
+            return candidate_pool(source, ids, direction=direction)
+        return staged_pool(source, index, ids, direction=direction, prescorer=pre, limit=limit)
+
+    return pool_of
 
 
 def evaluation_pools(
@@ -101,14 +188,18 @@ def evaluation_pools(
     max_queries: int = 200,
     seed: int = 0,
     directions: Sequence[Direction] = DIRECTIONS,
+    vocab: Vocabulary | None = None,
+    limits: Mapping[str, int] | None = None,
 ) -> tuple[Snapshot, dict[str, EvalPools]]:
-    """The snapshot at ``window.start`` and the graded pools per direction name."""
+    """The snapshot at ``window.start`` and the graded pools per direction name. ``limits``
+    (e.g. :data:`STAGE_LIMITS`) bounds each query's pool by the engine's pre-score stage;
+    ``vocab`` is the one X will be built with (its feature context is shared)."""
     snapshot = Snapshot.at(registry, window.start)
     labels = window_labels(registry_tables(registry), window=window)
-    source = CandidatePool.from_snapshot(snapshot)
+    pool_of = pool_builder(snapshot, vocab=vocab or Vocabulary.fit(snapshot), limits=limits)
     pools = {
         d.name: _pools(
-            snapshot, labels, source=source, direction=d, max_queries=max_queries, seed=seed
+            snapshot, labels, pool_of=pool_of, direction=d, max_queries=max_queries, seed=seed
         )
         for d in directions
     }
@@ -148,21 +239,27 @@ def score_pools(
     progress: bool = False,
 ) -> pd.DataFrame:
     """``pools.pairs`` plus one float64 score column per system name; X is built per chunk of
-    whole queries (once per distinct vocabulary) so memory stays bounded."""
+    whole queries (once per distinct vocabulary) so memory stays bounded; ``pair_score``
+    systems score the whole pool in one call."""
     pairs = pools.pairs
+    name = pools.direction.name
     scores = {s.name: np.zeros(len(pairs)) for s in systems}
+    by_ids = [s for s in systems if s.pair_score is not None]
+    if by_ids:
+        ids = pairs[PAIR].astype("str")
+        for system in by_ids:
+            scores[system.name][:] = system.pair_score(ids, name)  # type: ignore[misc]
+    by_x = [s for s in systems if s.pair_score is None]
     slices = list(_chunks(pairs, query=pools.direction.query, chunk_rows=chunk_rows))
-    for part in tqdm(
-        slices, desc=f"scoring {pools.direction.name}", file=sys.stderr, disable=not progress
-    ):
+    for part in tqdm(slices, desc=f"scoring {name}", file=sys.stderr, disable=not progress):
         chunk = pairs.iloc[part].reset_index(drop=True)
         chunk[PAIR] = chunk[PAIR].astype("str")
         matrices: dict[Vocabulary, pd.DataFrame] = {}
-        for system in systems:
+        for system in by_x:
             v = system.vocab or vocab
             if v not in matrices:
                 matrices[v] = build_matrix(chunk[PAIR], snapshot, vocab=v).reset_index(drop=True)
-            scores[system.name][part] = system.score(matrices[v], chunk, pools.direction.name)
+            scores[system.name][part] = system.score(matrices[v], chunk, name)
     return pairs.assign(**scores)
 
 
@@ -189,11 +286,26 @@ def evaluate_systems(
     progress: bool = False,
 ) -> pd.DataFrame:
     """Tidy metrics (system, direction, metric, value) of every system on every direction."""
-    frames = []
-    for p in pools.values():
+    metrics, _ = score_and_measure(snapshot, pools, systems=systems, vocab=vocab, progress=progress)
+    return metrics
+
+
+def score_and_measure(
+    snapshot: Snapshot,
+    pools: Mapping[str, EvalPools],
+    *,
+    systems: Sequence[System],
+    vocab: Vocabulary,
+    progress: bool = False,
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Tidy metrics as :func:`evaluate_systems` and the scored pools per direction name
+    (``pools.pairs`` plus one score column per system)."""
+    frames, scored_pools = [], {}
+    for name, p in pools.items():
         scored = score_pools(p, snapshot, systems=systems, vocab=vocab, progress=progress)
         frames.append(metrics_frame(scored, p, systems=[s.name for s in systems]))
-    return pd.concat(frames, ignore_index=True)
+        scored_pools[name] = scored
+    return pd.concat(frames, ignore_index=True), scored_pools
 
 
 def format_table(metrics: pd.DataFrame) -> str:

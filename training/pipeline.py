@@ -33,14 +33,23 @@ from models import (
     reject,
     save_version,
 )
-from training.dataset import RankingSet, SamplingConfig, build_sets, data_fingerprint
+from training.calibration import Calibration
+from training.dataset import (
+    RankingSet,
+    SamplingConfig,
+    build_sets,
+    data_fingerprint,
+)
 from training.evaluate import (
-    EvalPools,
     System,
-    evaluate_systems,
-    evaluation_pools,
     format_table,
     metric_value,
+)
+from training.holdout import (
+    Evaluation,
+    ceiling_system,
+    evaluate_holdout,
+    holdout_calibration,
 )
 from training.labels import BUILDING_TO_ENTERPRISE, DIRECTIONS
 from training.report import training_summary, write_report
@@ -51,7 +60,6 @@ log = logging.getLogger(__name__)
 RANKER = "lightgbm"
 PER_DIRECTION = "lightgbm_per_direction"
 CURRENT = "current"
-CEILING = "ceiling"
 BASELINES = ("random", "popularity", "hand_rule", "logistic")
 GATE_METRIC = "ndcg@10"
 GATE_TOLERANCE = 1e-9
@@ -68,8 +76,10 @@ class TrainConfig:
     step_months: int = 3
     horizon_months: int = 6
     n_jobs: int = 2
-    compare_directions: bool = True  # also fit one ranker per direction and record both
+    compare_directions: bool = False  # also fit one ranker per direction and record both
     ranker_params: dict[str, Any] = field(default_factory=dict)
+    staged_evaluation: bool = True  # rank the engine's first-stage pools, not every feasible pair
+    calibrate: bool = True  # fit a Platt sigmoid P(move within the window) for the manifest
 
 
 @dataclass(frozen=True)
@@ -92,24 +102,6 @@ def _scorer_system(name: str, scorer: Scorer, *, vocab: Vocabulary | None = None
 
 def _per_direction_system(name: str, scorers: dict[str, Scorer]) -> System:
     return System(name, lambda X, pairs, d: scorers[d].score(X))
-
-
-def _ceiling_system(tables: dict[str, pd.DataFrame], split: TemporalSplit, truth: Path) -> System:
-    from training.demo import ceiling_scores  # demo worlds only; never used by features
-
-    window = split.evaluation
-
-    def score(X: pd.DataFrame, pairs: pd.DataFrame, direction: str) -> np.ndarray:
-        values = ceiling_scores(
-            pairs[["building_id", "enterprise_id"]],
-            tables,
-            as_of=window.start,
-            horizon_days=window.days,
-            truth_dir=truth,
-        )
-        return np.asarray(values, dtype=np.float64)
-
-    return System(CEILING, score)
 
 
 def _fit_ranker(train: RankingSet, valid: RankingSet, config: TrainConfig) -> Scorer:
@@ -257,17 +249,25 @@ def _evaluate(
     truth_dir: Path | None,
     config: TrainConfig,
     progress: bool,
-) -> tuple[pd.DataFrame, dict[str, EvalPools]]:
+) -> Evaluation:
     if truth_dir is not None:
-        systems = [*systems, _ceiling_system(tables, split, Path(truth_dir))]
-    snapshot, pools = evaluation_pools(
-        registry,
-        window=split.evaluation,
-        max_queries=config.max_queries,
+        systems = [*systems, ceiling_system(tables, split, Path(truth_dir))]
+    return evaluate_holdout(
+        registry, split, systems=systems, vocab=vocab, max_queries=config.max_queries,
+        seed=config.sampling.seed, staged=config.staged_evaluation, progress=progress,
+    )  # fmt: skip
+
+
+def _calibration(
+    ranker: Scorer, evaluation: Evaluation, *, registry: Registry, split: TemporalSplit,
+    vocab: Vocabulary, config: TrainConfig,
+) -> Calibration | None:  # fmt: skip
+    if not config.calibrate:
+        return None
+    return holdout_calibration(
+        ranker, evaluation, registry=registry, split=split, vocab=vocab, column=RANKER,
         seed=config.sampling.seed,
-    )
-    metrics = evaluate_systems(snapshot, pools, systems=systems, vocab=vocab, progress=progress)
-    return metrics, pools
+    )  # fmt: skip
 
 
 def train_and_publish(
@@ -278,17 +278,27 @@ def train_and_publish(
     created: datetime,
     progress: bool,
     config: TrainConfig = TrainConfig(),
+    dask_address: str | None = None,
 ) -> TrainResult:
     """Fit the ranker and baselines, evaluate them (and the current model) on the held-out
-    window, store the ranker as a new version with its report, then run the promotion gate."""
+    window, store the ranker as a new version with its report, then run the promotion gate.
+    With ``dask_address`` the training windows and the LightGBM rankers are built and fitted on
+    that Dask scheduler's cluster (``training.distributed``); the rest is unchanged."""
     store = Path(store)
-    registry, split, vocab, train, valid = _prepare(tables, config=config, progress=progress)
-    ranker, systems = fit_systems(train, valid, config=config)
+    if dask_address is None:
+        registry, split, vocab, train, valid = _prepare(tables, config=config, progress=progress)
+        ranker, systems = fit_systems(train, valid, config=config)
+    else:
+        from training.distributed import fit_at  # needs dask, only imported when asked for
+
+        run = fit_at(dask_address, tables, config=config)
+        registry, split, vocab = run.registry, run.split, run.vocab
+        train, valid, ranker, systems = run.train, run.valid, run.ranker, run.systems
     previous = current_version(store) if store.is_dir() else None
     current = _compatible_current(store)
     if current is not None:
         systems.append(_current_system(current))
-    metrics, pools = _evaluate(
+    evaluation = _evaluate(
         registry,
         tables,
         split,
@@ -298,8 +308,13 @@ def train_and_publish(
         config=config,
         progress=progress,
     )
+    metrics = evaluation.metrics
     comparison = _direction_comparison(metrics)
-    summary = training_summary(tables, split, train, valid, pools, comparison)
+    summary = training_summary(tables, split, train, valid, evaluation.pools, comparison)
+    calibration = _calibration(
+        ranker, evaluation, registry=registry, split=split, vocab=vocab, config=config
+    )
+    extra = _manifest_extra(metrics, summary=summary, calibration=calibration)
     version = save_version(
         store,
         ranker,
@@ -308,11 +323,7 @@ def train_and_publish(
         feature_spec_fingerprint=feature_spec_fingerprint(),
         data_fingerprint=data_fingerprint(tables),
         metrics=_ranker_metrics(metrics),
-        manifest_extra={
-            "evaluation": metrics.to_dict(orient="records"),
-            "summary": summary,
-            "direction_mode": "shared",
-        },
+        manifest_extra=extra,
     )
     promoted, reason = promotion_gate(
         store, version, metrics=metrics, current=current, previous=previous
@@ -328,6 +339,23 @@ def train_and_publish(
     return TrainResult(
         version, promoted, reason, previous, metrics, format_table(metrics), report, "shared"
     )
+
+
+def _manifest_extra(
+    metrics: pd.DataFrame, *, summary: dict[str, Any], calibration: Calibration | None
+) -> dict[str, Any]:
+    """The manifest's training keys; ``calibration`` (a, b, horizon_days) only when fitted,
+    its fit statistics go into the summary."""
+    if calibration is not None:
+        summary = {**summary, "calibration": calibration.diagnostics()}
+    extra = {
+        "evaluation": metrics.to_dict(orient="records"),
+        "summary": summary,
+        "direction_mode": "shared",
+    }
+    if calibration is not None:
+        extra["calibration"] = calibration.manifest_entry()
+    return extra
 
 
 def _ranker_metrics(metrics: pd.DataFrame) -> dict[str, dict[str, float]]:
@@ -357,7 +385,7 @@ def evaluate_current(
     current = load_current(Path(store))
     registry, split, vocab, train, _ = _prepare(tables, config=config, progress=progress)
     baselines = fit_baselines(train)
-    metrics, _ = _evaluate(
+    evaluation = _evaluate(
         registry,
         tables,
         split,
@@ -367,4 +395,4 @@ def evaluate_current(
         config=config,
         progress=progress,
     )
-    return metrics
+    return evaluation.metrics

@@ -1,0 +1,109 @@
+"""The held-out evaluation of fitted systems: the window's pools (the engine's first stage by
+default), every system's metrics, the demo ceiling, and the ranker's Platt calibration."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features import Registry, Snapshot, Vocabulary
+from models import Scorer
+from training.calibration import Calibration, calibrate_ranker
+from training.dataset import registry_tables
+from training.errors import NotEnoughDataError
+from training.evaluate import (
+    STAGE_LIMITS,
+    EvalPools,
+    System,
+    evaluation_pools,
+    score_and_measure,
+)
+from training.labels import BUILDING_TO_ENTERPRISE, window_labels
+from training.splits import TemporalSplit
+
+log = logging.getLogger(__name__)
+
+CEILING = "ceiling"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything one evaluation produced: tidy metrics, the pools, their snapshot and the
+    scored pools per direction name (one score column per system)."""
+
+    metrics: pd.DataFrame
+    pools: dict[str, EvalPools]
+    snapshot: Snapshot
+    scored: dict[str, pd.DataFrame]
+
+
+def ceiling_system(tables: dict[str, pd.DataFrame], split: TemporalSplit, truth: Path) -> System:
+    """The generator's true move probability as a system (demo worlds; evaluation only)."""
+    from training.demo import ceiling_scores  # demo worlds only; never used by features
+
+    window = split.evaluation
+
+    def score(pairs: pd.DataFrame, direction: str) -> np.ndarray:
+        values = ceiling_scores(
+            pairs[["building_id", "enterprise_id"]],
+            tables,
+            as_of=window.start,
+            horizon_days=window.days,
+            truth_dir=truth,
+        )
+        return np.asarray(values, dtype=np.float64)
+
+    def by_x(X: pd.DataFrame, pairs: pd.DataFrame, direction: str) -> np.ndarray:
+        return score(pairs, direction)
+
+    return System(CEILING, by_x, pair_score=score)
+
+
+def evaluate_holdout(
+    registry: Registry,
+    split: TemporalSplit,
+    *,
+    systems: list[System],
+    vocab: Vocabulary,
+    max_queries: int,
+    seed: int,
+    staged: bool,
+    progress: bool,
+) -> Evaluation:
+    """Every system on the evaluation window's pools: at most ``max_queries`` queries per
+    direction, each pool cut by the engine's pre-score stage (``STAGE_LIMITS``) if ``staged``."""
+    snapshot, pools = evaluation_pools(
+        registry,
+        window=split.evaluation,
+        max_queries=max_queries,
+        seed=seed,
+        vocab=vocab,
+        limits=STAGE_LIMITS if staged else None,
+    )
+    metrics, scored = score_and_measure(
+        snapshot, pools, systems=systems, vocab=vocab, progress=progress
+    )
+    return Evaluation(metrics, pools, snapshot, scored)
+
+
+def holdout_calibration(
+    ranker: Scorer, evaluation: Evaluation, *, registry: Registry, split: TemporalSplit,
+    vocab: Vocabulary, column: str, seed: int,
+) -> Calibration | None:  # fmt: skip
+    """Platt fit of ``ranker`` (its scores in the scored pools' ``column``) on the
+    building->enterprise evaluation pools; None when the window holds too few moves (logged)."""
+    d = BUILDING_TO_ENTERPRISE.name
+    labels = window_labels(registry_tables(registry), window=split.evaluation)
+    try:
+        return calibrate_ranker(
+            ranker, evaluation.snapshot, pools=evaluation.pools[d],
+            scored=evaluation.scored[d][column], labels=labels, vocab=vocab,
+            horizon_days=split.evaluation.days, seed=seed,
+        )  # fmt: skip
+    except NotEnoughDataError as exc:
+        log.warning("no calibration stored: %s", exc)
+        return None
