@@ -3,7 +3,6 @@ invariants, sensitivity to the preference weights, and the ceiling scores."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -278,10 +277,11 @@ def test_bad_params_are_refused() -> None:
     assert WorldParams().n_months == 94
 
 
-def test_a_thousand_enterprise_world_generates_in_seconds(tmp_path: Path) -> None:
-    began = time.perf_counter()
-    generate_world(tmp_path, WorldParams(enterprises=1_000, seed=1))
-    assert time.perf_counter() - began < 8.0
+def test_a_thousand_enterprise_world_has_the_asked_size(tmp_path: Path) -> None:
+    # Generation time is a benchmark figure (benchmarks/), not a test assertion.
+    info = generate_world(tmp_path, WorldParams(enterprises=1_000, seed=1))
+    assert info.rows["enterprises"] == 1_000
+    assert info.rows["buildings"] == WorldParams(enterprises=1_000).n_buildings
 
 
 def test_the_importer_accepts_the_world_and_its_tables_feed_the_ceiling(
