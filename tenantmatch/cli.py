@@ -10,7 +10,7 @@ import sys
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -63,8 +63,9 @@ class Weights(StrEnum):
     alternative = "alternative"
 
 
-def _settings(db: str | None, models: Path | None, **extra: object) -> Settings:
-    given = {"db": db, "models": models, **extra}
+def _settings(db: str | None, models: Path | None, **extra: Any) -> Settings:
+    """Settings from the environment, overridden by the options given on the command line."""
+    given: dict[str, Any] = {"db": db, "models": models, **extra}
     try:
         return Settings(**{k: v for k, v in given.items() if v is not None})
     except ValidationError as exc:
