@@ -14,12 +14,11 @@ from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
 from api.jobs import RetrainJobs
-from api.listing import RegistryLists
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.observability import Metrics, configure_json_logging
 from api.routes import admin, buildings, enterprises, health, planning, shortlists, tenancies, web
 from api.settings import Settings
-from matching import Engine, Repository, TenantmatchError
+from matching import Engine, RegistryLists, Repository, TenantmatchError
 from models import ModelsError
 
 log = logging.getLogger(__name__)

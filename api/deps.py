@@ -12,10 +12,9 @@ from fastapi.security import APIKeyHeader
 from api.access import require_role
 from api.errors import ApiError, forbidden, unauthorized
 from api.jobs import RetrainJobs
-from api.listing import RegistryLists
 from api.schemas import ShortlistQuery
 from api.settings import Settings
-from matching import Engine, Principal, Repository, Role, authenticate, has_role
+from matching import Engine, Principal, RegistryLists, Repository, Role, authenticate, has_role
 
 API_KEY_HEADER = "X-API-Key"
 # auto_error=False: a missing key must answer our JSON 401, not FastAPI's default.

@@ -31,6 +31,14 @@ from matching.errors import (
     ValidationFailed,
 )
 from matching.importer import ImportReport, TableReport, import_dataset, validate_dataset
+from matching.listing import (
+    BuildingFilter,
+    EnterpriseFilter,
+    RegistryLists,
+    days_since_update,
+    is_stale,
+    plain_record,
+)
 from matching.planning import fill_plan, theme_fit
 from matching.prescore import PRESCORER_FILE, PrescoreIndex, Prescorer, unfitted_prescorer
 from matching.reasons import reason_text, top_reasons
@@ -61,9 +69,11 @@ __all__ = [
     "MAX_K",
     "MIN_UNIT_OVERSIZE_FACTOR",
     "PRESCORER_FILE",
+    "BuildingFilter",
     "CandidatePool",
     "DistillConfig",
     "Engine",
+    "EnterpriseFilter",
     "ImportReport",
     "InputError",
     "ModelNotReadyError",
@@ -72,6 +82,7 @@ __all__ = [
     "PrescoreIndex",
     "Prescorer",
     "Principal",
+    "RegistryLists",
     "Repository",
     "Role",
     "RowError",
@@ -93,16 +104,19 @@ __all__ = [
     "chain_leads",
     "check_k",
     "create_key",
+    "days_since_update",
     "delete_building",
     "delete_enterprise",
     "fill_plan",
     "fit_prescorer",
     "has_role",
     "import_dataset",
+    "is_stale",
     "list_keys",
     "move_in",
     "move_out",
     "parse_key",
+    "plain_record",
     "reason_text",
     "record_event",
     "revoke_key",

@@ -296,18 +296,28 @@ class CandidatePool:
 
     def pairs_for_enterprises(self, positions: np.ndarray, *, rules: PoolRules) -> Pairs:
         """Every candidate pair of the enterprise queries at ``positions``, in query order."""
-        allowed = self.enterprise_mask(rules, location=False)
+        allowed = self.cached_enterprise_mask(rules, location=False)
         base = self.building_mask(rules)
-        chosen = []
-        for e in positions:
-            ok = base & allowed[e]
-            if rules.require_space_fit:
-                ok &= space_fits(
-                    self.need_m2[e], vacant_m2=self.vacant_m2, min_unit_m2=self.min_unit_m2
-                )
-            ok[self.homes_of.get(int(e), _EMPTY)] = False
-            chosen.append(np.flatnonzero(ok))
+        chosen = [
+            np.flatnonzero(
+                self.buildings_for_enterprise(e, base=base, allowed=allowed, rules=rules)
+            )
+            for e in positions
+        ]
         return Pairs.of(chosen, fixed=positions, fixed_is_building=False)
+
+    def buildings_for_enterprise(
+        self, enterprise: int, *, base: np.ndarray, allowed: np.ndarray, rules: PoolRules
+    ) -> np.ndarray:
+        """Boolean (n_buildings,) candidates of one enterprise query: ``base`` (the building
+        mask of ``rules``) if the enterprise is ``allowed``, space fit, not its own buildings."""
+        ok = base & allowed[enterprise]
+        if rules.require_space_fit:
+            ok &= space_fits(
+                self.need_m2[enterprise], vacant_m2=self.vacant_m2, min_unit_m2=self.min_unit_m2
+            )
+        ok[self.homes_of.get(int(enterprise), _EMPTY)] = False
+        return ok
 
     def pair_frame(self, pairs: Pairs) -> pd.DataFrame:
         """(building_id, enterprise_id) ``str`` frame of ``pairs``, positional index."""

@@ -245,6 +245,8 @@ class PrescoreIndex:
     xy_e: np.ndarray  # float32 (n_e, 2) planar km, NaN unknown
     xy_b: np.ndarray  # float32 (n_b, 2)
     columns: dict[str, sparse.csc_array]  # sparse terms, column access for building queries
+    rows: dict[str, sparse.csr_array]  # sparse terms, row access for enterprise queries
+    key_tables: dict[str, np.ndarray]  # key -> (n_b, n codes) float32 summed term weights
     _local: threading.local = field(default_factory=threading.local, repr=False)
 
     def workspace(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -309,7 +311,25 @@ class Prescorer:
             columns={
                 t: sparse.csc_array(fn(ctx)) for t, fn in SPARSE_TERMS.items() if t in self.tables
             },
+            rows={t: fn(ctx) for t, fn in SPARSE_TERMS.items() if t in self.tables},
+            key_tables=self._key_tables(ctx, n_keys),
         )
+
+    def _key_tables(self, ctx: FeatureContext, n_keys: dict[str, int]) -> dict[str, np.ndarray]:
+        """Per enterprise key, (n_b, n codes) float32: the summed weights of its keyed terms for
+        every building and code (distance does not depend on the building: one row)."""
+        n_b = len(ctx.buildings)
+        out: dict[str, np.ndarray] = {}
+        for term, (key, fn) in KEYED_TERMS.items():
+            if term not in self.tables:
+                continue
+            n = DIST_MAX_KEY + 2 if key == "distance" else n_keys[key]
+            rows = 1 if key == "distance" else n_b
+            b, codes = np.repeat(np.arange(rows), n), np.tile(np.arange(n), rows)
+            weights = self.tables[term][bins(fn(ctx, b, codes), self.edges[term])]
+            table = weights.reshape(rows, n).astype(np.float32)
+            out[key] = out[key] + table if key in out else table
+        return out
 
     def _side_base(self, ctx: FeatureContext, *, prefix: str) -> np.ndarray:
         """float32 sum of the ``prefix`` (one side's) terms per row of that side."""
@@ -329,7 +349,8 @@ class Prescorer:
         per enterprise key; equals :meth:`pair_scores` of the same pairs (up to rounding)."""
         score, term, work, codes = index.workspace()
         np.add(index.enterprise_base, index.building_base[building], out=score)
-        for key, table in self._key_tables(index, building).items():
+        for key, tables in index.key_tables.items():
+            table = tables[0] if key == "distance" else tables[building]
             if key == "distance":
                 _distance_codes(index, building, work=work, out=codes)
                 np.take(table, codes, out=term)
@@ -343,18 +364,21 @@ class Prescorer:
             score[rows] += self._sparse_delta(term_name, values)
         return score
 
-    def _key_tables(self, index: PrescoreIndex, building: int) -> dict[str, np.ndarray]:
-        """Per key, float32 table over its codes of the keyed terms' weights for ``building``."""
-        out: dict[str, np.ndarray] = {}
-        for term, (key, fn) in KEYED_TERMS.items():
-            if term not in self.tables:
-                continue
-            n = DIST_MAX_KEY + 2 if key == "distance" else index.n_keys[key]
-            codes = np.arange(n)
-            values = fn(index.ctx, np.full(n, building), codes)
-            weights = self.tables[term][bins(values, self.edges[term])]
-            out[key] = out.get(key, np.zeros(n, dtype=np.float32)) + weights.astype(np.float32)
-        return out
+    def enterprise_scores(self, index: PrescoreIndex, enterprise: int) -> np.ndarray:
+        """float32 (n_b,) pre-score of every building for one enterprise position: one column
+        of each key table; equals :meth:`pair_scores` of the same pairs (up to rounding)."""
+        score = index.building_base + index.enterprise_base[enterprise]
+        for key, tables in index.key_tables.items():
+            if key == "distance":
+                codes = distance_keys(index.xy_b, index.xy_e[enterprise])
+                score += tables[0][codes]
+            else:
+                score += tables[:, index.keys[key][enterprise]]
+        for term, matrix in index.rows.items():
+            start, end = matrix.indptr[enterprise], matrix.indptr[enterprise + 1]
+            cols, values = matrix.indices[start:end], matrix.data[start:end]
+            score[cols] += self._sparse_delta(term, values)
+        return score
 
     def _sparse_delta(self, term: str, values: np.ndarray) -> np.ndarray:
         table, edges = self.tables[term], self.edges[term]

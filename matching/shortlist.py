@@ -166,11 +166,13 @@ def _candidates(
             best = top_m(pre.building_scores(index, int(b)), ok, m=max_scored)
             chosen.append(np.sort(best))
         return Pairs.of(chosen, fixed=positions, fixed_is_building=True)
-    pairs = pool.pairs_for_enterprises(positions, rules=rules)
-    if len(pairs) <= max_scored:  # no query has more than M candidates
-        return pairs
-    score = pre.pair_scores(index, b_pos=pairs.building, e_pos=pairs.enterprise)
-    return _slice(pairs, np.sort(_top_rows(pairs, score, k=max_scored, building_query=False)))
+    allowed = pool.cached_enterprise_mask(rules, location=False)
+    base = pool.building_mask(rules)
+    chosen = []
+    for e in positions:
+        ok = pool.buildings_for_enterprise(int(e), base=base, allowed=allowed, rules=rules)
+        chosen.append(np.sort(top_m(pre.enterprise_scores(index, int(e)), ok, m=max_scored)))
+    return Pairs.of(chosen, fixed=positions, fixed_is_building=False)
 
 
 def _features(state: ScoringState, pairs: Pairs) -> pd.DataFrame:

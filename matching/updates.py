@@ -14,7 +14,7 @@ import logging
 import math
 import tempfile
 from collections.abc import Collection, Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from matching.candidates import space_need_of
 from matching.contract import LIST_SEPARATOR, TABLES_BY_NAME
 from matching.errors import InputError, NotFoundError, RowError, ValidationFailed
 from matching.importer import ImportReport, TableReport
+from matching.listing import days_since_update, plain_record
 from matching.readers import FORMAT_PRECEDENCE, RawTable, read_table_file
 from matching.storage import Repository, UpsertCount
 from matching.validation import empty_frame, validate_table
@@ -305,13 +306,12 @@ def stale_buildings(
     b = repo.load_table("buildings")
     if operator_id is not None:
         b = b[b["operator_id"] == operator_id]
-    updated = b[UPDATED_AT].dt.tz_convert(UTC).dt.tz_localize(None).dt.normalize()
-    age = (pd.Timestamp(as_of) - updated).dt.days
+    age = days_since_update(b[UPDATED_AT], today=as_of)
     stale = b.assign(days_since_update=age)[age > days]
     stale = stale.sort_values(["days_since_update", "building_id"], ascending=[False, True])
     columns = ["building_id", "name", "city", "district", "operator_id", UPDATED_AT,
                "days_since_update"]  # fmt: skip
-    return [_plain(r) for r in stale[columns].to_dict("records")]
+    return [plain_record(r) for r in stale[columns].to_dict("records")]
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -384,15 +384,3 @@ def _stored(repo: Repository, table: str, frame: pd.DataFrame) -> dict[str, Any]
     if stored is None:  # written in the same call; absent only if another writer deleted it
         raise NotFoundError(f"{table} row {key} vanished right after it was written")
     return stored
-
-
-def _plain(row: Mapping[str, Any]) -> dict[str, Any]:
-    """JSON-friendly values: NaN -> None, numpy scalars -> Python, timestamps -> datetime."""
-    out: dict[str, Any] = {}
-    for k, v in row.items():
-        if isinstance(v, pd.Timestamp):
-            v = v.to_pydatetime()
-        elif isinstance(v, np.generic):
-            v = v.item()
-        out[k] = None if v is None or (isinstance(v, float) and math.isnan(v)) else v
-    return out

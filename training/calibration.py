@@ -58,7 +58,8 @@ class Calibration:
 def platt_probability(scores: np.ndarray, *, a: float, b: float) -> np.ndarray:
     """``1 / (1 + exp(-(a * scores + b)))`` as float64, shape of ``scores``; NaN stays NaN."""
     z = a * np.asarray(scores, dtype=np.float64) + b
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # the logistic function without overflow warnings
+    with np.errstate(over="ignore"):  # exp overflow -> inf -> p = 0, the right limit
+        return 1.0 / (1.0 + np.exp(-z))
 
 
 def _fit_sigmoid(

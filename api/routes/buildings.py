@@ -16,7 +16,6 @@ from api.deps import (
     ViewerDep,
     check_page,
 )
-from api.listing import BuildingFilter, is_stale, plain_record
 from api.schemas import (
     AUTH_ERRORS,
     BuildingIn,
@@ -28,7 +27,15 @@ from api.schemas import (
     error_responses,
 )
 from api.settings import Settings
-from matching import NotFoundError, audit, delete_building, upsert_building
+from matching import (
+    BuildingFilter,
+    NotFoundError,
+    audit,
+    delete_building,
+    is_stale,
+    plain_record,
+    upsert_building,
+)
 from matching.enums import label_zh
 
 router = APIRouter(prefix="/v1/buildings", tags=["registry"])

@@ -19,7 +19,6 @@ from api.deps import (
     ViewerDep,
     check_page,
 )
-from api.listing import EnterpriseFilter, plain_record
 from api.schemas import (
     AUTH_ERRORS,
     DeletedOut,
@@ -30,7 +29,14 @@ from api.schemas import (
     EntityId,
     error_responses,
 )
-from matching import NotFoundError, audit, delete_enterprise, upsert_enterprise
+from matching import (
+    EnterpriseFilter,
+    NotFoundError,
+    audit,
+    delete_enterprise,
+    plain_record,
+    upsert_enterprise,
+)
 
 router = APIRouter(prefix="/v1/enterprises", tags=["registry"])
 

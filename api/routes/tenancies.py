@@ -11,7 +11,6 @@ from fastapi import APIRouter
 
 from api.access import editable_building
 from api.deps import OperatorDep, RepositoryDep
-from api.listing import plain_record
 from api.schemas import (
     AUTH_ERRORS,
     EventIn,
@@ -21,7 +20,7 @@ from api.schemas import (
     TenancyOut,
     error_responses,
 )
-from matching import audit, move_in, move_out, record_event
+from matching import audit, move_in, move_out, plain_record, record_event
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 ERRORS = error_responses(400, 404, 503, *AUTH_ERRORS)

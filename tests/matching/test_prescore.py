@@ -60,7 +60,7 @@ def test_fitted_prescorer_learns_the_rankers_order(world: tuple) -> None:
     assert same_city[1] > same_city[0]  # bin 1 (value 1.0) above bin 0 (value 0.0)
 
 
-def test_building_fast_path_equals_pair_scores(world: tuple) -> None:
+def test_fast_paths_equal_pair_scores(world: tuple) -> None:
     snapshot, _, vocab, pre = world
     ctx = context_for(snapshot, vocab=vocab)
     index = pre.build_index(ctx)
@@ -68,6 +68,11 @@ def test_building_fast_path_equals_pair_scores(world: tuple) -> None:
     for b in range(len(ctx.buildings)):
         fast = pre.building_scores(index, b)
         general = pre.pair_scores(index, b_pos=np.full(n_e, b), e_pos=np.arange(n_e))
+        np.testing.assert_allclose(fast, general, rtol=1e-5, atol=1e-5)
+    n_b = len(ctx.buildings)
+    for e in range(n_e):
+        fast = pre.enterprise_scores(index, e)
+        general = pre.pair_scores(index, b_pos=np.arange(n_b), e_pos=np.full(n_b, e))
         np.testing.assert_allclose(fast, general, rtol=1e-5, atol=1e-5)
 
 

@@ -22,27 +22,27 @@ def _draw(n: int, *, a: float, b: float, seed: int) -> tuple[np.ndarray, np.ndar
 
 
 def test_fit_recovers_the_true_sigmoid() -> None:
-    scores, moved = _draw(200_000, a=1.3, b=-4.0, seed=1)
+    scores, moved = _draw(60_000, a=1.3, b=-3.0, seed=1)
     fit = fit_platt(scores, moved, horizon_days=365)
-    assert fit.a == pytest.approx(1.3, abs=0.05)
-    assert fit.b == pytest.approx(-4.0, abs=0.08)
+    assert fit.a == pytest.approx(1.3, abs=0.07)
+    assert fit.b == pytest.approx(-3.0, abs=0.1)
     assert fit.manifest_entry() == {"a": fit.a, "b": fit.b, "horizon_days": 365}
     assert fit.expected == pytest.approx(fit.observed, rel=0.02)  # calibrated in the large
 
 
 def test_weights_undo_negative_subsampling() -> None:
-    scores, moved = _draw(200_000, a=1.3, b=-4.0, seed=2)
+    scores, moved = _draw(100_000, a=1.3, b=-3.0, seed=2)
     rng = np.random.default_rng(3)
     keep = moved | (rng.random(len(moved)) < 0.1)  # a tenth of the non-moves
     weight = np.where(moved, 1.0, 10.0)[keep]
     fit = fit_platt(scores[keep], moved[keep], horizon_days=365, weight=weight)
     unweighted = fit_platt(scores[keep], moved[keep], horizon_days=365)
-    assert fit.b == pytest.approx(-4.0, abs=0.12)
+    assert fit.b == pytest.approx(-3.0, abs=0.15)
     assert unweighted.b > fit.b + 1.5  # ignoring the weights inflates the base rate ~10x
 
 
 def test_holdout_measures_fit_out_of_sample() -> None:
-    scores, moved = _draw(50_000, a=1.0, b=-2.0, seed=4)
+    scores, moved = _draw(20_000, a=1.0, b=-2.0, seed=4)
     holdout = np.arange(len(scores)) % 2 == 1
     fit = fit_platt(scores, moved, horizon_days=365, holdout=holdout)
     p = platt_probability(scores[holdout], a=1.0, b=-2.0)

@@ -1,8 +1,7 @@
-"""Paged, filtered lists of the registry's buildings and enterprises for the list routes.
+"""Paged, filtered lists of the registry's buildings and enterprises, and the staleness rule.
 
-The matching layer offers single-record reads and writes but no list query, so this module
-filters the repository's canonical frames (cached per ``data_version``) and returns plain
-records. It holds no business rule beyond "stale = not updated within ``stale_days``".
+Filters the repository's canonical frames (cached per ``data_version``) and returns plain,
+JSON-ready records. "Stale" (not updated within N days) is decided here and only here.
 """
 
 from __future__ import annotations
@@ -16,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from matching import Repository
 from matching.contract import LIST_SEPARATOR, TABLES_BY_NAME
 from matching.enums import label_zh
+from matching.storage import Repository
 
 LIST_COLUMNS = frozenset(
     c.name for t in TABLES_BY_NAME.values() for c in t.columns if c.type == "list"
@@ -73,7 +72,7 @@ class RegistryLists:
     ) -> tuple[int, list[dict[str, Any]]]:
         """(total matching, one page of building records with ``theme_zh`` and ``stale``)."""
         b = self.frame("buildings")
-        stale = _days_since(b["updated_at"], today=today) > stale_days
+        stale = days_since_update(b["updated_at"], today=today) > stale_days
         keep = _text_match(b, filters.q, ("building_id", "name")) & _isin(b, "city", filters.city)
         keep &= _isin(b, "district", filters.district) & _isin(b, "theme", filters.theme)
         if filters.operator_id is not None:
@@ -106,7 +105,8 @@ class RegistryLists:
 
 def is_stale(updated_at: datetime, *, today: date, stale_days: int) -> bool:
     """True when ``updated_at`` (aware, UTC) lies more than ``stale_days`` days before ``today``."""
-    return (today - updated_at.astimezone(UTC).date()).days > stale_days
+    days = days_since_update(pd.Series([pd.Timestamp(updated_at)]), today=today)
+    return bool(days[0] > stale_days)
 
 
 def plain_record(row: Mapping[Any, Any]) -> dict[str, Any]:
@@ -114,7 +114,8 @@ def plain_record(row: Mapping[Any, Any]) -> dict[str, Any]:
     return _record(row)
 
 
-def _days_since(updated: pd.Series, *, today: date) -> np.ndarray:
+def days_since_update(updated: pd.Series, *, today: date) -> np.ndarray:
+    """Whole days from each ``updated_at`` (tz-aware; its UTC date) to ``today``; NaN if missing."""
     days = pd.Timestamp(today) - updated.dt.tz_convert(UTC).dt.tz_localize(None).dt.normalize()
     return days.dt.days.to_numpy(dtype=float, na_value=np.nan)
 
