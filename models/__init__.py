@@ -1,5 +1,7 @@
 """Rankers, baselines and the model store: one ``Scorer`` interface, one artifact format."""
 
+from typing import TYPE_CHECKING, Any
+
 from models.artifact import (
     RESERVED_KEYS,
     LoadedModel,
@@ -46,6 +48,7 @@ __all__ = [
     "RESERVED_KEYS",
     "SCORERS",
     "CorruptModelError",
+    "DaskLGBMRankerScorer",
     "FeatureMismatchError",
     "GroupSizeError",
     "HandRuleScorer",
@@ -76,3 +79,18 @@ __all__ = [
     "save_version",
     "version_id",
 ]
+
+# The Dask scorer pulls in dask and distributed (slow to import); load it only when asked for.
+_LAZY = {"DaskLGBMRankerScorer": "models.distributed"}
+
+
+if TYPE_CHECKING:
+    from models.distributed import DaskLGBMRankerScorer
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'models' has no attribute {name!r}")

@@ -18,6 +18,7 @@ from training import (
     build_sets,
     data_fingerprint,
     evaluate_current,
+    evaluation_pools,
     make_split,
     metric_value,
     train_and_publish,
@@ -27,8 +28,8 @@ from training.demo.world import generate_world
 
 pytestmark = pytest.mark.slow
 B2E = BUILDING_TO_ENTERPRISE.name
-CONFIG = TrainConfig(n_jobs=1)
-QUICK = TrainConfig(n_jobs=1, compare_directions=False)
+CONFIG = TrainConfig(n_jobs=1, compare_directions=True)
+QUICK = TrainConfig(n_jobs=1)
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +73,14 @@ def test_manifest_and_report(world, first_run) -> None:  # type: ignore[no-untyp
     assert manifest["vocabulary"]["theme"]
     assert 0.0 <= manifest["metrics"][B2E]["ndcg@10"] <= 1.0
     assert manifest["summary"]["direction_comparison"]["better"] in {"shared", "per_direction"}
+    assert manifest["summary"]["direction_comparison"]["measured"] is True
+    calibration = manifest["calibration"]
+    assert set(calibration) == {"a", "b", "horizon_days"}
+    assert calibration["a"] > 0  # a higher score means a likelier move
+    assert calibration["horizon_days"] in (365, 366)
+    fit = manifest["summary"]["calibration"]
+    assert fit["positives"] >= 5
+    assert fit["expected_moves"] == pytest.approx(fit["observed_moves"], rel=0.5)
     html = result.report.read_text(encoding="utf-8")
     assert "report.png" in html and "Feature importance" in html
     assert (result.report.parent / "report.png").stat().st_size > 1000
@@ -116,3 +125,22 @@ def test_training_rows_never_leak_past_their_window(world) -> None:  # type: ign
         assert window.end <= split.cut
         assert ranking.group.sum() == len(ranking.X) == len(ranking.pairs)
         assert (ranking.y >= 1).any() and (ranking.y == 0).any()
+
+
+def test_staged_pools_are_bounded_subsets_of_the_full_pools(world) -> None:  # type: ignore[no-untyped-def]
+    tables, _ = world
+    split = make_split(tables)
+    registry = Registry.from_tables(tables)
+    vocab = Vocabulary.fit(Snapshot.at(registry, split.cut))
+    kw = {"window": split.evaluation, "max_queries": 20, "vocab": vocab}
+    _, full = evaluation_pools(registry, **kw)
+    _, staged = evaluation_pools(registry, limits={"building_id": 40, "enterprise_id": 3}, **kw)
+    for name, limit in ((B2E, 40), ("enterprise_to_building", 3)):
+        big = full[name].pairs.astype({"building_id": "str", "enterprise_id": "str"})
+        small = staged[name].pairs.astype({"building_id": "str", "enterprise_id": "str"})
+        query = full[name].direction.query
+        assert small.groupby(query).size().max() <= limit < big.groupby(query).size().max()
+        assert set(small[query]) == set(big[query])
+        inner = small.merge(big, on=["building_id", "enterprise_id"], suffixes=("", "_full"))
+        assert len(inner) == len(small) and (inner["grade"] == inner["grade_full"]).all()
+        assert staged[name].pool_coverage <= full[name].pool_coverage
