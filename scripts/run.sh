@@ -12,4 +12,7 @@ fi
 .venv/bin/python -m pip install --quiet -e .
 
 .venv/bin/tenantmatch demo "$@"
+# The web page and the /v1 routes need an API key: make one for this demo (shown once).
+key=$(.venv/bin/tenantmatch keys create --role admin)
+echo "demo API key (admin): $key   — paste it into the web page, or send it as X-API-Key"
 exec .venv/bin/tenantmatch serve

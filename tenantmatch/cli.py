@@ -44,11 +44,15 @@ app = typer.Typer(
 
 DbOpt = Annotated[
     str | None,
-    typer.Option("--db", envvar="TENANTMATCH_DB", help="Database URL (default: SQLite under data/)."),
+    typer.Option(
+        "--db", envvar="TENANTMATCH_DB", help="Database URL (default: SQLite under data/)."
+    ),
 ]
 ModelsOpt = Annotated[
     Path | None,
-    typer.Option("--models", envvar="TENANTMATCH_MODELS", help="Model store (default: data/models/)."),
+    typer.Option(
+        "--models", envvar="TENANTMATCH_MODELS", help="Model store (default: data/models/)."
+    ),
 ]
 TRUTH_META_KEY = "demo_truth_dir"
 
@@ -110,10 +114,13 @@ def demo(
 ) -> None:
     """Generate the synthetic Shanxi dataset (data contract v1), import it, train."""
     settings = _settings(db, models)
-    pref = PreferenceWeights() if weights is Weights.default else PreferenceWeights.alternative(seed)
+    pref = (
+        PreferenceWeights() if weights is Weights.default else PreferenceWeights.alternative(seed)
+    )
     folder = out or settings.models.parent / "demo" / f"{weights.value}-s{seed}-n{enterprises}"
-    info = generate_world(folder, WorldParams(enterprises=enterprises, seed=seed, weights=pref),
-                          progress=True)
+    info = generate_world(
+        folder, WorldParams(enterprises=enterprises, seed=seed, weights=pref), progress=True
+    )
     output.info(f"demo world written to {folder}")
     repo = Repository(settings.db)
     _clear_demo_registry(repo)
@@ -122,8 +129,11 @@ def demo(
     output.info(str(report))
     if train:
         result = train_and_publish(
-            repo.load_tables(), store=settings.models, truth_dir=info.truth_dir,
-            created=_now(), progress=True,
+            repo.load_tables(),
+            store=settings.models,
+            truth_dir=info.truth_dir,
+            created=_now(),
+            progress=True,
         )
         _echo_training(result)
     typer.echo(f"database: {settings.db}\nmodels:   {settings.models}\ndataset:  {folder}")
@@ -140,8 +150,9 @@ def import_(
 ) -> None:
     """Load a data-contract folder (all-or-nothing unless --skip-invalid)."""
     settings = _settings(db, models)
-    report = import_dataset(folder, Repository(settings.db), skip_invalid=skip_invalid,
-                            progress=True)
+    report = import_dataset(
+        folder, Repository(settings.db), skip_invalid=skip_invalid, progress=True
+    )
     typer.echo(str(report))
 
 
@@ -158,10 +169,37 @@ def train(
     settings = _settings(db, models)
     repo = Repository(settings.db)
     result = train_and_publish(
-        repo.load_tables(), store=settings.models, truth_dir=_truth_dir(repo),
-        created=_now(), progress=True, dask_address=dask,
+        repo.load_tables(),
+        store=settings.models,
+        truth_dir=_truth_dir(repo),
+        created=_now(),
+        progress=True,
+        dask_address=dask,
     )
     _echo_training(result)
+
+
+@app.command("batch-shortlists")
+def batch_shortlists_(
+    dask: Annotated[str, typer.Option("--dask", help="Dask scheduler address (tcp://host:8786).")],
+    out: Annotated[Path, typer.Option(help="jsonl file to write, one line per building.")],
+    k: Annotated[int, typer.Option(help="Items per building (1-500).")] = 20,
+    include_risky: Annotated[
+        bool, typer.Option("--include-risky", help="Keep risk-flagged enterprises, with warnings.")
+    ] = False,
+    db: DbOpt = None,
+    models: ModelsOpt = None,
+) -> None:
+    """Score every building's shortlist on a Dask cluster into a jsonl file (see docs/dask.md)."""
+    from training.distributed import batch_shortlists, connect  # imports dask: only when used
+
+    settings = _settings(db, models)
+    engine = Engine(Repository(settings.db), settings.models, as_of=date.today())
+    with connect(dask) as client:
+        lines = batch_shortlists(
+            client, engine.state(), out=out, k=k, rules=PoolRules(include_risky=include_risky)
+        )
+    typer.echo(f"{lines} shortlists written to {out}")
 
 
 @app.command()
@@ -189,7 +227,9 @@ def shortlist(
 ) -> None:
     """Enterprises to court for each building, or buildings that fit each enterprise."""
     if bool(building) == bool(enterprise):
-        raise InputError("give --building ID (one or more) or --enterprise ID (one or more), not both")
+        raise InputError(
+            "give --building ID (one or more) or --enterprise ID (one or more), not both"
+        )
     settings = _settings(db, models)
     engine = Engine(Repository(settings.db), settings.models, as_of=date.today())
     rules = PoolRules(include_risky=include_risky)
@@ -218,8 +258,14 @@ def serve(
     # Workers are separate processes: they read the same settings from the environment.
     settings.export_to_environ()
     output.info(f"tenantmatch serving on http://{settings.host}:{settings.port}/")
-    uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers, log_level="info")
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level="info",
+    )
 
 
 # -- API keys of the service ------------------------------------------------------------------
@@ -283,8 +329,11 @@ def keys_revoke(
 
 def main() -> None:
     """Console-script entry: run the app and map domain errors to exit codes."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         app()
     except InputError as exc:

@@ -29,7 +29,9 @@ def shortlist_table(results: Sequence[Mapping[str, Any]]) -> str:
             item_id = item.get("enterprise_id") or item.get("building_id")
             reason = "；".join(r["text"] for r in item.get("reasons", [])[:2])
             name = item.get("name", "")
-            lines.append(f"  {item['rank']:>3}  {item_id:<20} {item['score']:>8.4f}  {name}  {reason}")
+            lines.append(
+                f"  {item['rank']:>3}  {item_id:<20} {item['score']:>8.4f}  {name}  {reason}"
+            )
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
