@@ -24,14 +24,8 @@ from sklearn.linear_model import Ridge
 from features import Snapshot, Vocabulary, build_matrix, categorical_features, context_for
 from matching.candidates import CandidatePool, Pairs, PoolRules
 from matching.errors import InputError
-from matching.prescore import (
-    CHUNK_ROWS,
-    PRESCORER_FILE,
-    SPARSE_EDGES,
-    Prescorer,
-    bins,
-    pair_term_values,
-)
+from matching.prescore import PRESCORER_FILE, Prescorer, bins, pair_term_values
+from matching.prescore_terms import CHUNK_ROWS, SPARSE_EDGES
 from models import RESERVED_KEYS, Scorer, current_version, load_version, promote, save_version
 
 logger = logging.getLogger(__name__)

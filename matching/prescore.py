@@ -39,11 +39,11 @@ from matching.prescore_terms import (
     KEYED_TERMS,
     SPARSE_TERMS,
     Arrays,
-    unknown_code,
     distance_keys,
     enterprise_keys,
     planar_km,
     side_features,
+    unknown_code,
 )
 from models import CorruptModelError
 

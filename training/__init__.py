@@ -1,16 +1,21 @@
 """Training: labels, temporal splits, dataset assembly, evaluation, reports and publishing
 with the promotion gate (the demo world lives in ``training.demo``)."""
 
+from training.calibration import Calibration, calibrate_ranker, fit_platt, platt_probability
 from training.dataset import RankingSet, SamplingConfig, build_sets, window_examples
 from training.errors import NotEnoughDataError, TrainingError
 from training.evaluate import (
+    STAGE_LIMITS,
     EvalPools,
     System,
     evaluate_systems,
     evaluation_pools,
     format_table,
     metric_value,
+    score_and_measure,
+    staged_pool,
 )
+from training.holdout import Evaluation, evaluate_holdout, holdout_calibration
 from training.labels import (
     BUILDING_TO_ENTERPRISE,
     DIRECTIONS,
@@ -35,8 +40,11 @@ __all__ = [
     "BUILDING_TO_ENTERPRISE",
     "DIRECTIONS",
     "ENTERPRISE_TO_BUILDING",
+    "STAGE_LIMITS",
+    "Calibration",
     "Direction",
     "EvalPools",
+    "Evaluation",
     "NotEnoughDataError",
     "RankingSet",
     "SamplingConfig",
@@ -47,18 +55,25 @@ __all__ = [
     "TrainingError",
     "Window",
     "build_sets",
+    "calibrate_ranker",
     "data_fingerprint",
     "evaluate_current",
+    "evaluate_holdout",
     "evaluate_systems",
     "evaluation_pools",
+    "fit_platt",
     "format_table",
+    "holdout_calibration",
     "make_split",
     "metric_value",
     "ndcg_at_k",
+    "platt_probability",
     "promotion_gate",
     "recall_at_k",
     "reciprocal_rank",
     "sample_examples",
+    "score_and_measure",
+    "staged_pool",
     "summarize",
     "train_and_publish",
     "window_examples",

@@ -23,7 +23,8 @@ from matching import (
     fit_prescorer,
     unfitted_prescorer,
 )
-from matching.prescore import distance_keys, planar_km, top_m
+from matching.prescore import top_m
+from matching.prescore_terms import distance_keys, planar_km
 from matching.shortlist import shortlist_for_buildings, shortlist_for_enterprises
 from models import CorruptModelError, LGBMRankerScorer, load_current, load_version
 from tests.matching.test_candidates import AS_OF
