@@ -36,15 +36,20 @@ def percentiles(seconds: Sequence[float]) -> dict[str, float]:
     return {"n": len(ms), "p50_ms": p50, "p95_ms": p95, "p99_ms": p99, "mean_ms": ms.mean()}
 
 
-def _timed(fn: Callable[[str], dict[str, Any]], ids: Sequence[str]) -> tuple[list[float], list]:
+def _timed(
+    fn: Callable[[str], dict[str, Any]], ids: Sequence[str]
+) -> tuple[list[float], list[dict[str, Any]], float]:
+    """Wall seconds per call, the results, and the mean process CPU ms per call (all threads;
+    the machine is shared, so wall time includes waiting for a core)."""
     for query in ids[:WARMUP]:
         fn(query)
     times, results = [], []
+    cpu = time.process_time()
     for query in ids:
         start = time.perf_counter()
         results.append(fn(query))
         times.append(time.perf_counter() - start)
-    return times, results
+    return times, results, (time.process_time() - cpu) * 1000.0 / max(len(ids), 1)
 
 
 def _items(result: dict[str, Any], key: str) -> list[str]:
@@ -67,17 +72,60 @@ def _direction(
     """Latency of both paths and the top-k overlap, for one direction."""
     run = shortlist_for_buildings if building else shortlist_for_enterprises
     key = "enterprise_id" if building else "building_id"
-    two_t, two = _timed(lambda q: run(state, [q], k=k, max_scored=m)[0], ids)
-    full_t, full = _timed(lambda q: run(state, [q], k=k, max_scored=None)[0], ids[:n_full])
-    two_stats, full_stats = percentiles(two_t), percentiles(full_t)
+    two_t, two, two_cpu = _timed(lambda q: run(state, [q], k=k, max_scored=m)[0], ids)
+    full_t, full, full_cpu = _timed(
+        lambda q: run(state, [q], k=k, max_scored=None)[0], ids[:n_full]
+    )
+    two_stats = {**percentiles(two_t), "cpu_mean_ms": two_cpu}
+    full_stats = {**percentiles(full_t), "cpu_mean_ms": full_cpu}
+    sweep = {}
+    for m_try in (m // 4, m // 2, m * 2):
+        times, res, _ = _timed(
+            lambda q, m_try=m_try: run(state, [q], k=k, max_scored=m_try)[0], ids[:n_full]
+        )
+        sweep[str(m_try)] = {"overlap": overlap(res, full, key=key),
+                             "p50_ms": percentiles(times).get("p50_ms")}  # fmt: skip
     return {
         "m": m,
         "two_stage": two_stats,
         "full_scan": full_stats,
         "speedup_p50": full_stats["p50_ms"] / two_stats["p50_ms"],
         "speedup_mean": full_stats["mean_ms"] / two_stats["mean_ms"],
+        "speedup_cpu": full_cpu / two_cpu,
         f"top{k}_overlap": overlap(two[:n_full], full, key=key),
+        "m_sweep": sweep,
     }
+
+
+def breakdown(state: ScoringState, ids: Sequence[str], *, k: int, m: int) -> dict[str, Any]:
+    """Mean ms per building query of each two-stage step (stage 1, X for M rows, LightGBM on
+    M rows, contributions for k rows): where the time goes, and what compiled trees could save."""
+    from matching import PoolRules
+    from matching.shortlist import _features, _staged_for_buildings
+
+    steps: dict[str, list[float]] = {"stage1": [], "features": [], "predict": [], "reasons": []}
+    explain = getattr(state.model.scorer, "contributions", None)
+    for b in state.pool.buildings.positions(list(ids), kind="building"):
+        t0 = time.perf_counter()
+        pairs = _staged_for_buildings(state, np.array([b]), rules=PoolRules(), m=m)
+        t1 = time.perf_counter()
+        if len(pairs) == 0:
+            continue
+        X = _features(state, pairs)
+        t2 = time.perf_counter()
+        state.model.scorer.score(X)
+        t3 = time.perf_counter()
+        if explain is not None:
+            explain(X.iloc[:k])
+        t4 = time.perf_counter()
+        for name, a, z in (
+            ("stage1", t0, t1),
+            ("features", t1, t2),
+            ("predict", t2, t3),
+            ("reasons", t3, t4),
+        ):
+            steps[name].append(z - a)
+    return {f"{n}_mean_ms": float(np.mean(v)) * 1000.0 for n, v in steps.items() if v}
 
 
 def _sample(ids: Sequence[str], n: int, *, seed: int) -> list[str]:
@@ -134,6 +182,7 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
     out["building_to_enterprise"] = _direction(
         state, b_ids, n_full=int(args["full_queries"]), k=k, m=int(args["m"]), building=True
     )
+    out["building_breakdown"] = breakdown(state, b_ids[:30], k=k, m=int(args["m"]))
     out["enterprise_to_building"] = _direction(
         state, e_ids, n_full=int(args["e_queries"]), k=k, m=int(args["m_buildings"]), building=False
     )

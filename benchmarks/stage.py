@@ -53,9 +53,10 @@ def import_(args: dict[str, Any]) -> dict[str, Any]:
 def train(args: dict[str, Any]) -> dict[str, Any]:
     """``training.train_and_publish`` on the imported data; NDCG@10 of the shared ranker."""
     from matching import Repository
-    from training import metric_value, train_and_publish
+    from training import TrainConfig, metric_value, train_and_publish
 
     tables = Repository(_sqlite(args["db"])).load_tables()
+    config = TrainConfig(**args.get("config", {}))
     start = time.perf_counter()
     result = train_and_publish(
         tables,
@@ -63,6 +64,7 @@ def train(args: dict[str, Any]) -> dict[str, Any]:
         truth_dir=Path(args["truth_dir"]),
         created=datetime.now(UTC),
         progress=False,
+        config=config,
     )
     seconds = time.perf_counter() - start
     ndcg = {
@@ -70,6 +72,7 @@ def train(args: dict[str, Any]) -> dict[str, Any]:
         for d in ("building_to_enterprise", "enterprise_to_building")
     }
     return {
+        "config": args.get("config", {}),
         "seconds": seconds,
         "version": result.version,
         "promoted": result.promoted,

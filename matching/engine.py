@@ -34,6 +34,7 @@ from models import (
     check_compatible,
     current_version,
     load_current,
+    path_explainer,
 )
 
 logger = logging.getLogger(__name__)
@@ -144,8 +145,10 @@ class Engine:
         index = previous.prescore if reuse else prescorer.build_index(ctx)  # type: ignore[union-attr]
         logger.info("serving model %s on data as of %s (%s pre-score)", model.version,
                     self.as_of.date(), "fitted" if prescorer.fitted else "unfitted")  # fmt: skip
+        same_model = previous is not None and previous.model is model
+        explainer = previous.explainer if same_model else path_explainer(model.scorer)  # type: ignore[union-attr]
         return ScoringState(snapshot=snapshot, ctx=ctx, vocab=vocab, model=model, pool=pool,
-                            prescorer=prescorer, prescore=index)  # fmt: skip
+                            prescorer=prescorer, prescore=index, explainer=explainer)  # fmt: skip
 
     def _load_model(self, *, previous: LoadedModel | None) -> LoadedModel:
         try:

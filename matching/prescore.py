@@ -49,6 +49,8 @@ from models import CorruptModelError
 
 logger = logging.getLogger(__name__)
 
+PAIRED_KEYS = (("division", "section"), ("city", "place"), ("need", "size"))
+
 PRESCORER_FILE = "prescorer.joblib"
 FORMAT = 1
 
@@ -102,6 +104,16 @@ class PrescoreIndex:
     columns: dict[str, sparse.csc_array]  # sparse terms, column access for building queries
     rows: dict[str, sparse.csr_array]  # sparse terms, row access for enterprise queries
     key_tables: dict[str, np.ndarray]  # key -> (n_b, n codes) float32 summed term weights
+
+    @functools.cached_property
+    def pair_codes(self) -> dict[tuple[str, str], np.ndarray]:
+        """Two keys folded into one code (first * n_second + second), intp (n_e,): a building
+        query then reads one gather of their outer-summed tables instead of two."""
+        return {
+            (a, b): self.keys[a].astype(np.intp) * self.n_keys[b] + self.keys[b]
+            for a, b in PAIRED_KEYS
+        }
+
     _local: threading.local = field(default_factory=threading.local, repr=False)
 
     def workspace(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -204,13 +216,22 @@ class Prescorer:
         per enterprise key; equals :meth:`pair_scores` of the same pairs (up to rounding)."""
         score, term, work, codes = index.workspace()
         np.add(index.enterprise_base, index.building_base[building], out=score)
-        for key, tables in index.key_tables.items():
-            table = tables[0] if key == "distance" else tables[building]
+        for group, group_codes in index.pair_codes.items():
+            tables = [index.key_tables.get(key) for key in group]
+            if all(t is None for t in tables):
+                continue
+            rows = [np.zeros(index.n_keys[k], np.float32) if t is None else t[building]
+                    for k, t in zip(group, tables, strict=True)]  # fmt: skip
+            np.take(np.add.outer(rows[0], rows[1]).reshape(-1), group_codes, out=term)
+            score += term
+        for key in ("burden", "distance"):
+            if key not in index.key_tables:
+                continue
             if key == "distance":
                 _distance_codes(index, building, work=work, out=codes)
-                np.take(table, codes, out=term)
+                np.take(index.key_tables[key][0], codes, out=term)
             else:
-                np.take(table, index.keys[key], out=term)
+                np.take(index.key_tables[key][building], index.keys[key], out=term)
             score += term
         score = score.copy()  # the caller owns the result; the buffers stay this thread's
         for term_name, matrix in index.columns.items():

@@ -26,7 +26,7 @@ from matching.errors import InputError
 from matching.prescore import PrescoreIndex, Prescorer, top_m, unfitted_prescorer
 from matching.reasons import top_reasons
 from matching.rules import risk_warnings
-from models import LoadedModel
+from models import LoadedModel, PathExplainer
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class ScoringState:
     pool: CandidatePool
     prescorer: Prescorer | None = None  # None: built unfitted on first two-stage use
     prescore: PrescoreIndex | None = None
+    explainer: PathExplainer | None = None  # reasons' contributions; None: the scorer's own
 
     def prescore_parts(self) -> tuple[Prescorer, PrescoreIndex]:
         """The pre-scorer and its arrays (the unfitted fallback, built once, if none is set)."""
@@ -157,21 +158,35 @@ def _candidates(
         if building_query:
             return pool.pairs_for_buildings(positions, rules=rules)
         return pool.pairs_for_enterprises(positions, rules=rules)
-    pre, index = state.prescore_parts()
     if building_query:
-        base = pool.cached_enterprise_mask(rules, location=True)
-        chosen = []
-        for b in positions:
-            ok = pool.enterprises_for_building(int(b), base=base, rules=rules)
-            best = top_m(pre.building_scores(index, int(b)), ok, m=max_scored)
-            chosen.append(np.sort(best))
-        return Pairs.of(chosen, fixed=positions, fixed_is_building=True)
+        return _staged_for_buildings(state, positions, rules=rules, m=max_scored)
+    return _staged_for_enterprises(state, positions, rules=rules, m=max_scored)
+
+
+def _staged_for_buildings(
+    state: ScoringState, positions: np.ndarray, *, rules: PoolRules, m: int
+) -> Pairs:
+    """Per building query, its feasible enterprises' M best by the pre-score."""
+    pool, (pre, index) = state.pool, state.prescore_parts()
+    base = pool.cached_enterprise_mask(rules, location=True)
+    chosen = []
+    for b in positions:
+        ok = pool.enterprises_for_building(int(b), base=base, rules=rules)
+        chosen.append(np.sort(top_m(pre.building_scores(index, int(b)), ok, m=m)))
+    return Pairs.of(chosen, fixed=positions, fixed_is_building=True)
+
+
+def _staged_for_enterprises(
+    state: ScoringState, positions: np.ndarray, *, rules: PoolRules, m: int
+) -> Pairs:
+    """Per enterprise query, its feasible buildings' M best by the pre-score."""
+    pool, (pre, index) = state.pool, state.prescore_parts()
     allowed = pool.cached_enterprise_mask(rules, location=False)
     base = pool.building_mask(rules)
     chosen = []
     for e in positions:
         ok = pool.buildings_for_enterprise(int(e), base=base, allowed=allowed, rules=rules)
-        chosen.append(np.sort(top_m(pre.enterprise_scores(index, int(e)), ok, m=max_scored)))
+        chosen.append(np.sort(top_m(pre.enterprise_scores(index, int(e)), ok, m=m)))
     return Pairs.of(chosen, fixed=positions, fixed_is_building=False)
 
 
@@ -268,6 +283,8 @@ def _reasons(state: ScoringState, kept: _Kept) -> list[list[dict[str, object]]]:
     """Top reasons of every kept pair; [] each when the model gives no contributions."""
     pairs = kept.pairs
     explain = getattr(state.model.scorer, "contributions", None)
+    if state.explainer is not None:
+        explain = state.explainer.contributions
     if explain is None or len(pairs) == 0:
         return [[] for _ in range(len(pairs))]
     X = kept.X if kept.X is not None else _features(state, pairs)

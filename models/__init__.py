@@ -37,6 +37,7 @@ from models.errors import (
     NotFittedError,
     UnknownScorerError,
 )
+from models.explain import PathExplainer, path_explainer
 from models.factory import SCORERS, make_scorer
 from models.ranker import LGBMRankerScorer
 from models.scorers import MAX_GRADE, Scorer, check_group
@@ -61,6 +62,7 @@ __all__ = [
     "ModelsError",
     "NonFiniteScoreError",
     "NotFittedError",
+    "PathExplainer",
     "PopularityScorer",
     "RandomScorer",
     "Scorer",
@@ -73,6 +75,7 @@ __all__ = [
     "load_current",
     "load_version",
     "make_scorer",
+    "path_explainer",
     "promote",
     "read_manifest",
     "reject",

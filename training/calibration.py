@@ -161,9 +161,11 @@ def calibrate_ranker(
         full, pools.pairs, n_enterprises=len(source.enterprises.ids), rows=OUTSIDE_ROWS, seed=seed
     )
     extra = extra.assign(grade=PairKeys(extra).grades(labels))
-    X = build_matrix(extra[PAIR].astype("str"), snapshot, vocab=vocab)
+    extra_score = np.zeros(0)
+    if len(extra):
+        extra_score = ranker.score(build_matrix(extra[PAIR].astype("str"), snapshot, vocab=vocab))
     rows = pd.concat([pools.pairs[[*PAIR, "grade"]], extra], ignore_index=True)
-    score = np.r_[np.asarray(scored, dtype=np.float64), ranker.score(X) if len(X) else []]
+    score = np.r_[np.asarray(scored, dtype=np.float64), extra_score]
     weight = np.r_[np.ones(len(pools.pairs)), np.full(len(extra), inverse_rate)]
     query_pos = pd.Index(queries).get_indexer(rows[d.query].astype("str"))
     return fit_platt(

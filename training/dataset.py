@@ -25,6 +25,7 @@ from training.labels import (
     PAIR,
     Direction,
     hard_flags,
+    in_sorted,
     query_ids,
     sample_examples,
     window_labels,
@@ -38,13 +39,15 @@ IGNORED_COLUMNS = frozenset({"updated_at"})  # storage bookkeeping, not content
 
 @dataclass(frozen=True)
 class SamplingConfig:
-    """Negatives per query: ``n_hard`` same-city pool rows plus ``n_random`` other pool rows;
-    ``pool_only`` keeps only labelled pairs the serving pool would rank."""
+    """Negatives per query: ``n_courted`` pool rows courted before the window (earlier
+    attraction events, the look-alikes of a move under way), ``n_hard`` same-city pool rows and
+    ``n_random`` other pool rows; ``pool_only`` keeps only labelled pairs the pool would rank."""
 
     n_hard: int = 30
     n_random: int = 20
     seed: int = 0
     pool_only: bool = True
+    n_courted: int = 0
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,17 @@ def candidate_pool(
     )
 
 
+def courted_flags(pool: pd.DataFrame, *, snapshot: Snapshot, vocab: Vocabulary) -> np.ndarray:
+    """True where the pool pair (categorical ids in snapshot order) had attraction events
+    before the snapshot date (the feature context's ``prior_events``)."""
+    prior = context_for(snapshot, vocab=vocab).prior_events.tocoo()
+    n_e = len(snapshot.enterprises)
+    keys = np.sort(prior.col.astype(np.int64) * n_e + prior.row.astype(np.int64))
+    b = pool["building_id"].cat.codes.to_numpy(dtype=np.int64)
+    e = pool["enterprise_id"].cat.codes.to_numpy(dtype=np.int64)
+    return in_sorted(b * n_e + e, keys)
+
+
 def _direction_examples(
     snapshot: Snapshot,
     labels: pd.DataFrame,
@@ -132,6 +146,7 @@ def _direction_examples(
     source: CandidatePool,
     direction: Direction,
     config: SamplingConfig,
+    vocab: Vocabulary,
 ) -> pd.DataFrame:
     queries = query_ids(labels, direction=direction)
     pool = candidate_pool(source, queries, direction=direction)
@@ -140,6 +155,8 @@ def _direction_examples(
         building_city=snapshot.buildings["city"],
         enterprise_city=snapshot.enterprises["city"],
     )
+    if config.n_courted:
+        pool["courted"] = courted_flags(pool, snapshot=snapshot, vocab=vocab)
     seed = config.seed + int(snapshot.as_of.value // 86_400_000_000_000)
     rows = sample_examples(
         labels,
@@ -149,6 +166,7 @@ def _direction_examples(
         n_random=config.n_random,
         seed=seed,
         pool_only=config.pool_only,
+        n_courted=config.n_courted,
     )
     stamp = str(snapshot.as_of.date())
     rows["direction"] = direction.name
@@ -179,7 +197,9 @@ def window_examples(
     labels = known_pairs(labels, snapshot)
     source = pool_source(snapshot, vocab=vocab)
     parts = [
-        _direction_examples(snapshot, labels, source=source, direction=d, config=config)
+        _direction_examples(
+            snapshot, labels, source=source, direction=d, config=config, vocab=vocab
+        )
         for d in directions
     ]
     pairs = pd.concat(parts, ignore_index=True)

@@ -23,8 +23,7 @@ import pandas as pd
 
 from features import Registry, Snapshot, Vocabulary, categorical_features
 from matching import InputError, PoolRules, ScoringState, check_k, shortlist_for_buildings
-from models import Scorer
-from models import DaskLGBMRankerScorer
+from models import DaskLGBMRankerScorer, Scorer
 from training.dataset import RankingSet, SamplingConfig, window_examples
 from training.evaluate import System
 from training.labels import DIRECTIONS

@@ -148,21 +148,27 @@ def draw_negatives(
     n_hard: int,
     n_random: int,
     seed: int,
+    courted: np.ndarray | None = None,
+    n_courted: int = 0,
 ) -> np.ndarray:
-    """Sorted row indices: per distinct ``query`` code, up to ``n_hard`` rows with ``hard``
-    and then up to ``n_random`` of the other rows, never a ``taken`` row; seeded."""
+    """Sorted row indices: per distinct ``query`` code, up to ``n_courted`` rows with
+    ``courted``, then up to ``n_hard`` other rows with ``hard`` and up to ``n_random`` of the
+    remaining rows, never a ``taken`` row; seeded."""
     rng = np.random.default_rng(seed)
     order = np.argsort(query, kind="stable")
     q = query[order]
     bounds = np.flatnonzero(np.r_[True, q[1:] != q[:-1], True])
+    courted = np.zeros(len(query), dtype=bool) if courted is None else courted
     picked = []
     for start, end in itertools.pairwise(bounds):
         rows = order[start:end]
         rows = rows[~taken[rows]]
-        h = rows[hard[rows]]
-        chosen = rng.choice(h, size=min(n_hard, len(h)), replace=False)
-        rest = np.setdiff1d(rows, chosen, assume_unique=True)
-        picked += [chosen, rng.choice(rest, size=min(n_random, len(rest)), replace=False)]
+        chosen = []
+        for flag, n in ((courted, n_courted), (hard, n_hard)):
+            c = rows[flag[rows]]
+            chosen.append(rng.choice(c, size=min(n, len(c)), replace=False))
+            rows = np.setdiff1d(rows, chosen[-1], assume_unique=True)
+        picked += [*chosen, rng.choice(rows, size=min(n_random, len(rows)), replace=False)]
     return np.sort(np.concatenate(picked)) if picked else np.zeros(0, dtype=np.int64)
 
 
@@ -175,11 +181,13 @@ def sample_examples(
     n_random: int = 20,
     seed: int = 0,
     pool_only: bool = True,
+    n_courted: int = 0,
 ) -> pd.DataFrame:
     """Training rows for every query with a positive: its labelled pairs (positives and
-    declined; only those in the pool if ``pool_only``) plus up to ``n_hard`` pool rows with
-    ``hard`` True and ``n_random`` other pool rows, drawn with ``seed``. ``pool`` has
-    building_id, enterprise_id (str or categorical), hard. Sorted by query, then item."""
+    declined; only those in the pool if ``pool_only``) plus up to ``n_courted`` pool rows with
+    ``courted`` True (pairs with earlier attraction events), ``n_hard`` with ``hard`` True and
+    ``n_random`` other pool rows, drawn with ``seed``. ``pool`` has building_id, enterprise_id
+    (str or categorical), hard and optionally courted. Sorted by query, then item."""
     keys = PairKeys(pool)
     label_keys = keys.of(labels)
     if pool_only:
@@ -193,9 +201,10 @@ def sample_examples(
     at = q_index.get_indexer(queries)
     wanted[at[at >= 0]] = True
     taken = in_sorted(keys.pool, np.sort(label_keys[mine])) | ~wanted[q_codes]
+    courted = pool["courted"].to_numpy(dtype=bool) if "courted" in pool else None
     rows = draw_negatives(
         q_codes, hard=pool["hard"].to_numpy(dtype=bool), taken=taken,
-        n_hard=n_hard, n_random=n_random, seed=seed,
+        n_hard=n_hard, n_random=n_random, seed=seed, courted=courted, n_courted=n_courted,
     )  # fmt: skip
     negatives = pool.iloc[rows][PAIR].astype("str").assign(grade=0)
     out = pd.concat([own, negatives], ignore_index=True)

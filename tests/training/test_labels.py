@@ -164,3 +164,17 @@ def test_pair_keys_look_up_grades_in_a_categorical_pool() -> None:
     assert list(keys.grades(labels)) == [4, 2, 0]
     outside = pd.DataFrame({"building_id": ["B9", "B2"], "enterprise_id": ["E1", "E1"]})
     assert list(keys.of(outside)) == [-1, 2]
+
+
+def test_courted_pairs_are_drawn_first_and_capped() -> None:
+    labels = window_labels(_tables(), window=WINDOW)
+    labels = labels.loc[labels["building_id"].eq("B1")]
+    pool = _pool()
+    pool["courted"] = pool["enterprise_id"].isin(["X30", "X31", "X32", "X33"])
+    kw = {"direction": BUILDING_TO_ENTERPRISE, "n_hard": 2, "n_random": 2, "seed": 5}
+    rows = sample_examples(labels, pool, n_courted=3, **kw)
+    negatives = rows.loc[rows["enterprise_id"].str.startswith("X"), "enterprise_id"]
+    assert len(negatives) == 7 and negatives.is_unique
+    assert negatives.isin(["X30", "X31", "X32", "X33"]).sum() >= 3
+    none = sample_examples(labels, pool.drop(columns="courted"), n_courted=3, **kw)
+    assert none["enterprise_id"].str.startswith("X").sum() == 4

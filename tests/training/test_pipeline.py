@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -23,6 +24,7 @@ from training import (
     metric_value,
     train_and_publish,
 )
+from training.dataset import candidate_pool, courted_flags, pool_source
 from training.demo.params import WorldParams
 from training.demo.world import generate_world
 
@@ -144,3 +146,18 @@ def test_staged_pools_are_bounded_subsets_of_the_full_pools(world) -> None:  # t
         inner = small.merge(big, on=["building_id", "enterprise_id"], suffixes=("", "_full"))
         assert len(inner) == len(small) and (inner["grade"] == inner["grade_full"]).all()
         assert staged[name].pool_coverage <= full[name].pool_coverage
+
+
+def test_courted_flags_mark_exactly_the_pairs_with_earlier_events(world) -> None:  # type: ignore[no-untyped-def]
+    tables, _ = world
+    registry = Registry.from_tables(tables)
+    snapshot = Snapshot.at(registry, make_split(tables).cut)
+    vocab = Vocabulary.fit(snapshot)
+    source = pool_source(snapshot, vocab=vocab)
+    pool = candidate_pool(source, snapshot.buildings.index, direction=BUILDING_TO_ENTERPRISE)
+    flags = courted_flags(pool, snapshot=snapshot, vocab=vocab)
+    keys = ["building_id", "enterprise_id"]
+    seen = snapshot.events[keys].astype("str").drop_duplicates().assign(hit=True)
+    expected = pool[keys].astype("str").merge(seen, on=keys, how="left")["hit"]
+    assert flags.any()
+    np.testing.assert_array_equal(flags, expected.notna().to_numpy())

@@ -1,0 +1,82 @@
+"""Fast per-feature contributions of a LightGBM model for shortlist reasons: path attributions
+(Saabas' method). Each tree's value moves from its root's mean to the row's leaf; every split
+on the way credits its feature with the change. Per row and tree that is one leaf look-up
+(``pred_leaf``) plus a precomputed per-leaf vector, so 50 rows cost about a millisecond,
+against tens of milliseconds for TreeSHAP (``pred_contrib``). Like TreeSHAP, the contributions
+plus the bias column sum exactly to the raw score.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from models.scorers import Scorer
+
+logger = logging.getLogger(__name__)
+
+
+def _leaf_paths(node: dict[str, Any], *, n_features: int, out: dict[int, np.ndarray]) -> float:
+    """Fill ``out`` with leaf index -> (n_features,) credited changes along the path to it;
+    returns the node's value (the root's is the tree's bias)."""
+    stack: list[tuple[dict[str, Any], np.ndarray]] = [(node, np.zeros(n_features))]
+    while stack:
+        current, credit = stack.pop()
+        if "leaf_index" in current or "split_feature" not in current:
+            out[int(current.get("leaf_index", 0))] = credit
+            continue
+        value = float(current["internal_value"])
+        for side in ("left_child", "right_child"):
+            child = current[side]
+            child_value = float(child.get("leaf_value", child.get("internal_value", 0.0)))
+            step = credit.copy()
+            step[int(current["split_feature"])] += child_value - value
+            stack.append((child, step))
+    return float(node.get("internal_value", node.get("leaf_value", 0.0)))
+
+
+class PathExplainer:
+    """Path contributions of one booster (``num_iteration`` trees); built once per model."""
+
+    def __init__(self, booster: lgb.Booster, *, num_iteration: int | None) -> None:
+        self.booster = booster
+        self.num_iteration = num_iteration
+        dump = booster.dump_model(num_iteration=num_iteration)
+        self.n_features = len(dump["feature_names"])
+        tables, offsets, bias, start = [], [], 0.0, 0
+        for tree in dump["tree_info"]:
+            paths: dict[int, np.ndarray] = {}
+            bias += _leaf_paths(tree["tree_structure"], n_features=self.n_features, out=paths)
+            size = max(paths) + 1
+            table = np.zeros((size, self.n_features))
+            for leaf, credit in paths.items():
+                table[leaf] = credit
+            tables.append(table)
+            offsets.append(start)
+            start += size
+        self.table = np.concatenate(tables) if tables else np.zeros((0, self.n_features))
+        self.offsets = np.asarray(offsets, dtype=np.int64)
+        self.bias = bias
+
+    def contributions(self, X: pd.DataFrame) -> np.ndarray:
+        """(n, n_features + 1) float64: per-feature contributions, last column the bias; each
+        row sums to the raw score. X must hold the model's features in its order."""
+        if len(X) == 0:
+            return np.zeros((0, self.n_features + 1))
+        leaves = self.booster.predict(X, num_iteration=self.num_iteration, pred_leaf=True)
+        leaves = np.asarray(leaves, dtype=np.int64).reshape(len(X), -1)
+        rows = self.table[leaves + self.offsets[None, : leaves.shape[1]]].sum(axis=1)
+        return np.column_stack([rows, np.full(len(X), self.bias)])
+
+
+def path_explainer(scorer: Scorer) -> PathExplainer | None:
+    """A :class:`PathExplainer` for a fitted LightGBM scorer, None for any other scorer."""
+    booster = getattr(scorer, "booster_", None)
+    if not isinstance(booster, lgb.Booster):
+        return None
+    best = getattr(scorer, "best_iteration_", None)
+    return PathExplainer(booster, num_iteration=int(best) if best else None)

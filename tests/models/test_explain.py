@@ -1,0 +1,34 @@
+"""Path contributions (the fast reasons): exact decomposition of the raw score, credit on the
+feature the trees split on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from models import LGBMRankerScorer, RandomScorer, path_explainer
+
+
+def _fitted() -> tuple[LGBMRankerScorer, pd.DataFrame]:
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"signal": rng.normal(size=600), "noise": rng.normal(size=600),
+                      "gap": np.where(rng.random(600) < 0.2, np.nan, rng.normal(size=600))})  # fmt: skip
+    y = (X["signal"] > 0.5).astype(int) + (X["signal"] > 1.2).astype(int)
+    scorer = LGBMRankerScorer(num_boost_round=30, min_data_in_leaf=5, num_leaves=7, n_jobs=1)
+    return scorer.fit(X, y, group=[30] * 20), X
+
+
+def test_contributions_sum_to_the_raw_score_and_credit_the_signal() -> None:
+    scorer, X = _fitted()
+    explainer = path_explainer(scorer)
+    assert explainer is not None
+    contrib = explainer.contributions(X)
+    assert contrib.shape == (len(X), 4)
+    np.testing.assert_allclose(contrib.sum(axis=1), scorer.score(X), atol=1e-9)
+    magnitude = np.abs(contrib[:, :3]).mean(axis=0)
+    assert magnitude.argmax() == 0  # "signal" carries the credit
+    assert explainer.contributions(X.iloc[:0]).shape == (0, 4)
+
+
+def test_only_lightgbm_scorers_get_one() -> None:
+    assert path_explainer(RandomScorer()) is None
