@@ -101,10 +101,10 @@ def breakdown(state: ScoringState, ids: Sequence[str], *, k: int, m: int) -> dic
     """Mean ms per building query of each two-stage step (stage 1, X for M rows, LightGBM on
     M rows, contributions for k rows): where the time goes, and what compiled trees could save."""
     from matching import PoolRules
-    from matching.shortlist import _features, _staged_for_buildings
+    from matching.shortlist import _features, _model_scores, _staged_for_buildings
 
     steps: dict[str, list[float]] = {"stage1": [], "features": [], "predict": [], "reasons": []}
-    explain = getattr(state.model.scorer, "contributions", None)
+    explain = state.explainer.contributions if state.explainer else None
     for b in state.pool.buildings.positions(list(ids), kind="building"):
         t0 = time.perf_counter()
         pairs = _staged_for_buildings(state, np.array([b]), rules=PoolRules(), m=m)
@@ -113,7 +113,7 @@ def breakdown(state: ScoringState, ids: Sequence[str], *, k: int, m: int) -> dic
             continue
         X = _features(state, pairs)
         t2 = time.perf_counter()
-        state.model.scorer.score(X)
+        _model_scores(state, X)
         t3 = time.perf_counter()
         if explain is not None:
             explain(X.iloc[:k])
@@ -173,7 +173,11 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
         max_scored_buildings=int(args["m_buildings"]),
     )
     state = engine.state()
+    compiled_wait = time.perf_counter()
+    compiled = state.compiled is not None and state.compiled.ready.wait(timeout=900)
     out: dict[str, Any] = {
+        "compiled_trees": bool(compiled and state.compiled.available),  # type: ignore[union-attr]
+        "compile_wait_s": time.perf_counter() - compiled_wait,
         "engine_build_s": time.perf_counter() - start,
         "prescorer_fitted": bool(state.prescorer and state.prescorer.fitted),
     }

@@ -28,10 +28,12 @@ from matching.prescore import PRESCORER_FILE, Prescorer, unfitted_prescorer
 from matching.shortlist import ScoringState, shortlist_for_buildings, shortlist_for_enterprises
 from matching.storage import Repository
 from models import (
+    CompiledModel,
     IncompatibleModelError,
     LoadedModel,
     ModelStoreError,
     check_compatible,
+    compiled_model,
     current_version,
     load_current,
     path_explainer,
@@ -62,9 +64,12 @@ class Engine:
         as_of: date,
         max_scored: int | None = DEFAULT_MAX_SCORED,
         max_scored_buildings: int | None = DEFAULT_MAX_SCORED_BUILDINGS,
+        compile_trees: bool = True,
     ) -> None:
         """``max_scored`` / ``max_scored_buildings``: M, the candidates per building /
-        enterprise query the ranker scores after the pre-score; None scores all (full scan)."""
+        enterprise query the ranker scores after the pre-score; None scores all (full scan).
+        ``compile_trees``: compile the model in the background (lleaves) and use it once ready."""
+        self.compile_trees = compile_trees
         self.repo = repo
         self.max_scored = max_scored
         self.max_scored_buildings = max_scored_buildings
@@ -147,8 +152,15 @@ class Engine:
                     self.as_of.date(), "fitted" if prescorer.fitted else "unfitted")  # fmt: skip
         same_model = previous is not None and previous.model is model
         explainer = previous.explainer if same_model else path_explainer(model.scorer)  # type: ignore[union-attr]
+        compiled = previous.compiled if same_model else self._compiled(model)  # type: ignore[union-attr]
         return ScoringState(snapshot=snapshot, ctx=ctx, vocab=vocab, model=model, pool=pool,
-                            prescorer=prescorer, prescore=index, explainer=explainer)  # fmt: skip
+                            prescorer=prescorer, prescore=index, explainer=explainer,
+                            compiled=compiled)  # fmt: skip
+
+    def _compiled(self, model: LoadedModel) -> CompiledModel | None:
+        if not self.compile_trees:
+            return None
+        return compiled_model(model.scorer, feature_names=model.manifest["feature_names"])
 
     def _load_model(self, *, previous: LoadedModel | None) -> LoadedModel:
         try:

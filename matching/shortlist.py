@@ -26,7 +26,7 @@ from matching.errors import InputError
 from matching.prescore import PrescoreIndex, Prescorer, top_m, unfitted_prescorer
 from matching.reasons import top_reasons
 from matching.rules import risk_warnings
-from models import LoadedModel, PathExplainer
+from models import CompiledModel, LoadedModel, PathExplainer
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class ScoringState:
     prescorer: Prescorer | None = None  # None: built unfitted on first two-stage use
     prescore: PrescoreIndex | None = None
     explainer: PathExplainer | None = None  # reasons' contributions; None: the scorer's own
+    compiled: CompiledModel | None = None  # compiled trees, used once ready
 
     def prescore_parts(self) -> tuple[Prescorer, PrescoreIndex]:
         """The pre-scorer and its arrays (the unfitted fallback, built once, if none is set)."""
@@ -210,9 +211,11 @@ def _scores(state: ScoringState, pairs: Pairs) -> tuple[np.ndarray, pd.DataFrame
 
 
 def _model_scores(state: ScoringState, X: pd.DataFrame) -> np.ndarray:
+    """The ranker's scores of X: by the compiled trees once they are ready, else LightGBM."""
     if len(X) == 0:
         return np.empty(0)
-    return state.model.scorer.score(X)
+    fast = state.compiled.score(X) if state.compiled is not None else None
+    return fast if fast is not None else state.model.scorer.score(X)
 
 
 def _slice(pairs: Pairs, rows: slice | np.ndarray) -> Pairs:

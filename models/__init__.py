@@ -25,6 +25,7 @@ from models.baselines import (
     PopularityScorer,
     RandomScorer,
 )
+from models.compiled import CompiledModel, compiled_model
 from models.errors import (
     CorruptModelError,
     FeatureMismatchError,
@@ -48,6 +49,7 @@ __all__ = [
     "POPULARITY_COLUMN_ENTERPRISE_QUERY",
     "RESERVED_KEYS",
     "SCORERS",
+    "CompiledModel",
     "CorruptModelError",
     "DaskLGBMRankerScorer",
     "FeatureMismatchError",
@@ -69,6 +71,7 @@ __all__ = [
     "UnknownScorerError",
     "check_compatible",
     "check_group",
+    "compiled_model",
     "current_version",
     "library_versions",
     "list_versions",

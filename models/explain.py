@@ -67,7 +67,12 @@ class PathExplainer:
         row sums to the raw score. X must hold the model's features in its order."""
         if len(X) == 0:
             return np.zeros((0, self.n_features + 1))
-        leaves = self.booster.predict(X, num_iteration=self.num_iteration, pred_leaf=True)
+        # numpy on one thread: for a few dozen rows, pandas conversion and OpenMP start-up
+        # cost ~20x the look-up itself (the model has no pandas categoricals to map).
+        values = X.to_numpy(dtype=np.float64)
+        leaves = self.booster.predict(
+            values, num_iteration=self.num_iteration, pred_leaf=True, num_threads=1
+        )
         leaves = np.asarray(leaves, dtype=np.int64).reshape(len(X), -1)
         rows = self.table[leaves + self.offsets[None, : leaves.shape[1]]].sum(axis=1)
         return np.column_stack([rows, np.full(len(X), self.bias)])

@@ -48,6 +48,13 @@ class SamplingConfig:
     seed: int = 0
     pool_only: bool = True
     n_courted: int = 0
+    n_random_building: int | None = None  # random negatives per building query (None: n_random)
+
+    def random_negatives(self, direction: Direction) -> int:
+        """``n_random`` for ``direction``'s queries."""
+        if direction.query == "building_id" and self.n_random_building is not None:
+            return self.n_random_building
+        return self.n_random
 
 
 @dataclass(frozen=True)
@@ -163,7 +170,7 @@ def _direction_examples(
         pool,
         direction=direction,
         n_hard=config.n_hard,
-        n_random=config.n_random,
+        n_random=config.random_negatives(direction),
         seed=seed,
         pool_only=config.pool_only,
         n_courted=config.n_courted,

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from models import LGBMRankerScorer, RandomScorer, path_explainer
+from models import LGBMRankerScorer, RandomScorer, compiled_model, path_explainer
 
 
 def _fitted() -> tuple[LGBMRankerScorer, pd.DataFrame]:
     rng = np.random.default_rng(0)
-    X = pd.DataFrame({"signal": rng.normal(size=600), "noise": rng.normal(size=600),
-                      "gap": np.where(rng.random(600) < 0.2, np.nan, rng.normal(size=600))})  # fmt: skip
+    gap = np.where(rng.random(600) < 0.2, np.nan, rng.normal(size=600))
+    X = pd.DataFrame({"signal": rng.normal(size=600), "noise": rng.normal(size=600), "gap": gap})
     y = (X["signal"] > 0.5).astype(int) + (X["signal"] > 1.2).astype(int)
     scorer = LGBMRankerScorer(num_boost_round=30, min_data_in_leaf=5, num_leaves=7, n_jobs=1)
     return scorer.fit(X, y, group=[30] * 20), X
@@ -32,3 +33,12 @@ def test_contributions_sum_to_the_raw_score_and_credit_the_signal() -> None:
 
 def test_only_lightgbm_scorers_get_one() -> None:
     assert path_explainer(RandomScorer()) is None
+
+
+def test_compiled_trees_score_like_lightgbm() -> None:
+    pytest.importorskip("lleaves")
+    scorer, X = _fitted()
+    compiled = compiled_model(scorer, feature_names=list(X.columns))
+    assert compiled is not None and compiled.ready.wait(timeout=120)
+    np.testing.assert_allclose(compiled.score(X), scorer.score(X), atol=1e-9)
+    assert compiled_model(RandomScorer(), feature_names=["a"]) is None

@@ -1,0 +1,86 @@
+"""Compiled tree inference for serving: the LightGBM model compiled to native code by lleaves
+(LLVM). Same raw scores as ``Booster.predict`` (checked on the first batch scored), about 6x
+less CPU on a few thousand rows (benchmarks/). Compiling takes seconds, so :class:`CompiledModel`
+compiles in a background thread and callers keep LightGBM until it is ready. Optional: without
+the ``lleaves`` package, nothing is compiled.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from models.scorers import Scorer
+
+logger = logging.getLogger(__name__)
+
+CHECK_ROWS = 64
+CHECK_TOLERANCE = 1e-6
+
+
+class CompiledModel:
+    """A LightGBM scorer's trees compiled in the background; :meth:`score` returns None until
+    the compiled model is ready (or when it failed, or disagreed with LightGBM)."""
+
+    def __init__(self, scorer: Scorer, *, feature_names: Sequence[str]) -> None:
+        self.scorer = scorer
+        self.feature_names = list(feature_names)
+        self._model: object | None = None
+        self._checked = False
+        self.ready = threading.Event()
+        self._thread = threading.Thread(target=self._compile, name="lleaves-compile", daemon=True)
+        self._thread.start()
+
+    @property
+    def available(self) -> bool:
+        """Whether compiled scores are being served (compiled, and not disabled by the check)."""
+        return self._model is not None
+
+    def _compile(self) -> None:
+        try:
+            import lleaves  # optional dependency
+
+            booster = self.scorer.booster_  # type: ignore[attr-defined]
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "model.txt"
+                booster.save_model(path, num_iteration=self.scorer.best_iteration_)  # type: ignore[attr-defined]
+                model = lleaves.Model(model_file=str(path))
+                model.compile()
+            self._model = model
+            logger.info("compiled the ranker's %d trees with lleaves", booster.num_trees())
+        except Exception as exc:  # compiled inference is an optimisation: never fatal
+            logger.warning("tree compilation unavailable, LightGBM predicts: %s", exc)
+        finally:
+            self.ready.set()
+
+    def score(self, X: pd.DataFrame) -> np.ndarray | None:
+        """float64 raw scores of X (the model's feature columns), or None if not available."""
+        model = self._model
+        if model is None or len(X) == 0:
+            return None
+        values = X[self.feature_names].to_numpy(dtype=np.float64)
+        scores = np.asarray(model.predict(values, n_jobs=1), dtype=np.float64)  # type: ignore[attr-defined]
+        if not self._checked:
+            self._check(X.iloc[:CHECK_ROWS], scores[:CHECK_ROWS])
+        return scores if self._model is not None and np.isfinite(scores).all() else None
+
+    def _check(self, X: pd.DataFrame, scores: np.ndarray) -> None:
+        expected = self.scorer.score(X)
+        worst = float(np.max(np.abs(expected - scores))) if len(scores) else 0.0
+        if worst > CHECK_TOLERANCE:
+            logger.error("compiled trees differ from LightGBM by %.3g; using LightGBM", worst)
+            self._model = None
+        self._checked = True
+
+
+def compiled_model(scorer: Scorer, *, feature_names: Sequence[str]) -> CompiledModel | None:
+    """Start compiling a fitted LightGBM scorer; None for other scorers."""
+    if not hasattr(scorer, "booster_"):
+        return None
+    return CompiledModel(scorer, feature_names=feature_names)
