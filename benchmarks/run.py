@@ -81,8 +81,27 @@ def stage(name: str, args: dict[str, Any], *, folder: Path, cached: bool) -> dic
     return json.loads(out.read_text().strip().splitlines()[-1])
 
 
-def world(n: int, *, fresh: bool) -> dict[str, Any]:
-    """Generate, import, train and attach the pre-scorer for a world of ``n`` enterprises."""
+def borrow_model(n: int, *, source: int) -> dict[str, Any]:
+    """Serve world ``n`` with the CURRENT model of world ``source`` (same generator, so the same
+    features and vocabulary): its version folder copied and promoted, hash checked."""
+    import shutil
+
+    from models import current_version, promote
+
+    src, dst = WORK / f"n{source}" / "models", WORK / f"n{n}" / "models"
+    version = current_version(src)
+    if version is None:
+        raise RuntimeError(f"world n{source} has no trained model to borrow")
+    target = dst / "versions" / version
+    if not target.exists():
+        shutil.copytree(src / "versions" / version, target)
+    promote(dst, version)
+    return {"borrowed_from": f"n{source}", "version": version}
+
+
+def world(n: int, *, fresh: bool, borrow: int | None = None) -> dict[str, Any]:
+    """Generate, import, train (or borrow a model) and attach the pre-scorer for a world of
+    ``n`` enterprises."""
     folder = WORK / f"n{n}"
     folder.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -96,8 +115,11 @@ def world(n: int, *, fresh: bool) -> dict[str, Any]:
     cached = cached and gen.get("cached", False)
     imp = stage("import", paths, folder=folder, cached=cached)
     cached = cached and imp.get("cached", False)
-    train = stage("train", paths, folder=folder, cached=cached)
-    cached = cached and train.get("cached", False)
+    if borrow is None:
+        train = stage("train", paths, folder=folder, cached=cached)
+        cached = cached and train.get("cached", False)
+    else:
+        train, cached = borrow_model(n, source=borrow), False
     pre = stage("prescore", paths, folder=folder, cached=cached)
     return {
         "paths": paths,
@@ -109,9 +131,11 @@ def world(n: int, *, fresh: bool) -> dict[str, Any]:
     }
 
 
-def measure_size(n: int, *, counts: Counts, fresh: bool) -> dict[str, Any]:
+def measure_size(
+    n: int, *, counts: Counts, fresh: bool, borrow: int | None = None
+) -> dict[str, Any]:
     """Everything measured at one world size."""
-    info = world(n, fresh=fresh)
+    info = world(n, fresh=fresh, borrow=borrow)
     folder = WORK / f"n{n}"
     args = {
         **info["paths"],
@@ -230,6 +254,7 @@ def table(sizes: dict[str, dict[str, Any]]) -> str:
         "training s (peak RSS MB)",
         lambda i: f"{_f(i['train']['seconds'])} ({_f(i['train']['peak_rss_mb'], '.0f')})",
     )
+    add("model trained on", lambda i: i["train"].get("borrowed_from") or "this world")
     add("pre-scorer distillation s", lambda i: _f(i["prescore"]["seconds"]))
     add("b->e two-stage p50/p95/p99 ms", lat("building_to_enterprise", "two_stage"))
     add("b->e full scan p50/p95/p99 ms", lat("building_to_enterprise", "full_scan"))
@@ -288,6 +313,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default=None, help="results file name (default: by sizes)")
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP load test")
     parser.add_argument("--no-cli", action="store_true", help="skip the CLI shortlist timing")
+    parser.add_argument(
+        "--borrow-model",
+        type=int,
+        default=None,
+        metavar="N",
+        help="serve the sizes with world N's model instead of training "
+        "(for sizes whose training does not fit the machine)",
+    )
     ns = parser.parse_args(argv)
     default = "20000" if ns.quick else ",".join(map(str, DEFAULT_SIZES))
     sizes = [int(s) for s in (ns.sizes or default).split(",")]
@@ -301,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     for n in sizes:
         report["sizes"][str(n)] = measure_size(
-            n, counts=counts_for(n, quick=ns.quick), fresh=ns.fresh
+            n, counts=counts_for(n, quick=ns.quick), fresh=ns.fresh, borrow=ns.borrow_model
         )
     if not ns.no_cli:
         report["cli_shortlist_500_buildings"] = cli_shortlist(min(sizes))
