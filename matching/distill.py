@@ -21,16 +21,23 @@ import pandas as pd
 from scipy import sparse
 from sklearn.linear_model import Ridge
 
-from features import Snapshot, Vocabulary, build_matrix, categorical_features, context_for
+from features import (
+    FeatureContext,
+    Snapshot,
+    Vocabulary,
+    build_matrix,
+    categorical_features,
+    context_for,
+)
 from matching.candidates import CandidatePool, Pairs, PoolRules
 from matching.errors import InputError
-from matching.prescore import PRESCORER_FILE, Prescorer, bins, pair_term_values
+from matching.prescore import PRESCORER_FILE, Prescorer, bins, pair_term_values, top_m
 from matching.prescore_terms import CHUNK_ROWS, SPARSE_EDGES
 from models import RESERVED_KEYS, Scorer, current_version, load_version, promote, save_version
 
 logger = logging.getLogger(__name__)
 
-MAX_BINS = 12  # quantile bins per term (plus one for NaN)
+MAX_BINS = 24  # quantile bins per term (plus one for NaN)
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,7 @@ class DistillConfig:
     per_query: int = 3000
     top_share: float = 0.05  # the ranker's top share of a query's candidates ...
     top_weight: float = 5.0  # ... weighs this much more (the pre-score must keep the top)
+    head: int = 2000  # second pass: each building query's head by the first fit (0: none)
     alpha: float = 1.0
     seed: int = 0
 
@@ -109,22 +117,80 @@ def _sample(pairs: Pairs, *, per_query: int, rng: np.random.Generator) -> Pairs:
     return Pairs(pairs.query[keep], pairs.building[keep], pairs.enterprise[keep])
 
 
-def distill_pairs(pool: CandidatePool, *, config: DistillConfig) -> Pairs:
-    """Sampled candidate pairs of random building and enterprise queries (feasible under the
-    default rules); enterprise queries' codes follow the building queries'."""
+def _queries(pool: CandidatePool, *, config: DistillConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Random building and enterprise query positions (sorted) to distil from."""
     rng = np.random.default_rng(config.seed)
     n_b, n_e = len(pool.buildings.ids), len(pool.enterprises.ids)
     b_q = np.sort(rng.choice(n_b, size=min(config.building_queries, n_b), replace=False))
     e_q = np.sort(rng.choice(n_e, size=min(config.enterprise_queries, n_e), replace=False))
+    return b_q, e_q
+
+
+def _joined(by_b: Pairs, by_e: Pairs, *, n_b: int) -> Pairs:
+    """Building queries' pairs, then enterprise queries' with codes after the buildings'."""
+    return Pairs(
+        np.r_[by_b.query, by_e.query + n_b],
+        np.r_[by_b.building, by_e.building],
+        np.r_[by_b.enterprise, by_e.enterprise],
+    )
+
+
+def distill_pairs(pool: CandidatePool, *, config: DistillConfig) -> Pairs:
+    """Sampled candidate pairs of random building and enterprise queries (feasible under the
+    default rules); enterprise queries' codes follow the building queries'."""
+    rng = np.random.default_rng(config.seed + 1)
+    b_q, e_q = _queries(pool, config=config)
     by_b = _sample(pool.pairs_for_buildings(b_q, rules=PoolRules()), per_query=config.per_query,
                    rng=rng)  # fmt: skip
     by_e = _sample(pool.pairs_for_enterprises(e_q, rules=PoolRules()), per_query=config.per_query,
                    rng=rng)  # fmt: skip
-    return Pairs(
-        np.r_[by_b.query, by_e.query + len(b_q)],
-        np.r_[by_b.building, by_e.building],
-        np.r_[by_b.enterprise, by_e.enterprise],
+    return _joined(by_b, by_e, n_b=len(b_q))
+
+
+def head_pairs(
+    prescorer: Prescorer, pool: CandidatePool, ctx: FeatureContext, *, config: DistillConfig
+) -> Pairs:
+    """The distillation queries' ``config.head`` best feasible candidates (a quarter of it for
+    enterprise queries) by a first-pass pre-score: the head the pre-score must order well."""
+    index, rules = prescorer.build_index(ctx), PoolRules()
+    b_q, e_q = _queries(pool, config=config)
+    base = pool.cached_enterprise_mask(rules, location=True)
+    by_b = [
+        np.sort(top_m(prescorer.building_scores(index, int(b)),
+                      pool.enterprises_for_building(int(b), base=base, rules=rules), m=config.head))
+        for b in b_q
+    ]  # fmt: skip
+    allowed, b_mask = pool.cached_enterprise_mask(rules, location=False), pool.building_mask(rules)
+    by_e = [
+        np.sort(top_m(prescorer.enterprise_scores(index, int(e)),
+                      pool.buildings_for_enterprise(int(e), base=b_mask, allowed=allowed,
+                                                    rules=rules), m=max(1, config.head // 4)))
+        for e in e_q
+    ]  # fmt: skip
+    return _joined(
+        Pairs.of(by_b, fixed=b_q, fixed_is_building=True),
+        Pairs.of(by_e, fixed=e_q, fixed_is_building=False),
+        n_b=len(b_q),
     )
+
+
+def _examples(
+    pairs: Pairs, *, pool: CandidatePool, ctx: FeatureContext, scorer: Scorer,
+    feature_names: Sequence[str],
+) -> tuple[dict[str, np.ndarray], np.ndarray]:  # fmt: skip
+    """Term values (one-sided features from X, pair terms) and ranker scores of ``pairs``."""
+    target, frames = [], []
+    for start in range(0, len(pairs), CHUNK_ROWS):
+        part = Pairs(*(a[start : start + CHUNK_ROWS] for a in (pairs.query, pairs.building,
+                                                               pairs.enterprise)))  # fmt: skip
+        X = build_matrix(pool.pair_frame(part), ctx, vocab=ctx.vocab)
+        target.append(scorer.score(X[list(feature_names)]))
+        frames.append(X[[c for c in X.columns if c.startswith(("e__", "b__"))]])
+    side = np.concatenate([f.to_numpy(dtype=np.float64) for f in frames])
+    values = {name: side[:, i] for i, name in enumerate(frames[0].columns)}
+    bare = Prescorer(edges={}, tables={}, fitted=False).build_index(ctx)
+    values |= pair_term_values(bare, b_pos=pairs.building, e_pos=pairs.enterprise)
+    return values, np.concatenate(target)
 
 
 def fit_prescorer(
@@ -135,34 +201,28 @@ def fit_prescorer(
     feature_names: Sequence[str],
     config: DistillConfig | None = None,
 ) -> Prescorer:
-    """A pre-scorer distilled from ``scorer``'s scores on sampled candidates of ``snapshot``
-    (use the training cut's snapshot); InputError when the snapshot has no candidate pair."""
+    """A pre-scorer distilled from ``scorer``'s scores on ``snapshot`` (use the training cut's):
+    first on a uniform sample of candidates, then again with each query's head by that first
+    fit added; InputError when the snapshot has no candidate pair."""
     config = config or DistillConfig()
     ctx = context_for(snapshot, vocab=vocab)
     pool = CandidatePool.from_snapshot(snapshot, need_m2=ctx.enterprises["space_need_m2"])
     pairs = distill_pairs(pool, config=config)
     if len(pairs) == 0:
         raise InputError("no candidate pairs to fit a pre-scorer on; the snapshot is empty")
-    values: dict[str, np.ndarray] = {}
-    target = []
-    frames = []
-    for start in range(0, len(pairs), CHUNK_ROWS):
-        part = Pairs(*(a[start : start + CHUNK_ROWS] for a in (pairs.query, pairs.building,
-                                                               pairs.enterprise)))  # fmt: skip
-        X = build_matrix(pool.pair_frame(part), ctx, vocab=vocab)
-        target.append(scorer.score(X[list(feature_names)]))
-        frames.append(X[[c for c in X.columns if c.startswith(("e__", "b__"))]])
-    side = np.concatenate([f.to_numpy(dtype=np.float64) for f in frames])
-    for i, name in enumerate(frames[0].columns):
-        values[name] = side[:, i]
-    index = Prescorer(edges={}, tables={}, fitted=False).build_index(ctx)
-    values |= pair_term_values(index, b_pos=pairs.building, e_pos=pairs.enterprise)
+    kw = {"pool": pool, "ctx": ctx, "scorer": scorer, "feature_names": feature_names}
+    values, target = _examples(pairs, **kw)  # type: ignore[arg-type]
     categorical = frozenset(categorical_features())
-    prescorer = fit_tables(
-        values, np.concatenate(target), query=pairs.query, categorical=categorical, config=config
-    )
-    logger.info("pre-scorer distilled from %d pairs of %d queries", len(pairs),
-                len(np.unique(pairs.query)))  # fmt: skip
+    prescorer = fit_tables(values, target, query=pairs.query, categorical=categorical,
+                           config=config)  # fmt: skip
+    if config.head:
+        head = head_pairs(prescorer, pool, ctx, config=config)
+        more, more_target = _examples(head, **kw)  # type: ignore[arg-type]
+        values = {name: np.r_[v, more[name]] for name, v in values.items()}
+        target, query = np.r_[target, more_target], np.r_[pairs.query, head.query]
+        prescorer = fit_tables(values, target, query=query, categorical=categorical,
+                               config=config)  # fmt: skip
+    logger.info("pre-scorer distilled from %d pairs", len(target))
     return prescorer
 
 

@@ -30,7 +30,7 @@ from models import CorruptModelError, LGBMRankerScorer, load_current, load_versi
 from tests.matching.test_candidates import AS_OF
 from tests.matching.test_shortlist import _fit_model, publish_model, shortlist_tables
 
-SMALL = DistillConfig(building_queries=4, enterprise_queries=8, per_query=200)
+SMALL = DistillConfig(building_queries=4, enterprise_queries=8, per_query=200, head=20)
 
 
 @pytest.fixture(scope="module")
