@@ -68,7 +68,7 @@ class Engine:
     ) -> None:
         """``max_scored`` / ``max_scored_buildings``: M, the candidates per building /
         enterprise query the ranker scores after the pre-score; None scores all (full scan).
-        ``compile_trees``: compile the model in the background (lleaves) and use it once ready."""
+        ``compile_trees``: compile the model's trees (lleaves; seconds, once per model)."""
         self.compile_trees = compile_trees
         self.repo = repo
         self.max_scored = max_scored

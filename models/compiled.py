@@ -1,8 +1,8 @@
 """Compiled tree inference for serving: the LightGBM model compiled to native code by lleaves
 (LLVM). Same raw scores as ``Booster.predict`` (checked on the first batch scored), about 6x
-less CPU on a few thousand rows (benchmarks/). Compiling takes seconds, so :class:`CompiledModel`
-compiles in a background thread and callers keep LightGBM until it is ready. Optional: without
-the ``lleaves`` package, nothing is compiled.
+less CPU on a few thousand rows (benchmarks/). Compiling takes seconds (once per model, when
+the Engine loads it; a background compile crashed once alongside other threads, so it is done
+in the foreground, one at a time). Optional: without ``lleaves``, LightGBM predicts.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ from models.scorers import Scorer
 logger = logging.getLogger(__name__)
 
 CHECK_ROWS = 64
+_COMPILE_LOCK = threading.Lock()
 CHECK_TOLERANCE = 1e-6
 
 
 class CompiledModel:
-    """A LightGBM scorer's trees compiled in the background; :meth:`score` returns None until
-    the compiled model is ready (or when it failed, or disagreed with LightGBM)."""
+    """A LightGBM scorer's trees compiled to native code; :meth:`score` returns None when
+    compiling failed or the compiled trees disagreed with LightGBM."""
 
     def __init__(self, scorer: Scorer, *, feature_names: Sequence[str]) -> None:
         self.scorer = scorer
@@ -34,8 +35,8 @@ class CompiledModel:
         self._model: object | None = None
         self._checked = False
         self.ready = threading.Event()
-        self._thread = threading.Thread(target=self._compile, name="lleaves-compile", daemon=True)
-        self._thread.start()
+        with _COMPILE_LOCK:  # LLVM compilation is not safe alongside other threads' work
+            self._compile()
 
     @property
     def available(self) -> bool:
@@ -80,7 +81,7 @@ class CompiledModel:
 
 
 def compiled_model(scorer: Scorer, *, feature_names: Sequence[str]) -> CompiledModel | None:
-    """Start compiling a fitted LightGBM scorer; None for other scorers."""
+    """Compile a fitted LightGBM scorer (seconds); None for other scorers."""
     if not hasattr(scorer, "booster_"):
         return None
     return CompiledModel(scorer, feature_names=feature_names)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,8 +31,9 @@ from training.demo.world import generate_world
 
 pytestmark = pytest.mark.slow
 B2E = BUILDING_TO_ENTERPRISE.name
-CONFIG = TrainConfig(n_jobs=1, compare_directions=True)
-QUICK = TrainConfig(n_jobs=1)
+# Small on purpose (18 months of history, 80 queries): the end-to-end run stays fast.
+QUICK = TrainConfig(n_jobs=1, history_months=18, max_queries=80)
+CONFIG = dataclasses.replace(QUICK, compare_directions=True)
 
 
 @pytest.fixture(scope="module")
