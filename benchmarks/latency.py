@@ -173,6 +173,7 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
         as_of=date.fromisoformat(args["as_of"]),
         max_scored=int(args["m"]),
         max_scored_buildings=int(args["m_buildings"]),
+        compile_trees=True,
     )
     state = engine.state()
     compiled_wait = time.perf_counter()

@@ -105,6 +105,7 @@ def engine(args: dict[str, Any]) -> dict[str, Any]:
         Repository(_sqlite(args["db"])),
         Path(args["store"]),
         as_of=date.fromisoformat(args["as_of"]),
+        compile_trees=True,
     )
     eng.state()
     build_s = time.perf_counter() - start

@@ -64,11 +64,12 @@ class Engine:
         as_of: date,
         max_scored: int | None = DEFAULT_MAX_SCORED,
         max_scored_buildings: int | None = DEFAULT_MAX_SCORED_BUILDINGS,
-        compile_trees: bool = True,
+        compile_trees: bool = False,
     ) -> None:
         """``max_scored`` / ``max_scored_buildings``: M, the candidates per building /
         enterprise query the ranker scores after the pre-score; None scores all (full scan).
-        ``compile_trees``: compile the model's trees (lleaves; seconds, once per model)."""
+        ``compile_trees``: compile the model's trees (lleaves): ~6x cheaper scoring for tens of
+        seconds once per model, worth it in a long-running server, not in a one-off CLI call."""
         self.compile_trees = compile_trees
         self.repo = repo
         self.max_scored = max_scored
