@@ -116,6 +116,15 @@ class PrescoreIndex:
 
     _local: threading.local = field(default_factory=threading.local, repr=False)
 
+    def __getstate__(self) -> dict[str, object]:
+        # Thread-local buffers cannot cross a process boundary (Dask scatters this object);
+        # the receiving side makes its own.
+        return {k: v for k, v in self.__dict__.items() if k != "_local"}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        object.__setattr__(self, "_local", threading.local())
+
     def workspace(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """This thread's reusable (n_e,) buffers: score, term, x and y (float32) and codes
         (int32); fresh 4 MB arrays per term and query cost more than the arithmetic."""

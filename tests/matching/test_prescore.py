@@ -178,3 +178,18 @@ def test_distance_keys_bucket_planar_km() -> None:
     keys = distance_keys(xy, xy[0])
     # same point -> 0; 0.1° of longitude at 37.5°N is ~8.8 km -> floor(2 * sqrt(8.8)) = 5
     assert keys.tolist() == [0, 5, 61]
+
+
+def test_a_prescore_index_survives_pickling_for_dask() -> None:
+    import pickle
+    import threading
+
+    from matching.prescore import PrescoreIndex
+
+    index = PrescoreIndex.__new__(PrescoreIndex)
+    object.__setattr__(index, "enterprise_base", np.ones(3, np.float32))
+    object.__setattr__(index, "_local", threading.local())
+    index.workspace()  # fills this thread's buffers
+    copy = pickle.loads(pickle.dumps(index))
+    np.testing.assert_array_equal(copy.enterprise_base, index.enterprise_base)
+    assert [b.shape for b in copy.workspace()] == [(3,)] * 4
