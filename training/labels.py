@@ -75,7 +75,7 @@ def window_labels(tables: dict[str, pd.DataFrame], *, window: Window) -> pd.Data
     rows = pd.concat(parts, ignore_index=True).dropna(subset=["grade"])
     if rows.empty:
         return _empty_labels()
-    labels = rows.groupby(PAIR, as_index=False, sort=True)["grade"].max()
+    labels = pd.DataFrame(rows.groupby(PAIR, as_index=False, sort=True)["grade"].max())
     labels["grade"] = labels["grade"].astype("int64")
     labels["explicit_negative"] = labels["grade"].eq(0)
     return labels
@@ -118,8 +118,8 @@ class PairKeys:
 
     def of(self, pairs: pd.DataFrame) -> np.ndarray:
         """Keys of ``pairs`` (str ids); -1 where an id is not in the pool at all."""
-        b = self.buildings.get_indexer(pairs["building_id"].astype("str"))
-        e = self.enterprises.get_indexer(pairs["enterprise_id"].astype("str"))
+        b = self.buildings.get_indexer(pd.Index(pairs["building_id"].astype("str")))
+        e = self.enterprises.get_indexer(pd.Index(pairs["enterprise_id"].astype("str")))
         return np.where((b >= 0) & (e >= 0), b * len(self.enterprises) + e, -1)
 
     def grades(self, labels: pd.DataFrame) -> np.ndarray:
@@ -198,7 +198,7 @@ def sample_examples(
     own = labels.loc[mine, [*PAIR, "grade"]]
     q_codes, q_index = id_codes(pool[direction.query])
     wanted = np.zeros(len(q_index) + 1, dtype=bool)  # last slot stays False: code -1
-    at = q_index.get_indexer(queries)
+    at = q_index.get_indexer(pd.Index(queries))
     wanted[at[at >= 0]] = True
     taken = in_sorted(keys.pool, np.sort(label_keys[mine])) | ~wanted[q_codes]
     courted = pool["courted"].to_numpy(dtype=bool) if "courted" in pool else None

@@ -362,7 +362,7 @@ def _ranker_metrics(metrics: pd.DataFrame) -> dict[str, dict[str, float]]:
     """``{direction: {metric: value}}`` of the shared ranker, for the manifest."""
     mine = metrics.loc[metrics["system"].eq(RANKER)]
     return {
-        d: dict(zip(g["metric"], g["value"].astype(float), strict=True))
+        str(d): dict(zip(g["metric"], g["value"].astype(float), strict=True))
         for d, g in mine.groupby("direction", sort=False)
     }
 
