@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -61,7 +61,7 @@ class Engine:
         repo: Repository,
         store: Path,
         *,
-        as_of: date,
+        as_of: date | Callable[[], date],
         max_scored: int | None = DEFAULT_MAX_SCORED,
         max_scored_buildings: int | None = DEFAULT_MAX_SCORED_BUILDINGS,
         compile_trees: bool = False,
@@ -69,13 +69,16 @@ class Engine:
         """``max_scored`` / ``max_scored_buildings``: M, the candidates per building /
         enterprise query the ranker scores after the pre-score; None scores all (full scan).
         ``compile_trees``: compile the model's trees (lleaves): ~6x cheaper scoring for tens of
-        seconds once per model, worth it in a long-running server, not in a one-off CLI call."""
+        seconds once per model, worth it in a long-running server, not in a one-off CLI call.
+        ``as_of``: the snapshot date, or a function giving it (a server passes "today", so the
+        snapshot moves on at midnight without a restart)."""
         self.compile_trees = compile_trees
         self.repo = repo
         self.max_scored = max_scored
         self.max_scored_buildings = max_scored_buildings
         self.store = Path(store)
-        self.as_of = pd.Timestamp(as_of)
+        self._as_of = as_of if callable(as_of) else (lambda: as_of)
+        self._snapshot_as_of: pd.Timestamp | None = None
         self._lock = threading.Lock()
         self._state: ScoringState | None = None
         self._data_version: int | None = None
@@ -101,19 +104,30 @@ class Engine:
         """The version id of the model now serving (refreshing first)."""
         return self.state().model.version
 
+    @property
+    def as_of(self) -> pd.Timestamp:
+        """The date the snapshot stands on now."""
+        return pd.Timestamp(self._as_of())
+
     def state(self) -> ScoringState:
         """The current scoring state, rebuilt if the data or the CURRENT model changed;
         ModelNotReadyError when no usable model is stored."""
         with self._lock:
             data_version = self.repo.data_version()
             version = self._current_model_version()
-            state = self._state
-            same_data = state is not None and data_version == self._data_version
+            state, as_of = self._state, self.as_of
+            same_data = (
+                state is not None
+                and data_version == self._data_version
+                and as_of == self._snapshot_as_of
+            )
             if state is not None and same_data and state.model.version == version:
                 return state
-            snapshot = state.snapshot if state is not None and same_data else self._load_snapshot()
+            snapshot = (
+                state.snapshot if state is not None and same_data else self._load_snapshot(as_of)
+            )
             self._state = self._build(snapshot, previous=state)
-            self._data_version = data_version
+            self._data_version, self._snapshot_as_of = data_version, as_of
             return self._state
 
     def _current_model_version(self) -> str:
@@ -125,14 +139,14 @@ class Engine:
             raise _not_ready(self.store, "no model has been promoted")
         return version
 
-    def _load_snapshot(self) -> Snapshot:
+    def _load_snapshot(self, as_of: pd.Timestamp) -> Snapshot:
         tables = self.repo.load_tables()
         try:
             registry = Registry.from_tables(tables)
         except FeatureError as exc:
             raise InputError(f"the stored data cannot be used for shortlists: {exc}") from exc
-        snapshot = Snapshot.at(registry, self.as_of)
-        logger.info("snapshot as of %s: %d buildings, %d enterprises", self.as_of.date(),
+        snapshot = Snapshot.at(registry, as_of)
+        logger.info("snapshot as of %s: %d buildings, %d enterprises", as_of.date(),
                     len(snapshot.buildings), len(snapshot.enterprises))  # fmt: skip
         return snapshot
 

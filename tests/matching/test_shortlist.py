@@ -184,6 +184,16 @@ def test_engine_refreshes_after_a_data_write(engine: Engine) -> None:
     assert engine.state() is not state
 
 
+def test_engine_snapshot_moves_on_with_the_date_it_is_given(engine: Engine) -> None:
+    days = [date(2024, 6, 30)]
+    dated = Engine(engine.repo, engine.store, as_of=lambda: days[-1])
+    first = dated.state()
+    assert dated.state() is first and first.snapshot.as_of == pd.Timestamp("2024-06-30")
+    days.append(date(2024, 7, 1))  # midnight passes in a long-running server
+    second = dated.state()
+    assert second is not first and second.snapshot.as_of == pd.Timestamp("2024-07-01")
+
+
 def test_engine_follows_current_model_and_needs_one(
     engine: Engine, tmp_path: Path, models: list[tuple[LGBMRankerScorer, Vocabulary]]
 ) -> None:
