@@ -21,14 +21,14 @@ import dask.dataframe as dd
 import distributed
 import pandas as pd
 
-from features import Registry, Snapshot, Vocabulary, categorical_features
+from features import Registry, Vocabulary, categorical_features
 from matching import InputError, PoolRules, ScoringState, check_k, shortlist_for_buildings
 from models import DaskLGBMRankerScorer, Scorer
 from training.dataset import RankingSet, SamplingConfig, window_examples
 from training.evaluate import System
 from training.labels import DIRECTIONS
-from training.pipeline import PER_DIRECTION, RANKER, TrainConfig, fit_baselines
-from training.splits import TemporalSplit, Window, make_split
+from training.pipeline import PER_DIRECTION, RANKER, TrainConfig, fit_baselines, plan_training
+from training.splits import TemporalSplit, Window
 
 log = logging.getLogger(__name__)
 
@@ -167,15 +167,7 @@ def fit_on_cluster(
     """The pipeline's preparation and fitting with the training windows built and the
     LightGBM rankers (shared and per direction) trained on the cluster; the baselines are
     fitted locally on the same rows, exactly as without Dask."""
-    registry = Registry.from_tables(tables)
-    split = make_split(
-        tables,
-        eval_months=config.eval_months,
-        history_months=config.history_months,
-        step_months=config.step_months,
-        horizon_months=config.horizon_months,
-    )
-    vocab = Vocabulary.fit(Snapshot.at(registry, split.cut))
+    registry, split, vocab = plan_training(tables, config=config)
     futures = submit_windows(
         client, registry, split.fit_windows, vocab=vocab, config=config.sampling
     )

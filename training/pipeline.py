@@ -216,9 +216,11 @@ def promotion_gate(
     return False, f"rejected: {reason}"
 
 
-def _prepare(
-    tables: dict[str, pd.DataFrame], *, config: TrainConfig, progress: bool
-) -> tuple[Registry, TemporalSplit, Vocabulary, RankingSet, RankingSet]:
+def plan_training(
+    tables: dict[str, pd.DataFrame], *, config: TrainConfig
+) -> tuple[Registry, TemporalSplit, Vocabulary]:
+    """The registry, its temporal split and the vocabularies frozen at the cut: the start of
+    every training run, local or on a Dask cluster."""
     registry = Registry.from_tables(tables)
     split = make_split(
         tables,
@@ -227,7 +229,13 @@ def _prepare(
         step_months=config.step_months,
         horizon_months=config.horizon_months,
     )
-    vocab = Vocabulary.fit(Snapshot.at(registry, split.cut))
+    return registry, split, Vocabulary.fit(Snapshot.at(registry, split.cut))
+
+
+def _prepare(
+    tables: dict[str, pd.DataFrame], *, config: TrainConfig, progress: bool
+) -> tuple[Registry, TemporalSplit, Vocabulary, RankingSet, RankingSet]:
+    registry, split, vocab = plan_training(tables, config=config)
     sets = build_sets(
         registry,
         split.fit_windows,

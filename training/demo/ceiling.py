@@ -213,8 +213,8 @@ def _in_flight(
 
     The generator logs a mover's attraction pipeline (contacted ... signed) up to
     ``PIPELINE_LEAD_DAYS`` before the start date, so events dated on or before ``as_of`` can
-    belong to a move that starts after it. Those events are in the data a ranker sees; the generator knows
-    which of them are the winner's pipeline, so its ceiling ranks those pairs first."""
+    belong to a move that starts after it. Those events are in the data a ranker sees; the
+    generator knows which of them are the winner's pipeline, so its ceiling ranks those first."""
     ten, ev = tables["tenancies"], tables.get("events")
     if ev is None or ev.empty:
         return np.zeros(len(pairs))
