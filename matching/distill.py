@@ -108,7 +108,7 @@ def _sample(pairs: Pairs, *, per_query: int, rng: np.random.Generator) -> Pairs:
     """At most ``per_query`` random rows of each query, query order kept."""
     if len(pairs) == 0:
         return pairs
-    bounds = np.flatnonzero(np.r_[True, pairs.query[1:] != pairs.query[:-1], True])
+    bounds = np.flatnonzero(np.r_[True, pairs.query[1:] != pairs.query[:-1], True]).tolist()
     rows = [
         np.sort(rng.choice(np.arange(s, e), size=min(per_query, e - s), replace=False))
         for s, e in itertools.pairwise(bounds)

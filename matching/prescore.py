@@ -292,8 +292,8 @@ def pair_term_values(index: PrescoreIndex, *, b_pos: np.ndarray, e_pos: np.ndarr
         else:
             codes = index.keys[key][e_pos]
         out[term] = fn(index.ctx, b_pos, codes)
-    for term, fn in SPARSE_TERMS.items():
-        matrix = fn(index.ctx)
+    for term, matrix_of in SPARSE_TERMS.items():
+        matrix = matrix_of(index.ctx)
         out[term] = np.asarray(matrix[e_pos, b_pos], dtype=np.float64).reshape(-1)
     return out
 
