@@ -202,19 +202,6 @@ def amenities_x_log_employees(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Se
     return _series(product, pairs)
 
 
-def days_since_last_event(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
-    """Days from this pair's latest attraction event to the snapshot date; NaN if none."""
-    days = _lookup(ctx.last_event_days, pairs)
-    return _series(np.where(days == 0, np.nan, days - 1.0), pairs)
-
-
-def last_event_stage(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
-    """Stage of this pair's latest attraction event: contacted 1, visited 2, negotiating 3,
-    signed 4, declined -1; NaN if none. A courtship still open differs from one declined."""
-    stage = _lookup(ctx.last_event_stage, pairs)
-    return _series(np.where(stage == 0, np.nan, stage - 2.0), pairs)
-
-
 def prior_events(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
     """Highest stage of this pair's attraction events by the snapshot date: contacted 1,
     visited 2, negotiating 3, signed 4, declined -1 (only if nothing else); NaN if none."""

@@ -182,15 +182,6 @@ FEATURES: tuple[Feature, ...] = (
         "配套与企业规模匹配（{value:.1f}）",
     ),
     Feature("pair__prior_events", p.prior_events, "ordinal", "此前招商进展阶段 {value:.0f}"),
-    Feature(
-        "pair__days_since_last_event",
-        p.days_since_last_event,
-        "numeric",
-        "{value:.0f} 天前有过招商接触",
-    ),
-    Feature(
-        "pair__last_event_stage", p.last_event_stage, "ordinal", "最近一次招商进展阶段 {value:.0f}"
-    ),
 )
 
 

@@ -144,20 +144,6 @@ EXPECTED: dict[str, dict[tuple[str, str], float]] = {
         ("B3", "E1"): 1,
         ("B2", "E2"): NAN,
     },
-    # Latest event as of T = 2023-01-01: visited 2022-04-01, declined 2022-12-15,
-    # contacted 2021-06-01; E2's signing (2024) is not visible yet.
-    "pair__days_since_last_event": {
-        ("B2", "E4"): 275,
-        ("B1", "E4"): 17,
-        ("B3", "E1"): 579,
-        ("B2", "E2"): NAN,
-    },
-    "pair__last_event_stage": {
-        ("B2", "E4"): 2,
-        ("B1", "E4"): -1,
-        ("B3", "E1"): 1,
-        ("B2", "E2"): NAN,
-    },
 }
 
 # Defined without any optional input: counts from tenancies/links/events, required columns.
