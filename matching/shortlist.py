@@ -97,16 +97,8 @@ def shortlist_for_buildings(
     (``query``, ``model_version``, ``items``); NotFoundError for an unknown id.
     ``max_scored`` (raised to k) is M of the two-stage path: only the M best candidates by the
     pre-score reach the model (None: the full scan, every candidate scored, exact)."""
-    k, rules = check_k(k), rules or PoolRules()
-    positions = state.pool.buildings.positions(building_ids, kind="building")
-    max_scored = None if max_scored is None else max(max_scored, k)
-    kept = _top_pairs(state, positions, k=k, rules=rules, building_query=True,
-                      max_scored=max_scored)  # fmt: skip
-    items = _items(state, kept, n_queries=len(positions), rules=rules, building_query=True)
-    return [
-        _result(state, "building_id", str(q), its)
-        for q, its in zip(building_ids, items, strict=True)
-    ]
+    return _shortlists(state, building_ids, building_query=True, k=k, rules=rules,
+                       max_scored=max_scored)  # fmt: skip
 
 
 def shortlist_for_enterprises(
@@ -119,15 +111,31 @@ def shortlist_for_enterprises(
 ) -> list[dict[str, Any]]:
     """Per enterprise id, the k buildings that fit it best, as the jsonl object of a query;
     NotFoundError for an unknown id. ``max_scored`` as for building queries."""
+    return _shortlists(state, enterprise_ids, building_query=False, k=k, rules=rules,
+                       max_scored=max_scored)  # fmt: skip
+
+
+def _shortlists(
+    state: ScoringState,
+    query_ids: Sequence[str],
+    *,
+    building_query: bool,
+    k: int,
+    rules: PoolRules | None,
+    max_scored: int | None,
+) -> list[dict[str, Any]]:
+    """Both directions: validate, pick the top pairs per query, explain them, wrap each query."""
     k, rules = check_k(k), rules or PoolRules()
-    positions = state.pool.enterprises.positions(enterprise_ids, kind="enterprise")
+    kind = "building" if building_query else "enterprise"
+    side = state.pool.buildings if building_query else state.pool.enterprises
+    positions = side.positions(query_ids, kind=kind)
     max_scored = None if max_scored is None else max(max_scored, k)
-    kept = _top_pairs(state, positions, k=k, rules=rules, building_query=False,
+    kept = _top_pairs(state, positions, k=k, rules=rules, building_query=building_query,
                       max_scored=max_scored)  # fmt: skip
-    items = _items(state, kept, n_queries=len(positions), rules=rules, building_query=False)
+    items = _items(state, kept, n_queries=len(positions), rules=rules,
+                   building_query=building_query)  # fmt: skip
     return [
-        _result(state, "enterprise_id", str(q), its)
-        for q, its in zip(enterprise_ids, items, strict=True)
+        _result(state, f"{kind}_id", str(q), its) for q, its in zip(query_ids, items, strict=True)
     ]
 
 
