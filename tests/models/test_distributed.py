@@ -11,10 +11,11 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import pytest
-from distributed import Client, LocalCluster
+from distributed import Client
 
 from models import GroupSizeError, InvalidTargetError, LGBMRankerScorer, load_version, save_version
 from models.distributed import DaskLGBMRankerScorer, mean_ndcg
+from tests.dask_cluster import local_client
 from tests.models.conftest import World, fit_with_valid, make_world, mean_ndcg_at_10
 
 pytestmark = pytest.mark.slow  # a two-process LocalCluster starts and stops: about 15 s
@@ -23,16 +24,7 @@ GROUPS_PER_PART = 30
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as c,
-    ):
+    with local_client() as c:
         yield c
 
 

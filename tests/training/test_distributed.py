@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from distributed import Client, Future, LocalCluster
+from distributed import Client, Future
 
 import training.distributed
 from features import Registry, Snapshot, Vocabulary, categorical_features, feature_spec_fingerprint
@@ -28,6 +28,7 @@ from models import (
     save_version,
 )
 from tenantmatch import cli
+from tests.dask_cluster import local_client
 from training import (
     BUILDING_TO_ENTERPRISE,
     RankingSet,
@@ -97,16 +98,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> DemoWorld:
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as c,
-    ):
+    with local_client() as c:
         yield c
 
 
