@@ -63,8 +63,8 @@ def delete_enterprise(repo: Repository, enterprise_id: str) -> None:
 
 def record_event(repo: Repository, record: Mapping[str, Any]) -> dict[str, Any]:
     """Store one attraction event (enterprise_id, building_id, date, stage); returns its row."""
-    _require(repo, "enterprises", record.get("enterprise_id"))
-    _require(repo, "buildings", record.get("building_id"))
+    require_record(repo, "enterprises", record.get("enterprise_id"))
+    require_record(repo, "buildings", record.get("building_id"))
     frame = _validated("events", [_text_record("events", record)], known=_ids_of(record))
     repo.upsert({"events": frame})
     return _stored(repo, "events", frame)
@@ -108,8 +108,8 @@ def move_in(
     building's vacancy drops by ``area_m2`` (default: the features package's space-need estimate),
     which may not exceed the vacancy. All in one transaction.
     """
-    enterprise = _require(repo, "enterprises", enterprise_id)
-    building = _require(repo, "buildings", building_id)
+    enterprise = require_record(repo, "enterprises", enterprise_id)
+    building = require_record(repo, "buildings", building_id)
     new: dict[str, Any] = {"enterprise_id": enterprise_id, "building_id": building_id,
                            "start_date": start_date}  # fmt: skip
     first = _validated("tenancies", [_text_record("tenancies", new)], known=_ids_of(new))
@@ -136,8 +136,8 @@ def move_out(
 ) -> dict[str, Any]:
     """End the enterprise's open tenancy in the building on ``end_date``; the building's vacancy
     rises by the tenancy's area (if known). NotFoundError when no such open tenancy exists."""
-    _require(repo, "enterprises", enterprise_id)
-    _require(repo, "buildings", building_id)
+    require_record(repo, "enterprises", enterprise_id)
+    require_record(repo, "buildings", building_id)
     open_ = _open_tenancies(repo, enterprise_id=enterprise_id)
     here = open_[open_["building_id"] == building_id]
     if here.empty:
@@ -215,7 +215,7 @@ def _vacancy_frame(repo: Repository, changes: Mapping[str, float]) -> pd.DataFra
     within ``[0, total_area_m2]``."""
     rows = []
     for building_id, delta in changes.items():
-        row = _require(repo, "buildings", building_id)
+        row = require_record(repo, "buildings", building_id)
         vacant = float(row["vacant_area_m2"]) + float(delta)
         row["vacant_area_m2"] = min(max(vacant, 0.0), float(row["total_area_m2"]))
         rows.append(_text_record("buildings", row))
@@ -317,7 +317,7 @@ def stale_buildings(
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _require(repo: Repository, table: str, entity_id: object) -> dict[str, Any]:
+def require_record(repo: Repository, table: str, entity_id: object) -> dict[str, Any]:
     """The stored row of a building or enterprise; NotFoundError naming the id."""
     id_column = ID_COLUMNS[table]
     if entity_id is None or str(entity_id).strip() == "":

@@ -29,11 +29,11 @@ from api.schemas import (
 from api.settings import Settings
 from matching import (
     BuildingFilter,
-    NotFoundError,
     audit,
     delete_building,
     is_stale,
     plain_record,
+    require_record,
     upsert_building,
 )
 from matching.enums import label_zh
@@ -72,10 +72,7 @@ def get_building(
     building_id: BuildingIdPath, _: ViewerDep, repo: RepositoryDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """One building as stored, with its last update and stale flag."""
-    row = repo.get_row("buildings", {"building_id": building_id})
-    if row is None:
-        raise NotFoundError(f"building_id {building_id!r} does not exist in buildings")
-    return _out(row, settings)
+    return _out(require_record(repo, "buildings", building_id), settings)
 
 
 @router.put("/{building_id}", response_model=BuildingOut, responses=ERRORS)

@@ -31,10 +31,10 @@ from api.schemas import (
 )
 from matching import (
     EnterpriseFilter,
-    NotFoundError,
     audit,
     delete_enterprise,
     plain_record,
+    require_record,
     upsert_enterprise,
 )
 
@@ -69,9 +69,7 @@ def get_enterprise(
     enterprise_id: EnterpriseIdPath, principal: ViewerDep, repo: RepositoryDep
 ) -> dict[str, Any]:
     """One enterprise as stored (credit details for operators and admins only)."""
-    row = repo.get_row("enterprises", {"enterprise_id": enterprise_id})
-    if row is None:
-        raise NotFoundError(f"enterprise_id {enterprise_id!r} does not exist in enterprises")
+    row = require_record(repo, "enterprises", enterprise_id)
     return enterprise_view(plain_record(row), principal)
 
 
