@@ -76,6 +76,8 @@ class FeatureContext:
     theme_prior: np.ndarray  # (n_themes, 100) prior weight 0..1, NaN for a theme it lacks
     sizes: TenantSizes
     prior_events: sparse.csr_array  # (n_ent, n_bld) max stage rank, 0 = none
+    last_event_days: sparse.csr_array  # (n_ent, n_bld) days since the latest event + 1, 0 = none
+    last_event_stage: sparse.csr_array  # (n_ent, n_bld) latest event's stage rank + 2, 0 = none
     building_array: np.ndarray  # ``buildings`` as one (n_bld, k) float64 block, for fast joins
     enterprise_array: np.ndarray  # ``enterprises`` as one (n_ent, m) float64 block
 
@@ -122,6 +124,7 @@ class FeatureContext:
                 b_pos, employees=ents["employees"].to_numpy()[e_pos], n_buildings=len(b_index)
             ),
             prior_events=_prior_events(snapshot),
+            **_last_events(snapshot),
             building_array=blds.to_numpy(dtype=np.float64),
             enterprise_array=ents.to_numpy(dtype=np.float64),
         )
@@ -308,6 +311,32 @@ def _tenant_sizes(b_pos: np.ndarray, *, employees: np.ndarray, n_buildings: int)
         starts=edges[:-1],
         ends=edges[1:],
     )
+
+
+def _last_events(snapshot: Snapshot) -> dict[str, sparse.csr_array]:
+    """Per pair, the latest attraction event by the snapshot date: days since it (+1) and its
+    stage rank (+2), both 0 where the pair has no event (sparse zeros mean "none")."""
+    events = snapshot.events
+    frame = pd.DataFrame(
+        {
+            "e": snapshot.enterprises.index.get_indexer(pd.Index(events["enterprise_id"])),
+            "b": snapshot.buildings.index.get_indexer(pd.Index(events["building_id"])),
+            "date": events["date"].to_numpy(),
+            "rank": events["stage"].map(STAGE_RANK).to_numpy(dtype=np.float64, na_value=np.nan),
+        }
+    )
+    frame = frame[(frame["e"] >= 0) & (frame["b"] >= 0)].dropna()
+    # Latest event per pair; on one day the furthest stage counts as the latest.
+    last = frame.sort_values(["date", "rank"], kind="stable").drop_duplicates(
+        ["e", "b"], keep="last"
+    )
+    days = (snapshot.as_of - pd.to_datetime(last["date"])).dt.days.to_numpy(dtype=np.float64)
+    shape = (len(snapshot.enterprises), len(snapshot.buildings))
+    rows, cols = last["e"].to_numpy(dtype=np.int64), last["b"].to_numpy(dtype=np.int64)
+    return {
+        "last_event_days": _matrix(rows, cols, days + 1.0, shape=shape),
+        "last_event_stage": _matrix(rows, cols, last["rank"].to_numpy() + 2.0, shape=shape),
+    }
 
 
 def _prior_events(snapshot: Snapshot) -> sparse.csr_array:

@@ -59,15 +59,62 @@ def _tenancy_history(snapshot: Snapshot, index: pd.Index) -> pd.DataFrame:
     latest = latest.set_index("enterprise_id").reindex(index)
     recent = ordered[ordered["start_date"] > snapshot.as_of - MOVES_WINDOW]
     moves = recent.groupby("enterprise_id").size().reindex(index, fill_value=0)
+    ended = ordered[ordered["end_date"].notna()].sort_values("end_date", kind="stable")
+    last_ended = ended.drop_duplicates("enterprise_id", keep="last").set_index("enterprise_id")
+    last_ended = last_ended.reindex(index)
+    last_lease = (last_ended["end_date"] - last_ended["start_date"]).dt.days / DAYS_PER_MONTH
     return pd.DataFrame(
         {
             "months_since_move": _days_before(snapshot.as_of, latest["start_date"])
             / DAYS_PER_MONTH,
             "moves_3y": moves.to_numpy(dtype=np.float64),
             "area_growth_log": latest["growth"].to_numpy(dtype=np.float64, na_value=np.nan),
+            "last_lease_months": last_lease.to_numpy(dtype=np.float64, na_value=np.nan),
         },
         index=index,
     )
+
+
+OPEN_COURTSHIP = pd.Timedelta(days=120)  # an attraction pipeline runs about four months
+RECENT_DECLINE = pd.Timedelta(days=60)
+
+
+def _courtships(events: pd.DataFrame, index: pd.Index, *, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Per enterprise: buildings courting it now (latest event of the pair within
+    ``OPEN_COURTSHIP`` and not a decline) and its declines within ``RECENT_DECLINE``. A firm
+    that just turned buildings down is deciding; several open courtships share one move."""
+    recent = events[events["date"] > as_of - OPEN_COURTSHIP]
+    latest = recent.sort_values("date", kind="stable").drop_duplicates(
+        ["enterprise_id", "building_id"], keep="last"
+    )
+    open_ = latest[latest["stage"] != "declined"].groupby("enterprise_id").size()
+    declines = (
+        recent[(recent["stage"] == "declined") & (recent["date"] > as_of - RECENT_DECLINE)]
+        .groupby("enterprise_id")
+        .size()
+    )
+    return pd.DataFrame(
+        {
+            "open_courtships": open_.reindex(index, fill_value=0).to_numpy(dtype=np.float64),
+            "recent_declines": declines.reindex(index, fill_value=0).to_numpy(dtype=np.float64),
+        },
+        index=index,
+    )
+
+
+MIN_CYCLE_MONTHS = 6.0  # shorter past tenancies say nothing about a lease term
+
+
+def months_to_cycle_end(tenure_months: np.ndarray, cycle_months: np.ndarray) -> np.ndarray:
+    """Months until the current tenancy completes its next full cycle of the enterprise's last
+    ended tenancy's length (leases run in fixed terms, and a firm tends to sign the same term
+    again): ``cycle - tenure mod cycle``, in (0, cycle]. NaN without a tenancy or a past cycle
+    of at least ``MIN_CYCLE_MONTHS``."""
+    tenure = np.asarray(tenure_months, dtype=np.float64)
+    cycle = np.asarray(cycle_months, dtype=np.float64)
+    ok = np.isfinite(tenure) & np.isfinite(cycle) & (cycle >= MIN_CYCLE_MONTHS)
+    safe = np.where(ok, cycle, 1.0)
+    return np.where(ok, safe - np.mod(np.where(ok, tenure, 0.0), safe), np.nan)
 
 
 def enterprise_table(snapshot: Snapshot, *, vocab: Vocabulary) -> pd.DataFrame:
@@ -94,9 +141,15 @@ def enterprise_table(snapshot: Snapshot, *, vocab: Vocabulary) -> pd.DataFrame:
     out["tenure_years"] = _days_before(as_of, current["start_date"]) / DAYS_PER_YEAR
     out["current_area_m2"] = current["area_m2"].astype("float64")
     out = out.join(_tenancy_history(snapshot, e.index))
+    out["months_to_cycle_end"] = months_to_cycle_end(
+        out["tenure_years"].to_numpy() * 12.0, out["last_lease_months"].to_numpy()
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["area_per_employee_log"] = np.log(out["current_area_m2"] / out["employees"])
     events = snapshot.events
     recent = events[events["date"] > as_of - RECENT].groupby("enterprise_id").size()
     out["events_12m"] = recent.reindex(e.index, fill_value=0).astype("float64")
+    out = out.join(_courtships(events, e.index, as_of=as_of))
     by_staff = out["employees"] * M2_PER_EMPLOYEE
     out["space_need_m2"] = out["current_area_m2"].fillna(by_staff)
     out["lat"], out["lon"] = e["lat"].astype("float64"), e["lon"].astype("float64")
@@ -193,6 +246,19 @@ def months_since_move(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
     return _series(pairs["e_months_since_move"], pairs)
 
 
+def months_to_cycle_end_feature(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Months until the current tenancy completes a cycle of the last ended tenancy's length
+    (a likely lease expiry, see :func:`months_to_cycle_end`); NaN if unknown."""
+    return _series(pairs["e_months_to_cycle_end"], pairs)
+
+
+def area_per_employee_log(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """log(current tenancy area m² / employees): low means crowded, a reason to move out;
+    NaN without a tenancy, an area or a headcount."""
+    values = pairs["e_area_per_employee_log"].to_numpy(dtype=np.float64)
+    return _series(np.where(np.isfinite(values), values, np.nan), pairs)
+
+
 def space_need_m2(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
     """Estimated space need in m²: area of the current tenancy, else employees x 10 m²."""
     return _series(pairs["e_space_need_m2"], pairs)
@@ -201,3 +267,8 @@ def space_need_m2(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
 def events_12m(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
     """Attraction events (any building, any stage) in the 12 months up to the snapshot date."""
     return _series(pairs["e_events_12m"], pairs)
+
+
+def recent_declines(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Buildings the enterprise declined in the last 60 days (any building): it is deciding."""
+    return _series(pairs["e_recent_declines"], pairs)

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from features.enterprise import OPEN_COURTSHIP
+
 if TYPE_CHECKING:
     from features.context import FeatureContext
 
@@ -200,6 +202,28 @@ def amenities_x_log_employees(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Se
     """Amenity count x log(1 + employees)."""
     product = _col(pairs, "b_amenity_count") * np.log1p(_col(pairs, "e_employees"))
     return _series(product, pairs)
+
+
+def days_since_last_event(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Days from this pair's latest attraction event to the snapshot date; NaN if none."""
+    days = _lookup(ctx.last_event_days, pairs)
+    return _series(np.where(days == 0, np.nan, days - 1.0), pairs)
+
+
+def last_event_stage(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Stage of this pair's latest attraction event: contacted 1, visited 2, negotiating 3,
+    signed 4, declined -1; NaN if none. A courtship still open differs from one declined."""
+    stage = _lookup(ctx.last_event_stage, pairs)
+    return _series(np.where(stage == 0, np.nan, stage - 2.0), pairs)
+
+
+def rival_courtships(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Other buildings courting the enterprise now (open pipelines in the last 120 days, not
+    declined), this pair's own excluded: one move is shared among them."""
+    days, stage = _lookup(ctx.last_event_days, pairs), _lookup(ctx.last_event_stage, pairs)
+    own_open = (days > 0) & (days - 1.0 < OPEN_COURTSHIP.days) & (stage - 2.0 > 0)
+    total = pairs["e_open_courtships"].to_numpy(dtype=np.float64)
+    return _series(np.maximum(total - own_open, 0.0), pairs)
 
 
 def prior_events(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:

@@ -97,6 +97,19 @@ FEATURES: tuple[Feature, ...] = (
     Feature("e__tenure_years", e.tenure_years, "numeric", "现址已入驻 {value:.1f} 年"),
     Feature("e__in_building", e.in_building, "flag", "目前已有办公楼宇"),
     Feature("e__months_since_move", e.months_since_move, "numeric", "距上次迁址 {value:.0f} 个月"),
+    Feature(
+        "e__months_to_cycle_end",
+        e.months_to_cycle_end_feature,
+        "numeric",
+        "按上一租期推算约 {value:.0f} 个月后到期",
+    ),
+    Feature(
+        "e__area_per_employee_log",
+        e.area_per_employee_log,
+        "numeric",
+        "人均办公面积（对数）{value:.2f}",
+    ),
+    Feature("e__recent_declines", e.recent_declines, "count", "近60天婉拒 {value:.0f} 栋楼宇"),
     Feature("e__space_need_m2", e.space_need_m2, "numeric", "预计需求面积 {value:.0f} 平方米"),
     Feature("e__events_12m", e.events_12m, "count", "近12个月 {value:.0f} 次招商接触"),
     Feature(
@@ -182,6 +195,21 @@ FEATURES: tuple[Feature, ...] = (
         "配套与企业规模匹配（{value:.1f}）",
     ),
     Feature("pair__prior_events", p.prior_events, "ordinal", "此前招商进展阶段 {value:.0f}"),
+    Feature(
+        "pair__rival_courtships",
+        p.rival_courtships,
+        "count",
+        "另有 {value:.0f} 栋楼宇正在接洽该企业",
+    ),
+    Feature(
+        "pair__days_since_last_event",
+        p.days_since_last_event,
+        "numeric",
+        "{value:.0f} 天前有过招商接触",
+    ),
+    Feature(
+        "pair__last_event_stage", p.last_event_stage, "ordinal", "最近一次招商进展阶段 {value:.0f}"
+    ),
 )
 
 

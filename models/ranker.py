@@ -73,7 +73,9 @@ class LGBMRankerScorer(Scorer):
             "feature_fraction": self.feature_fraction,
             "bagging_fraction": self.bagging_fraction,
             "bagging_freq": self.bagging_freq,
-            "bagging_by_query": True,  # keep each query whole so pairs stay comparable
+            # no "bagging_by_query": with more than one thread LightGBM 4.7 draws its query bags
+            # nondeterministically (same data and seed, different models), which would make the
+            # promotion gate compare a model with a different retraining of itself
             "lambdarank_truncation_level": self.truncation_level,
             "label_gain": list(self.label_gain),
             "num_threads": self.n_jobs,

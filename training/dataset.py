@@ -41,10 +41,20 @@ IGNORED_COLUMNS = frozenset({"updated_at"})  # storage bookkeeping, not content
 class SamplingConfig:
     """Negatives per query: ``n_courted`` pool rows courted before the window (earlier
     attraction events, the look-alikes of a move under way), ``n_hard`` same-city pool rows and
-    ``n_random`` other pool rows; ``pool_only`` keeps only labelled pairs the pool would rank."""
+    ``n_random`` other pool rows; ``pool_only`` keeps only labelled pairs the pool would rank.
+    A building query ranks thousands of enterprises, an enterprise query a few hundred
+    buildings, so each direction has its own counts (``*_buildings``: enterprise queries).
+    Measured on the 20k default demo: 30 + 20 negatives per building query gave b->e NDCG@10
+    0.20-0.23, 100 + 400 gave 0.23-0.25 (the model then sees the pool it will rank)."""
 
-    n_hard: int = 30
-    n_random: int = 20
+    n_hard: int = 100
+    n_random: int = 400
+    n_hard_buildings: int = 30
+    n_random_buildings: int = 20
+    # Queries kept per window (a seeded sample when there are more): the training set stops
+    # growing with the registry, so a 200k-enterprise world trains in the memory of a 20k one.
+    max_building_queries: int = 1000
+    max_enterprise_queries: int = 3000
     seed: int = 0
     pool_only: bool = True
     n_courted: int = 0  # off: 100 per query lowered b->e NDCG@10 0.178 -> 0.150 (20k demo)
@@ -148,7 +158,13 @@ def _direction_examples(
     config: SamplingConfig,
     vocab: Vocabulary,
 ) -> pd.DataFrame:
+    by_building = direction.query == "building_id"
+    seed = config.seed + int(snapshot.as_of.value // 86_400_000_000_000)
     queries = query_ids(labels, direction=direction)
+    cap = config.max_building_queries if by_building else config.max_enterprise_queries
+    if len(queries) > cap:
+        queries = np.sort(np.random.default_rng(seed).choice(queries, cap, replace=False))
+        labels = labels[labels[direction.query].isin(queries)]
     pool = candidate_pool(source, queries, direction=direction)
     pool["hard"] = hard_flags(
         pool,
@@ -157,13 +173,12 @@ def _direction_examples(
     )
     if config.n_courted:
         pool["courted"] = courted_flags(pool, snapshot=snapshot, vocab=vocab)
-    seed = config.seed + int(snapshot.as_of.value // 86_400_000_000_000)
     rows = sample_examples(
         labels,
         pool,
         direction=direction,
-        n_hard=config.n_hard,
-        n_random=config.n_random,
+        n_hard=config.n_hard if by_building else config.n_hard_buildings,
+        n_random=config.n_random if by_building else config.n_random_buildings,
         seed=seed,
         pool_only=config.pool_only,
         n_courted=config.n_courted,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 MAX_ID_CHARS = 128
 MAX_TEXT_CHARS = 200
@@ -26,6 +26,26 @@ class StrictIn(BaseModel):
     """Base of request bodies: unknown fields, NaN and infinity are refused."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, data: Any) -> Any:
+        """A JSON true/false is refused where a number or text is expected (pydantic's lax mode
+        would read true as 1.0)."""
+        if isinstance(data, dict):
+            for name, value in data.items():
+                field = cls.model_fields.get(name)
+                if (
+                    isinstance(value, bool)
+                    and field is not None
+                    and not _accepts_bool(field.annotation)
+                ):
+                    raise ValueError(f"{name}: a boolean is not allowed here")
+        return data
+
+
+def _accepts_bool(annotation: Any) -> bool:
+    return annotation is bool or any(_accepts_bool(a) for a in get_args(annotation))
 
 
 class ErrorDetail(BaseModel):

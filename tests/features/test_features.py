@@ -11,6 +11,7 @@ import pytest
 from features import (
     FEATURES,
     FeatureContext,
+    Registry,
     Snapshot,
     Vocabulary,
     build_matrix,
@@ -18,6 +19,7 @@ from features import (
     join_attributes,
     shanxi_districts,
 )
+from features.enterprise import months_to_cycle_end
 from tests.features import world
 
 NAN = math.nan
@@ -92,6 +94,21 @@ EXPECTED: dict[str, dict[tuple[str, str], float]] = {
     "e__months_since_move": {("B1", "E2"): 214 / (365.25 / 12), ("B1", "E4"): NAN},
     "e__space_need_m2": {("B1", "E1"): 1000, ("B1", "E4"): 190, ("B1", "E5"): NAN},
     "e__events_12m": {("B1", "E4"): 3, ("B1", "E1"): 0},
+    # E2's last ended tenancy (B2) ran 1,611 days; its B1 tenancy has run 214 days by T.
+    "e__months_to_cycle_end": {
+        ("B1", "E2"): (1611 - 214) / (365.25 / 12),
+        ("B1", "E1"): NAN,
+        ("B1", "E4"): NAN,
+    },
+    "e__area_per_employee_log": {
+        ("B1", "E1"): LN(1000 / 99),
+        ("B1", "E2"): LN(500 / 49),
+        ("B1", "E4"): NAN,
+        ("B1", "E5"): NAN,
+    },
+    "e__recent_declines": {("B1", "E4"): 1, ("B2", "E4"): 1, ("B1", "E1"): 0},
+    # No pipeline is open at T (E4's latest B1 event is a decline, its B2 ones are older).
+    "pair__rival_courtships": {("B1", "E4"): 0, ("B2", "E4"): 0, ("B3", "E1"): 0},
     "pair__theme_fit_learned": {("B1", "E1"): _FIT_FIN_66, ("B2", "E4"): 0.0, ("B1", "E5"): NAN},
     "pair__theme_prior_fit": {
         ("B1", "E1"): 1.0,
@@ -144,6 +161,20 @@ EXPECTED: dict[str, dict[tuple[str, str], float]] = {
         ("B3", "E1"): 1,
         ("B2", "E2"): NAN,
     },
+    # Latest event as of T = 2023-01-01: visited 2022-04-01, declined 2022-12-15,
+    # contacted 2021-06-01; E2's signing (2024) is not visible yet.
+    "pair__days_since_last_event": {
+        ("B2", "E4"): 275,
+        ("B1", "E4"): 17,
+        ("B3", "E1"): 579,
+        ("B2", "E2"): NAN,
+    },
+    "pair__last_event_stage": {
+        ("B2", "E4"): 2,
+        ("B1", "E4"): -1,
+        ("B3", "E1"): 1,
+        ("B2", "E2"): NAN,
+    },
 }
 
 # Defined without any optional input: counts from tenancies/links/events, required columns.
@@ -158,6 +189,8 @@ ALWAYS_DEFINED = {
     "e__moves_3y",
     "e__in_building",
     "e__events_12m",
+    "e__recent_declines",
+    "pair__rival_courtships",
     "pair__chain_partners_in_building",
     "pair__upstream_partners_in_building",
     "pair__downstream_partners_in_building",
@@ -229,6 +262,34 @@ def test_leakage_partner_tenure_and_mix_follow_as_of() -> None:
         vocab=_context(world.T2).vocab,
     )
     assert np.isnan(late["pair__prior_events"].iloc[0])
+
+
+def test_rival_courtships_count_other_open_pipelines() -> None:
+    """E4 is courted by B2 (visited) and B3 (contacted) within 120 days and declined B1: each
+    open pair sees the other as a rival, the declined pair sees both."""
+    t = world.tables()
+    extra = pd.DataFrame(
+        {
+            "enterprise_id": ["E4", "E4"],
+            "building_id": ["B3", "B2"],
+            "date": pd.to_datetime(["2022-11-01", "2022-12-01"]),
+            "stage": ["contacted", "visited"],
+        }
+    )
+    t["events"] = pd.concat([t["events"], extra], ignore_index=True)
+    snapshot = Snapshot.at(Registry.from_tables(t), world.T)
+    ctx = FeatureContext.build(snapshot, vocab=Vocabulary.fit(snapshot), prior=world.prior())
+    pairs = pd.DataFrame({"building_id": ["B1", "B2", "B3"], "enterprise_id": ["E4"] * 3})
+    X = build_matrix(pairs, ctx, vocab=ctx.vocab)
+    assert X["pair__rival_courtships"].tolist() == [2.0, 1.0, 1.0]
+    assert X["e__recent_declines"].tolist() == [1.0, 1.0, 1.0]
+
+
+def test_months_to_cycle_end_wraps_at_each_full_cycle() -> None:
+    got = months_to_cycle_end(np.array([0.0, 10.0, 36.0, 40.0, 5.0, np.nan]),
+                              np.array([36.0, 36.0, 36.0, 36.0, 3.0, 36.0]))  # fmt: skip
+    np.testing.assert_allclose(got[:4], [36.0, 26.0, 36.0, 32.0])
+    assert np.isnan(got[4]) and np.isnan(got[5])  # a 3-month "cycle" says nothing; no tenure
 
 
 def test_rows_are_identical_alone_and_in_a_batch(ctx_t: FeatureContext) -> None:

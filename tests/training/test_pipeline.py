@@ -25,12 +25,19 @@ from training import (
     metric_value,
     train_and_publish,
 )
-from training.dataset import candidate_pool, courted_flags, pool_source
+from training.dataset import (
+    SamplingConfig,
+    candidate_pool,
+    courted_flags,
+    pool_source,
+    window_examples,
+)
 from training.demo.params import WorldParams
 from training.demo.world import generate_world
 
 pytestmark = pytest.mark.slow
 B2E = BUILDING_TO_ENTERPRISE.name
+E2B = "enterprise_to_building"
 # Small on purpose (18 months of history, 80 queries): the end-to-end run stays fast.
 QUICK = TrainConfig(n_jobs=1, history_months=18, max_queries=80)
 CONFIG = dataclasses.replace(QUICK, compare_directions=True)
@@ -129,6 +136,31 @@ def test_training_rows_never_leak_past_their_window(world) -> None:  # type: ign
         assert window.end <= split.cut
         assert ranking.group.sum() == len(ranking.X) == len(ranking.pairs)
         assert (ranking.y >= 1).any() and (ranking.y == 0).any()
+
+
+def test_query_caps_and_per_direction_negatives(world) -> None:  # type: ignore[no-untyped-def]
+    tables, _ = world
+    split = make_split(tables)
+    registry = Registry.from_tables(tables)
+    vocab = Vocabulary.fit(Snapshot.at(registry, split.cut))
+    window = split.fit_windows[-1]
+    full = window_examples(registry, window=window, vocab=vocab)
+    config = SamplingConfig(
+        max_building_queries=3, max_enterprise_queries=5, n_hard=4, n_random=6,
+        n_hard_buildings=1, n_random_buildings=2,
+    )  # fmt: skip
+    capped = window_examples(registry, window=window, vocab=vocab, config=config)
+    queries = capped.pairs.groupby("direction")["query_id"].nunique()
+    assert 0 < queries[B2E] <= 3 and 0 < queries[E2B] <= 5  # labelled pairs outside the pool
+    assert full.pairs.groupby("direction")["query_id"].nunique().min() > 5
+    negatives = capped.pairs[capped.pairs["grade"] == 0].groupby(["direction", "query_id"]).size()
+    assert negatives[B2E].max() <= 4 + 6 + 10  # sampled ones plus declined labelled pairs
+    assert negatives[E2B].max() <= 1 + 2 + 10
+    assert negatives[B2E].max() > negatives[E2B].max()
+    # every kept query brings all of its labelled pairs
+    kept = capped.pairs[capped.pairs["grade"] >= 1]
+    ref = full.pairs[full.pairs["query_id"].isin(kept["query_id"]) & (full.pairs["grade"] >= 1)]
+    assert len(kept) == len(ref)
 
 
 def test_staged_pools_are_bounded_subsets_of_the_full_pools(world) -> None:  # type: ignore[no-untyped-def]
