@@ -39,7 +39,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             configure_json_logging(settings.log_level)
         repo = Repository(settings.db)
         app.state.repository = repo
-        app.state.engine = Engine(repo, settings.models, as_of=date.today)
+        app.state.engine = Engine(
+            repo,
+            settings.models,
+            as_of=date.today,
+            cache_size=settings.shortlist_cache,
+            compile_trees=settings.compile_trees,
+        )
         app.state.lists = RegistryLists(repo)
         app.state.jobs = RetrainJobs(settings.jobs_dir, env=settings.child_environ())
         log.info("tenantmatch API ready: database %r, models %s", repo, settings.models)

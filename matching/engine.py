@@ -22,6 +22,7 @@ from features import (
     feature_names,
     feature_spec_fingerprint,
 )
+from matching.cache import ResultCache
 from matching.candidates import CandidatePool, PoolRules
 from matching.errors import InputError
 from matching.prescore import PRESCORER_FILE, Prescorer, unfitted_prescorer
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_SCORED = 3000  # M: enterprises per building query the ranker scores
 DEFAULT_MAX_SCORED_BUILDINGS = 500  # M: buildings per enterprise query
+DEFAULT_CACHE_SIZE = 0  # finished shortlists kept per scoring state (0: no cache)
 
 
 class ModelNotReadyError(InputError):
@@ -65,13 +67,16 @@ class Engine:
         max_scored: int | None = DEFAULT_MAX_SCORED,
         max_scored_buildings: int | None = DEFAULT_MAX_SCORED_BUILDINGS,
         compile_trees: bool = False,
+        cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         """``max_scored`` / ``max_scored_buildings``: M, the candidates per building /
         enterprise query the ranker scores after the pre-score; None scores all (full scan).
         ``compile_trees``: compile the model's trees (lleaves): ~6x cheaper scoring for tens of
         seconds once per model, worth it in a long-running server, not in a one-off CLI call.
         ``as_of``: the snapshot date, or a function giving it (a server passes "today", so the
-        snapshot moves on at midnight without a restart)."""
+        snapshot moves on at midnight without a restart).
+        ``cache_size``: finished shortlists kept (LRU) until the data, the model or the date
+        changes; a server repeating queries answers them without scoring again."""
         self.compile_trees = compile_trees
         self.repo = repo
         self.max_scored = max_scored
@@ -82,22 +87,49 @@ class Engine:
         self._lock = threading.Lock()
         self._state: ScoringState | None = None
         self._data_version: int | None = None
+        self.cache = ResultCache(cache_size)
+        # Scoring is CPU-bound: one at a time per engine. More threads would only contend for
+        # the GIL and the cores; waiting requests sleep, cached answers never wait.
+        self._scoring = threading.Lock()
 
     def shortlist_for_buildings(
         self, building_ids: Sequence[str], *, k: int = 20, rules: PoolRules | None = None
     ) -> list[dict[str, Any]]:
         """One jsonl object per building id (see ``matching.shortlist``), in query order."""
-        return shortlist_for_buildings(
-            self.state(), building_ids, k=k, rules=rules, max_scored=self.max_scored
+        state, rules = self.state(), rules or PoolRules()
+        return self.cache.results(
+            state,
+            ("building", k, rules, self.max_scored),
+            building_ids,
+            lambda ids: self._score(
+                shortlist_for_buildings, state, ids, k=k, rules=rules, max_scored=self.max_scored
+            ),
         )
 
     def shortlist_for_enterprises(
         self, enterprise_ids: Sequence[str], *, k: int = 20, rules: PoolRules | None = None
     ) -> list[dict[str, Any]]:
         """One jsonl object per enterprise id, in query order."""
-        return shortlist_for_enterprises(
-            self.state(), enterprise_ids, k=k, rules=rules, max_scored=self.max_scored_buildings
+        state, rules = self.state(), rules or PoolRules()
+        return self.cache.results(
+            state,
+            ("enterprise", k, rules, self.max_scored_buildings),
+            enterprise_ids,
+            lambda ids: self._score(
+                shortlist_for_enterprises,
+                state,
+                ids,
+                k=k,
+                rules=rules,
+                max_scored=self.max_scored_buildings,
+            ),
         )
+
+    def _score(
+        self, fn: Callable[..., list[dict[str, Any]]], *args: Any, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        with self._scoring:
+            return fn(*args, **kwargs)
 
     @property
     def model_version(self) -> str:

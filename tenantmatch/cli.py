@@ -265,6 +265,9 @@ def serve(
         port=settings.port,
         workers=settings.workers,
         log_level="info",
+        # a worker busy scoring answers the supervisor's ping late; 5 s (the default) made
+        # uvicorn restart busy workers under load and drop their connections
+        timeout_worker_healthcheck=30,
     )
 
 

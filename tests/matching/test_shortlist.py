@@ -184,6 +184,27 @@ def test_engine_refreshes_after_a_data_write(engine: Engine) -> None:
     assert engine.state() is not state
 
 
+def test_cached_engine_answers_repeats_and_forgets_on_a_data_write(engine: Engine) -> None:
+    cached = Engine(engine.repo, engine.store, as_of=date(2024, 6, 30), cache_size=100)
+    first = cached.shortlist_for_buildings(["B1", "B2"], k=500)
+    assert first == engine.shortlist_for_buildings(["B1", "B2"], k=500)  # same as uncached
+    assert cached.shortlist_for_buildings(["B2", "B1"], k=500) == first[::-1]
+    assert (cached.cache.hits, cached.cache.misses) == (2, 2)
+    assert cached.shortlist_for_buildings(["B1"], k=3)[0]["items"] == first[0]["items"][:3]
+    new = pd.DataFrame(
+        {
+            "enterprise_id": ["E9"],
+            "name": ["壬新材料"],
+            "industry_code": ["6510"],
+            "employees": pd.array([25], dtype="Int64"),
+            "city": ["太原市"],
+        }
+    )
+    engine.repo.upsert({"enterprises": new})
+    after = cached.shortlist_for_buildings(["B1"], k=500)[0]
+    assert "E9" in _ids(after) and "E9" not in _ids(first[0])
+
+
 def test_engine_snapshot_moves_on_with_the_date_it_is_given(engine: Engine) -> None:
     days = [date(2024, 6, 30)]
     dated = Engine(engine.repo, engine.store, as_of=lambda: days[-1])

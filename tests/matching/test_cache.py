@@ -1,0 +1,69 @@
+"""ResultCache: per-state LRU of finished shortlists."""
+
+from __future__ import annotations
+
+import pytest
+
+from matching.cache import ResultCache
+
+
+class Counter:
+    """A compute function that records which ids it was asked for."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def __call__(self, ids: list[str]) -> list[dict]:
+        self.calls.append(list(ids))
+        return [{"query": i, "items": [{"score": len(self.calls)}]} for i in ids]
+
+
+def test_only_missing_ids_are_computed_once_each_in_query_order() -> None:
+    cache, compute, state = ResultCache(10), Counter(), object()
+    first = cache.results(state, "k", ["A", "B", "A"], compute)
+    assert compute.calls == [["A", "B"]]
+    assert [r["query"] for r in first] == ["A", "B", "A"]
+    second = cache.results(state, "k", ["C", "B"], compute)
+    assert compute.calls == [["A", "B"], ["C"]]
+    assert second[1] == first[1]  # B served from the cache, computed in call 1
+    assert (cache.hits, cache.misses) == (2, 3)
+
+
+def test_results_are_copies_and_keys_separate_queries() -> None:
+    cache, compute, state = ResultCache(10), Counter(), object()
+    got = cache.results(state, ("building", 5), ["A"], compute)
+    got[0]["items"].clear()  # a caller editing its result does not edit the cache
+    again = cache.results(state, ("building", 5), ["A"], compute)
+    assert again[0]["items"] == [{"score": 1}]
+    cache.results(state, ("building", 10), ["A"], compute)  # another k: another entry
+    assert compute.calls == [["A"], ["A"]]
+
+
+def test_a_new_state_empties_the_cache() -> None:
+    cache, compute = ResultCache(10), Counter()
+    old, new = object(), object()
+    cache.results(old, "k", ["A"], compute)
+    assert cache.results(new, "k", ["A"], compute)[0]["items"] == [{"score": 2}]
+    assert cache.results(new, "k", ["A"], compute)[0]["items"] == [{"score": 2}]
+    assert len(compute.calls) == 2
+
+
+def test_lru_eviction_errors_and_disabled_cache() -> None:
+    cache, compute, state = ResultCache(2), Counter(), object()
+    cache.results(state, "k", ["A", "B"], compute)
+    cache.results(state, "k", ["C"], compute)  # evicts A, the least recently used
+    cache.results(state, "k", ["A"], compute)
+    assert compute.calls[-1] == ["A"]
+
+    def failing(ids: list[str]) -> list[dict]:
+        raise LookupError("unknown id")
+
+    with pytest.raises(LookupError):
+        cache.results(state, "k", ["Z"], failing)
+    assert cache.results(state, "k", ["Z"], compute)[0]["query"] == "Z"  # nothing was stored
+    off, counter = ResultCache(0), Counter()
+    off.results(state, "k", ["A"], counter)
+    off.results(state, "k", ["A"], counter)
+    assert counter.calls == [["A"], ["A"]]
+    with pytest.raises(ValueError, match="maxsize"):
+        ResultCache(-1)
