@@ -17,20 +17,13 @@ from scipy import sparse
 from features.building import building_table
 from features.enterprise import enterprise_table
 from features.reference import industry_divisions, shanxi_districts, theme_industry_prior
-from features.registry import Snapshot
+from features.registry import STAGE_RANK, Snapshot
 from features.vocab import Vocabulary
 
 logger = logging.getLogger(__name__)
 
 N_DIVISIONS = 100  # columns indexed by the 2-digit division number itself
 FIT_PSEUDO_COUNT = 10.0  # tenancies' worth of prior in the learned theme fit
-STAGE_RANK: dict[str, float] = {
-    "contacted": 1.0,
-    "visited": 2.0,
-    "negotiating": 3.0,
-    "signed": 4.0,
-    "declined": -1.0,
-}
 RELATIONS = ("upstream", "downstream", "invest", "partner", "any", "weight")
 _KEY_SPAN = 64.0  # > log(1 + any head count), so sorted keys group by building
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from features.building import list_count, list_has
 from features.reference import industry_divisions
-from features.registry import Snapshot
+from features.registry import STAGE_RANK, Snapshot
 from features.vocab import Vocabulary
 
 if TYPE_CHECKING:
@@ -84,8 +84,12 @@ def _courtships(events: pd.DataFrame, index: pd.Index, *, as_of: pd.Timestamp) -
     ``OPEN_COURTSHIP`` and not a decline) and its declines within ``RECENT_DECLINE``. A firm
     that just turned buildings down is deciding; several open courtships share one move."""
     recent = events[events["date"] > as_of - OPEN_COURTSHIP]
-    latest = recent.sort_values("date", kind="stable").drop_duplicates(
-        ["enterprise_id", "building_id"], keep="last"
+    # the latest event of each pair; on one day the furthest stage counts as the latest (as in
+    # the feature context's last-event matrices)
+    latest = (
+        recent.assign(_rank=recent["stage"].map(STAGE_RANK))
+        .sort_values(["date", "_rank"], kind="stable")
+        .drop_duplicates(["enterprise_id", "building_id"], keep="last")
     )
     open_ = latest[latest["stage"] != "declined"].groupby("enterprise_id").size()
     declines = (

@@ -76,6 +76,14 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "events": ("enterprise_id", "building_id", "date", "stage"),
 }
 ID_COLUMN = {"buildings": "building_id", "enterprises": "enterprise_id"}
+# Attraction stages in the order a courtship advances; a decline ranks below every other stage.
+STAGE_RANK: dict[str, float] = {
+    "contacted": 1.0,
+    "visited": 2.0,
+    "negotiating": 3.0,
+    "signed": 4.0,
+    "declined": -1.0,
+}
 
 
 def division_sections(divisions: pd.Series) -> pd.Series:
