@@ -47,12 +47,13 @@ class ResultCache:
             if state is not self._owner:
                 self._entries.clear()
                 self._owner = state
+            distinct = list(dict.fromkeys(ids))
             found: dict[str, Result] = {}
-            for i in dict.fromkeys(ids):
+            for i in distinct:
                 hit = self._entries.get((key, i))
                 if hit is not None:
                     found[i] = hit
-        missing = [i for i in dict.fromkeys(ids) if i not in found]
+        missing = [i for i in distinct if i not in found]
         if missing:
             found.update(zip(missing, compute(missing), strict=True))
             with self._lock:

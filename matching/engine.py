@@ -96,40 +96,33 @@ class Engine:
         self, building_ids: Sequence[str], *, k: int = 20, rules: PoolRules | None = None
     ) -> list[dict[str, Any]]:
         """One jsonl object per building id (see ``matching.shortlist``), in query order."""
-        state, rules = self.state(), rules or PoolRules()
-        return self.cache.results(
-            state,
-            ("building", k, rules, self.max_scored),
-            building_ids,
-            lambda ids: self._score(
-                shortlist_for_buildings, state, ids, k=k, rules=rules, max_scored=self.max_scored
-            ),
-        )
+        return self._shortlists(shortlist_for_buildings, building_ids, k=k, rules=rules,
+                                max_scored=self.max_scored)  # fmt: skip
 
     def shortlist_for_enterprises(
         self, enterprise_ids: Sequence[str], *, k: int = 20, rules: PoolRules | None = None
     ) -> list[dict[str, Any]]:
         """One jsonl object per enterprise id, in query order."""
-        state, rules = self.state(), rules or PoolRules()
-        return self.cache.results(
-            state,
-            ("enterprise", k, rules, self.max_scored_buildings),
-            enterprise_ids,
-            lambda ids: self._score(
-                shortlist_for_enterprises,
-                state,
-                ids,
-                k=k,
-                rules=rules,
-                max_scored=self.max_scored_buildings,
-            ),
-        )
+        return self._shortlists(shortlist_for_enterprises, enterprise_ids, k=k, rules=rules,
+                                max_scored=self.max_scored_buildings)  # fmt: skip
 
-    def _score(
-        self, fn: Callable[..., list[dict[str, Any]]], *args: Any, **kwargs: Any
+    def _shortlists(
+        self,
+        fn: Callable[..., list[dict[str, Any]]],
+        ids: Sequence[str],
+        *,
+        k: int,
+        rules: PoolRules | None,
+        max_scored: int | None,
     ) -> list[dict[str, Any]]:
-        with self._scoring:
-            return fn(*args, **kwargs)
+        """Both directions: cached answers as they are, the others scored one call at a time."""
+        state, rules = self.state(), rules or PoolRules()
+
+        def score(missing: list[str]) -> list[dict[str, Any]]:
+            with self._scoring:
+                return fn(state, missing, k=k, rules=rules, max_scored=max_scored)
+
+        return self.cache.results(state, (fn.__name__, k, rules, max_scored), ids, score)
 
     @property
     def model_version(self) -> str:

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from features import Registry, Snapshot, Vocabulary, context_for, feature_names
@@ -28,7 +27,12 @@ from matching.prescore_terms import distance_keys, planar_km
 from matching.shortlist import shortlist_for_buildings, shortlist_for_enterprises
 from models import CorruptModelError, LGBMRankerScorer, load_current, load_version
 from tests.matching.test_candidates import AS_OF
-from tests.matching.test_shortlist import _fit_model, publish_model, shortlist_tables
+from tests.matching.test_shortlist import (
+    _fit_model,
+    new_enterprise_e9,
+    publish_model,
+    shortlist_tables,
+)
 
 SMALL = DistillConfig(building_queries=4, enterprise_queries=8, per_query=200, head=20)
 
@@ -134,16 +138,7 @@ def test_prescore_arrays_refresh_on_data_version_change(engine: Engine) -> None:
     state = engine.state()
     assert engine.state().prescore is state.prescore  # unchanged data: arrays reused
     n_before = len(state.prescore.enterprise_base)
-    new = pd.DataFrame(
-        {
-            "enterprise_id": ["E9"],
-            "name": ["壬新材料"],
-            "industry_code": ["6510"],
-            "employees": pd.array([25], dtype="Int64"),
-            "city": ["太原市"],
-        }
-    )
-    engine.repo.upsert({"enterprises": new})
+    engine.repo.upsert({"enterprises": new_enterprise_e9()})
     after = engine.state()
     assert after.prescore is not state.prescore
     assert len(after.prescore.enterprise_base) == n_before + 1

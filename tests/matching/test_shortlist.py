@@ -61,6 +61,19 @@ def _fit_model(snapshot: Snapshot, *, seed: int) -> tuple[LGBMRankerScorer, Voca
     return scorer, vocab
 
 
+def new_enterprise_e9() -> pd.DataFrame:
+    """A small Taiyuan firm, not in ``shortlist_tables``, for tests that write to the data."""
+    return pd.DataFrame(
+        {
+            "enterprise_id": ["E9"],
+            "name": ["壬新材料"],
+            "industry_code": ["6510"],
+            "employees": pd.array([25], dtype="Int64"),
+            "city": ["太原市"],
+        }
+    )
+
+
 def publish_model(
     store: Path, model: tuple[LGBMRankerScorer, Vocabulary], *, second: int = 0
 ) -> str:
@@ -169,16 +182,7 @@ def test_engine_refreshes_after_a_data_write(engine: Engine) -> None:
     assert "E9" not in _ids(before)
     state = engine.state()
     assert engine.state() is state  # nothing changed: no rebuild
-    new = pd.DataFrame(
-        {
-            "enterprise_id": ["E9"],
-            "name": ["壬新材料"],
-            "industry_code": ["6510"],
-            "employees": pd.array([25], dtype="Int64"),
-            "city": ["太原市"],
-        }
-    )
-    engine.repo.upsert({"enterprises": new})
+    engine.repo.upsert({"enterprises": new_enterprise_e9()})
     after = engine.shortlist_for_buildings(["B1"], k=500)[0]
     assert "E9" in _ids(after)
     assert engine.state() is not state
@@ -191,16 +195,7 @@ def test_cached_engine_answers_repeats_and_forgets_on_a_data_write(engine: Engin
     assert cached.shortlist_for_buildings(["B2", "B1"], k=500) == first[::-1]
     assert (cached.cache.hits, cached.cache.misses) == (2, 2)
     assert cached.shortlist_for_buildings(["B1"], k=3)[0]["items"] == first[0]["items"][:3]
-    new = pd.DataFrame(
-        {
-            "enterprise_id": ["E9"],
-            "name": ["壬新材料"],
-            "industry_code": ["6510"],
-            "employees": pd.array([25], dtype="Int64"),
-            "city": ["太原市"],
-        }
-    )
-    engine.repo.upsert({"enterprises": new})
+    engine.repo.upsert({"enterprises": new_enterprise_e9()})
     after = cached.shortlist_for_buildings(["B1"], k=500)[0]
     assert "E9" in _ids(after) and "E9" not in _ids(first[0])
 
