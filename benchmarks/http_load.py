@@ -1,22 +1,35 @@
 """HTTP load on loopback: ``tenantmatch serve`` with 2 uvicorn workers, an asyncio httpx load
-generator (bounded in requests and time) on ``GET /v1/buildings/{id}/shortlist``.
+generator (bounded in requests and time) on ``GET /v1/buildings/{id}/shortlist?k=50``.
 
-Two workloads after a warm-up: "distinct" (every request another building, so every answer is
-scored: the engine's cold path) and "repeated" (requests over a working set of buildings, as
-staff query the towers they work on; the engine's result cache answers repeats until the data
-or the model changes). Reports req/s, latency p50/p95/p99, error counts by kind, and the
-server's peak RSS (sum over its process tree, sampled).
+The server runs on a scratch copy of the database (the benchmark adds a key and audit rows).
+Warm-up: ``WARM_REQUESTS`` random buildings, 8 at a time, until both workers have loaded the data
+and compiled the model; those buildings are left out of every workload below. Then, in order:
+
+- "distinct": every request another building, so every answer is scored (the cold path);
+- "repeated": requests over a working set of ``HOT_SET`` buildings none of which was asked
+  before, as staff query the towers they work on: the first answers are scored in the run, the
+  repeats come from the result cache (until the data or the model changes);
+- "cached": the same working set again, now answered from the cache: the fixed cost per request
+  (authentication, audit, freshness check, serving the stored answer).
+
+Each reports req/s, latency p50/p95/p99, error counts by kind; the server's RSS is summed over
+its process tree at the end. ``python -m benchmarks.http_load`` appends one labelled run to a
+JSON file under ``benchmarks/results/``.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 900.0
 WARM_REQUESTS = 40
+TIME_LIMIT_S = 300.0  # per workload
 HOT_SET = 300  # buildings a city's promotion staff work on in the "repeated" workload
 
 
@@ -116,67 +130,73 @@ async def _load(
     }
 
 
+def _building_ids(folder: Path) -> list[str]:
+    frame = pd.read_csv(folder / "world" / "buildings.csv", usecols=["building_id"])
+    return frame["building_id"].astype(str).tolist()
+
+
 async def _run(args: dict[str, Any], *, port: int, key: str, server: subprocess.Popen) -> dict:
-    ids = (
-        pd.read_csv(Path(args["db"]).parent / "world" / "buildings.csv", usecols=["building_id"])[
-            "building_id"
-        ]
-        .astype(str)
-        .tolist()
-    )
+    ids = _building_ids(Path(args["db"]).parent)
     rng = np.random.default_rng(0)
+    order = [str(x) for x in rng.permutation(ids)]
+    warm_ids, rest = order[:WARM_REQUESTS], order[WARM_REQUESTS:]
+    n, hot_n = int(args["requests"]), min(HOT_SET, len(rest) // 2)
+    hot_ids, distinct = rest[:hot_n], rest[hot_n : hot_n + n]
+    repeated = [str(x) for x in rng.choice(hot_ids, n)]
+    again = [str(x) for x in rng.choice(hot_ids, n)]
     limits = httpx.Limits(max_connections=int(args["concurrency"]) + 4)
+    load = {
+        "concurrency": int(args["concurrency"]),
+        "time_limit_s": float(args["time_limit_s"]),
+        "key": key,
+    }
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{port}", timeout=120.0, limits=limits
     ) as client:
         alive_s = await _wait_ready(client, server=server)
         warm_start = time.perf_counter()
-        warm = await _load(
-            client,
-            list(rng.choice(ids, WARM_REQUESTS)),
-            concurrency=8,
-            time_limit_s=READY_TIMEOUT_S,
-            key=key,
-        )
+        warm = await _load(client, warm_ids, concurrency=8, time_limit_s=READY_TIMEOUT_S, key=key)
         warm_s = time.perf_counter() - warm_start
-        n = int(args["requests"])
-        distinct = [str(x) for x in rng.permutation(ids)[: min(n, len(ids))]]
-        concurrency, limit_s = int(args["concurrency"]), float(args["time_limit_s"])
-        cold = await _load(client, distinct, concurrency=concurrency, time_limit_s=limit_s, key=key)
-        hot_ids = rng.choice(ids, min(HOT_SET, len(ids)), replace=False)
-        repeated = [str(x) for x in rng.choice(hot_ids, n)]
-        hot = await _load(client, repeated, concurrency=concurrency, time_limit_s=limit_s, key=key)
+        cold = await _load(client, distinct, **load)
+        hot = await _load(client, repeated, **load)
+        cached = await _load(client, again, **load)
     return {
         "alive_s": alive_s,
+        "warmup": f"{len(warm_ids)} random buildings, 8 at a time (loads the data and the model "
+        "in both workers); left out of the workloads",
         "warmup_s": warm_s,
         "warmup_errors": warm["errors"],
-        "distinct": {"workload": "every request another building (nothing cached)", **cold},
+        "distinct": {
+            "workload": f"{len(distinct)} requests, each another building (every answer scored)",
+            **cold,
+        },
         "repeated": {
-            "workload": f"{n} requests over {len(hot_ids)} buildings, first answers computed "
-            "in the run (each worker caches its own)",
+            "workload": f"{n} requests over {hot_n} buildings not asked before: first answers "
+            "scored in the run, repeats from the result cache",
             **hot,
+        },
+        "cached": {
+            "workload": f"{n} requests over the same {hot_n} buildings again (answers cached)",
+            **cached,
         },
     }
 
 
 def measure(args: dict[str, Any]) -> dict[str, Any]:
-    """Start the server, load it, stop it; args db (file), store, requests, concurrency,
-    time_limit_s."""
-    db = f"sqlite:///{Path(args['db']).resolve()}"
+    """Start the server on a scratch copy of the database, load it, stop it; args db (file, next
+    to a ``world/`` folder), store, requests, concurrency, time_limit_s."""
+    with tempfile.TemporaryDirectory(prefix="tenantmatch-http-") as scratch:
+        db_file = Path(scratch) / "db.sqlite"
+        shutil.copyfile(args["db"], db_file)
+        result = _serve_and_load(args, db=f"sqlite:///{db_file}")
+    return {"workers": 2, "concurrency": int(args["concurrency"]), **result}
+
+
+def _serve_and_load(args: dict[str, Any], *, db: str) -> dict[str, Any]:
     key = _viewer_key(db, args["store"])
     port = _free_port()
-    cmd = [
-        _tool(),
-        "serve",
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-        "--db",
-        db,
-        "--models",
-        args["store"],
-    ]
+    cmd = [_tool(), "serve", "--port", str(port), "--workers", "2", "--db", db,
+           "--models", args["store"]]  # fmt: skip
     env = {**os.environ, "TENANTMATCH_LOG_LEVEL": "WARNING"}
     server = subprocess.Popen(
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, start_new_session=True
@@ -192,4 +212,49 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
             os.killpg(server.pid, signal.SIGKILL)
             _, err = server.communicate()
     result["server_stderr_tail"] = err.decode(errors="replace")[-400:] if err else ""
-    return {"workers": 2, "concurrency": int(args["concurrency"]), **result}
+    return result
+
+
+def _commit() -> str:
+    proc = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "api", "matching"],
+                           capture_output=True, text=True).stdout.strip()  # fmt: skip
+    return proc.stdout.strip() + ("+uncommitted" if dirty else "")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: one labelled run appended to ``--out`` (a JSON object with a ``runs`` list)."""
+    parser = argparse.ArgumentParser(description="HTTP load on 2 uvicorn workers (loopback).")
+    parser.add_argument("--size", type=int, default=200_000, help="world: benchmarks/work/n<N>")
+    parser.add_argument("--label", required=True, help="what this run measures, e.g. 'before'")
+    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--out", type=Path, default=None, help="default results/http-<N>.json")
+    ns = parser.parse_args(argv)
+    root = Path(__file__).resolve().parent
+    folder = root / "work" / f"n{ns.size}"
+    args = {
+        "db": str(folder / "db.sqlite"),
+        "store": str(folder / "models"),
+        "requests": ns.requests,
+        "concurrency": ns.concurrency,
+        "time_limit_s": TIME_LIMIT_S,
+    }
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    result = measure(args)
+    run = {"label": ns.label, "commit": _commit(), "started": started,
+           "load_avg_end": os.getloadavg(), **result}  # fmt: skip
+    out = ns.out or root / "results" / f"http-{ns.size}.json"
+    report = json.loads(out.read_text()) if out.exists() else {"enterprises": ns.size, "runs": []}
+    report["runs"].append(run)
+    out.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n")
+    for name in ("distinct", "repeated", "cached"):
+        w = result[name]
+        print(f"{ns.label} {name}: {w['req_per_s']:.1f} req/s, p50 {w['latency']['p50_ms']:.0f} "
+              f"p95 {w['latency']['p95_ms']:.0f} p99 {w['latency']['p99_ms']:.0f} ms, "
+              f"errors {w['error_count']}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
