@@ -1,6 +1,8 @@
 """The domain: contract, storage, import, candidate pools, rules, shortlists with reasons."""
 
 from matching.access import (
+    AuditWriter,
+    KeyCache,
     Principal,
     Role,
     audit,
@@ -70,6 +72,7 @@ __all__ = [
     "MAX_K",
     "MIN_UNIT_OVERSIZE_FACTOR",
     "PRESCORER_FILE",
+    "AuditWriter",
     "BuildingFilter",
     "CandidatePool",
     "DistillConfig",
@@ -77,6 +80,7 @@ __all__ = [
     "EnterpriseFilter",
     "ImportReport",
     "InputError",
+    "KeyCache",
     "ModelNotReadyError",
     "NotFoundError",
     "PoolRules",

@@ -14,13 +14,17 @@ import json
 import logging
 import re
 import secrets
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from matching.errors import InputError
+from cachetools import TTLCache
+
+from matching.errors import InputError, StorageError
 from matching.storage import Repository
 
 logger = logging.getLogger(__name__)
@@ -120,6 +124,54 @@ def authenticate(repo: Repository, presented: str | None) -> Principal | None:
     return Principal(key_id=key_id, role=str(row["role"]), operator_id=row["operator_id"])
 
 
+class KeyCache:
+    """Principals of keys accepted in the last ``ttl_s`` seconds, so a busy caller costs one key
+    lookup per ``ttl_s`` instead of one per request.
+
+    A key revoked elsewhere (another worker, the CLI) still works here for at most ``ttl_s``
+    seconds; ``forget`` drops it at once in this process. Refusals are never cached, so a new
+    key works at once and a wrong secret always reaches the database. ``ttl_s=0`` disables it.
+    """
+
+    def __init__(
+        self, *, ttl_s: float, maxsize: int = 10_000, timer: Callable[[], float] = time.monotonic
+    ) -> None:
+        if ttl_s < 0:
+            raise InputError(f"key cache ttl_s={ttl_s}: must be >= 0 seconds (0 disables it)")
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._entries: TTLCache[str, Principal] = TTLCache(maxsize, max(ttl_s, 1e-9), timer)
+
+    def cached(self, presented: str | None) -> Principal | None:
+        """The principal of ``presented`` if it was accepted less than ``ttl_s`` ago; no I/O."""
+        if not self.ttl_s or not isinstance(presented, str):
+            return None
+        with self._lock:
+            return self._entries.get(_digest(presented))
+
+    def authenticate(self, repo: Repository, presented: str | None) -> Principal | None:
+        """:func:`authenticate`, answered from the cache while the acceptance is fresh."""
+        principal = self.cached(presented)
+        if principal is not None:
+            return principal
+        principal = authenticate(repo, presented)
+        if principal is not None and self.ttl_s and isinstance(presented, str):
+            with self._lock:
+                self._entries[_digest(presented)] = principal
+        return principal
+
+    def forget(self, key_id: str) -> None:
+        """Drop every cached acceptance of ``key_id`` (call after revoking it)."""
+        with self._lock:
+            for digest in [d for d, p in self._entries.items() if p.key_id == key_id]:
+                self._entries.pop(digest, None)
+
+
+def _digest(presented: str) -> str:
+    # The cache holds digests, not keys: a memory dump shows no usable secret.
+    return hashlib.sha256(presented.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def revoke_key(repo: Repository, key_id: str, *, revoked_at: datetime | None = None) -> bool:
     """Revoke a key; False if it already was. Unknown ``key_id`` raises NotFoundError."""
     changed = repo.revoke_api_key(key_id, revoked_at=revoked_at)
@@ -181,3 +233,79 @@ def audit(
 
 def _json(detail: Mapping[str, Any]) -> str:
     return json.dumps(dict(detail), ensure_ascii=False, sort_keys=True, default=str)
+
+
+class AuditWriter:
+    """Audit entries appended by a background thread in batches, in the order they were added.
+
+    ``add`` returns at once; the thread writes what is pending every ``interval_s`` seconds in
+    one transaction. ``add(..., wait=True)`` and ``flush`` return only once everything added so
+    far is stored (for writes that must be on record before their answer, readers, shutdown);
+    ``close`` flushes and stops the thread. A failed background write is logged and retried;
+    once ``max_pending`` entries wait, ``add`` writes them itself and raises StorageError.
+    """
+
+    def __init__(
+        self, repo: Repository, *, interval_s: float = 0.2, max_pending: int = 50_000
+    ) -> None:
+        self.repo = repo
+        self.interval_s = interval_s
+        self.max_pending = max_pending
+        self._pending: list[dict[str, Any]] = []
+        self._lock = threading.Lock()  # guards _pending
+        self._writing = threading.Lock()  # one batch at a time keeps the order
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self._thread.start()
+
+    def add(
+        self,
+        principal: Principal | None,
+        *,
+        action: str,
+        target: str | None = None,
+        detail: str | Mapping[str, Any] | None = None,
+        wait: bool = False,
+    ) -> None:
+        """Queue who did ``action`` to ``target`` (time: now, UTC); see :func:`audit`."""
+        if not action:
+            raise InputError("audit action must be a non-empty string such as 'building.update'")
+        entry = {
+            "ts": datetime.now(UTC),
+            "key_id": None if principal is None else principal.key_id,
+            "action": action,
+            "target": target,
+            "detail": detail if detail is None or isinstance(detail, str) else _json(detail),
+        }
+        with self._lock:
+            self._pending.append(entry)
+            backlog = len(self._pending)
+        if wait or backlog >= self.max_pending or self._stop.is_set():
+            self.flush()
+
+    def flush(self) -> int:
+        """Store every entry added so far; returns how many this call wrote. StorageError when
+        the database refuses them (they stay queued for the next attempt)."""
+        with self._writing:
+            with self._lock:
+                batch, self._pending = self._pending, []
+            try:
+                return self.repo.append_audit_many(batch)
+            except StorageError:
+                with self._lock:
+                    self._pending[:0] = batch
+                raise
+
+    def close(self) -> None:
+        """Stop the background thread and store what is pending."""
+        self._stop.set()
+        self._thread.join()
+        self.flush()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.flush()
+            except StorageError as exc:
+                logger.error("audit entries not stored yet, retrying in %.1f s: %s",
+                             self.interval_s, exc)  # fmt: skip

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -267,6 +267,24 @@ class Repository:
         if key is None:
             raise StorageError(f"the database returned no id for the audit entry {action!r}")
         return int(key[0])
+
+    def append_audit_many(self, entries: Sequence[Mapping[str, Any]]) -> int:
+        """Append audit entries (mappings with ``action`` and optional ``target``, ``key_id``,
+        ``detail``, ``ts``) in one transaction, in the given order; returns how many."""
+        rows = [
+            {
+                "ts": records.utc(e.get("ts")),
+                "key_id": e.get("key_id"),
+                "action": e["action"],
+                "target": e.get("target"),
+                "detail": e.get("detail"),
+            }
+            for e in entries
+        ]
+        if rows:
+            with self._writing(f"append {len(rows)} audit entries") as conn:
+                conn.execute(insert(audit_log), rows)
+        return len(rows)
 
     def read_audit(self, limit: int = 100) -> list[dict[str, Any]]:
         """The newest ``limit`` audit entries, newest first."""

@@ -22,7 +22,7 @@ from matching.access import (
     parse_key,
     revoke_key,
 )
-from matching.errors import InputError, NotFoundError
+from matching.errors import InputError, NotFoundError, StorageError
 from matching.storage import Repository
 
 CREATED = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -160,3 +160,143 @@ def test_audit_records_who_what_when(repo):
     assert newest["key_id"] is None and newest["action"] == "shortlist.read"
     with pytest.raises(InputError, match="action"):
         audit(repo, ADMIN, action="")
+
+
+class Clock:
+    """A timer the test moves by hand (no sleeping, no timed assertions)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _counting_lookups(repo, monkeypatch):
+    looked_up: list[str] = []
+    real = repo.find_api_key
+
+    def counted(key_id):
+        looked_up.append(key_id)
+        return real(key_id)
+
+    monkeypatch.setattr(repo, "find_api_key", counted)
+    return looked_up
+
+
+def test_key_cache_looks_a_key_up_once_per_ttl(repo, monkeypatch):
+    key = create_key(repo, role="operator", operator_id="OP1", created=CREATED)
+    looked_up, clock = _counting_lookups(repo, monkeypatch), Clock()
+    keys = access.KeyCache(ttl_s=2.0, timer=clock)
+    assert keys.cached(key) is None
+    first = keys.authenticate(repo, key)
+    assert first == Principal(parse_key(key)[0], "operator", "OP1")
+    clock.now = 1.9
+    assert keys.authenticate(repo, key) == first and keys.cached(key) == first
+    assert len(looked_up) == 1
+    clock.now = 2.1  # expired: looked up again
+    assert keys.authenticate(repo, key) == first
+    assert len(looked_up) == 2
+
+
+def test_key_revoked_elsewhere_stops_working_when_its_acceptance_expires(repo):
+    key = create_key(repo, role="viewer", created=CREATED)
+    key_id = parse_key(key)[0]
+    clock = Clock()
+    keys = access.KeyCache(ttl_s=2.0, timer=clock)
+    assert keys.authenticate(repo, key) is not None
+    revoke_key(repo, key_id)  # as another worker or the CLI would: this cache is not told
+    clock.now = 2.5
+    assert keys.authenticate(repo, key) is None
+    clock.now = 100.0
+    assert keys.authenticate(repo, key) is None  # refusals are not cached either way
+
+
+def test_key_cache_forgets_a_revoked_key_at_once(repo):
+    key, other = (create_key(repo, role="viewer", created=CREATED) for _ in range(2))
+    keys = access.KeyCache(ttl_s=60.0, timer=Clock())
+    assert keys.authenticate(repo, key) and keys.authenticate(repo, other)
+    revoke_key(repo, parse_key(key)[0])
+    keys.forget(parse_key(key)[0])
+    assert keys.cached(key) is None and keys.authenticate(repo, key) is None
+    assert keys.cached(other) is not None  # only the revoked key went
+
+
+def test_key_cache_never_caches_refusals_and_can_be_off(repo, monkeypatch):
+    key = create_key(repo, role="viewer", created=CREATED)
+    looked_up = _counting_lookups(repo, monkeypatch)
+    keys = access.KeyCache(ttl_s=60.0, timer=Clock())
+    wrong = key[:-1] + ("A" if key[-1] != "A" else "B")
+    assert keys.authenticate(repo, wrong) is None and keys.authenticate(repo, wrong) is None
+    assert keys.authenticate(repo, None) is None and keys.cached(None) is None
+    assert len(looked_up) == 2  # each wrong secret reached the database
+    off = access.KeyCache(ttl_s=0)
+    assert off.authenticate(repo, key) and off.authenticate(repo, key)
+    assert off.cached(key) is None and len(looked_up) == 4
+    with pytest.raises(InputError, match="ttl_s"):
+        access.KeyCache(ttl_s=-1)
+
+
+@pytest.fixture
+def writer(repo):
+    # An interval no test waits for: entries reach the database only through flush/wait/close.
+    audit_writer = access.AuditWriter(repo, interval_s=3600)
+    yield audit_writer
+    audit_writer.close()
+
+
+def test_audit_writer_stores_queued_entries_in_order_on_flush(repo, writer):
+    writer.add(VIEWER, action="shortlist.building", target="B1", detail={"k": 5})
+    writer.add(None, action="shortlist.enterprise", target="E1")
+    assert writer.flush() == 2
+    newest, oldest = repo.read_audit(limit=10)
+    assert (oldest["key_id"], oldest["action"], oldest["target"]) == ("k1", "shortlist.building",
+                                                                      "B1")  # fmt: skip
+    assert json.loads(oldest["detail"]) == {"k": 5} and oldest["ts"] is not None
+    assert (newest["key_id"], newest["action"]) == (None, "shortlist.enterprise")
+    assert newest["id"] > oldest["id"] and writer.flush() == 0
+    with pytest.raises(InputError, match="action"):
+        writer.add(ADMIN, action="")
+
+
+def test_audit_writer_wait_stores_everything_added_before(repo, writer):
+    writer.add(VIEWER, action="shortlist.building", target="B1")
+    writer.add(OPERATOR, action="building.upsert", target="B1", wait=True)
+    assert [e["action"] for e in repo.read_audit(limit=10)] == [
+        "building.upsert", "shortlist.building",
+    ]  # fmt: skip
+
+
+def test_audit_writer_close_stores_what_is_pending(repo):
+    writer = access.AuditWriter(repo, interval_s=3600)
+    writer.add(VIEWER, action="shortlist.building", target="B9")
+    writer.close()
+    assert [e["target"] for e in repo.read_audit(limit=10)] == ["B9"]
+    writer.add(VIEWER, action="shortlist.building", target="B10")  # after close: stored at once
+    assert [e["target"] for e in repo.read_audit(limit=10)] == ["B10", "B9"]
+
+
+def test_audit_writer_keeps_entries_a_failed_write_refused(repo, writer, monkeypatch):
+    real = repo.append_audit_many
+    monkeypatch.setattr(repo, "append_audit_many", _refuse)
+    writer.add(VIEWER, action="shortlist.building", target="B1")
+    with pytest.raises(StorageError, match="locked"):
+        writer.flush()
+    writer.add(VIEWER, action="shortlist.building", target="B2")
+    monkeypatch.setattr(repo, "append_audit_many", real)
+    assert writer.flush() == 2
+    assert [e["target"] for e in repo.read_audit(limit=10)] == ["B2", "B1"]
+
+
+def test_audit_writer_writes_itself_when_the_backlog_is_full(repo):
+    writer = access.AuditWriter(repo, interval_s=3600, max_pending=3)
+    for target in ("B1", "B2"):
+        writer.add(VIEWER, action="shortlist.building", target=target)
+    assert repo.read_audit(limit=10) == []
+    writer.add(VIEWER, action="shortlist.building", target="B3")
+    assert [e["target"] for e in repo.read_audit(limit=10)] == ["B3", "B2", "B1"]
+    writer.close()
+
+
+def _refuse(entries):
+    raise StorageError("append audit failed and was rolled back: database is locked")

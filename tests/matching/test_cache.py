@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from matching.cache import ResultCache
+from matching.cache import ResultCache, StateCache
 
 
 class Counter:
@@ -67,3 +67,18 @@ def test_lru_eviction_errors_and_disabled_cache() -> None:
     assert counter.calls == [["A"], ["A"]]
     with pytest.raises(ValueError, match="maxsize"):
         ResultCache(-1)
+
+
+def test_a_cache_of_immutable_answers_hands_out_the_stored_object() -> None:
+    cache: StateCache[bytes] = StateCache(10)
+    state, calls = object(), []
+
+    def render(ids: list[str]) -> list[bytes]:
+        calls.append(ids)
+        return [f'{{"query": "{i}"}}'.encode() for i in ids]
+
+    first = cache.results(state, "k", ["A"], render)[0]
+    assert cache.results(state, "k", ["A"], render)[0] is first  # no copy of immutable bytes
+    assert calls == [["A"]]
+    assert cache.results(object(), "k", ["A"], render)[0] == first  # a new state: computed again
+    assert calls == [["A"], ["A"]]
