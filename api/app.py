@@ -12,13 +12,14 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
+from api.answers import ShortlistAnswers
 from api.errors import install_error_handlers
 from api.jobs import RetrainJobs
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.observability import Metrics, configure_json_logging
 from api.routes import admin, buildings, enterprises, health, planning, shortlists, tenancies, web
 from api.settings import Settings
-from matching import Engine, RegistryLists, Repository, TenantmatchError
+from matching import AuditWriter, Engine, KeyCache, RegistryLists, Repository, TenantmatchError
 from models import ModelsError
 
 log = logging.getLogger(__name__)
@@ -39,18 +40,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             configure_json_logging(settings.log_level)
         repo = Repository(settings.db)
         app.state.repository = repo
-        app.state.engine = Engine(
-            repo,
-            settings.models,
-            as_of=date.today,
-            cache_size=settings.shortlist_cache,
-            compile_trees=settings.compile_trees,
-        )
+        # The API keeps finished shortlists as rendered JSON (ShortlistAnswers), not the engine.
+        engine = Engine(repo, settings.models, as_of=date.today, cache_size=0,
+                        compile_trees=settings.compile_trees)  # fmt: skip
+        app.state.engine = engine
+        app.state.answers = ShortlistAnswers(engine, maxsize=settings.shortlist_cache)
+        app.state.keys = KeyCache(ttl_s=settings.key_cache_seconds)
+        app.state.audit = AuditWriter(repo)
         app.state.lists = RegistryLists(repo)
         app.state.jobs = RetrainJobs(settings.jobs_dir, env=settings.child_environ())
         log.info("tenantmatch API ready: database %r, models %s", repo, settings.models)
-        yield
-        repo.close()
+        try:
+            yield
+        finally:
+            app.state.audit.close()  # stores the entries still queued
+            repo.close()
 
     app = FastAPI(
         title="tenantmatch",

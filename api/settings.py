@@ -36,7 +36,10 @@ class Settings(BaseSettings):
     stale_days: int = Field(default=90, ge=1)
     workers: int = Field(default=1, ge=1, le=16)
     # finished shortlists each worker keeps until the data, the model or the date changes
-    shortlist_cache: int = Field(default=2_000, ge=0, le=1_000_000)  # ~50 KB each at k=50
+    shortlist_cache: int = Field(default=2_000, ge=0, le=1_000_000)  # ~20 KB JSON each at k=50
+    # an accepted API key is not looked up again for this long (s): a key revoked through
+    # another process keeps working at most this long; 0 looks every request up
+    key_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     compile_trees: bool = True  # compile the model with lleaves when it is installed
     json_logs: bool = True
     log_level: str = "INFO"

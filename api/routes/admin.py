@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, UploadFile
 
-from api.deps import AdminDep, JobsDep, RepositoryDep, SettingsDep, ViewerDep
+from api.deps import AdminDep, AuditDep, JobsDep, KeysDep, RepositoryDep, SettingsDep, ViewerDep
 from api.errors import ApiError
 from api.schemas import (
     AUTH_ERRORS,
@@ -21,7 +21,7 @@ from api.schemas import (
     RevokedOut,
     error_responses,
 )
-from matching import audit, bulk_upload, create_key, list_keys, parse_key, revoke_key
+from matching import bulk_upload, create_key, list_keys, parse_key, revoke_key
 from matching.contract import TABLES_BY_NAME
 from models import current_version, list_versions
 
@@ -39,6 +39,7 @@ def import_file(
     file: Annotated[UploadFile, File(description="CSV (UTF-8 or GBK), xlsx or Parquet.")],
     principal: AdminDep,
     repo: RepositoryDep,
+    audit: AuditDep,
     settings: SettingsDep,
     skip_invalid: Annotated[bool, Form(description="Import valid rows, report the rest.")] = False,
 ) -> dict[str, Any]:
@@ -46,17 +47,17 @@ def import_file(
     content = file.file.read(settings.max_upload_bytes + 1)
     report = bulk_upload(repo, table=table.value, filename=file.filename or "",
                          content=content, skip_invalid=skip_invalid)  # fmt: skip
-    audit(repo, principal, action="import", target=table.value,
-          detail={"file": file.filename, "skip_invalid": skip_invalid})  # fmt: skip
+    audit.add(principal, action="import", target=table.value,
+              detail={"file": file.filename, "skip_invalid": skip_invalid}, wait=True)  # fmt: skip
     return report
 
 
 @router.post("/admin/retrain", response_model=JobOut, status_code=202,
              responses=error_responses(409, *STATUSES))  # fmt: skip
-def start_retrain(principal: AdminDep, jobs: JobsDep, repo: RepositoryDep) -> JobOut:
+def start_retrain(principal: AdminDep, jobs: JobsDep, audit: AuditDep) -> JobOut:
     """Start ``tenantmatch train`` as a separate process; poll the returned job."""
     state = jobs.start()
-    audit(repo, principal, action="retrain.start", target=state.job_id)
+    audit.add(principal, action="retrain.start", target=state.job_id, wait=True)
     return JobOut.model_validate(state, from_attributes=True)
 
 
@@ -75,13 +76,15 @@ def models(_: ViewerDep, settings: SettingsDep) -> dict[str, Any]:
 
 
 @router.post("/admin/keys", response_model=KeyCreatedOut, status_code=201, responses=ERRORS)
-def add_key(body: KeyCreateIn, principal: AdminDep, repo: RepositoryDep) -> dict[str, Any]:
+def add_key(
+    body: KeyCreateIn, principal: AdminDep, repo: RepositoryDep, audit: AuditDep
+) -> dict[str, Any]:
     """Create an API key; the answer holds the key itself, shown only this once."""
     created = datetime.now(UTC)
     key = create_key(repo, role=body.role, operator_id=body.operator_id, created=created)
     key_id = parse_key(key)[0]  # type: ignore[index]
-    audit(repo, principal, action="key.create", target=key_id,
-          detail={"role": body.role, "operator_id": body.operator_id})  # fmt: skip
+    audit.add(principal, action="key.create", target=key_id,
+              detail={"role": body.role, "operator_id": body.operator_id}, wait=True)  # fmt: skip
     return {"key_id": key_id, "role": body.role, "operator_id": body.operator_id,
             "created_at": created, "revoked_at": None, "key": key}  # fmt: skip
 
@@ -94,11 +97,15 @@ def keys(_: AdminDep, repo: RepositoryDep) -> dict[str, Any]:
 
 @router.delete("/admin/keys/{key_id}", response_model=RevokedOut,
                responses=error_responses(409, *STATUSES))  # fmt: skip
-def remove_key(key_id: KeyIdPath, principal: AdminDep, repo: RepositoryDep) -> RevokedOut:
-    """Revoke a key; it stops working at once. The key making the request cannot revoke itself
-    (409): that would lock its holder out; use another admin key or the CLI."""
+def remove_key(
+    key_id: KeyIdPath, principal: AdminDep, repo: RepositoryDep, audit: AuditDep, keys: KeysDep
+) -> RevokedOut:
+    """Revoke a key; it stops working at once on this server process and within
+    ``key_cache_seconds`` (2 s by default) on its other workers. The key making the request cannot
+    revoke itself (409): that would lock its holder out; use another admin key or the CLI."""
     if key_id == principal.key_id:
         raise ApiError(409, f"key {key_id} is the one making this request; it cannot revoke itself")
     changed = revoke_key(repo, key_id)
-    audit(repo, principal, action="key.revoke", target=key_id)
+    keys.forget(key_id)  # other workers drop it within key_cache_seconds
+    audit.add(principal, action="key.revoke", target=key_id, wait=True)
     return RevokedOut(key_id=key_id, changed=changed)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 
 from api.access import building_write, editable_building
 from api.deps import (
+    AuditDep,
     ListsDep,
     OperatorDep,
     RepositoryDep,
@@ -29,7 +30,6 @@ from api.schemas import (
 from api.settings import Settings
 from matching import (
     BuildingFilter,
-    audit,
     delete_building,
     is_stale,
     plain_record,
@@ -78,22 +78,22 @@ def get_building(
 @router.put("/{building_id}", response_model=BuildingOut, responses=ERRORS)
 def put_building(
     building_id: BuildingIdPath, body: BuildingIn, principal: OperatorDep, repo: RepositoryDep,
-    settings: SettingsDep,
+    audit: AuditDep, settings: SettingsDep,
 ) -> dict[str, Any]:  # fmt: skip
     """Create a building or update the fields given (operators: only their own buildings)."""
     fields = body.model_dump(mode="json", exclude_unset=True)
     record = building_write(repo, principal, building_id, fields)
     row = upsert_building(repo, record)
-    audit(repo, principal, action="building.upsert", target=building_id, detail=fields)
+    audit.add(principal, action="building.upsert", target=building_id, detail=fields, wait=True)
     return _out(row, settings)
 
 
 @router.delete("/{building_id}", response_model=DeletedOut, responses=ERRORS)
 def remove_building(
-    building_id: BuildingIdPath, principal: OperatorDep, repo: RepositoryDep
+    building_id: BuildingIdPath, principal: OperatorDep, repo: RepositoryDep, audit: AuditDep
 ) -> DeletedOut:
     """Delete a building with its tenancies and events (operators: only their own)."""
     editable_building(repo, principal, building_id)
     delete_building(repo, building_id)
-    audit(repo, principal, action="building.delete", target=building_id)
+    audit.add(principal, action="building.delete", target=building_id, wait=True)
     return DeletedOut(deleted=building_id)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path, Query
 from api.access import enterprise_view
 from api.deps import (
     AdminDep,
+    AuditDep,
     ListsDep,
     OperatorDep,
     RepositoryDep,
@@ -31,7 +32,6 @@ from api.schemas import (
 )
 from matching import (
     EnterpriseFilter,
-    audit,
     delete_enterprise,
     plain_record,
     require_record,
@@ -76,20 +76,20 @@ def get_enterprise(
 @router.put("/{enterprise_id}", response_model=EnterpriseOut, responses=ERRORS)
 def put_enterprise(
     enterprise_id: EnterpriseIdPath, body: EnterpriseIn, principal: OperatorDep,
-    repo: RepositoryDep,
+    repo: RepositoryDep, audit: AuditDep,
 ) -> dict[str, Any]:  # fmt: skip
     """Create an enterprise or update the fields given (operators and admins)."""
     fields = body.model_dump(mode="json", exclude_unset=True)
     row = upsert_enterprise(repo, {**fields, "enterprise_id": enterprise_id})
-    audit(repo, principal, action="enterprise.upsert", target=enterprise_id, detail=fields)
+    audit.add(principal, action="enterprise.upsert", target=enterprise_id, detail=fields, wait=True)
     return plain_record(row)
 
 
 @router.delete("/{enterprise_id}", response_model=DeletedOut, responses=ERRORS)
 def remove_enterprise(
-    enterprise_id: EnterpriseIdPath, principal: AdminDep, repo: RepositoryDep
+    enterprise_id: EnterpriseIdPath, principal: AdminDep, repo: RepositoryDep, audit: AuditDep
 ) -> DeletedOut:
     """Delete an enterprise with its links, tenancies and events (admins)."""
     delete_enterprise(repo, enterprise_id)
-    audit(repo, principal, action="enterprise.delete", target=enterprise_id)
+    audit.add(principal, action="enterprise.delete", target=enterprise_id, wait=True)
     return DeletedOut(deleted=enterprise_id)

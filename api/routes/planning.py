@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from api.access import editable_building
-from api.deps import EngineDep, OperatorDep, RepositoryDep, ShortlistQueryDep, ViewerDep
+from api.deps import AuditDep, EngineDep, OperatorDep, RepositoryDep, ShortlistQueryDep, ViewerDep
 from api.schemas import AUTH_ERRORS, ChainLeadsOut, EntityId, PlanIn, PlanOut, error_responses
-from matching import audit, chain_leads, fill_plan, theme_fit
+from matching import chain_leads, fill_plan, theme_fit
 
 router = APIRouter(prefix="/v1/buildings", tags=["planning"])
 
@@ -21,20 +21,20 @@ ERRORS = error_responses(400, 404, 503, *AUTH_ERRORS)
             response_model_exclude_none=True, responses=ERRORS)  # fmt: skip
 def building_chain_leads(
     building_id: BuildingIdPath, query: ShortlistQueryDep, principal: ViewerDep,
-    engine: EngineDep, repo: RepositoryDep,
+    engine: EngineDep, audit: AuditDep,
 ) -> dict[str, Any]:  # fmt: skip
     """Upstream, downstream and invested partners of the building's tenants who are not tenants
     yet, each with the tenant that links them, ranked by the model's fit."""
     result = chain_leads(engine, building_id, k=query.k, rules=query.rules())
-    audit(repo, principal, action="chain_leads", target=building_id,
-          detail=query.model_dump(mode="json", exclude_defaults=True))  # fmt: skip
+    audit.add(principal, action="chain_leads", target=building_id,
+              detail=query.model_dump(mode="json", exclude_defaults=True))  # fmt: skip
     return result
 
 
 @router.post("/{building_id}/plan", response_model=PlanOut, responses=ERRORS)
 def building_plan(
     building_id: BuildingIdPath, body: PlanIn, principal: OperatorDep, engine: EngineDep,
-    repo: RepositoryDep,
+    repo: RepositoryDep, audit: AuditDep,
 ) -> dict[str, Any]:  # fmt: skip
     """Theme fit (expected demand under each specialty theme) and a fill plan for the vacant
     area (operators: only their own buildings)."""
@@ -43,6 +43,6 @@ def building_plan(
     theme = body.theme.value if body.theme else None
     plan = fill_plan(engine, building_id, candidates=body.candidates, theme=theme,
                      chain_bonus=body.chain_bonus)  # fmt: skip
-    audit(repo, principal, action="plan", target=building_id, detail=body.model_dump(mode="json"))
+    audit.add(principal, action="plan", target=building_id, detail=body.model_dump(mode="json"))
     return {"query": {"building_id": building_id}, "model_version": plan["model_version"],
             "theme_fit": fit, "fill_plan": plan}  # fmt: skip

@@ -2,42 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Response
 
-from api.deps import EngineDep, RepositoryDep, ShortlistQueryDep, ViewerDep
+from api.deps import AnswersDep, AuditDep, ShortlistQueryDep, ViewerDep
 from api.schemas import AUTH_ERRORS, EntityId, ShortlistOut, error_responses
-from matching import audit
 
 router = APIRouter(prefix="/v1", tags=["shortlists"])
 
 BuildingIdPath = Annotated[EntityId, Path(description="A building_id.")]
 EnterpriseIdPath = Annotated[EntityId, Path(description="An enterprise_id.")]
 ERRORS = error_responses(400, 404, 503, *AUTH_ERRORS)
+JSON = "application/json"
 
 
 @router.get("/buildings/{building_id}/shortlist", response_model=ShortlistOut,
             response_model_exclude_none=True, responses=ERRORS)  # fmt: skip
 def building_shortlist(
     building_id: BuildingIdPath, query: ShortlistQueryDep, principal: ViewerDep,
-    engine: EngineDep, repo: RepositoryDep,
-) -> dict[str, Any]:  # fmt: skip
+    answers: AnswersDep, audit: AuditDep,
+) -> Response:  # fmt: skip
     """Enterprises to court for this building's vacant space, best first, with reasons."""
-    result = engine.shortlist_for_buildings([building_id], k=query.k, rules=query.rules())[0]
-    audit(repo, principal, action="shortlist.building", target=building_id,
-          detail=query.model_dump(mode="json", exclude_defaults=True))  # fmt: skip
-    return result
+    body = answers.for_building(building_id, query)
+    audit.add(principal, action="shortlist.building", target=building_id,
+              detail=query.model_dump(mode="json", exclude_defaults=True))  # fmt: skip
+    return Response(body, media_type=JSON)
 
 
 @router.get("/enterprises/{enterprise_id}/shortlist", response_model=ShortlistOut,
             response_model_exclude_none=True, responses=ERRORS)  # fmt: skip
 def enterprise_shortlist(
     enterprise_id: EnterpriseIdPath, query: ShortlistQueryDep, principal: ViewerDep,
-    engine: EngineDep, repo: RepositoryDep,
-) -> dict[str, Any]:  # fmt: skip
+    answers: AnswersDep, audit: AuditDep,
+) -> Response:  # fmt: skip
     """Buildings that fit this enterprise, best first, with reasons."""
-    result = engine.shortlist_for_enterprises([enterprise_id], k=query.k, rules=query.rules())[0]
-    audit(repo, principal, action="shortlist.enterprise", target=enterprise_id,
-          detail=query.model_dump(mode="json", exclude_defaults=True))  # fmt: skip
-    return result
+    body = answers.for_enterprise(enterprise_id, query)
+    audit.add(principal, action="shortlist.enterprise", target=enterprise_id,
+              detail=query.model_dump(mode="json", exclude_defaults=True))  # fmt: skip
+    return Response(body, media_type=JSON)

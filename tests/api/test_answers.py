@@ -1,0 +1,97 @@
+"""The per-request shortcuts of the shortlist routes: rendered answers cached per scoring state,
+API keys accepted for ``key_cache_seconds``, audit entries written in batches."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from matching import Repository, parse_key, revoke_key
+from tests.api.conftest import Service, World, start_service
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
+
+
+def test_a_repeated_query_is_answered_with_the_same_bytes(service: Service) -> None:
+    path = f"/v1/buildings/{service.own_building}/shortlist"
+    cache = service.client.app.state.answers.cache  # type: ignore[attr-defined]
+    first = service.get(path, params={"k": 7, "include_risky": "true"})
+    hits = cache.hits
+    again = service.get(path, params={"k": 7, "include_risky": "true"})
+    assert first.status_code == again.status_code == 200
+    assert first.headers["content-type"] == again.headers["content-type"] == "application/json"
+    assert again.content == first.content and cache.hits == hits + 1
+    plain = service.get(path, params={"k": 7})  # other rules: another entry, not the risky one
+    assert cache.hits == hits + 1
+    assert all("risk_warnings" not in i for i in plain.json()["items"])
+    top = plain.json()["items"][0]["enterprise_id"]
+    enterprise = service.get(f"/v1/enterprises/{top}/shortlist", params={"k": 3})
+    assert enterprise.status_code == 200
+    assert enterprise.json()["query"] == {"enterprise_id": top}
+
+
+def test_answer_equals_the_jsonl_object_without_nulls(service: Service) -> None:
+    engine = service.client.app.state.engine  # type: ignore[attr-defined]
+    body = service.get(f"/v1/buildings/{service.other_building}/shortlist", params={"k": 4})
+    (expected,) = engine.shortlist_for_buildings([service.other_building], k=4)
+    assert body.json() == _without_none(expected)
+
+
+def test_a_data_change_replaces_cached_answers(fresh_service: Service) -> None:
+    svc = fresh_service
+    path = f"/v1/buildings/{svc.own_building}/shortlist"
+    before = svc.get(path, "op_own", params={"k": 5}).json()["items"]
+    assert svc.get(path, "op_own", params={"k": 5}).json()["items"] == before  # now cached
+    first = before[0]["enterprise_id"]
+    moved = svc.client.post("/v1/tenancies/move-in", headers=svc.headers("op_own"), json={
+        "enterprise_id": first, "building_id": svc.own_building,
+        "start_date": date.today().isoformat(), "area_m2": 80.0,
+    })  # fmt: skip
+    assert moved.status_code == 200, moved.text
+    after = svc.get(path, "op_own", params={"k": 5}).json()["items"]
+    assert first not in {i["enterprise_id"] for i in after}
+
+
+def test_a_key_revoked_by_another_process_is_refused_when_not_cached(
+    world: World, tmp_path: Path
+) -> None:
+    for svc in start_service(world, tmp_path, key_cache_seconds=0):
+        path = f"/v1/buildings/{svc.own_building}/shortlist"
+        assert svc.get(path, "viewer").status_code == 200
+        revoke_key(svc.repo, parse_key(svc.keys["viewer"])[0])  # type: ignore[index]
+        assert svc.get(path, "viewer").status_code == 401
+
+
+def test_a_revoked_key_is_refused_at_once_by_the_worker_that_revoked_it(
+    fresh_service: Service,
+) -> None:
+    svc = fresh_service
+    path = f"/v1/buildings/{svc.own_building}/shortlist"
+    assert svc.client.app.state.keys.ttl_s == 2.0  # type: ignore[attr-defined]
+    assert svc.get(path, "viewer").status_code == 200  # the viewer's key is now cached
+    key_id = parse_key(svc.keys["viewer"])[0]  # type: ignore[index]
+    assert (
+        svc.client.delete(f"/v1/admin/keys/{key_id}", headers=svc.headers("admin")).status_code
+        == 200
+    )
+    assert svc.get(path, "viewer").status_code == 401
+
+
+def test_shortlist_audit_entries_are_stored_by_shutdown(world: World, tmp_path: Path) -> None:
+    for svc in start_service(world, tmp_path):
+        for _ in range(3):
+            assert (
+                svc.get(f"/v1/buildings/{svc.own_building}/shortlist", "viewer").status_code == 200
+            )
+        db = svc.settings.db
+    with Repository(db) as repo:
+        entries = repo.read_audit(limit=10)
+    assert [e["action"] for e in entries] == ["shortlist.building"] * 3
+    assert all(e["target"] for e in entries)
