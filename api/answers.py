@@ -3,22 +3,34 @@
 A repeated query is answered with the stored bytes: no copy of the result, no response
 validation, no serialisation. The cache belongs to the engine's current scoring state and is
 emptied when a new state arrives (data, model or date changed), like the engine's own cache.
+The workers of one server also share what they scored (``SharedAnswers``): a query one worker
+answered is not scored again by the others while the data and the model stay the same.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import multiprocessing
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter
 
 from api.schemas import ShortlistOut, ShortlistQuery
-from matching import Engine
-from matching.cache import StateCache
+from api.settings import Settings
+from matching import Engine, ScoringState
+from matching.cache import SharedAnswers, StateCache
+
+log = logging.getLogger(__name__)
 
 # FastAPI's own serialisation of a ``response_model`` (validate, then dump_json by alias,
 # without None fields), so the bytes equal what the route sent before they were cached.
 _SHORTLIST = TypeAdapter(ShortlistOut)
+STALE_SHARED_FILE_S = 86_400.0  # another server run's file untouched this long is removed
 
 Shortlists = Callable[..., list[dict[str, Any]]]
 
@@ -30,11 +42,19 @@ def render_shortlist(result: dict[str, Any]) -> bytes:
 
 
 class ShortlistAnswers:
-    """Rendered shortlists of both directions, the ``maxsize`` most recently used per state."""
+    """Rendered shortlists of both directions, the ``maxsize`` most recently used per state;
+    with ``shared``, answers scored by sibling workers are read instead of scored again.
+    ``scope`` names the database and model store, so other servers' answers never match."""
 
-    def __init__(self, engine: Engine, *, maxsize: int) -> None:
+    def __init__(
+        self, engine: Engine, *, maxsize: int, shared: SharedAnswers | None = None, scope: str = ""
+    ) -> None:
         self.engine = engine
         self.cache: StateCache[bytes] = StateCache(maxsize)
+        self.shared = shared
+        self.scope = hashlib.sha256(scope.encode()).hexdigest()[:16]  # no password in the file
+        self.scored = 0  # answers this process scored itself
+        self._state_key: tuple[ScoringState, str] | None = None
 
     def for_building(self, building_id: str, query: ShortlistQuery) -> bytes:
         """The body of ``GET /v1/buildings/{building_id}/shortlist``."""
@@ -55,6 +75,81 @@ class ShortlistAnswers:
         state = self.engine.state()
 
         def compute(ids: list[str]) -> list[bytes]:
-            return [render_shortlist(r) for r in shortlists(ids, k=query.k, rules=rules)]
+            return self._shared_or_scored(state, shortlists, direction, ids, query)
 
         return self.cache.results(state, (direction, query.k, rules), [id_], compute)[0]
+
+    def _shared_or_scored(
+        self, state: ScoringState, shortlists: Shortlists, direction: str, ids: list[str],
+        query: ShortlistQuery,
+    ) -> list[bytes]:  # fmt: skip
+        """Answers a sibling worker stored for this state, the others scored (and stored)."""
+        state_key = None if self.shared is None else self._state_key_of(state)
+        if self.shared is None or state_key is None:
+            return self._score(shortlists, ids, query)
+        keys = {i: _query_key(direction, i, query) for i in ids}
+        found = {i: self.shared.get(state_key, keys[i]) for i in ids}
+        missing = [i for i in ids if found[i] is None]
+        for i, body in zip(missing, self._score(shortlists, missing, query), strict=True):
+            self.shared.put(state_key, keys[i], body)
+            found[i] = body
+        return [found[i] or b"" for i in ids]
+
+    def _score(self, shortlists: Shortlists, ids: list[str], query: ShortlistQuery) -> list[bytes]:
+        if not ids:
+            return []
+        self.scored += len(ids)
+        return [render_shortlist(r) for r in shortlists(ids, k=query.k, rules=query.rules())]
+
+    def _state_key_of(self, state: ScoringState) -> str | None:
+        """What ``state`` was built from, as a key other processes compute alike; None when the
+        data moved on meanwhile (then this state's data version is not known for sure)."""
+        known = self._state_key
+        if known is not None and known[0] is state:
+            return known[1]
+        # The data version only rises, and the engine keeps a state only while it reads the
+        # version the state was built on: equal reads around state() pin that version.
+        before = self.engine.repo.data_version()
+        same = self.engine.state() is state
+        if not same or self.engine.repo.data_version() != before:
+            return None
+        engine = self.engine
+        settings = (engine.max_scored, engine.max_scored_buildings, engine.compile_trees)
+        key = json.dumps([self.scope, before, state.model.version, str(state.snapshot.as_of),
+                          *settings])  # fmt: skip
+        self._state_key = (state, key)
+        return key
+
+
+def _query_key(direction: str, id_: str, query: ShortlistQuery) -> str:
+    return json.dumps([direction, id_, query.model_dump(mode="json")], ensure_ascii=False,
+                      sort_keys=True)  # fmt: skip
+
+
+def shared_answers_for(settings: Settings) -> SharedAnswers | None:
+    """The answers file the workers of this server share: named after the server process's
+    random multiprocessing key, which its workers inherit, so no other run reads it. None for a
+    single-process server or when ``shared_cache_dir`` or ``shortlist_cache`` is off."""
+    folder = settings.shared_cache_dir
+    if folder is None or settings.shortlist_cache == 0:
+        return None
+    if multiprocessing.parent_process() is None:
+        return None
+    run = hashlib.sha256(bytes(multiprocessing.current_process().authkey)).hexdigest()[:16]
+    path = Path(folder) / f"answers-{run}.sqlite"
+    _remove_stale(Path(folder), keep=path.name)
+    return SharedAnswers(path, maxsize=settings.shortlist_cache)
+
+
+def _remove_stale(folder: Path, *, keep: str) -> None:
+    if not folder.is_dir():
+        return
+    cutoff = time.time() - STALE_SHARED_FILE_S
+    for old in folder.glob("answers-*.sqlite*"):
+        try:
+            stale = not old.name.startswith(keep) and old.stat().st_mtime < cutoff
+        except FileNotFoundError:  # a sibling worker removed it first
+            continue
+        if stale:
+            log.info("removing the shared answers of an earlier server run: %s", old)
+            old.unlink(missing_ok=True)

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
-from api.answers import ShortlistAnswers
+from api.answers import ShortlistAnswers, shared_answers_for
 from api.errors import install_error_handlers
 from api.jobs import RetrainJobs
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -44,7 +44,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = Engine(repo, settings.models, as_of=date.today, cache_size=0,
                         compile_trees=settings.compile_trees)  # fmt: skip
         app.state.engine = engine
-        app.state.answers = ShortlistAnswers(engine, maxsize=settings.shortlist_cache)
+        app.state.answers = ShortlistAnswers(
+            engine, maxsize=settings.shortlist_cache, shared=shared_answers_for(settings),
+            scope=f"{settings.db} {settings.models.resolve()}",
+        )  # fmt: skip
         app.state.keys = KeyCache(ttl_s=settings.key_cache_seconds)
         app.state.audit = AuditWriter(repo)
         app.state.lists = RegistryLists(repo)

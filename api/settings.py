@@ -13,6 +13,7 @@ from features import DATA_DIR
 DEFAULT_DB_URL = f"sqlite:///{DATA_DIR / 'tenantmatch.db'}"
 DEFAULT_MODELS_DIR = DATA_DIR / "models"
 DEFAULT_JOBS_DIR = DATA_DIR / "runtime" / "jobs"
+DEFAULT_SHARED_CACHE_DIR = DATA_DIR / "runtime" / "shortlists"
 
 
 class Settings(BaseSettings):
@@ -37,6 +38,9 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=16)
     # finished shortlists each worker keeps until the data, the model or the date changes
     shortlist_cache: int = Field(default=2_000, ge=0, le=1_000_000)  # ~20 KB JSON each at k=50
+    # where the workers of one multi-worker server share scored answers (one file per server
+    # run, removed a day after its last use); None: each worker scores for itself
+    shared_cache_dir: Path | None = DEFAULT_SHARED_CACHE_DIR
     # an accepted API key is not looked up again for this long (s): a key revoked through
     # another process keeps working at most this long; 0 looks every request up
     key_cache_seconds: float = Field(default=2.0, ge=0, le=60)

@@ -13,11 +13,16 @@ cache; a cache of immutable results (the API keeps rendered JSON bytes) needs no
 from __future__ import annotations
 
 import copy
+import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Hashable, Sequence
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from cachetools import LRUCache
+
+logger = logging.getLogger(__name__)
 
 Result = TypeVar("Result")
 
@@ -78,3 +83,65 @@ class ResultCache(StateCache[dict[str, Any]]):
 
     def __init__(self, maxsize: int) -> None:
         super().__init__(maxsize, copy=copy.deepcopy)
+
+
+_ANSWERS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS answers (state TEXT NOT NULL, query TEXT NOT NULL, "
+    "body BLOB NOT NULL, PRIMARY KEY (state, query))"
+)
+
+
+class SharedAnswers:
+    """Finished answers (bytes) shared by the processes of one server through an SQLite file:
+    one worker scores a query, its siblings read the answer instead of scoring it again.
+
+    Entries are keyed by a state key (which must name the data version, the model version, the
+    snapshot date and the scoring settings) and a query key. Storing under a new state key
+    deletes the other states' entries; at most ``maxsize`` entries stay (oldest out). The file
+    is a cache: durability is off, and a failing file only costs the sharing (logged).
+    """
+
+    def __init__(self, path: Path, *, maxsize: int) -> None:
+        self.path = Path(path)
+        self.maxsize = maxsize
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._current_state: str | None = None
+        with self._connection() as conn:
+            conn.execute(_ANSWERS_TABLE)
+
+    def get(self, state: str, query: str) -> bytes | None:
+        """The stored answer, or None when no process stored one for this state yet."""
+        try:
+            row = (
+                self._connection()
+                .execute("SELECT body FROM answers WHERE state = ? AND query = ?", (state, query))
+                .fetchone()
+            )
+        except sqlite3.Error as exc:
+            logger.warning("shared answers %s unreadable, scoring instead: %s", self.path, exc)
+            return None
+        return None if row is None else bytes(row[0])
+
+    def put(self, state: str, query: str, body: bytes) -> None:
+        """Store an answer; the first state change seen here drops the older states' entries."""
+        try:
+            with self._connection() as conn:
+                if state != self._current_state:
+                    conn.execute("DELETE FROM answers WHERE state != ?", (state,))
+                    self._current_state = state
+                conn.execute("INSERT OR IGNORE INTO answers VALUES (?, ?, ?)", (state, query, body))
+                conn.execute("DELETE FROM answers WHERE rowid IN (SELECT rowid FROM answers "
+                             "ORDER BY rowid DESC LIMIT -1 OFFSET ?)", (self.maxsize,))  # fmt: skip
+        except sqlite3.Error as exc:
+            logger.warning("shared answers %s not writable, not shared: %s", self.path, exc)
+
+    def _connection(self) -> sqlite3.Connection:
+        # One connection per thread (sqlite3 connections stay in their thread).
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=5.0)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = OFF")  # a lost entry is scored again
+            self._local.conn = conn
+        return conn

@@ -1,13 +1,18 @@
-"""The per-request shortcuts of the shortlist routes: rendered answers cached per scoring state,
-API keys accepted for ``key_cache_seconds``, audit entries written in batches."""
+"""The per-request shortcuts of the shortlist routes: rendered answers cached per scoring state
+and shared between workers, API keys accepted for ``key_cache_seconds``, audit entries written in
+batches."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from matching import Repository, parse_key, revoke_key
+from api.answers import ShortlistAnswers, shared_answers_for
+from api.schemas import ShortlistQuery
+from matching import Engine, Repository, parse_key, revoke_key
+from matching.cache import SharedAnswers
 from tests.api.conftest import Service, World, start_service
 
 
@@ -95,3 +100,49 @@ def test_shortlist_audit_entries_are_stored_by_shutdown(world: World, tmp_path: 
         entries = repo.read_audit(limit=10)
     assert [e["action"] for e in entries] == ["shortlist.building"] * 3
     assert all(e["target"] for e in entries)
+
+
+def _worker(svc: Service, shared: SharedAnswers) -> ShortlistAnswers:
+    """A second process's view: its own engine and answers, the same database and shared file."""
+    engine = Engine(Repository(svc.settings.db), svc.settings.models, as_of=date.today)
+    return ShortlistAnswers(engine, maxsize=10, shared=shared, scope=svc.settings.db)
+
+
+def test_workers_share_answers_until_the_data_changes(
+    fresh_service: Service, tmp_path: Path
+) -> None:
+    svc = fresh_service
+    shared_file = tmp_path / "answers.sqlite"
+    one = _worker(svc, SharedAnswers(shared_file, maxsize=10))
+    two = _worker(svc, SharedAnswers(shared_file, maxsize=10))
+    query = ShortlistQuery(k=5)
+    first = one.for_building(svc.own_building, query)
+    assert two.for_building(svc.own_building, query) == first
+    assert (one.scored, two.scored) == (1, 0)  # the second worker read the first one's answer
+    assert two.for_enterprise(json.loads(first)["items"][0]["enterprise_id"], query)
+    assert two.scored == 1  # another query: scored
+    top = json.loads(first)["items"][0]["enterprise_id"]
+    moved = svc.client.post("/v1/tenancies/move-in", headers=svc.headers("op_own"), json={
+        "enterprise_id": top, "building_id": svc.own_building,
+        "start_date": date.today().isoformat(), "area_m2": 80.0,
+    })  # fmt: skip
+    assert moved.status_code == 200, moved.text
+    after = two.for_building(svc.own_building, query)
+    assert two.scored == 2  # new data: scored again, not read from the old state's entries
+    assert top not in {i["enterprise_id"] for i in json.loads(after)["items"]}
+    assert one.for_building(svc.own_building, query) == after and one.scored == 1
+
+
+def test_other_databases_never_share_answers(service: Service, tmp_path: Path) -> None:
+    shared = SharedAnswers(tmp_path / "answers.sqlite", maxsize=10)
+    one = _worker(service, shared)
+    other = _worker(service, shared)
+    other.scope = "another database"
+    one.for_building(service.own_building, ShortlistQuery(k=3))
+    other.for_building(service.own_building, ShortlistQuery(k=3))
+    assert (one.scored, other.scored) == (1, 1)
+
+
+def test_a_single_process_server_shares_nothing(service: Service) -> None:
+    assert shared_answers_for(service.settings) is None  # the test process has no parent server
+    assert service.client.app.state.answers.shared is None  # type: ignore[attr-defined]

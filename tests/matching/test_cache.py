@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
-from matching.cache import ResultCache, StateCache
+from matching.cache import ResultCache, SharedAnswers, StateCache
 
 
 class Counter:
@@ -82,3 +84,35 @@ def test_a_cache_of_immutable_answers_hands_out_the_stored_object() -> None:
     assert calls == [["A"]]
     assert cache.results(object(), "k", ["A"], render)[0] == first  # a new state: computed again
     assert calls == [["A"], ["A"]]
+
+
+def test_shared_answers_are_seen_by_another_process_and_keep_one_state(tmp_path) -> None:
+    path = tmp_path / "shared" / "answers.sqlite"
+    worker, sibling = SharedAnswers(path, maxsize=3), SharedAnswers(path, maxsize=3)
+    assert sibling.get("v1", "B1") is None
+    worker.put("v1", "B1", b'{"a": 1}')
+    assert sibling.get("v1", "B1") == b'{"a": 1}'
+    assert sibling.get("v2", "B1") is None  # another state: another answer
+    sibling.put("v2", "B1", b'{"a": 2}')  # the first entry of a new state drops the old ones
+    assert worker.get("v1", "B1") is None and worker.get("v2", "B1") == b'{"a": 2}'
+    for q in ("B2", "B3", "B4"):
+        worker.put("v2", q, q.encode())
+    assert worker.get("v2", "B1") is None  # maxsize 3: the oldest went
+    assert [worker.get("v2", q) for q in ("B2", "B3", "B4")] == [b"B2", b"B3", b"B4"]
+
+
+def test_an_unusable_shared_file_only_costs_the_sharing(tmp_path, caplog) -> None:
+    shared = SharedAnswers(tmp_path / "answers.sqlite", maxsize=10)
+    (tmp_path / "answers.sqlite").unlink()
+    (tmp_path / "answers.sqlite").mkdir()  # a new thread's connection cannot open it now
+    got: list[bytes | None] = []
+
+    def other_thread() -> None:
+        got.append(shared.get("v1", "B1"))
+        shared.put("v1", "B1", b"y")
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    assert got == [None]
+    assert "scoring instead" in caplog.text and "not shared" in caplog.text
