@@ -3,7 +3,7 @@
 from features import spec
 from features.context import FeatureContext
 from features.errors import FeatureError, SchemaError, UnknownIdError, VocabularyError
-from features.matrix import build_matrix, context_for, join_attributes
+from features.matrix import build_matrix, build_matrix_at, context_for, join_attributes
 from features.pair import MIN_UNIT_OVERSIZE_FACTOR, space_fits
 from features.reference import (
     DATA_DIR,
@@ -41,6 +41,7 @@ __all__ = [
     "Vocabulary",
     "VocabularyError",
     "build_matrix",
+    "build_matrix_at",
     "categorical_features",
     "context_for",
     "division_of",

@@ -7,6 +7,7 @@ dense (building x division/section) tenant mixes, and the theme x division fit.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -73,6 +74,23 @@ class FeatureContext:
     last_event_stage: sparse.csr_array  # (n_ent, n_bld) latest event's stage rank + 2, 0 = none
     building_array: np.ndarray  # ``buildings`` as one (n_bld, k) float64 block, for fast joins
     enterprise_array: np.ndarray  # ``enterprises`` as one (n_ent, m) float64 block
+
+    @functools.cached_property
+    def joined_columns(self) -> pd.Index:
+        """Column labels of the ``b_*`` / ``e_*`` attributes a feature join gathers, as an
+        object index (label lookups on it are cheaper than on an arrow string index)."""
+        names = [f"b_{c}" for c in self.buildings.columns]
+        return pd.Index(names + [f"e_{c}" for c in self.enterprises.columns], dtype=object)
+
+    @functools.cached_property
+    def division_total(self) -> np.ndarray:
+        """(n_bld,) current tenants with a known division: ``division_mix`` summed per row."""
+        return self.division_mix.sum(axis=1)
+
+    @functools.cached_property
+    def section_total(self) -> np.ndarray:
+        """(n_bld,) current tenants with a known section: ``section_mix`` summed per row."""
+        return self.section_mix.sum(axis=1)
 
     @classmethod
     def build(

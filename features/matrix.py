@@ -16,6 +16,7 @@ from features.vocab import Vocabulary
 logger = logging.getLogger(__name__)
 
 PAIR_COLUMNS = ("building_id", "enterprise_id")
+_NAMES = pd.Index([f.name for f in FEATURES])
 
 
 def context_for(snapshot: Snapshot, *, vocab: Vocabulary) -> FeatureContext:
@@ -37,9 +38,41 @@ def build_matrix(
     Raises ``UnknownIdError`` naming ids the snapshot does not hold.
     """
     ctx = _context(snapshot_or_ctx, vocab=vocab)
-    joined = join_attributes(pairs, ctx)
-    columns = {f.name: f.fn(joined, ctx).to_numpy(dtype=np.float32) for f in FEATURES}
-    return pd.DataFrame(columns, index=pairs.index)
+    b_pos, e_pos = _pair_positions(pairs, ctx)
+    return _matrix(b_pos, e_pos, ctx, index=pairs.index)
+
+
+def build_matrix_at(
+    b_pos: np.ndarray,
+    e_pos: np.ndarray,
+    snapshot_or_ctx: Snapshot | FeatureContext,
+    *,
+    vocab: Vocabulary,
+) -> pd.DataFrame:
+    """:func:`build_matrix` of the pairs given as row positions (int, equal length) in the
+    context's ``buildings`` / ``enterprises`` tables, with a positional index: the same values,
+    without looking ids up (a shortlist holds positions already). FeatureError if out of range."""
+    ctx = _context(snapshot_or_ctx, vocab=vocab)
+    b_pos, e_pos = np.asarray(b_pos, dtype=np.int64), np.asarray(e_pos, dtype=np.int64)
+    for kind, pos, n in (("building", b_pos, len(ctx.buildings)),
+                         ("enterprise", e_pos, len(ctx.enterprises))):  # fmt: skip
+        if len(pos) and not (pos.min() >= 0 and pos.max() < n):
+            raise FeatureError(f"{kind} positions must lie in 0..{n - 1}")
+    if len(b_pos) != len(e_pos):
+        raise FeatureError(f"{len(b_pos)} building but {len(e_pos)} enterprise positions")
+    return _matrix(b_pos, e_pos, ctx, index=pd.RangeIndex(len(b_pos)))
+
+
+def _matrix(
+    b_pos: np.ndarray, e_pos: np.ndarray, ctx: FeatureContext, *, index: pd.Index
+) -> pd.DataFrame:
+    """X of the pairs at these positions: the features filled column by column into one
+    float32 block (no per-column frames to consolidate)."""
+    joined = _joined(b_pos, e_pos, ctx, index=index)
+    block = np.empty((len(FEATURES), len(index)), dtype=np.float32)
+    for row, f in zip(block, FEATURES, strict=True):
+        row[:] = f.fn(joined, ctx).to_numpy(dtype=np.float32)
+    return pd.DataFrame(block.T, index=index, columns=_NAMES, copy=False)
 
 
 def _context(snapshot_or_ctx: Snapshot | FeatureContext, *, vocab: Vocabulary) -> FeatureContext:
@@ -62,20 +95,33 @@ def _positions(ids: pd.Series, index: pd.Index, *, kind: str) -> np.ndarray:
     return pos
 
 
-def join_attributes(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.DataFrame:
-    """``pairs`` ids with ``b_pos`` / ``e_pos`` and the context attributes as ``b_*`` / ``e_*``
-    columns (float64), index = ``pairs.index``; raises ``UnknownIdError`` for unknown ids."""
+def _pair_positions(pairs: pd.DataFrame, ctx: FeatureContext) -> tuple[np.ndarray, np.ndarray]:
     absent = [c for c in PAIR_COLUMNS if c not in pairs.columns]
     if absent:
         raise FeatureError(f"pairs lack column(s) {absent}; need {list(PAIR_COLUMNS)}")
     b_pos = _positions(pairs["building_id"], ctx.buildings.index, kind="building")
     e_pos = _positions(pairs["enterprise_id"], ctx.enterprises.index, kind="enterprise")
-    blds, ents = ctx.building_array[b_pos], ctx.enterprise_array[e_pos]
-    return pd.concat(
-        [
-            pd.DataFrame({"b_pos": b_pos, "e_pos": e_pos}, index=pairs.index),
-            pd.DataFrame(blds, index=pairs.index, columns="b_" + ctx.buildings.columns),
-            pd.DataFrame(ents, index=pairs.index, columns="e_" + ctx.enterprises.columns),
-        ],
-        axis=1,
-    )
+    return b_pos, e_pos
+
+
+def join_attributes(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.DataFrame:
+    """``pairs`` ids with ``b_pos`` / ``e_pos`` and the context attributes as ``b_*`` / ``e_*``
+    columns (float64), index = ``pairs.index``; raises ``UnknownIdError`` for unknown ids."""
+    b_pos, e_pos = _pair_positions(pairs, ctx)
+    return _joined(b_pos, e_pos, ctx, index=pairs.index)
+
+
+def _joined(
+    b_pos: np.ndarray, e_pos: np.ndarray, ctx: FeatureContext, *, index: pd.Index
+) -> pd.DataFrame:
+    """int64 ``b_pos`` / ``e_pos`` and the ``b_*`` / ``e_*`` attributes gathered into one
+    float64 block, a contiguous row per column (a frame per side, concatenated, would copy
+    every column twice). Positions are known to be in range: ``take`` need not check them."""
+    n_b = ctx.building_array.shape[1]
+    block = np.empty((n_b + ctx.enterprise_array.shape[1], len(b_pos)), dtype=np.float64)
+    np.take(ctx.building_array.T, b_pos, axis=1, out=block[:n_b], mode="clip")
+    np.take(ctx.enterprise_array.T, e_pos, axis=1, out=block[n_b:], mode="clip")
+    joined = pd.DataFrame(block.T, index=index, columns=ctx.joined_columns, copy=False)
+    joined.insert(0, "e_pos", np.asarray(e_pos, dtype=np.int64))
+    joined.insert(0, "b_pos", np.asarray(b_pos, dtype=np.int64))
+    return joined

@@ -39,6 +39,8 @@ def _col(pairs: pd.DataFrame, name: str) -> np.ndarray:
 def _lookup(matrix: sparse.csr_array, pairs: pd.DataFrame) -> np.ndarray:
     """matrix[e_pos, b_pos] per pair as float64 (n,)."""
     rows, cols = pairs["e_pos"].to_numpy(), pairs["b_pos"].to_numpy()
+    if len(rows) == 0:  # scipy answers empty index arrays with a sparse array, not values
+        return np.empty(0, dtype=np.float64)
     return np.asarray(matrix[rows, cols], dtype=np.float64).reshape(-1)
 
 
@@ -132,13 +134,14 @@ def chain_weight_in_building(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Ser
 
 
 def _mix_share(
-    pairs: pd.DataFrame, mix: np.ndarray, *, column: str, ctx: FeatureContext
+    pairs: pd.DataFrame, mix: np.ndarray, *, total: np.ndarray, column: str, ctx: FeatureContext
 ) -> np.ndarray:
-    """Share of the enterprise's class among the building's other tenants with a known class."""
+    """Share of the enterprise's class among the building's other tenants with a known class
+    (``total``: the mix summed per building, kept on the context)."""
     b_pos = pairs["b_pos"].to_numpy()
     own = _cell(mix, b_pos.astype(np.float64), _col(pairs, column))
     self_ = _lookup(ctx.tenants, pairs)
-    others = mix.sum(axis=1)[b_pos] - self_
+    others = total[b_pos] - self_
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(others > 0, (own - self_) / others, np.nan)
 
@@ -146,13 +149,15 @@ def _mix_share(
 def division_share_in_building(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
     """Share of the building's other current tenants in the enterprise's division, 0..1;
     NaN if the division is unknown or the building has no other tenant."""
-    share = _mix_share(pairs, ctx.division_mix, column="e_division_num", ctx=ctx)
+    share = _mix_share(pairs, ctx.division_mix, total=ctx.division_total,
+                       column="e_division_num", ctx=ctx)  # fmt: skip
     return _series(share, pairs)
 
 
 def section_share_in_building(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
     """Share of the building's other current tenants in the enterprise's section, 0..1."""
-    share = _mix_share(pairs, ctx.section_mix, column="e_section_num", ctx=ctx)
+    share = _mix_share(pairs, ctx.section_mix, total=ctx.section_total,
+                       column="e_section_num", ctx=ctx)  # fmt: skip
     return _series(share, pairs)
 
 

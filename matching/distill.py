@@ -25,7 +25,7 @@ from features import (
     FeatureContext,
     Snapshot,
     Vocabulary,
-    build_matrix,
+    build_matrix_at,
     categorical_features,
     context_for,
 )
@@ -183,7 +183,7 @@ def _examples(
     for start in range(0, len(pairs), CHUNK_ROWS):
         part = Pairs(*(a[start : start + CHUNK_ROWS] for a in (pairs.query, pairs.building,
                                                                pairs.enterprise)))  # fmt: skip
-        X = build_matrix(pool.pair_frame(part), ctx, vocab=ctx.vocab)
+        X = build_matrix_at(part.building, part.enterprise, ctx, vocab=ctx.vocab)
         target.append(scorer.score(X[list(feature_names)]))
         frames.append(X[[c for c in X.columns if c.startswith(("e__", "b__"))]])
     side = np.concatenate([f.to_numpy(dtype=np.float64) for f in frames])

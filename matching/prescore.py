@@ -56,10 +56,11 @@ FORMAT = 1
 
 
 def _distance_codes(
-    index: PrescoreIndex, building: int, *, work: np.ndarray, out: np.ndarray
+    index: PrescoreIndex, building: int, *, work: np.ndarray, scratch: np.ndarray, out: np.ndarray
 ) -> None:
-    """:func:`distance_keys` of every enterprise to one building, into ``out`` (int32), using
-    ``work`` (float32) as scratch: in-place arithmetic, no temporary arrays."""
+    """:func:`distance_keys` of every enterprise to one building, into ``out`` (intp, what
+    ``take`` indexes with, no conversion), using ``work`` and ``scratch`` (float32): in-place
+    arithmetic, no temporary arrays."""
     origin = index.xy_b[building]
     if np.isnan(origin).any():
         out.fill(DIST_MAX_KEY + 1)
@@ -67,8 +68,7 @@ def _distance_codes(
     x, y = index.far_xy_e
     np.subtract(x, origin[0], out=work)
     np.multiply(work, work, out=work)
-    np.subtract(y, origin[1], out=out.view(np.float32))
-    scratch = out.view(np.float32)
+    np.subtract(y, origin[1], out=scratch)
     np.multiply(scratch, scratch, out=scratch)
     np.add(work, scratch, out=work)
     np.sqrt(work, out=work)
@@ -125,15 +125,20 @@ class PrescoreIndex:
         self.__dict__.update(state)
         object.__setattr__(self, "_local", threading.local())
 
-    def workspace(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """This thread's reusable (n_e,) buffers: score, term, x and y (float32) and codes
-        (int32); fresh 4 MB arrays per term and query cost more than the arithmetic."""
+    def workspace(self) -> tuple[np.ndarray, ...]:
+        """This thread's reusable (n_e,) buffers: score, term, work and scratch (float32) and
+        codes (intp); fresh 4 MB arrays per term and query cost more than the arithmetic."""
         buffers = getattr(self._local, "buffers", None)
         if buffers is None:
             n = len(self.enterprise_base)
-            buffers = (*(np.empty(n, np.float32) for _ in range(3)), np.empty(n, np.int32))
+            buffers = (*(np.empty(n, np.float32) for _ in range(4)), np.empty(n, np.intp))
             self._local.buffers = buffers
-        return buffers  # type: ignore[return-value]
+        return buffers  # type: ignore[no-any-return]
+
+    @functools.cached_property
+    def burden_codes(self) -> np.ndarray:
+        """The burden keys as intp (n_e,): ``take`` would convert int32 ones on every query."""
+        return self.keys["burden"].astype(np.intp)
 
     @functools.cached_property
     def far_xy_e(self) -> tuple[np.ndarray, np.ndarray]:
@@ -223,7 +228,9 @@ class Prescorer:
     def building_scores(self, index: PrescoreIndex, building: int) -> np.ndarray:
         """float32 (n_e,) pre-score of every enterprise for one building position: one gather
         per enterprise key; equals :meth:`pair_scores` of the same pairs (up to rounding)."""
-        score, term, work, codes = index.workspace()
+        # take(mode="clip"): codes are in range by construction, and with the default "raise"
+        # numpy buffers ``out`` (an extra 4 MB copy per gather).
+        score, term, work, scratch, codes = index.workspace()
         np.add(index.enterprise_base, index.building_base[building], out=score)
         for group, group_codes in index.pair_codes.items():
             tables = [index.key_tables.get(key) for key in group]
@@ -231,16 +238,15 @@ class Prescorer:
                 continue
             rows = [np.zeros(index.n_keys[k], np.float32) if t is None else t[building]
                     for k, t in zip(group, tables, strict=True)]  # fmt: skip
-            np.take(np.add.outer(rows[0], rows[1]).reshape(-1), group_codes, out=term)
+            outer = np.add.outer(rows[0], rows[1]).reshape(-1)
+            np.take(outer, group_codes, out=term, mode="clip")
             score += term
-        for key in ("burden", "distance"):
-            if key not in index.key_tables:
-                continue
-            if key == "distance":
-                _distance_codes(index, building, work=work, out=codes)
-                np.take(index.key_tables[key][0], codes, out=term)
-            else:
-                np.take(index.key_tables[key][building], index.keys[key], out=term)
+        if "burden" in index.key_tables:
+            np.take(index.key_tables["burden"][building], index.burden_codes, out=term, mode="clip")
+            score += term
+        if "distance" in index.key_tables:
+            _distance_codes(index, building, work=work, scratch=scratch, out=codes)
+            np.take(index.key_tables["distance"][0], codes, out=term, mode="clip")
             score += term
         score = score.copy()  # the caller owns the result; the buffers stay this thread's
         for term_name, matrix in index.columns.items():

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import FeatureContext, Snapshot, Vocabulary, build_matrix
+from features import FeatureContext, Snapshot, Vocabulary, build_matrix_at
 from matching.candidates import CandidatePool, Pairs, PoolRules
 from matching.errors import InputError
 from matching.prescore import PrescoreIndex, Prescorer, top_m, unfitted_prescorer
@@ -48,6 +48,14 @@ class ScoringState:
     prescore: PrescoreIndex | None = None
     explainer: PathExplainer | None = None  # reasons' contributions; None: the scorer's own
     compiled: CompiledModel | None = None  # compiled trees, used once ready
+
+    def __post_init__(self) -> None:
+        # Pool and context are both built from the snapshot, in its row order; X is built from
+        # pool positions, so a pool of another snapshot would silently score the wrong rows.
+        sizes = {(len(self.pool.buildings.ids), len(self.pool.enterprises.ids)),
+                 (len(self.ctx.buildings), len(self.ctx.enterprises))}  # fmt: skip
+        if len(sizes) != 1:
+            raise InputError(f"candidate pool and feature context differ in size: {sizes}")
 
     def prescore_parts(self) -> tuple[Prescorer, PrescoreIndex]:
         """The pre-scorer and its arrays (the unfitted fallback, built once, if none is set)."""
@@ -200,7 +208,9 @@ def _staged_for_enterprises(
 
 
 def _features(state: ScoringState, pairs: Pairs) -> pd.DataFrame:
-    return build_matrix(state.pool.pair_frame(pairs), state.ctx, vocab=state.vocab)
+    """X of ``pairs``: pool positions are the context's rows (both follow the snapshot's
+    order, see :meth:`ScoringState.__post_init__`), so no ids are looked up."""
+    return build_matrix_at(pairs.building, pairs.enterprise, state.ctx, vocab=state.vocab)
 
 
 def _scores(state: ScoringState, pairs: Pairs) -> tuple[np.ndarray, pd.DataFrame | None]:

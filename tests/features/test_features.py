@@ -15,6 +15,7 @@ from features import (
     Snapshot,
     Vocabulary,
     build_matrix,
+    build_matrix_at,
     feature_names,
     join_attributes,
     shanxi_districts,
@@ -305,6 +306,28 @@ def test_snapshot_and_context_paths_agree(ctx_t: FeatureContext) -> None:
     via_snapshot = build_matrix(world.all_pairs(), snapshot, vocab=ctx_t.vocab)
     via_ctx = build_matrix(world.all_pairs(), ctx, vocab=ctx_t.vocab)
     pd.testing.assert_frame_equal(via_snapshot, via_ctx)
+
+
+def test_positions_path_gives_the_same_matrix(ctx_t: FeatureContext) -> None:
+    pairs = world.all_pairs()
+    b_pos = ctx_t.buildings.index.get_indexer(pd.Index(pairs["building_id"]))
+    e_pos = ctx_t.enterprises.index.get_indexer(pd.Index(pairs["enterprise_id"]))
+    by_ids = build_matrix(pairs, ctx_t, vocab=ctx_t.vocab).reset_index(drop=True)
+    by_positions = build_matrix_at(b_pos, e_pos, ctx_t, vocab=ctx_t.vocab)
+    pd.testing.assert_frame_equal(by_positions, by_ids)
+    assert len(build_matrix_at(b_pos[:0], e_pos[:0], ctx_t, vocab=ctx_t.vocab)) == 0
+
+
+def test_positions_out_of_range_raise_feature_error(ctx_t: FeatureContext) -> None:
+    from features import FeatureError
+
+    n_b = len(ctx_t.buildings)
+    with pytest.raises(FeatureError, match=f"building positions must lie in 0..{n_b - 1}"):
+        build_matrix_at(np.array([n_b]), np.array([0]), ctx_t, vocab=ctx_t.vocab)
+    with pytest.raises(FeatureError, match="enterprise positions"):
+        build_matrix_at(np.array([0]), np.array([-1]), ctx_t, vocab=ctx_t.vocab)
+    with pytest.raises(FeatureError, match="1 building but 2 enterprise positions"):
+        build_matrix_at(np.array([0]), np.array([0, 1]), ctx_t, vocab=ctx_t.vocab)
 
 
 def test_unseen_category_is_nan_not_a_shifted_code() -> None:

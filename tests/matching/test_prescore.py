@@ -187,4 +187,4 @@ def test_a_prescore_index_survives_pickling_for_dask() -> None:
     index.workspace()  # fills this thread's buffers
     copy = pickle.loads(pickle.dumps(index))
     np.testing.assert_array_equal(copy.enterprise_base, index.enterprise_base)
-    assert [b.shape for b in copy.workspace()] == [(3,)] * 4
+    assert [b.shape for b in copy.workspace()] == [(3,)] * 5
