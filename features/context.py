@@ -73,7 +73,7 @@ class FeatureContext:
     last_event_days: sparse.csr_array  # (n_ent, n_bld) days since the latest event + 1, 0 = none
     last_event_stage: sparse.csr_array  # (n_ent, n_bld) latest event's stage rank + 2, 0 = none
     building_array: np.ndarray  # ``buildings`` as one (n_bld, k) float64 block, for fast joins
-    enterprise_array: np.ndarray  # ``enterprises`` as one (n_ent, m) float64 block
+    enterprise_array: np.ndarray  # ``enterprises``' own (n_ent, m) float64 block (F order)
 
     @functools.cached_property
     def joined_columns(self) -> pd.Index:
@@ -120,6 +120,11 @@ class FeatureContext:
         _add_places(blds, ents, snapshot=snapshot)
         prior_matrix = _prior_matrix(prior, themes=themes)
         counts = _theme_counts(snapshot, themes=themes, division=ents["division_num"])
+        # One float64 block that the frame's columns view (column-major: each column contiguous)
+        # instead of the frame plus a copy for joins: ~300 MB less at 1M enterprises. The few
+        # float32 code columns become float64, which is what the joins read already.
+        ents_array = np.asfortranarray(ents.to_numpy(dtype=np.float64))
+        ents = pd.DataFrame(ents_array, index=ents.index, columns=ents.columns, copy=False)
         return cls(
             as_of=snapshot.as_of,
             vocab=vocab,
@@ -137,7 +142,7 @@ class FeatureContext:
             prior_events=_prior_events(snapshot),
             **_last_events(snapshot),
             building_array=blds.to_numpy(dtype=np.float64),
-            enterprise_array=ents.to_numpy(dtype=np.float64),
+            enterprise_array=ents_array,
         )
 
 

@@ -375,3 +375,10 @@ def test_feature_contract(feature, ctx_t: FeatureContext) -> None:
         assert all_missing.isna().all(), "missing inputs must give NaN, not a number"
     assert out.notna().any()
     assert feature.explain_zh.format(value=1.0)
+
+
+def test_context_keeps_one_copy_of_the_enterprise_attributes(ctx_t: FeatureContext) -> None:
+    # the join's float64 block is the frame's own storage, not a second copy of it
+    for column in ctx_t.enterprises.columns:
+        assert np.shares_memory(ctx_t.enterprises[column].to_numpy(), ctx_t.enterprise_array)
+    np.testing.assert_array_equal(ctx_t.enterprises.to_numpy(), ctx_t.enterprise_array)
