@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import multiprocessing
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -55,6 +56,7 @@ class ShortlistAnswers:
         self.scope = hashlib.sha256(scope.encode()).hexdigest()[:16]  # no password in the file
         self.scored = 0  # answers this process scored itself
         self._state_key: tuple[ScoringState, str] | None = None
+        self._scoring = threading.Lock()
 
     def for_building(self, building_id: str, query: ShortlistQuery) -> bytes:
         """The body of ``GET /v1/buildings/{building_id}/shortlist``."""
@@ -83,16 +85,23 @@ class ShortlistAnswers:
         self, state: ScoringState, shortlists: Shortlists, direction: str, ids: list[str],
         query: ShortlistQuery,
     ) -> list[bytes]:  # fmt: skip
-        """Answers a sibling worker stored for this state, the others scored (and stored)."""
-        state_key = None if self.shared is None else self._state_key_of(state)
-        if self.shared is None or state_key is None:
-            return self._score(shortlists, ids, query)
-        keys = {i: _query_key(direction, i, query) for i in ids}
-        found = {i: self.shared.get(state_key, keys[i]) for i in ids}
-        missing = [i for i in ids if found[i] is None]
-        for i, body in zip(missing, self._score(shortlists, missing, query), strict=True):
-            self.shared.put(state_key, keys[i], body)
-            found[i] = body
+        """Answers stored meanwhile (by a request of this worker or by a sibling worker), the
+        others scored (and shared)."""
+        local_key = (direction, query.k, query.rules())
+        # The engine scores one query at a time anyway; waiting here instead of in the engine
+        # lets a request find the answer a request ahead of it scored for the same query.
+        with self._scoring:
+            found = {i: self.cache.peek(state, local_key, i) for i in ids}
+            state_key = None if self.shared is None else self._state_key_of(state)
+            keys = {i: _query_key(direction, i, query) for i in ids}
+            if self.shared is not None and state_key is not None:
+                for i in ids:
+                    found[i] = found[i] or self.shared.get(state_key, keys[i])
+            missing = [i for i in ids if found[i] is None]
+            for i, body in zip(missing, self._score(shortlists, missing, query), strict=True):
+                if self.shared is not None and state_key is not None:
+                    self.shared.put(state_key, keys[i], body)
+                found[i] = body
         return [found[i] or b"" for i in ids]
 
     def _score(self, shortlists: Shortlists, ids: list[str], query: ShortlistQuery) -> list[bytes]:

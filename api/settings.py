@@ -57,6 +57,12 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("shared_cache_dir", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        # TENANTMATCH_SHARED_CACHE_DIR= (empty) turns sharing off rather than meaning ".".
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("host")
     @classmethod
     def _no_wildcard_by_accident(cls, value: str) -> str:

@@ -41,6 +41,15 @@ class StateCache(Generic[Result]):
         self.hits = 0
         self.misses = 0
 
+    def peek(self, state: object, key: Hashable, id_: str) -> Result | None:
+        """The stored result of ``id_`` under ``state`` (copied), None if there is none; not
+        counted as a hit or a miss."""
+        with self._lock:
+            hit = self._entries.get((key, str(id_))) if state is self._owner else None
+        if hit is None or self._copy is None:
+            return hit
+        return self._copy(hit)
+
     def results(
         self,
         state: object,

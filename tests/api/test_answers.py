@@ -11,6 +11,7 @@ from typing import Any
 
 from api.answers import ShortlistAnswers, shared_answers_for
 from api.schemas import ShortlistQuery
+from api.settings import Settings
 from matching import Engine, Repository, parse_key, revoke_key
 from matching.cache import SharedAnswers
 from tests.api.conftest import Service, World, start_service
@@ -146,3 +147,22 @@ def test_other_databases_never_share_answers(service: Service, tmp_path: Path) -
 def test_a_single_process_server_shares_nothing(service: Service) -> None:
     assert shared_answers_for(service.settings) is None  # the test process has no parent server
     assert service.client.app.state.answers.shared is None  # type: ignore[attr-defined]
+
+
+def test_an_empty_shared_cache_dir_turns_sharing_off(tmp_path: Path) -> None:
+    assert Settings(shared_cache_dir="").shared_cache_dir is None  # type: ignore[arg-type]
+    assert Settings(shared_cache_dir=tmp_path).shared_cache_dir == tmp_path
+
+
+def test_a_request_queued_behind_the_same_query_takes_its_answer(service: Service) -> None:
+    # As if two requests for one building missed together: the second, let in after the first
+    # scored, finds the answer instead of scoring it again.
+    engine = Engine(Repository(service.settings.db), service.settings.models, as_of=date.today)
+    answers = ShortlistAnswers(engine, maxsize=10)
+    query = ShortlistQuery(k=4)
+    first = answers.for_building(service.own_building, query)
+    state = engine.state()
+    again = answers._shared_or_scored(  # the queued request's path
+        state, engine.shortlist_for_buildings, "building", [service.own_building], query
+    )
+    assert again == [first] and answers.scored == 1

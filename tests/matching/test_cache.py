@@ -116,3 +116,15 @@ def test_an_unusable_shared_file_only_costs_the_sharing(tmp_path, caplog) -> Non
     thread.join()
     assert got == [None]
     assert "scoring instead" in caplog.text and "not shared" in caplog.text
+
+
+def test_peek_reads_one_entry_of_the_current_state_without_counting() -> None:
+    cache, compute, state = ResultCache(10), Counter(), object()
+    assert cache.peek(state, "k", "A") is None
+    cache.results(state, "k", ["A"], compute)
+    seen = cache.peek(state, "k", "A")
+    assert seen == {"query": "A", "items": [{"score": 1}]}
+    seen["items"].clear()  # a copy, like results()
+    assert cache.peek(state, "k", "A") == {"query": "A", "items": [{"score": 1}]}
+    assert cache.peek(object(), "k", "A") is None  # another state owns nothing yet
+    assert (cache.hits, cache.misses) == (0, 1)
