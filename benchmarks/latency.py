@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -37,20 +38,37 @@ def percentiles(seconds: Sequence[float]) -> dict[str, float]:
     return {"n": len(ms), "p50_ms": p50, "p95_ms": p95, "p99_ms": p99, "mean_ms": ms.mean()}
 
 
+def _cpu_and_wait_ms() -> tuple[float, float]:
+    """Process CPU ms so far and ms its threads spent runnable but waiting for a core
+    (/proc/self/schedstat; NaN where the kernel does not provide it)."""
+    try:
+        waited = int(Path("/proc/self/schedstat").read_text().split()[1]) / 1e6
+    except (OSError, IndexError, ValueError):
+        waited = float("nan")
+    return time.process_time() * 1000.0, waited
+
+
 def _timed(
     fn: Callable[[str], dict[str, Any]], ids: Sequence[str]
-) -> tuple[list[float], list[dict[str, Any]], float]:
-    """Wall seconds per call, the results, and the mean process CPU ms per call (all threads;
-    the machine is shared, so wall time includes waiting for a core)."""
+) -> tuple[list[float], list[dict[str, Any]], dict[str, float]]:
+    """Wall seconds per call, the results, and per call the mean process CPU ms (all threads)
+    and the mean ms spent waiting for a core: the machine is shared, so wall time includes
+    that wait (schedstat counts the main thread's)."""
     for query in ids[:WARMUP]:
         fn(query)
     times, results = [], []
-    cpu = time.process_time()
+    cpu, wait = _cpu_and_wait_ms()
     for query in ids:
         start = time.perf_counter()
         results.append(fn(query))
         times.append(time.perf_counter() - start)
-    return times, results, (time.process_time() - cpu) * 1000.0 / max(len(ids), 1)
+    cpu_end, wait_end = _cpu_and_wait_ms()
+    n = max(len(ids), 1)
+    return (
+        times,
+        results,
+        {"cpu_mean_ms": (cpu_end - cpu) / n, "cpu_wait_mean_ms": (wait_end - wait) / n},
+    )
 
 
 def _items(result: dict[str, Any], key: str) -> list[str]:
@@ -78,8 +96,8 @@ def _direction(
     full_t, full, full_cpu = _timed(
         lambda q: run(naive, [q], k=k, max_scored=None)[0], ids[:n_full]
     )
-    two_stats = {**percentiles(two_t), "cpu_mean_ms": two_cpu}
-    full_stats = {**percentiles(full_t), "cpu_mean_ms": full_cpu}
+    two_stats = {**percentiles(two_t), **two_cpu}
+    full_stats = {**percentiles(full_t), **full_cpu}
     sweep = {}
     for m_try in (m // 4, m // 2, m * 2):
         times, res, _ = _timed(
@@ -93,41 +111,41 @@ def _direction(
         "full_scan": full_stats,
         "speedup_p50": full_stats["p50_ms"] / two_stats["p50_ms"],
         "speedup_mean": full_stats["mean_ms"] / two_stats["mean_ms"],
-        "speedup_cpu": full_cpu / two_cpu,
+        "speedup_cpu": full_cpu["cpu_mean_ms"] / two_cpu["cpu_mean_ms"],
         f"top{k}_overlap": overlap(two[:n_full], full, key=key),
         "m_sweep": sweep,
     }
 
 
 def breakdown(state: ScoringState, ids: Sequence[str], *, k: int, m: int) -> dict[str, Any]:
-    """Mean ms per building query of each two-stage step (stage 1, X for M rows, LightGBM on
-    M rows, contributions for k rows): where the time goes, and what compiled trees could save."""
+    """Mean wall and CPU ms per building query of each two-stage step (stage 1, X for M rows,
+    the ranker on M rows, contributions for k rows): where the time goes, and how much of the
+    wall time is waiting for a core on a shared machine."""
     from matching import PoolRules
     from matching.shortlist import _features, _model_scores, _staged_for_buildings
 
-    steps: dict[str, list[float]] = {"stage1": [], "features": [], "predict": [], "reasons": []}
+    names = ("stage1", "features", "predict", "reasons")
+    wall: dict[str, list[float]] = {n: [] for n in names}
+    cpu: dict[str, list[float]] = {n: [] for n in names}
     explain = state.explainer.contributions if state.explainer else None
     for b in state.pool.buildings.positions(list(ids), kind="building"):
-        t0 = time.perf_counter()
+        marks = [(time.perf_counter(), time.process_time())]
         pairs = _staged_for_buildings(state, np.array([b]), rules=PoolRules(), m=m)
-        t1 = time.perf_counter()
+        marks.append((time.perf_counter(), time.process_time()))
         if len(pairs) == 0:
             continue
         X = _features(state, pairs)
-        t2 = time.perf_counter()
+        marks.append((time.perf_counter(), time.process_time()))
         _model_scores(state, X)
-        t3 = time.perf_counter()
+        marks.append((time.perf_counter(), time.process_time()))
         if explain is not None:
             explain(X.iloc[:k])
-        t4 = time.perf_counter()
-        for name, a, z in (
-            ("stage1", t0, t1),
-            ("features", t1, t2),
-            ("predict", t2, t3),
-            ("reasons", t3, t4),
-        ):
-            steps[name].append(z - a)
-    return {f"{n}_mean_ms": float(np.mean(v)) * 1000.0 for n, v in steps.items() if v}
+        marks.append((time.perf_counter(), time.process_time()))
+        for name, (a, z) in zip(names, itertools.pairwise(marks), strict=True):
+            wall[name].append(z[0] - a[0])
+            cpu[name].append(z[1] - a[1])
+    out = {f"{n}_mean_ms": float(np.mean(v)) * 1000.0 for n, v in wall.items() if v}
+    return out | {f"{n}_cpu_mean_ms": float(np.mean(v)) * 1000.0 for n, v in cpu.items() if v}
 
 
 def _sample(ids: Sequence[str], n: int, *, seed: int) -> list[str]:
