@@ -215,11 +215,13 @@ def _serve_and_load(args: dict[str, Any], *, db: str) -> dict[str, Any]:
     return result
 
 
-def _commit() -> str:
-    proc = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "api", "matching"],
+def _commit(code: Path) -> str:
+    """The commit the server ran, marked when tracked files differ from it."""
+    git = ["git", "-C", str(code)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"],
                            capture_output=True, text=True).stdout.strip()  # fmt: skip
-    return proc.stdout.strip() + ("+uncommitted" if dirty else "")
+    return head.stdout.strip() + ("+uncommitted" if dirty else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,8 +232,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--out", type=Path, default=None, help="default results/http-<N>.json")
+    parser.add_argument(
+        "--code", type=Path, default=None,
+        help="serve the code of this checkout (e.g. a clean `git worktree` of a commit) instead "
+        "of this working tree, which others may be editing",
+    )  # fmt: skip
     ns = parser.parse_args(argv)
     root = Path(__file__).resolve().parent
+    code = (ns.code or root.parent).resolve()
+    if ns.code is not None:  # the server and the key command import from there first
+        paths = [str(code), os.environ.get("PYTHONPATH", "")]
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     folder = root / "work" / f"n{ns.size}"
     args = {
         "db": str(folder / "db.sqlite"),
@@ -242,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     result = measure(args)
-    run = {"label": ns.label, "commit": _commit(), "started": started,
+    run = {"label": ns.label, "commit": _commit(code), "code": str(code), "started": started,
            "load_avg_end": os.getloadavg(), **result}  # fmt: skip
     out = ns.out or root / "results" / f"http-{ns.size}.json"
     report = json.loads(out.read_text()) if out.exists() else {"enterprises": ns.size, "runs": []}
