@@ -69,6 +69,18 @@ def _viewer_key(db: str, store: str) -> str:
     return proc.stdout.strip().splitlines()[-1]
 
 
+def _tree_cpu_s(proc: psutil.Process) -> float:
+    """User + system CPU seconds of a process and its children (the server's workers)."""
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def _tree_rss_mb(proc: psutil.Process) -> float:
     try:
         procs = [proc, *proc.children(recursive=True)]
@@ -92,9 +104,12 @@ async def _wait_ready(client: httpx.AsyncClient, *, server: subprocess.Popen) ->
 
 
 async def _load(
-    client: httpx.AsyncClient, ids: list[str], *, concurrency: int, time_limit_s: float, key: str
-) -> dict[str, Any]:
-    """Send GETs for ``ids`` with ``concurrency`` in flight until done or out of time."""
+    client: httpx.AsyncClient, ids: list[str], *, concurrency: int, time_limit_s: float, key: str,
+    server: psutil.Process | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Send GETs for ``ids`` with ``concurrency`` in flight until done or out of time. CPU ms per
+    request of the server and of this load generator are reported too: on a shared machine they
+    depend far less on the other load than req/s does."""
     queue: asyncio.Queue[str] = asyncio.Queue()
     for b in ids:
         queue.put_nowait(b)
@@ -117,9 +132,14 @@ async def _load(
             if kind:
                 errors[kind] = errors.get(kind, 0) + 1
 
+    server_cpu = _tree_cpu_s(server) if server is not None else float("nan")
+    client_cpu = time.process_time()
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall = time.perf_counter() - start
+    served = max(len(times), 1)
+    if server is not None:
+        server_cpu = _tree_cpu_s(server) - server_cpu
     return {
         "requests": len(times),
         "wall_s": wall,
@@ -127,6 +147,8 @@ async def _load(
         "errors": errors,
         "error_count": sum(errors.values()),
         "latency": percentiles(times),
+        "server_cpu_ms_per_request": 1000 * server_cpu / served,
+        "client_cpu_ms_per_request": 1000 * (time.process_time() - client_cpu) / served,
     }
 
 
@@ -149,6 +171,7 @@ async def _run(args: dict[str, Any], *, port: int, key: str, server: subprocess.
         "concurrency": int(args["concurrency"]),
         "time_limit_s": float(args["time_limit_s"]),
         "key": key,
+        "server": psutil.Process(server.pid),
     }
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{port}", timeout=120.0, limits=limits
@@ -263,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         w = result[name]
         print(f"{ns.label} {name}: {w['req_per_s']:.1f} req/s, p50 {w['latency']['p50_ms']:.0f} "
               f"p95 {w['latency']['p95_ms']:.0f} p99 {w['latency']['p99_ms']:.0f} ms, "
-              f"errors {w['error_count']}")  # fmt: skip
+              f"errors {w['error_count']}, server CPU {w['server_cpu_ms_per_request']:.2f} ms/req, "
+              f"load generator {w['client_cpu_ms_per_request']:.2f}")  # fmt: skip
     return 0
 
 
