@@ -81,8 +81,9 @@ RECENT_DECLINE = pd.Timedelta(days=60)
 
 def _courtships(events: pd.DataFrame, index: pd.Index, *, as_of: pd.Timestamp) -> pd.DataFrame:
     """Per enterprise: buildings courting it now (latest event of the pair within
-    ``OPEN_COURTSHIP`` and not a decline) and its declines within ``RECENT_DECLINE``. A firm
-    that just turned buildings down is deciding; several open courtships share one move."""
+    ``OPEN_COURTSHIP`` and not a decline), the furthest stage among them (``STAGE_RANK``, NaN
+    if none) and its declines within ``RECENT_DECLINE``. A firm that just turned buildings down
+    is deciding; several open courtships share one move, and the one furthest along leads."""
     recent = events[events["date"] > as_of - OPEN_COURTSHIP]
     # the latest event of each pair; on one day the furthest stage counts as the latest (as in
     # the feature context's last-event matrices)
@@ -91,7 +92,9 @@ def _courtships(events: pd.DataFrame, index: pd.Index, *, as_of: pd.Timestamp) -
         .sort_values(["date", "_rank"], kind="stable")
         .drop_duplicates(["enterprise_id", "building_id"], keep="last")
     )
-    open_ = latest[latest["stage"] != "declined"].groupby("enterprise_id").size()
+    open_rows = latest[latest["stage"] != "declined"]
+    open_ = open_rows.groupby("enterprise_id").size()
+    best = open_rows.groupby("enterprise_id")["_rank"].max()
     declines = (
         recent[(recent["stage"] == "declined") & (recent["date"] > as_of - RECENT_DECLINE)]
         .groupby("enterprise_id")
@@ -101,6 +104,7 @@ def _courtships(events: pd.DataFrame, index: pd.Index, *, as_of: pd.Timestamp) -
         {
             "open_courtships": open_.reindex(index, fill_value=0).to_numpy(dtype=np.float64),
             "recent_declines": declines.reindex(index, fill_value=0).to_numpy(dtype=np.float64),
+            "best_open_stage": best.reindex(index).to_numpy(dtype=np.float64, na_value=np.nan),
         },
         index=index,
     )
@@ -119,6 +123,61 @@ def months_to_cycle_end(tenure_months: np.ndarray, cycle_months: np.ndarray) -> 
     ok = np.isfinite(tenure) & np.isfinite(cycle) & (cycle >= MIN_CYCLE_MONTHS)
     safe = np.where(ok, cycle, 1.0)
     return np.where(ok, safe - np.mod(np.where(ok, tenure, 0.0), safe), np.nan)
+
+
+LEASE_TERMS_MONTHS = np.arange(12.0, 73.0)  # whole-month office lease terms of 1 to 6 years
+WHOLE_TERMS_TOLERANCE_MONTHS = 1.0  # moving day falls anywhere in the month a term ends
+WHOLE_TERMS_LIKELIHOOD = 10.0  # a past tenancy of whole terms of L makes L this much likelier
+LEASE_END_HORIZON_MONTHS = 12.0
+_LEASE_CHUNK = 50_000  # enterprises per (enterprise x term) block, bounds memory at 1M
+
+
+def lease_end_probability(
+    tenure_months: np.ndarray,
+    past_owner: np.ndarray,
+    past_months: np.ndarray,
+    *,
+    horizon_months: float = LEASE_END_HORIZON_MONTHS,
+) -> np.ndarray:
+    """P(a lease term of the current tenancy ends within ``horizon_months``), per enterprise.
+
+    Leases run in fixed whole-month terms and a firm tends to sign the same term again, so the
+    term L is unknown but its candidates (``LEASE_TERMS_MONTHS``, equally likely a priori) are
+    weighed by the firm's ended tenancies: each one lasting a whole number of terms of L (within
+    ``WHOLE_TERMS_TOLERANCE_MONTHS``) makes L ``WHOLE_TERMS_LIKELIHOOD`` times likelier. The
+    current tenancy (``tenure_months``) ends a term at every multiple of L. ``past_owner`` is
+    the enterprise position of each ended tenancy, ``past_months`` its length; NaN for an
+    enterprise without a current tenancy."""
+    tenure = np.asarray(tenure_months, dtype=np.float64)
+    owner = np.asarray(past_owner, dtype=np.int64)
+    months = np.asarray(past_months, dtype=np.float64)
+    keep = np.isfinite(months) & (owner >= 0) & (owner < tenure.size)
+    order = np.argsort(owner[keep], kind="stable")
+    owner, months = owner[keep][order], months[keep][order]
+    terms = LEASE_TERMS_MONTHS
+    ratio = months[:, None] / terms
+    cycles = np.round(ratio)
+    whole = (np.abs(ratio - cycles) * terms <= WHOLE_TERMS_TOLERANCE_MONTHS) & (cycles >= 1)
+    votes = whole * np.log(WHOLE_TERMS_LIKELIHOOD)
+    out = np.full(tenure.size, np.nan)
+    for lo in range(0, tenure.size, _LEASE_CHUNK):
+        hi = min(lo + _LEASE_CHUNK, tenure.size)
+        rows = slice(*np.searchsorted(owner, [lo, hi]))
+        log_w = np.zeros((hi - lo, terms.size))
+        np.add.at(log_w, owner[rows] - lo, votes[rows])
+        w = np.exp(log_w - log_w.max(axis=1, keepdims=True))
+        t = tenure[lo:hi, None]
+        next_end = (np.floor(np.nan_to_num(t) / terms) + 1.0) * terms - t
+        p = (w * (next_end <= horizon_months)).sum(axis=1) / w.sum(axis=1)
+        out[lo:hi] = np.where(np.isfinite(tenure[lo:hi]), p, np.nan)
+    return out
+
+
+def _ended_tenancy_months(snapshot: Snapshot, index: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+    """(enterprise position in ``index``, length in months) of every tenancy ended by then."""
+    ended = snapshot.tenancies[snapshot.tenancies["end_date"].notna()]
+    months = (ended["end_date"] - ended["start_date"]).dt.days / DAYS_PER_MONTH
+    return index.get_indexer(ended["enterprise_id"]), months.to_numpy(np.float64, na_value=np.nan)
 
 
 def enterprise_table(snapshot: Snapshot, *, vocab: Vocabulary) -> pd.DataFrame:
@@ -147,6 +206,9 @@ def enterprise_table(snapshot: Snapshot, *, vocab: Vocabulary) -> pd.DataFrame:
     out = out.join(_tenancy_history(snapshot, e.index))
     out["months_to_cycle_end"] = months_to_cycle_end(
         out["tenure_years"].to_numpy() * 12.0, out["last_lease_months"].to_numpy()
+    )
+    out["lease_end_12m"] = lease_end_probability(
+        out["tenure_years"].to_numpy() * 12.0, *_ended_tenancy_months(snapshot, e.index)
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         out["area_per_employee_log"] = np.log(out["current_area_m2"] / out["employees"])
@@ -254,6 +316,20 @@ def months_to_cycle_end_feature(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.
     """Months until the current tenancy completes a cycle of the last ended tenancy's length
     (a likely lease expiry, see :func:`months_to_cycle_end`); NaN if unknown."""
     return _series(pairs["e_months_to_cycle_end"], pairs)
+
+
+def best_open_stage(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Furthest stage among the buildings courting the enterprise now (contacted 1, visited 2,
+    negotiating 3, signed 4; NaN if none): with the pair's own stage it tells the courtship in
+    the lead from the runner-ups."""
+    return _series(pairs["e_best_open_stage"], pairs)
+
+
+def lease_end_12m(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Probability that a lease term of the current tenancy ends within 12 months, with the
+    term inferred from the enterprise's ended tenancies (see :func:`lease_end_probability`);
+    NaN without a current tenancy."""
+    return _series(pairs["e_lease_end_12m"], pairs)
 
 
 def area_per_employee_log(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:

@@ -104,12 +104,24 @@ FEATURES: tuple[Feature, ...] = (
         "按上一租期推算约 {value:.0f} 个月后到期",
     ),
     Feature(
+        "e__lease_end_12m",
+        e.lease_end_12m,
+        "numeric",
+        "按历史租期推算12个月内租约到期的可能性 {value:.0%}",
+    ),
+    Feature(
         "e__area_per_employee_log",
         e.area_per_employee_log,
         "numeric",
         "人均办公面积（对数）{value:.2f}",
     ),
     Feature("e__recent_declines", e.recent_declines, "count", "近60天婉拒 {value:.0f} 栋楼宇"),
+    Feature(
+        "e__best_open_stage",
+        e.best_open_stage,
+        "ordinal",
+        "正在接洽的楼宇中最高进展阶段 {value:.0f}",
+    ),
     Feature("e__space_need_m2", e.space_need_m2, "numeric", "预计需求面积 {value:.0f} 平方米"),
     Feature("e__events_12m", e.events_12m, "count", "近12个月 {value:.0f} 次招商接触"),
     Feature(

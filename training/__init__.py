@@ -26,6 +26,7 @@ from training.labels import (
 )
 from training.metrics import ndcg_at_k, recall_at_k, reciprocal_rank, summarize
 from training.pipeline import (
+    RANKER_DIRECTIONS,
     TrainConfig,
     TrainResult,
     data_fingerprint,
@@ -40,6 +41,7 @@ __all__ = [
     "BUILDING_TO_ENTERPRISE",
     "DIRECTIONS",
     "ENTERPRISE_TO_BUILDING",
+    "RANKER_DIRECTIONS",
     "STAGE_LIMITS",
     "Calibration",
     "Direction",

@@ -85,9 +85,9 @@ class RankingSet:
     def n_queries(self) -> int:
         return int(self.pairs["query_id"].nunique())
 
-    def only(self, direction: str) -> RankingSet:
-        """The rows of one direction (by name)."""
-        keep = self.pairs["direction"].eq(direction).to_numpy()
+    def only(self, *directions: str) -> RankingSet:
+        """The rows of the given directions (by name), in order."""
+        keep = self.pairs["direction"].isin(directions).to_numpy()
         return RankingSet(
             self.pairs.loc[keep].reset_index(drop=True), self.X.loc[keep].reset_index(drop=True)
         )

@@ -26,8 +26,7 @@ from matching import InputError, PoolRules, ScoringState, check_k, shortlist_for
 from models import DaskLGBMRankerScorer, Scorer
 from training.dataset import RankingSet, SamplingConfig, window_examples
 from training.evaluate import System
-from training.labels import DIRECTIONS
-from training.pipeline import PER_DIRECTION, RANKER, TrainConfig, fit_baselines, plan_training
+from training.pipeline import TrainConfig, fit_baselines, plan_training, ranker_systems
 from training.splits import TemporalSplit, Window
 
 log = logging.getLogger(__name__)
@@ -96,32 +95,31 @@ def gather_sets(
     return list(client.gather(list(futures)))
 
 
-def part_X(ranking: RankingSet, *, direction: str | None = None) -> pd.DataFrame:
-    """Features of one partition (rows of ``direction`` only, when given)."""
-    return (ranking if direction is None else ranking.only(direction)).X
+def part_X(ranking: RankingSet, *, directions: tuple[str, ...]) -> pd.DataFrame:
+    """Features of one partition's rows of ``directions``."""
+    return ranking.only(*directions).X
 
 
-def part_y(ranking: RankingSet, *, direction: str | None = None) -> pd.Series:
-    """Grades (int64) of one partition."""
-    return pd.Series((ranking if direction is None else ranking.only(direction)).y, name="grade")
+def part_y(ranking: RankingSet, *, directions: tuple[str, ...]) -> pd.Series:
+    """Grades (int64) of one partition's rows of ``directions``."""
+    return pd.Series(ranking.only(*directions).y, name="grade")
 
 
-def part_group(ranking: RankingSet, *, direction: str | None = None) -> pd.Series:
-    """Query sizes (int64) of one partition, in row order."""
-    chosen = ranking if direction is None else ranking.only(direction)
-    return pd.Series(chosen.group, name="group")
+def part_group(ranking: RankingSet, *, directions: tuple[str, ...]) -> pd.Series:
+    """Query sizes (int64) of one partition's rows of ``directions``, in row order."""
+    return pd.Series(ranking.only(*directions).group, name="group")
 
 
 def dask_ranking_set(
     client: distributed.Client,
     futures: Sequence[distributed.Future],
     *,
-    direction: str | None = None,
+    directions: tuple[str, ...],
 ) -> DaskRankingSet:
-    """Dask collections over the window futures (one partition each), computed next to the
-    data; ``direction`` keeps only that direction's rows."""
+    """Dask collections of the rows of ``directions`` over the window futures (one partition
+    each), computed next to the data."""
     parts = {
-        name: [client.submit(fn, f, direction=direction) for f in futures]
+        name: [client.submit(fn, f, directions=directions) for f in futures]
         for name, fn in (("X", part_X), ("y", part_y), ("group", part_group))
     }
     meta_X = client.submit(_empty, parts["X"][0]).result()
@@ -157,40 +155,27 @@ def fit_dask_ranker(
     )
 
 
-def _system(name: str, scorers: Mapping[str, Scorer]) -> System:
-    return System(name, lambda X, pairs, d: scorers[d].score(X))
-
-
 def fit_on_cluster(
     client: distributed.Client, tables: dict[str, pd.DataFrame], *, config: TrainConfig
 ) -> ClusterRun:
     """The pipeline's preparation and fitting with the training windows built and the
-    LightGBM rankers (shared and per direction) trained on the cluster; the baselines are
-    fitted locally on the same rows, exactly as without Dask."""
+    LightGBM rankers trained on the cluster; the baselines are fitted locally on the same rows,
+    exactly as without Dask."""
     registry, split, vocab = plan_training(tables, config=config)
     futures = submit_windows(
         client, registry, split.fit_windows, vocab=vocab, config=config.sampling
     )
     train_futures, valid = futures[:-1], client.gather(futures[-1])
-    ranker = fit_dask_ranker(
-        client, dask_ranking_set(client, train_futures), valid, params=config.ranker_params
-    )
-    per_direction = {
-        d.name: fit_dask_ranker(
-            client,
-            dask_ranking_set(client, train_futures, direction=d.name),
-            valid.only(d.name),
-            params=config.ranker_params,
-        )
-        for d in DIRECTIONS
-    }
+
+    def fit(directions: tuple[str, ...]) -> Scorer:
+        train = dask_ranking_set(client, train_futures, directions=directions)
+        return fit_dask_ranker(client, train, valid.only(*directions), params=config.ranker_params)
+
+    ranker, systems = ranker_systems(fit, config=config)
     train = RankingSet.concat(gather_sets(client, train_futures))
-    systems = [
-        _system(RANKER, {d.name: ranker for d in DIRECTIONS}),
-        _system(PER_DIRECTION, per_direction),
-        *fit_baselines(train),
-    ]
-    return ClusterRun(registry, split, vocab, train, valid, ranker, systems)
+    return ClusterRun(
+        registry, split, vocab, train, valid, ranker, [*systems, *fit_baselines(train)]
+    )
 
 
 def fit_at(address: str, tables: dict[str, pd.DataFrame], *, config: TrainConfig) -> ClusterRun:

@@ -20,7 +20,7 @@ from features import (
     join_attributes,
     shanxi_districts,
 )
-from features.enterprise import months_to_cycle_end
+from features.enterprise import lease_end_probability, months_to_cycle_end
 from tests.features import world
 
 NAN = math.nan
@@ -101,6 +101,9 @@ EXPECTED: dict[str, dict[tuple[str, str], float]] = {
         ("B1", "E1"): NAN,
         ("B1", "E4"): NAN,
     },
+    # E2: terms fitting its 1,611-day tenancy whole: 13, 26, 52, 53 (10x each); after 214 days
+    # in B1 a term ends within 12 months for L = 12..19: (7 + 10) / (57 + 4 * 10)
+    "e__lease_end_12m": {("B1", "E2"): 17 / 97, ("B1", "E4"): NAN},
     "e__area_per_employee_log": {
         ("B1", "E1"): LN(1000 / 99),
         ("B1", "E2"): LN(500 / 49),
@@ -108,6 +111,8 @@ EXPECTED: dict[str, dict[tuple[str, str], float]] = {
         ("B1", "E5"): NAN,
     },
     "e__recent_declines": {("B1", "E4"): 1, ("B2", "E4"): 1, ("B1", "E1"): 0},
+    # E4's only event within 120 days of T is B1's decline: nothing is open
+    "e__best_open_stage": {("B1", "E4"): NAN, ("B1", "E1"): NAN, ("B2", "E3"): 2},
     # No pipeline is open at T (E4's latest B1 event is a decline, its B2 ones are older).
     "pair__rival_courtships": {("B1", "E4"): 0, ("B2", "E4"): 0, ("B3", "E1"): 0},
     "pair__theme_fit_learned": {("B1", "E1"): _FIT_FIN_66, ("B2", "E4"): 0.0, ("B1", "E5"): NAN},
@@ -284,6 +289,7 @@ def test_rival_courtships_count_other_open_pipelines() -> None:
     X = build_matrix(pairs, ctx, vocab=ctx.vocab)
     assert X["pair__rival_courtships"].tolist() == [2.0, 1.0, 1.0]
     assert X["e__recent_declines"].tolist() == [1.0, 1.0, 1.0]
+    assert X["e__best_open_stage"].tolist() == [2.0, 2.0, 2.0]  # B2's visit leads
 
 
 def test_months_to_cycle_end_wraps_at_each_full_cycle() -> None:
@@ -291,6 +297,19 @@ def test_months_to_cycle_end_wraps_at_each_full_cycle() -> None:
                               np.array([36.0, 36.0, 36.0, 36.0, 3.0, 36.0]))  # fmt: skip
     np.testing.assert_allclose(got[:4], [36.0, 26.0, 36.0, 32.0])
     assert np.isnan(got[4]) and np.isnan(got[5])  # a 3-month "cycle" says nothing; no tenure
+
+
+def test_lease_end_probability_weighs_terms_by_past_tenancies() -> None:
+    got = lease_end_probability(np.array([20.0, np.nan, 20.0]), np.array([0, 1]),
+                                np.array([36.0, 36.0]))  # fmt: skip
+    # 20 months in; one ended tenancy of 36 months fits the terms 12, 18, 35, 36, 37 whole (10x
+    # each); a term ends within 12 months for L = 12..16 and 21..32
+    assert got[0] == pytest.approx((10 + 4 + 12) / (56 + 5 * 10))
+    assert np.isnan(got[1])  # no current tenancy
+    assert got[2] == pytest.approx(17 / 61)  # no ended tenancy: every term equally likely
+    within_3 = lease_end_probability(np.array([20.0]), np.array([0]), np.array([36.0]),
+                                     horizon_months=3.0)  # fmt: skip
+    assert within_3[0] == pytest.approx(3 / 106)  # L = 21, 22, 23 only
 
 
 def test_rows_are_identical_alone_and_in_a_batch(ctx_t: FeatureContext) -> None:

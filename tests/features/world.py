@@ -1,7 +1,7 @@
 """A hand-made world of 3 buildings and 5 enterprises for the feature tests.
 
 Story: E1 and E2 rent in B1; E2 left B2 in May 2022; E3 moves into B2 on 2023-03-01 (after T,
-before T2). E4 is courted: E3 supplies it, E1 invests in it, E2 partners with it; E1 supplies
+before T2; B3 visited it in December 2022, a courtship still open at T). E4 is courted: E3 supplies it, E1 invests in it, E2 partners with it; E1 supplies
 E2. E5 and B3
 have every optional field missing.
 """
@@ -77,12 +77,12 @@ def tables() -> dict[str, pd.DataFrame]:
     )
     events = pd.DataFrame(
         {
-            "enterprise_id": ["E4", "E4", "E4", "E2", "E1"],
-            "building_id": ["B2", "B2", "B1", "B2", "B3"],
+            "enterprise_id": ["E4", "E4", "E4", "E2", "E1", "E3"],
+            "building_id": ["B2", "B2", "B1", "B2", "B3", "B3"],
             "date": pd.to_datetime(
-                ["2022-03-10", "2022-04-01", "2022-12-15", "2024-01-01", "2021-06-01"]
+                ["2022-03-10", "2022-04-01", "2022-12-15", "2024-01-01", "2021-06-01", "2022-12-20"]
             ),
-            "stage": ["contacted", "visited", "declined", "signed", "contacted"],
+            "stage": ["contacted", "visited", "declined", "signed", "contacted", "visited"],
         }
     )
     return {

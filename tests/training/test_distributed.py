@@ -32,6 +32,7 @@ from tests.dask_cluster import local_client
 from training import (
     BUILDING_TO_ENTERPRISE,
     DIRECTIONS,
+    RANKER_DIRECTIONS,
     RankingSet,
     System,
     TemporalSplit,
@@ -109,9 +110,10 @@ def client() -> Iterator[Client]:
 @pytest.fixture(scope="module")
 def trained(client: Client, world: DemoWorld) -> Trained:
     futures = submit_windows(client, world.registry, world.split.fit_windows, vocab=world.vocab)
-    valid = client.gather(futures[-1])
-    train = RankingSet.concat(gather_sets(client, futures[:-1]))
-    data = dask_ranking_set(client, futures[:-1])
+    # the served ranker's rows: building queries (RANKER_DIRECTIONS), as train_and_publish fits
+    valid = client.gather(futures[-1]).only(*RANKER_DIRECTIONS)
+    train = RankingSet.concat(gather_sets(client, futures[:-1])).only(*RANKER_DIRECTIONS)
+    data = dask_ranking_set(client, futures[:-1], directions=RANKER_DIRECTIONS)
     dask, single = {}, {}
     for seed in SEEDS:
         dask[seed] = fit_dask_ranker(client, data, valid, params={"seed": seed})
@@ -137,12 +139,12 @@ def test_windows_built_on_the_cluster_equal_the_local_build(
 def test_one_partition_per_window_with_its_group_sizes(client: Client, trained: Trained) -> None:
     futures = trained.futures[:3]
     local = gather_sets(client, futures)
-    data = dask_ranking_set(client, futures)
+    data = dask_ranking_set(client, futures, directions=tuple(d.name for d in DIRECTIONS))
     assert data.X.npartitions == data.y.npartitions == data.group.npartitions == 3
     for i, ranking in enumerate(local):
         np.testing.assert_array_equal(data.group.partitions[i].compute(), ranking.group)
         assert len(data.X.partitions[i]) == int(ranking.group.sum()) == len(ranking.pairs)
-    one = dask_ranking_set(client, futures, direction=B2E)
+    one = dask_ranking_set(client, futures, directions=(B2E,))
     rows = sum(len(r.only(B2E).pairs) for r in local)
     assert len(one.X) == len(one.y) == int(one.group.sum().compute()) == rows < len(data.X)
 
@@ -233,13 +235,14 @@ def test_train_and_publish_on_the_cluster(client: Client, world: DemoWorld, tmp_
     store = tmp_path / "models"
     result = train_and_publish(
         world.tables, store=store, truth_dir=None, created=datetime(2026, 11, 3, tzinfo=UTC),
-        progress=False, config=TrainConfig(n_jobs=1),
+        progress=False, config=TrainConfig(n_jobs=1, compare_directions=True),
         dask_address=client.scheduler_info()["address"],
     )  # fmt: skip
     ranker = metric_value(result.metrics, system="lightgbm", direction=B2E, metric="ndcg@10")
     random = metric_value(result.metrics, system="random", direction=B2E, metric="ndcg@10")
     assert ranker > random + 0.1
-    assert {"lightgbm_per_direction", "hand_rule", "logistic"} <= set(result.metrics["system"])
+    systems = set(result.metrics["system"])
+    assert {"lightgbm_all_queries", "lightgbm_per_direction", "hand_rule", "logistic"} <= systems
     assert result.promoted and current_version(store) == result.version
     loaded = load_current(store)
     assert type(loaded.scorer) is LGBMRankerScorer and loaded.manifest["kind"] == "lightgbm"

@@ -83,8 +83,14 @@ def test_manifest_and_report(world, first_run) -> None:  # type: ignore[no-untyp
     assert manifest["data_fingerprint"] == data_fingerprint(tables)
     assert manifest["vocabulary"]["theme"]
     assert 0.0 <= manifest["metrics"][B2E]["ndcg@10"] <= 1.0
-    assert manifest["summary"]["direction_comparison"]["better"] in {"shared", "per_direction"}
-    assert manifest["summary"]["direction_comparison"]["measured"] is True
+    comparison = manifest["summary"]["direction_comparison"]
+    assert comparison["measured"] is True and comparison["served"] == "lightgbm"
+    assert comparison["trained_on"] == [B2E]
+    modes = {"lightgbm", "lightgbm_all_queries", "lightgbm_per_direction"}
+    assert comparison["better"] in modes and set(comparison["mean_ndcg@10"]) == modes
+    # the per-direction pair reuses the served ranker for building queries: same scores
+    per = comparison["ndcg@10"]
+    assert per["lightgbm_per_direction"][B2E] == pytest.approx(per["lightgbm"][B2E])
     calibration = manifest["calibration"]
     assert set(calibration) == {"a", "b", "horizon_days"}
     assert calibration["a"] > 0  # a higher score means a likelier move
