@@ -177,7 +177,8 @@ def _ended_tenancy_months(snapshot: Snapshot, index: pd.Index) -> tuple[np.ndarr
     """(enterprise position in ``index``, length in months) of every tenancy ended by then."""
     ended = snapshot.tenancies[snapshot.tenancies["end_date"].notna()]
     months = (ended["end_date"] - ended["start_date"]).dt.days / DAYS_PER_MONTH
-    return index.get_indexer(ended["enterprise_id"]), months.to_numpy(np.float64, na_value=np.nan)
+    owner = index.get_indexer(pd.Index(ended["enterprise_id"]))
+    return owner, months.to_numpy(np.float64, na_value=np.nan)
 
 
 def enterprise_table(snapshot: Snapshot, *, vocab: Vocabulary) -> pd.DataFrame:

@@ -1,9 +1,9 @@
 """A hand-made world of 3 buildings and 5 enterprises for the feature tests.
 
 Story: E1 and E2 rent in B1; E2 left B2 in May 2022; E3 moves into B2 on 2023-03-01 (after T,
-before T2; B3 visited it in December 2022, a courtship still open at T). E4 is courted: E3 supplies it, E1 invests in it, E2 partners with it; E1 supplies
-E2. E5 and B3
-have every optional field missing.
+before T2; B3 visited it in December 2022, a courtship still open at T). E4 is courted: E3
+supplies it, E1 invests in it, E2 partners with it; E1 supplies E2. E5 and B3 have every
+optional field missing.
 """
 
 from __future__ import annotations
