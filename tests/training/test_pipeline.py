@@ -17,6 +17,7 @@ from models import current_version, list_versions, read_manifest
 from training import (
     BUILDING_TO_ENTERPRISE,
     TrainConfig,
+    TrainingError,
     build_sets,
     data_fingerprint,
     evaluate_current,
@@ -201,3 +202,11 @@ def test_courted_flags_mark_exactly_the_pairs_with_earlier_events(world) -> None
     expected = pool[keys].astype("str").merge(seen, on=keys, how="left")["hit"]
     assert flags.any()
     np.testing.assert_array_equal(flags, expected.notna().to_numpy())
+
+
+def test_ranker_directions_must_name_known_directions() -> None:
+    with pytest.raises(TrainingError, match="'sideways' is unknown; allowed: building_to_enter"):
+        TrainConfig(ranker_directions=("sideways",))
+    with pytest.raises(TrainingError, match="ranker_directions is empty"):
+        TrainConfig(ranker_directions=())
+    assert TrainConfig().ranker_directions == (B2E,)
