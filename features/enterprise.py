@@ -155,16 +155,15 @@ def lease_end_probability(
     order = np.argsort(owner[keep], kind="stable")
     owner, months = owner[keep][order], months[keep][order]
     terms = LEASE_TERMS_MONTHS
-    ratio = months[:, None] / terms
-    cycles = np.round(ratio)
-    whole = (np.abs(ratio - cycles) * terms <= WHOLE_TERMS_TOLERANCE_MONTHS) & (cycles >= 1)
-    votes = whole * np.log(WHOLE_TERMS_LIKELIHOOD)
     out = np.full(tenure.size, np.nan)
     for lo in range(0, tenure.size, _LEASE_CHUNK):
         hi = min(lo + _LEASE_CHUNK, tenure.size)
         rows = slice(*np.searchsorted(owner, [lo, hi]))
+        ratio = months[rows, None] / terms
+        cycles = np.round(ratio)
+        whole = (np.abs(ratio - cycles) * terms <= WHOLE_TERMS_TOLERANCE_MONTHS) & (cycles >= 1)
         log_w = np.zeros((hi - lo, terms.size))
-        np.add.at(log_w, owner[rows] - lo, votes[rows])
+        np.add.at(log_w, owner[rows] - lo, whole * np.log(WHOLE_TERMS_LIKELIHOOD))
         w = np.exp(log_w - log_w.max(axis=1, keepdims=True))
         t = tenure[lo:hi, None]
         next_end = (np.floor(np.nan_to_num(t) / terms) + 1.0) * terms - t

@@ -312,6 +312,18 @@ def test_lease_end_probability_weighs_terms_by_past_tenancies() -> None:
     assert within_3[0] == pytest.approx(3 / 106)  # L = 21, 22, 23 only
 
 
+def test_lease_end_probability_is_the_same_in_any_block_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(3)
+    tenure = np.where(rng.random(500) < 0.7, rng.uniform(0, 80, 500), np.nan)
+    owner, months = rng.integers(0, 500, 400), rng.uniform(1, 100, 400)
+    whole = lease_end_probability(tenure, owner, months)
+    monkeypatch.setattr("features.enterprise._LEASE_CHUNK", 7)
+    np.testing.assert_allclose(lease_end_probability(tenure, owner, months), whole)
+    assert np.isnan(whole).sum() == np.isnan(tenure).sum()
+
+
 def test_rows_are_identical_alone_and_in_a_batch(ctx_t: FeatureContext) -> None:
     batch = build_matrix(world.all_pairs(), ctx_t, vocab=ctx_t.vocab)
     for label, row in world.all_pairs().iterrows():
