@@ -39,48 +39,23 @@ _api_key = APIKeyHeader(
 # thread pool, a hop per dependency per request.
 
 
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+def _app_state(name: str) -> Callable[[Request], Coroutine[Any, Any, Any]]:
+    """A dependency returning ``request.app.state.<name>``, set up once by ``create_app``."""
+
+    async def get(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    get.__name__ = f"get_{name}"
+    return get
 
 
-async def get_engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
-
-
-async def get_repository(request: Request) -> Repository:
-    repo: Repository = request.app.state.repository
-    return repo
-
-
-async def get_jobs(request: Request) -> RetrainJobs:
-    jobs: RetrainJobs = request.app.state.jobs
-    return jobs
-
-
-async def get_audit(request: Request) -> AuditWriter:
-    writer: AuditWriter = request.app.state.audit
-    return writer
-
-
-async def get_keys(request: Request) -> KeyCache:
-    keys: KeyCache = request.app.state.keys
-    return keys
-
-
-async def get_answers(request: Request) -> ShortlistAnswers:
-    answers: ShortlistAnswers = request.app.state.answers
-    return answers
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-EngineDep = Annotated[Engine, Depends(get_engine)]
-RepositoryDep = Annotated[Repository, Depends(get_repository)]
-JobsDep = Annotated[RetrainJobs, Depends(get_jobs)]
-AuditDep = Annotated[AuditWriter, Depends(get_audit)]
-KeysDep = Annotated[KeyCache, Depends(get_keys)]
-AnswersDep = Annotated[ShortlistAnswers, Depends(get_answers)]
+SettingsDep = Annotated[Settings, Depends(_app_state("settings"))]
+EngineDep = Annotated[Engine, Depends(_app_state("engine"))]
+RepositoryDep = Annotated[Repository, Depends(_app_state("repository"))]
+JobsDep = Annotated[RetrainJobs, Depends(_app_state("jobs"))]
+AuditDep = Annotated[AuditWriter, Depends(_app_state("audit"))]
+KeysDep = Annotated[KeyCache, Depends(_app_state("keys"))]
+AnswersDep = Annotated[ShortlistAnswers, Depends(_app_state("answers"))]
 
 
 async def get_principal(
@@ -128,12 +103,7 @@ async def shortlist_query(
 ShortlistQueryDep = Annotated[ShortlistQuery, Depends(shortlist_query)]
 
 
-async def get_lists(request: Request) -> RegistryLists:
-    lists: RegistryLists = request.app.state.lists
-    return lists
-
-
-ListsDep = Annotated[RegistryLists, Depends(get_lists)]
+ListsDep = Annotated[RegistryLists, Depends(_app_state("lists"))]
 
 
 def check_page(limit: int, settings: Settings) -> None:
