@@ -23,7 +23,7 @@ from pydantic import TypeAdapter
 
 from api.schemas import ShortlistOut, ShortlistQuery
 from api.settings import Settings
-from matching import Engine, ScoringState
+from matching import Engine, PoolRules, ScoringState
 from matching.cache import SharedAnswers, StateCache
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,6 @@ class ShortlistAnswers:
     def _answer(
         self, shortlists: Shortlists, direction: str, id_: str, query: ShortlistQuery
     ) -> bytes:
-        rules = query.rules()
         # A state newer than ``state`` may score a miss: its answer is then stored under the
         # older state, which the next request replaces; an answer is never older than its state.
         state = self.engine.state()
@@ -79,7 +78,7 @@ class ShortlistAnswers:
         def compute(ids: list[str]) -> list[bytes]:
             return self._shared_or_scored(state, shortlists, direction, ids, query)
 
-        return self.cache.results(state, (direction, query.k, rules), [id_], compute)[0]
+        return self.cache.results(state, _local_key(direction, query), [id_], compute)[0]
 
     def _shared_or_scored(
         self, state: ScoringState, shortlists: Shortlists, direction: str, ids: list[str],
@@ -87,7 +86,7 @@ class ShortlistAnswers:
     ) -> list[bytes]:  # fmt: skip
         """Answers stored meanwhile (by a request of this worker or by a sibling worker), the
         others scored (and shared)."""
-        local_key = (direction, query.k, query.rules())
+        local_key = _local_key(direction, query)
         # The engine scores one query at a time anyway; waiting here instead of in the engine
         # lets a request find the answer a request ahead of it scored for the same query.
         with self._scoring:
@@ -128,6 +127,12 @@ class ShortlistAnswers:
                           *settings])  # fmt: skip
         self._state_key = (state, key)
         return key
+
+
+def _local_key(direction: str, query: ShortlistQuery) -> tuple[str, int, PoolRules]:
+    """The in-process cache key of a query (the id aside): one place for ``results`` and
+    ``peek``, which must agree."""
+    return direction, query.k, query.rules()
 
 
 def _query_key(direction: str, id_: str, query: ShortlistQuery) -> str:
