@@ -88,6 +88,15 @@ def empty_frame(spec: contract.Table) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def concat_frames(parts: Sequence[pd.DataFrame], spec: contract.Table) -> pd.DataFrame:
+    """Canonical frames of ``spec`` (with ``updated_at``) one after another, index 0..n-1."""
+    if not parts:
+        return empty_frame(spec)
+    if len(parts) == 1:
+        return parts[0]
+    return pd.concat(parts, ignore_index=True)
+
+
 def frame_from_rows(rows: Sequence[Sequence[Any]], spec: contract.Table) -> pd.DataFrame:
     """A canonical frame from database rows holding ``spec``'s columns then ``updated_at``."""
     if not rows:
