@@ -63,16 +63,17 @@ def read_frame(
     spec: contract.Table,
     *,
     where: ColumnElement[bool] | None = None,
-    chunk_rows: int = READ_CHUNK_ROWS,
 ) -> pd.DataFrame:
     """The canonical frame (contract columns + ``updated_at``) of the rows matching ``where``,
-    in database order. Rows arrive ``chunk_rows`` at a time (a server-side cursor on
+    in database order. Rows arrive ``READ_CHUNK_ROWS`` at a time (a server-side cursor on
     PostgreSQL) and are typed chunk by chunk."""
     names = [*spec.column_names, UPDATED_AT]
     query = select(*(_readable(table.c[name], conn.dialect.name) for name in names))
     if where is not None:
         query = query.where(where)
-    result = conn.execution_options(yield_per=chunk_rows).execute(query)
+    # On the statement, not the connection: a connection's options would stay for its later
+    # statements, and psycopg cannot executemany on the server-side cursor yield_per opens.
+    result = conn.execute(query.execution_options(yield_per=READ_CHUNK_ROWS))
     return concat_frames([frame_from_rows(rows, spec) for rows in result.partitions()], spec)
 
 

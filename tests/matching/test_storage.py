@@ -164,6 +164,21 @@ def test_upsert_reads_by_key_or_whole_table_alike(
     assert counts == {"tenancies": UpsertCount(0, 1, 1), "events": UpsertCount(0, 0, 2)}
 
 
+@pytest.mark.parametrize("chunk_rows", [1, 2])
+def test_loading_in_chunks_gives_the_same_frames(
+    repo: Repository, monkeypatch: pytest.MonkeyPatch, chunk_rows: int
+) -> None:
+    """Rows are fetched and typed a chunk at a time; a chunk whose column is all missing (one
+    row of 1, say) must not change that column's dtype, and row order must stay as stored."""
+    repo.upsert(_world())
+    whole = repo.load_tables()  # every fixture table fits in one chunk
+    monkeypatch.setattr(upsert_module, "READ_CHUNK_ROWS", chunk_rows)
+    chunked = repo.load_tables()
+    for name, expected in whole.items():
+        pd.testing.assert_frame_equal(chunked[name], expected)
+        pd.testing.assert_frame_equal(repo.load_table(name), expected)
+
+
 def test_a_bad_row_in_the_last_table_rolls_back_every_table(repo: Repository) -> None:
     world = _world()
     repo.upsert({"buildings": world["buildings"], "enterprises": world["enterprises"]})
