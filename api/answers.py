@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,8 @@ class ShortlistAnswers:
         self.shared = shared
         self.scope = hashlib.sha256(scope.encode()).hexdigest()[:16]  # no password in the file
         self.scored = 0  # answers this process scored itself
-        self._state_key: tuple[ScoringState, str] | None = None
+        # Weak, as the cache's owner: a replaced state must not stay alive for its key.
+        self._state_key: tuple[weakref.ref[ScoringState], str] | None = None
         self._scoring = threading.Lock()
 
     def for_building(self, building_id: str, query: ShortlistQuery) -> bytes:
@@ -113,7 +115,7 @@ class ShortlistAnswers:
         """What ``state`` was built from, as a key other processes compute alike; None when the
         data moved on meanwhile (then this state's data version is not known for sure)."""
         known = self._state_key
-        if known is not None and known[0] is state:
+        if known is not None and known[0]() is state:
             return known[1]
         # The data version only rises, and the engine keeps a state only while it reads the
         # version the state was built on: equal reads around state() pin that version.
@@ -125,7 +127,7 @@ class ShortlistAnswers:
         settings = (engine.max_scored, engine.max_scored_buildings, engine.compile_trees)
         key = json.dumps([self.scope, before, state.model.version, str(state.snapshot.as_of),
                           *settings])  # fmt: skip
-        self._state_key = (state, key)
+        self._state_key = (weakref.ref(state), key)
         return key
 
 

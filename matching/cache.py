@@ -16,6 +16,7 @@ import copy
 import logging
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -36,7 +37,8 @@ class StateCache(Generic[Result]):
         self.maxsize = maxsize
         self._copy = copy
         self._lock = threading.Lock()
-        self._owner: object | None = None
+        # Weak: a cache must not keep a replaced state (its data and features) alive.
+        self._owner: weakref.ref[object] | None = None
         self._entries: LRUCache[tuple[Hashable, str], Result] = LRUCache(max(maxsize, 1))
         self.hits = 0
         self.misses = 0
@@ -45,7 +47,7 @@ class StateCache(Generic[Result]):
         """The stored result of ``id_`` under ``state`` (copied), None if there is none; not
         counted as a hit or a miss."""
         with self._lock:
-            hit = self._entries.get((key, str(id_))) if state is self._owner else None
+            hit = self._entries.get((key, str(id_))) if self._owns(state) else None
         if hit is None or self._copy is None:
             return hit
         return self._copy(hit)
@@ -63,9 +65,9 @@ class StateCache(Generic[Result]):
         if self.maxsize == 0:
             return compute(ids)
         with self._lock:
-            if state is not self._owner:
+            if not self._owns(state):
                 self._entries.clear()
-                self._owner = state
+                self._owner = weakref.ref(state)
             distinct = list(dict.fromkeys(ids))
             found: dict[str, Result] = {}
             for i in distinct:
@@ -76,7 +78,7 @@ class StateCache(Generic[Result]):
         if missing:
             found.update(zip(missing, compute(missing), strict=True))
             with self._lock:
-                if self._owner is state:
+                if self._owns(state):
                     for i in missing:
                         self._entries[(key, i)] = found[i]
         with self._lock:
@@ -85,6 +87,9 @@ class StateCache(Generic[Result]):
         if self._copy is None:
             return [found[i] for i in ids]
         return [self._copy(found[i]) for i in ids]
+
+    def _owns(self, state: object) -> bool:
+        return self._owner is not None and self._owner() is state
 
 
 class ResultCache(StateCache[dict[str, Any]]):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from models import (
     IncompatibleModelError,
     LoadedModel,
     ModelStoreError,
+    PathExplainer,
     check_compatible,
     compiled_model,
     current_version,
@@ -148,10 +150,13 @@ class Engine:
             )
             if state is not None and same_data and state.model.version == version:
                 return state
-            snapshot = (
-                state.snapshot if state is not None and same_data else self._load_snapshot(as_of)
-            )
-            self._state = self._build(snapshot, previous=state)
+            parts = _ModelParts.of(state)
+            if not same_data:
+                # The old data goes before the new is loaded; holding both peaked at 5.8 GB
+                # instead of 3.1 GB at 1M enterprises. Only the model's parts are reused.
+                self._state = state = None
+            snapshot = state.snapshot if state is not None else self._load_snapshot(as_of)
+            self._state = self._build(snapshot, previous=state, parts=parts)
             self._data_version, self._snapshot_as_of = data_version, as_of
             return self._state
 
@@ -175,24 +180,27 @@ class Engine:
                     len(snapshot.buildings), len(snapshot.enterprises))  # fmt: skip
         return snapshot
 
-    def _build(self, snapshot: Snapshot, *, previous: ScoringState | None) -> ScoringState:
-        """State for ``snapshot`` with the CURRENT model; reuses the pool of an unchanged
-        snapshot (the feature context is cached on the snapshot per vocabulary)."""
-        model = self._load_model(previous=previous.model if previous else None)
+    def _build(
+        self, snapshot: Snapshot, *, previous: ScoringState | None, parts: _ModelParts | None
+    ) -> ScoringState:
+        """State for ``snapshot`` with the CURRENT model; reuses the pool of ``previous`` on the
+        same snapshot (the feature context is cached on the snapshot per vocabulary) and the
+        model's ``parts`` when the model is unchanged."""
+        model = self._load_model(previous=parts.model if parts else None)
         vocab = Vocabulary.from_dict(model.manifest.get("vocabulary") or {})
         ctx = context_for(snapshot, vocab=vocab)
         if previous is not None and previous.snapshot is snapshot:
             pool = previous.pool
         else:
             pool = CandidatePool.from_snapshot(snapshot, need_m2=ctx.enterprises["space_need_m2"])
-        prescorer = _prescorer_of(model, previous=previous)
+        prescorer = _prescorer_of(model, previous=parts)
         reuse = previous is not None and previous.ctx is ctx and previous.prescorer is prescorer
         index = previous.prescore if reuse else prescorer.build_index(ctx)  # type: ignore[union-attr]
         logger.info("serving model %s on data as of %s (%s pre-score)", model.version,
                     self.as_of.date(), "fitted" if prescorer.fitted else "unfitted")  # fmt: skip
-        same_model = previous is not None and previous.model is model
-        explainer = previous.explainer if same_model else path_explainer(model.scorer)  # type: ignore[union-attr]
-        compiled = previous.compiled if same_model else self._compiled(model)  # type: ignore[union-attr]
+        same_model = parts is not None and parts.model is model
+        explainer = parts.explainer if same_model else path_explainer(model.scorer)  # type: ignore[union-attr]
+        compiled = parts.compiled if same_model else self._compiled(model)  # type: ignore[union-attr]
         return ScoringState(snapshot=snapshot, ctx=ctx, vocab=vocab, model=model, pool=pool,
                             prescorer=prescorer, prescore=index, explainer=explainer,
                             compiled=compiled)  # fmt: skip
@@ -216,7 +224,23 @@ class Engine:
         return model
 
 
-def _prescorer_of(model: LoadedModel, *, previous: ScoringState | None) -> Prescorer:
+@dataclass(frozen=True)
+class _ModelParts:
+    """What a state built from the same model reuses, whatever the data."""
+
+    model: LoadedModel
+    prescorer: Prescorer | None
+    explainer: PathExplainer | None
+    compiled: CompiledModel | None
+
+    @classmethod
+    def of(cls, state: ScoringState | None) -> _ModelParts | None:
+        if state is None:
+            return None
+        return cls(state.model, state.prescorer, state.explainer, state.compiled)
+
+
+def _prescorer_of(model: LoadedModel, *, previous: _ModelParts | None) -> Prescorer:
     """The model's stored pre-scorer (read once per model version), else the unfitted one."""
     if previous is not None and previous.model is model and previous.prescorer is not None:
         return previous.prescorer

@@ -4,7 +4,9 @@ batches."""
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -132,6 +134,19 @@ def test_workers_share_answers_until_the_data_changes(
     assert two.scored == 2  # new data: scored again, not read from the old state's entries
     assert top not in {i["enterprise_id"] for i in json.loads(after)["items"]}
     assert one.for_building(svc.own_building, query) == after and one.scored == 1
+
+
+def test_answers_keep_no_replaced_state_alive(service: Service, tmp_path: Path) -> None:
+    """The engine lets the old data go before it loads new data (a 1M-enterprise state is
+    ~3 GB); the answers' cache and shared-cache key must not hold that state either."""
+    shared = SharedAnswers(tmp_path / "answers.sqlite", maxsize=10)
+    answers = _worker(service, shared)
+    first = answers.for_building(service.own_building, ShortlistQuery(k=3))
+    gone = weakref.ref(answers.engine.state())
+    answers.engine = _worker(service, shared).engine
+    gc.collect()
+    assert gone() is None
+    assert answers.for_building(service.own_building, ShortlistQuery(k=3)) == first
 
 
 def test_other_databases_never_share_answers(service: Service, tmp_path: Path) -> None:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 
 import pytest
 
 from matching.cache import ResultCache, SharedAnswers, StateCache
+
+
+class State:
+    """A stand-in scoring state (weakly referenceable, as ``ScoringState`` is)."""
 
 
 class Counter:
@@ -21,7 +27,7 @@ class Counter:
 
 
 def test_only_missing_ids_are_computed_once_each_in_query_order() -> None:
-    cache, compute, state = ResultCache(10), Counter(), object()
+    cache, compute, state = ResultCache(10), Counter(), State()
     first = cache.results(state, "k", ["A", "B", "A"], compute)
     assert compute.calls == [["A", "B"]]
     assert [r["query"] for r in first] == ["A", "B", "A"]
@@ -32,7 +38,7 @@ def test_only_missing_ids_are_computed_once_each_in_query_order() -> None:
 
 
 def test_results_are_copies_and_keys_separate_queries() -> None:
-    cache, compute, state = ResultCache(10), Counter(), object()
+    cache, compute, state = ResultCache(10), Counter(), State()
     got = cache.results(state, ("building", 5), ["A"], compute)
     got[0]["items"].clear()  # a caller editing its result does not edit the cache
     again = cache.results(state, ("building", 5), ["A"], compute)
@@ -43,15 +49,26 @@ def test_results_are_copies_and_keys_separate_queries() -> None:
 
 def test_a_new_state_empties_the_cache() -> None:
     cache, compute = ResultCache(10), Counter()
-    old, new = object(), object()
+    old, new = State(), State()
     cache.results(old, "k", ["A"], compute)
     assert cache.results(new, "k", ["A"], compute)[0]["items"] == [{"score": 2}]
     assert cache.results(new, "k", ["A"], compute)[0]["items"] == [{"score": 2}]
     assert len(compute.calls) == 2
 
 
+def test_the_cache_does_not_keep_a_replaced_state_alive() -> None:
+    cache, compute, state = ResultCache(10), Counter(), State()
+    cache.results(state, "k", ["A"], compute)
+    gone = weakref.ref(state)
+    del state
+    gc.collect()
+    assert gone() is None  # its data and features can go while the next state is built
+    assert cache.peek(State(), "k", "A") is None
+    assert cache.results(State(), "k", ["A"], compute)[0]["items"] == [{"score": 2}]
+
+
 def test_lru_eviction_errors_and_disabled_cache() -> None:
-    cache, compute, state = ResultCache(2), Counter(), object()
+    cache, compute, state = ResultCache(2), Counter(), State()
     cache.results(state, "k", ["A", "B"], compute)
     cache.results(state, "k", ["C"], compute)  # evicts A, the least recently used
     cache.results(state, "k", ["A"], compute)
@@ -71,9 +88,9 @@ def test_lru_eviction_errors_and_disabled_cache() -> None:
         ResultCache(-1)
 
 
-def test_a_cache_of_immutable_answers_hands_out_the_stored_object() -> None:
+def test_a_cache_of_immutable_answers_hands_out_the_stored_State() -> None:
     cache: StateCache[bytes] = StateCache(10)
-    state, calls = object(), []
+    state, calls = State(), []
 
     def render(ids: list[str]) -> list[bytes]:
         calls.append(ids)
@@ -82,7 +99,7 @@ def test_a_cache_of_immutable_answers_hands_out_the_stored_object() -> None:
     first = cache.results(state, "k", ["A"], render)[0]
     assert cache.results(state, "k", ["A"], render)[0] is first  # no copy of immutable bytes
     assert calls == [["A"]]
-    assert cache.results(object(), "k", ["A"], render)[0] == first  # a new state: computed again
+    assert cache.results(State(), "k", ["A"], render)[0] == first  # a new state: computed again
     assert calls == [["A"], ["A"]]
 
 
@@ -119,12 +136,12 @@ def test_an_unusable_shared_file_only_costs_the_sharing(tmp_path, caplog) -> Non
 
 
 def test_peek_reads_one_entry_of_the_current_state_without_counting() -> None:
-    cache, compute, state = ResultCache(10), Counter(), object()
+    cache, compute, state = ResultCache(10), Counter(), State()
     assert cache.peek(state, "k", "A") is None
     cache.results(state, "k", ["A"], compute)
     seen = cache.peek(state, "k", "A")
     assert seen == {"query": "A", "items": [{"score": 1}]}
     seen["items"].clear()  # a copy, like results()
     assert cache.peek(state, "k", "A") == {"query": "A", "items": [{"score": 1}]}
-    assert cache.peek(object(), "k", "A") is None  # another state owns nothing yet
+    assert cache.peek(State(), "k", "A") is None  # another state owns nothing yet
     assert (cache.hits, cache.misses) == (0, 1)

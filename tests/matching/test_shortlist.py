@@ -3,6 +3,8 @@ top k with reasons; and its refresh when the data or the CURRENT model changes."
 
 from __future__ import annotations
 
+import gc
+import weakref
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -186,6 +188,32 @@ def test_engine_refreshes_after_a_data_write(engine: Engine) -> None:
     after = engine.shortlist_for_buildings(["B1"], k=500)[0]
     assert "E9" in _ids(after)
     assert engine.state() is not state
+
+
+def test_a_data_write_frees_the_old_data_before_loading_and_keeps_the_model_parts(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server holding both the old and the new data peaked at twice the memory."""
+    cached = Engine(engine.repo, engine.store, as_of=date(2024, 6, 30), cache_size=100)
+    old = cached.state()
+    cached.shortlist_for_buildings(["B1"], k=5)  # the result cache now knows this state
+    model, explainer, prescorer = old.model, old.explainer, old.prescorer
+    old_snapshot = weakref.ref(old.snapshot)
+    del old
+    engine.repo.upsert({"enterprises": new_enterprise_e9()})
+    alive_at_load: list[bool] = []
+    load = engine.repo.load_tables
+
+    def watched() -> dict[str, pd.DataFrame]:
+        gc.collect()
+        alive_at_load.append(old_snapshot() is not None)
+        return load()
+
+    monkeypatch.setattr(engine.repo, "load_tables", watched)
+    new = cached.state()
+    assert alive_at_load == [False]
+    assert (new.model, new.explainer, new.prescorer) == (model, explainer, prescorer)
+    assert "E9" in _ids(cached.shortlist_for_buildings(["B1"], k=500)[0])
 
 
 def test_cached_engine_answers_repeats_and_forgets_on_a_data_write(engine: Engine) -> None:
