@@ -295,8 +295,12 @@ def table(sizes: dict[str, dict[str, Any]]) -> str:
         lambda i: _f(i["latency"]["enterprise_to_building"][f"top{K}_overlap"], ".3f"),
     )
     add(
-        "Engine build s (server peak RSS MB)",
-        lambda i: f"{_f(i['engine']['build_s'])} ({_f(i['engine']['peak_rss_mb'], '.0f')})",
+        "Engine build / rebuild s (server peak RSS MB)",
+        lambda i: "{} / {} ({})".format(
+            _f(i["engine"]["build_s"]),
+            _f(i["engine"].get("rebuild_s")),
+            _f(i["engine"]["peak_rss_mb"], ".0f"),
+        ),
     )
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
