@@ -171,6 +171,14 @@ SPARSE_EDGES = {
 }
 
 
+def history_pairs(ctx: FeatureContext) -> sparse.csr_array:
+    """bool (n_e, n_b): pairs with an attraction event by the snapshot date (any stage, a
+    decline too) or a chain partner of the enterprise among the building's current tenants.
+    The ranker's strongest signals; few per building, so stage 1 passes them all on."""
+    pattern = (abs(ctx.prior_events) + abs(ctx.partners["any"])) != 0
+    return sparse.csr_array(pattern, dtype=bool)
+
+
 def unknown_code(ctx: FeatureContext, key: str) -> int:
     if key == "division":
         return 100
