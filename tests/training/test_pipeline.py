@@ -181,8 +181,8 @@ def test_staged_pools_are_bounded_subsets_of_the_full_pools(world) -> None:  # t
     index = unfitted_prescorer().build_index(context_for(snapshot, vocab=vocab))
 
     def with_history(pairs: pd.DataFrame) -> pd.DataFrame:
-        b = snapshot.buildings.index.get_indexer(pairs["building_id"])
-        e = snapshot.enterprises.index.get_indexer(pairs["enterprise_id"])
+        b = snapshot.buildings.index.get_indexer(pd.Index(pairs["building_id"]))
+        e = snapshot.enterprises.index.get_indexer(pd.Index(pairs["enterprise_id"]))
         return pairs.assign(history=index.has_history(b_pos=b, e_pos=e))
 
     for name, limit in ((B2E, 40), ("enterprise_to_building", 3)):
