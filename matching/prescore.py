@@ -24,6 +24,7 @@ import functools
 import io
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import joblib
@@ -341,6 +342,29 @@ def top_m(scores: np.ndarray, ok: np.ndarray, *, m: int, stride: int = 64) -> np
     chosen = np.flatnonzero(scores >= threshold) if np.isfinite(threshold) else np.empty(0, int)
     if len(chosen) < m:
         chosen = np.flatnonzero(ok)
+    best = np.argpartition(-scores[chosen], m - 1)[:m]
+    return chosen[best].astype(np.int64)
+
+
+def top_m_checked(
+    scores: np.ndarray, fits: Callable[[np.ndarray], np.ndarray], *, m: int, stride: int = 64
+) -> np.ndarray | None:
+    """:func:`top_m` where feasibility is checked only where needed: ``fits(positions)`` (bool
+    per int position) runs on a strided sample, to set a threshold, and on the rows above it,
+    never on all rows. None when that cannot decide (too few feasible rows in the sample, or
+    under ``m`` above the threshold): the caller then builds the whole mask for :func:`top_m`.
+    ``scores`` is left unchanged."""
+    sampled = np.arange(0, len(scores), stride)
+    sample = scores[sampled[fits(sampled)]]
+    rank = 2 * m // stride + 8
+    if len(sample) <= rank:
+        return None
+    threshold = np.partition(sample, len(sample) - 1 - rank)[len(sample) - 1 - rank]
+    chosen = np.flatnonzero(scores >= threshold)
+    chosen = chosen[fits(chosen)]
+    if len(chosen) < m:
+        return None
+    # m feasible rows at or above the threshold: no feasible row below it can be in the top m
     best = np.argpartition(-scores[chosen], m - 1)[:m]
     return chosen[best].astype(np.int64)
 

@@ -10,6 +10,7 @@ rows of that X, only for the k items returned.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import threading
@@ -28,6 +29,7 @@ from matching.prescore import (
     PrescoreIndex,
     Prescorer,
     top_m,
+    top_m_checked,
     unfitted_prescorer,
     with_history,
 )
@@ -197,9 +199,13 @@ def _staged_for_buildings(
     base = pool.cached_enterprise_mask(rules, location=True)
     chosen = []
     for b in positions:
-        ok = pool.enterprises_for_building(int(b), base=base, rules=rules)
-        best = top_m(pre.building_scores(index, int(b)), ok, m=m)
-        chosen.append(with_history(best, index.history_of_building(int(b)), ok))
+        fits = functools.partial(pool.enterprises_fit_building, int(b), base=base, rules=rules)
+        scores = pre.building_scores(index, int(b))
+        best = top_m_checked(scores, fits, m=m)
+        if best is None:  # few feasible candidates: the whole mask is cheap enough
+            best = top_m(scores, pool.enterprises_for_building(int(b), base=base, rules=rules), m=m)
+        history = index.history_of_building(int(b))
+        chosen.append(with_history(best, history[fits(history)]))
     return Pairs.of(chosen, fixed=positions, fixed_is_building=True)
 
 

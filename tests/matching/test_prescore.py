@@ -26,7 +26,7 @@ from matching import (
     unfitted_prescorer,
     with_history,
 )
-from matching.prescore import top_m
+from matching.prescore import top_m, top_m_checked
 from matching.prescore_terms import distance_keys, planar_km
 from matching.shortlist import (
     ScoringState,
@@ -176,6 +176,24 @@ def test_top_m_matches_a_full_sort() -> None:
     few[[5, 9]] = True
     assert sorted(top_m(scores.copy(), few, m=500)) == [5, 9]
     assert len(top_m(scores.copy(), np.zeros(100_000, dtype=bool), m=10)) == 0
+
+
+def test_top_m_checked_equals_top_m_or_defers_to_it() -> None:
+    rng = np.random.default_rng(4)
+    scores = rng.normal(size=200_000).astype(np.float32)
+    ok = rng.random(200_000) < 0.6
+    checked: list[int] = []
+
+    def fits(positions: np.ndarray) -> np.ndarray:
+        checked.append(len(positions))
+        return ok[positions]
+
+    got = top_m_checked(scores, fits, m=1000)
+    assert got is not None and set(got) == set(top_m(scores.copy(), ok, m=1000))
+    assert sum(checked) < 20_000  # a sample and the rows above the threshold, not all rows
+    few = rng.random(200_000) < 0.001  # ~200 feasible rows: the sample cannot set a threshold
+    assert top_m_checked(scores, lambda p: few[p], m=1000) is None
+    assert top_m_checked(scores[:0], lambda p: p > 0, m=10) is None
 
 
 def test_distance_keys_bucket_planar_km() -> None:
