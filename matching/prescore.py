@@ -40,6 +40,7 @@ from matching.prescore_terms import (
     KEYED_TERMS,
     SPARSE_TERMS,
     Arrays,
+    compact,
     distance_keys,
     enterprise_keys,
     history_pairs,
@@ -216,7 +217,7 @@ class Prescorer:
             },
             rows={t: fn(ctx) for t, fn in SPARSE_TERMS.items() if t in self.tables},
             key_tables=self._key_tables(ctx, n_keys),
-            history=sparse.csc_array(history),
+            history=compact(sparse.csc_array(history)),
             history_rows=history,
         )
 
