@@ -42,7 +42,13 @@ from matching.listing import (
     plain_record,
 )
 from matching.planning import fill_plan, theme_fit
-from matching.prescore import PRESCORER_FILE, PrescoreIndex, Prescorer, unfitted_prescorer
+from matching.prescore import (
+    PRESCORER_FILE,
+    PrescoreIndex,
+    Prescorer,
+    unfitted_prescorer,
+    with_history,
+)
 from matching.reasons import reason_text, top_reasons
 from matching.rules import LOW_CREDIT_SCORE, MIN_UNIT_OVERSIZE_FACTOR, risk_warnings, space_fits
 from matching.shortlist import (
@@ -138,4 +144,5 @@ __all__ = [
     "upsert_enterprise",
     "validate_dataset",
     "validate_table",
+    "with_history",
 ]

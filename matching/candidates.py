@@ -268,16 +268,29 @@ class CandidatePool:
         min_unit/2 <= need <= vacant, min_unit <= vacant; an unknown need fits) and no tenant."""
         ok = base.copy()
         if rules.require_space_fit:
-            vacant, unit = self.vacant_m2[building], np.nan_to_num(self.min_unit_m2[building])
-            need = self.need32
-            if unit > vacant:  # nothing but an unknown need fits
-                ok &= np.isnan(need)
-            else:
-                ok &= ~(need > np.float32(vacant)) & ~(
-                    need < np.float32(unit / MIN_UNIT_OVERSIZE_FACTOR)
-                )
+            ok &= self._space_fit(building, self.need32)
         ok[self.tenants_of.get(int(building), _EMPTY)] = False
         return ok
+
+    def enterprises_fit_building(
+        self, building: int, positions: np.ndarray, *, base: np.ndarray, rules: PoolRules
+    ) -> np.ndarray:
+        """:meth:`enterprises_for_building` at the enterprise ``positions`` only (int array):
+        boolean per position, for a query that checks a few thousand rows, not every one."""
+        ok = base[positions]
+        if rules.require_space_fit:
+            ok &= self._space_fit(building, self.need32[positions])
+        tenants = self.tenants_of.get(int(building), _EMPTY)
+        if len(tenants):
+            ok &= ~np.isin(positions, tenants)
+        return ok
+
+    def _space_fit(self, building: int, need: np.ndarray) -> np.ndarray:
+        """Boolean per need (float32 m²): the space-fit range of one building."""
+        vacant, unit = self.vacant_m2[building], np.nan_to_num(self.min_unit_m2[building])
+        if unit > vacant:  # nothing but an unknown need fits
+            return np.isnan(need)
+        return ~(need > np.float32(vacant)) & ~(need < np.float32(unit / MIN_UNIT_OVERSIZE_FACTOR))
 
     def building_mask(self, rules: PoolRules) -> np.ndarray:
         """Buildings passing the city, district and exclude_ids rules; boolean (n_buildings,)."""

@@ -24,6 +24,7 @@ import functools
 import io
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import joblib
@@ -39,8 +40,10 @@ from matching.prescore_terms import (
     KEYED_TERMS,
     SPARSE_TERMS,
     Arrays,
+    compact,
     distance_keys,
     enterprise_keys,
+    history_pairs,
     planar_km,
     side_features,
     unknown_code,
@@ -104,6 +107,8 @@ class PrescoreIndex:
     columns: dict[str, sparse.csc_array]  # sparse terms, column access for building queries
     rows: dict[str, sparse.csr_array]  # sparse terms, row access for enterprise queries
     key_tables: dict[str, np.ndarray]  # key -> (n_b, n codes) float32 summed term weights
+    history: sparse.csc_array  # bool (n_e, n_b) pairs stage 1 always keeps (history_pairs)
+    history_rows: sparse.csr_array  # the same pairs, row access for enterprise queries
 
     @functools.cached_property
     def pair_codes(self) -> dict[tuple[str, str], np.ndarray]:
@@ -115,6 +120,23 @@ class PrescoreIndex:
         }
 
     _local: threading.local = field(default_factory=threading.local, repr=False)
+
+    def history_of_building(self, building: int) -> np.ndarray:
+        """int64 positions of the enterprises with a history at ``building`` (sorted)."""
+        start, end = self.history.indptr[building], self.history.indptr[building + 1]
+        return np.sort(self.history.indices[start:end]).astype(np.int64)
+
+    def history_of_enterprise(self, enterprise: int) -> np.ndarray:
+        """int64 positions of the buildings ``enterprise`` has a history with (sorted)."""
+        start, end = self.history_rows.indptr[enterprise], self.history_rows.indptr[enterprise + 1]
+        return np.sort(self.history_rows.indices[start:end]).astype(np.int64)
+
+    def has_history(self, *, b_pos: np.ndarray, e_pos: np.ndarray) -> np.ndarray:
+        """bool per (building, enterprise) position pair: is it one of :attr:`history`."""
+        if len(b_pos) == 0:
+            return np.zeros(0, dtype=bool)
+        found = self.history_rows[np.asarray(e_pos), np.asarray(b_pos)]
+        return np.asarray(found, dtype=bool).reshape(-1)
 
     def __getstate__(self) -> dict[str, object]:
         # Thread-local buffers cannot cross a process boundary (Dask scatters this object);
@@ -181,6 +203,7 @@ class Prescorer:
         for name in ("division", "section", "city", "place"):
             n_keys[name] = max(n_keys[name], unknown_code(ctx, name) + 1)
         e, b = ctx.enterprises, ctx.buildings
+        history = history_pairs(ctx)
         return PrescoreIndex(
             ctx=ctx,
             enterprise_base=self._side_base(ctx, prefix="e__"),
@@ -194,6 +217,8 @@ class Prescorer:
             },
             rows={t: fn(ctx) for t, fn in SPARSE_TERMS.items() if t in self.tables},
             key_tables=self._key_tables(ctx, n_keys),
+            history=compact(sparse.csc_array(history)),
+            history_rows=history,
         )
 
     def _key_tables(self, ctx: FeatureContext, n_keys: dict[str, int]) -> dict[str, np.ndarray]:
@@ -320,6 +345,37 @@ def top_m(scores: np.ndarray, ok: np.ndarray, *, m: int, stride: int = 64) -> np
         chosen = np.flatnonzero(ok)
     best = np.argpartition(-scores[chosen], m - 1)[:m]
     return chosen[best].astype(np.int64)
+
+
+def top_m_checked(
+    scores: np.ndarray, fits: Callable[[np.ndarray], np.ndarray], *, m: int, stride: int = 64
+) -> np.ndarray | None:
+    """:func:`top_m` where feasibility is checked only where needed: ``fits(positions)`` (bool
+    per int position) runs on a strided sample, to set a threshold, and on the rows above it,
+    never on all rows. None when that cannot decide (too few feasible rows in the sample, or
+    under ``m`` above the threshold): the caller then builds the whole mask for :func:`top_m`.
+    ``scores`` is left unchanged."""
+    sampled = np.arange(0, len(scores), stride)
+    sample = scores[sampled[fits(sampled)]]
+    rank = 2 * m // stride + 8
+    if len(sample) <= rank:
+        return None
+    threshold = np.partition(sample, len(sample) - 1 - rank)[len(sample) - 1 - rank]
+    chosen = np.flatnonzero(scores >= threshold)
+    chosen = chosen[fits(chosen)]
+    if len(chosen) < m:
+        return None
+    # m feasible rows at or above the threshold: no feasible row below it can be in the top m
+    best = np.argpartition(-scores[chosen], m - 1)[:m]
+    return chosen[best].astype(np.int64)
+
+
+def with_history(best: np.ndarray, history: np.ndarray, ok: np.ndarray | None = None) -> np.ndarray:
+    """Sorted int64 union of the pre-score's ``best`` positions and the ``history`` positions
+    that pass the query's filters (``ok``, boolean over all positions; None: all pass): a pair
+    with history reaches the ranker whatever its pre-score, never one the rules exclude."""
+    kept = history if ok is None else history[ok[history]]
+    return np.union1d(best, kept).astype(np.int64)
 
 
 UNFITTED: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {

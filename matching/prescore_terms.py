@@ -171,6 +171,24 @@ SPARSE_EDGES = {
 }
 
 
+def history_pairs(ctx: FeatureContext) -> sparse.csr_array:
+    """bool (n_e, n_b): pairs with an attraction event by the snapshot date (any stage, a
+    decline too) or a chain partner of the enterprise among the building's current tenants.
+    The ranker's strongest signals; few per building, so stage 1 passes them all on."""
+    pattern = sparse.csr_array((abs(ctx.prior_events) + abs(ctx.partners["any"])) != 0)
+    pattern.sum_duplicates()
+    return compact(pattern)
+
+
+def compact(matrix: sparse.csr_array | sparse.csc_array) -> sparse.csr_array | sparse.csc_array:
+    """``matrix`` as bool with int32 index arrays (where they fit): half the memory of
+    scipy's default int64 ones for a few million entries."""
+    small = max(matrix.nnz, *matrix.shape) < np.iinfo(np.int32).max
+    kind = np.int32 if small else np.int64
+    arrays = (matrix.data.astype(bool), matrix.indices.astype(kind), matrix.indptr.astype(kind))
+    return type(matrix)(arrays, shape=matrix.shape)
+
+
 def unknown_code(ctx: FeatureContext, key: str) -> int:
     if key == "division":
         return 100

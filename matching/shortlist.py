@@ -1,6 +1,7 @@
 """Shortlists as named stages: candidates (``matching.candidates``: feasibility, exclusions,
-rules) -> pre-score and top M per query (``matching.prescore``, when ``max_scored`` is given)
--> LightGBM scores over ``features.build_matrix`` -> top k per query -> reasons and warnings.
+rules) -> pre-score and top M per query plus the query's pairs with a history (earlier events,
+chain partners in the building; ``matching.prescore``, when ``max_scored`` is given) ->
+LightGBM scores over ``features.build_matrix`` -> top k per query -> reasons and warnings.
 
 Work is batched across queries: queries are taken in chunks whose candidate pairs (at most about
 ``CHUNK_PAIRS``) are built into X and scored in one call; reasons are computed from the kept
@@ -9,6 +10,7 @@ rows of that X, only for the k items returned.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import threading
@@ -23,7 +25,14 @@ import pandas as pd
 from features import FeatureContext, Snapshot, Vocabulary, build_matrix_at
 from matching.candidates import CandidatePool, Pairs, PoolRules
 from matching.errors import InputError
-from matching.prescore import PrescoreIndex, Prescorer, top_m, unfitted_prescorer
+from matching.prescore import (
+    PrescoreIndex,
+    Prescorer,
+    top_m,
+    top_m_checked,
+    unfitted_prescorer,
+    with_history,
+)
 from matching.reasons import top_reasons
 from matching.rules import risk_warnings
 from models import CompiledModel, LoadedModel, PathExplainer
@@ -104,7 +113,8 @@ def shortlist_for_buildings(
     """Per building id, the k enterprises to court as the interface's jsonl object
     (``query``, ``model_version``, ``items``); NotFoundError for an unknown id.
     ``max_scored`` (raised to k) is M of the two-stage path: only the M best candidates by the
-    pre-score reach the model (None: the full scan, every candidate scored, exact)."""
+    pre-score and those with a history reach the model (None: the full scan, every candidate
+    scored, exact)."""
     return _shortlists(state, building_ids, building_query=True, k=k, rules=rules,
                        max_scored=max_scored)  # fmt: skip
 
@@ -183,27 +193,35 @@ def _candidates(
 def _staged_for_buildings(
     state: ScoringState, positions: np.ndarray, *, rules: PoolRules, m: int
 ) -> Pairs:
-    """Per building query, its feasible enterprises' M best by the pre-score."""
+    """Per building query, its feasible enterprises' M best by the pre-score, plus every
+    feasible one with a history at the building (``PrescoreIndex.history``)."""
     pool, (pre, index) = state.pool, state.prescore_parts()
     base = pool.cached_enterprise_mask(rules, location=True)
     chosen = []
     for b in positions:
-        ok = pool.enterprises_for_building(int(b), base=base, rules=rules)
-        chosen.append(np.sort(top_m(pre.building_scores(index, int(b)), ok, m=m)))
+        fits = functools.partial(pool.enterprises_fit_building, int(b), base=base, rules=rules)
+        scores = pre.building_scores(index, int(b))
+        best = top_m_checked(scores, fits, m=m)
+        if best is None:  # few feasible candidates: the whole mask is cheap enough
+            best = top_m(scores, pool.enterprises_for_building(int(b), base=base, rules=rules), m=m)
+        history = index.history_of_building(int(b))
+        chosen.append(with_history(best, history[fits(history)]))
     return Pairs.of(chosen, fixed=positions, fixed_is_building=True)
 
 
 def _staged_for_enterprises(
     state: ScoringState, positions: np.ndarray, *, rules: PoolRules, m: int
 ) -> Pairs:
-    """Per enterprise query, its feasible buildings' M best by the pre-score."""
+    """Per enterprise query, its feasible buildings' M best by the pre-score, plus every
+    feasible one it has a history with."""
     pool, (pre, index) = state.pool, state.prescore_parts()
     allowed = pool.cached_enterprise_mask(rules, location=False)
     base = pool.building_mask(rules)
     chosen = []
     for e in positions:
         ok = pool.buildings_for_enterprise(int(e), base=base, allowed=allowed, rules=rules)
-        chosen.append(np.sort(top_m(pre.enterprise_scores(index, int(e)), ok, m=m)))
+        best = top_m(pre.enterprise_scores(index, int(e)), ok, m=m)
+        chosen.append(with_history(best, index.history_of_enterprise(int(e)), ok))
     return Pairs.of(chosen, fixed=positions, fixed_is_building=False)
 
 

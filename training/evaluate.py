@@ -18,7 +18,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from features import Registry, Snapshot, Vocabulary, build_matrix, context_for
-from matching import CandidatePool, PrescoreIndex, Prescorer, unfitted_prescorer
+from matching import CandidatePool, PrescoreIndex, Prescorer, unfitted_prescorer, with_history
 from training.dataset import candidate_pool, pool_source, registry_tables
 from training.labels import (
     DIRECTIONS,
@@ -112,7 +112,8 @@ def staged_pool(
     limit: int,
 ) -> pd.DataFrame:
     """The engine's first stage for the ``direction`` queries ``ids``: each query's serving
-    candidate pool (default rules) cut to its ``limit`` best by ``prescorer``; categorical
+    candidate pool (default rules) cut to its ``limit`` best by ``prescorer`` plus its pairs
+    with a history (:meth:`PrescoreIndex.has_history`); categorical
     building_id, enterprise_id grouped by query in ``ids`` order, items in pool order."""
     full = candidate_pool(source, ids, direction=direction)
     b = full["building_id"].cat.codes.to_numpy(dtype=np.int64)
@@ -125,7 +126,9 @@ def staged_pool(
         if hi - lo <= limit:
             keep.append(np.arange(lo, hi))
         else:
-            keep.append(lo + _best(_prescores(prescorer, index, b[lo:hi], e[lo:hi]), m=limit))
+            best = _best(_prescores(prescorer, index, b[lo:hi], e[lo:hi]), m=limit)
+            history = np.flatnonzero(index.has_history(b_pos=b[lo:hi], e_pos=e[lo:hi]))
+            keep.append(lo + with_history(best, history))
     rows = np.concatenate(keep) if keep else np.zeros(0, dtype=np.int64)
     return _pair_frame(source, b[rows], e[rows])
 

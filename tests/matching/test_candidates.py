@@ -222,3 +222,20 @@ def test_space_fit_is_one_rule_for_filter_and_feature() -> None:
                           "b_min_unit_m2": [500.0, 500.0, 500.0]})  # fmt: skip
     assert space_need_fits(pairs, None).tolist()[:2] == [1.0, 0.0]  # type: ignore[arg-type]
     assert np.isnan(space_need_fits(pairs, None).iloc[2])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [PoolRules(), PoolRules(include_risky=True, require_space_fit=False),
+     PoolRules(cities=frozenset({"太原市"}), max_need_m2=500.0)],
+)  # fmt: skip
+def test_fit_at_positions_is_the_whole_mask_at_those_positions(
+    pool: CandidatePool, rules: PoolRules
+) -> None:
+    base = pool.enterprise_mask(rules, location=True)
+    positions = np.array([6, 0, 3, 3, 5, 1], dtype=np.int64)
+    for b in range(len(pool.buildings.ids)):
+        whole = pool.enterprises_for_building(b, base=base, rules=rules)
+        at = pool.enterprises_fit_building(b, positions, base=base, rules=rules)
+        np.testing.assert_array_equal(at, whole[positions])
+    assert pool.enterprises_fit_building(0, positions[:0], base=base, rules=rules).shape == (0,)

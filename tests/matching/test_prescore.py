@@ -3,10 +3,12 @@ persistence with a model version, the Engine's use of it and its refresh on data
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from features import Registry, Snapshot, Vocabulary, context_for, feature_names
@@ -20,11 +22,19 @@ from matching import (
     Repository,
     attach_prescorer,
     fit_prescorer,
+    record_event,
     unfitted_prescorer,
+    with_history,
 )
-from matching.prescore import top_m
+from matching.prescore import top_m, top_m_checked
 from matching.prescore_terms import distance_keys, planar_km
-from matching.shortlist import shortlist_for_buildings, shortlist_for_enterprises
+from matching.shortlist import (
+    ScoringState,
+    _staged_for_buildings,
+    _staged_for_enterprises,
+    shortlist_for_buildings,
+    shortlist_for_enterprises,
+)
 from models import CorruptModelError, LGBMRankerScorer, load_current, load_version
 from tests.matching.test_candidates import AS_OF
 from tests.matching.test_shortlist import (
@@ -168,6 +178,24 @@ def test_top_m_matches_a_full_sort() -> None:
     assert len(top_m(scores.copy(), np.zeros(100_000, dtype=bool), m=10)) == 0
 
 
+def test_top_m_checked_equals_top_m_or_defers_to_it() -> None:
+    rng = np.random.default_rng(4)
+    scores = rng.normal(size=200_000).astype(np.float32)
+    ok = rng.random(200_000) < 0.6
+    checked: list[int] = []
+
+    def fits(positions: np.ndarray) -> np.ndarray:
+        checked.append(len(positions))
+        return ok[positions]
+
+    got = top_m_checked(scores, fits, m=1000)
+    assert got is not None and set(got) == set(top_m(scores.copy(), ok, m=1000))
+    assert sum(checked) < 20_000  # a sample and the rows above the threshold, not all rows
+    few = rng.random(200_000) < 0.001  # ~200 feasible rows: the sample cannot set a threshold
+    assert top_m_checked(scores, lambda p: few[p], m=1000) is None
+    assert top_m_checked(scores[:0], lambda p: p > 0, m=10) is None
+
+
 def test_distance_keys_bucket_planar_km() -> None:
     xy = planar_km(np.array([37.87, 37.87, np.nan]), np.array([112.55, 112.65, 112.55]))
     keys = distance_keys(xy, xy[0])
@@ -188,3 +216,88 @@ def test_a_prescore_index_survives_pickling_for_dask() -> None:
     copy = pickle.loads(pickle.dumps(index))
     np.testing.assert_array_equal(copy.enterprise_base, index.enterprise_base)
     assert [b.shape for b in copy.workspace()] == [(3,)] * 5
+
+
+def history_tables() -> dict[str, pd.DataFrame]:
+    """``shortlist_tables`` with pair histories at B1 (Taiyuan): earlier events of F001 (Datong),
+    of E3 (deregistered) and of E5 (needs more space than B1 has), and F003 (Datong) supplying
+    B1's tenant E1."""
+    tables = shortlist_tables()
+    tables["events"] = pd.DataFrame(
+        {
+            "enterprise_id": ["F001", "E3", "E5", "E1"],
+            "building_id": ["B1", "B1", "B1", "B1"],
+            "date": pd.to_datetime(["2024-03-01", "2024-04-01", "2024-04-01", "2024-04-01"]),
+            "stage": ["contacted", "visited", "negotiating", "visited"],
+        }
+    )
+    tables["links"] = pd.DataFrame(
+        {"source_id": ["F003"], "target_id": ["E1"], "relation": ["supplies"], "weight": [0.8]}
+    )
+    return tables
+
+
+# Datong firms score 0, Taiyuan firms 5: by the pre-score alone Datong firms lose at B1.
+SAME_CITY_ONLY = Prescorer(
+    edges={"same_city": np.array([0.5])}, tables={"same_city": np.array([0.0, 5.0, 0.0])},
+    fitted=False,
+)  # fmt: skip
+
+
+@pytest.fixture
+def history_engine(tmp_path: Path, world: tuple) -> Engine:
+    _, scorer, vocab, _ = world
+    repo = Repository(f"sqlite:///{tmp_path / 'tm.db'}")
+    repo.upsert(history_tables())
+    publish_model(tmp_path / "models", (scorer, vocab))
+    return Engine(repo, tmp_path / "models", as_of=date(2024, 6, 30))
+
+
+def _stage_one(state: ScoringState, *, building: str, m: int) -> set[str]:
+    """Enterprise ids stage 1 passes to the ranker for ``building`` under SAME_CITY_ONLY."""
+    state = dataclasses.replace(
+        state, prescorer=SAME_CITY_ONLY, prescore=SAME_CITY_ONLY.build_index(state.ctx)
+    )
+    positions = state.pool.buildings.positions([building], kind="building")
+    pairs = _staged_for_buildings(state, positions, rules=PoolRules(), m=m)
+    return {str(state.pool.enterprises.ids[e]) for e in pairs.enterprise}
+
+
+def test_pairs_with_history_reach_the_ranker_whatever_their_prescore(
+    history_engine: Engine,
+) -> None:
+    state = history_engine.state()
+    chosen = _stage_one(state, building="B1", m=3)
+    datong = set(state.snapshot.enterprises.index[state.snapshot.enterprises["city"] == "大同市"])
+    assert len(chosen - datong) == 3  # the pre-score's top 3, all from Taiyuan
+    assert chosen & datong == {"F001", "F003"}  # earlier event; supplier of the tenant E1
+    # history never overrides an exclusion: E1 is the tenant, E3 deregistered, E5 too big
+    assert not chosen & {"E1", "E3", "E5"}
+    assert "F001" not in _stage_one(state, building="B2", m=3)  # history is per building
+
+
+def test_enterprise_queries_keep_their_buildings_with_history(history_engine: Engine) -> None:
+    state = history_engine.state()
+    hand = dataclasses.replace(
+        state, prescorer=SAME_CITY_ONLY, prescore=SAME_CITY_ONLY.build_index(state.ctx)
+    )
+    positions = state.pool.enterprises.positions(["F001", "F005"], kind="enterprise")
+    pairs = _staged_for_enterprises(hand, positions, rules=PoolRules(), m=1)
+    ids = state.pool.buildings.ids
+    chosen = {(int(q), str(ids[b])) for q, b in zip(pairs.query, pairs.building, strict=True)}
+    assert chosen == {(0, "B3"), (0, "B1"), (1, "B3")}  # B3: Datong, the pre-score's best
+
+
+def test_a_recorded_event_joins_the_history_on_the_next_query(history_engine: Engine) -> None:
+    assert "F005" not in _stage_one(history_engine.state(), building="B1", m=3)
+    record_event(history_engine.repo, {"enterprise_id": "F005", "building_id": "B1",
+                                       "date": "2024-06-01", "stage": "contacted"})  # fmt: skip
+    assert "F005" in _stage_one(history_engine.state(), building="B1", m=3)
+
+
+def test_with_history_is_a_sorted_union_within_the_filters() -> None:
+    ok = np.array([True, True, False, True, True])
+    got = with_history(np.array([4, 0]), np.array([2, 3, 4]), ok)
+    assert got.tolist() == [0, 3, 4] and got.dtype == np.int64
+    assert with_history(np.array([1]), np.array([2])).tolist() == [1, 2]
+    assert with_history(np.empty(0, np.int64), np.empty(0, np.int64), ok).tolist() == []

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import Registry, Snapshot, Vocabulary
-from matching import Repository, import_dataset
+from features import Registry, Snapshot, Vocabulary, context_for
+from matching import Repository, import_dataset, unfitted_prescorer
 from models import current_version, list_versions, read_manifest
 from training import (
     BUILDING_TO_ENTERPRISE,
@@ -176,13 +176,24 @@ def test_staged_pools_are_bounded_subsets_of_the_full_pools(world) -> None:  # t
     registry = Registry.from_tables(tables)
     vocab = Vocabulary.fit(Snapshot.at(registry, split.cut))
     kw = {"window": split.evaluation, "max_queries": 20, "vocab": vocab}
-    _, full = evaluation_pools(registry, **kw)
+    snapshot, full = evaluation_pools(registry, **kw)
     _, staged = evaluation_pools(registry, limits={"building_id": 40, "enterprise_id": 3}, **kw)
+    index = unfitted_prescorer().build_index(context_for(snapshot, vocab=vocab))
+
+    def with_history(pairs: pd.DataFrame) -> pd.DataFrame:
+        b = snapshot.buildings.index.get_indexer(pd.Index(pairs["building_id"]))
+        e = snapshot.enterprises.index.get_indexer(pd.Index(pairs["enterprise_id"]))
+        return pairs.assign(history=index.has_history(b_pos=b, e_pos=e))
+
     for name, limit in ((B2E, 40), ("enterprise_to_building", 3)):
-        big = full[name].pairs.astype({"building_id": "str", "enterprise_id": "str"})
+        big = with_history(full[name].pairs.astype({"building_id": "str", "enterprise_id": "str"}))
         small = staged[name].pairs.astype({"building_id": "str", "enterprise_id": "str"})
+        small = with_history(small)
         query = full[name].direction.query
-        assert small.groupby(query).size().max() <= limit < big.groupby(query).size().max()
+        # the pre-score's best `limit`, plus every pair with a history (as the engine's stage 1)
+        cut = small[~small["history"]].groupby(query).size().max()
+        assert cut <= limit < big.groupby(query).size().max()
+        assert big["history"].sum() > 0 and small["history"].sum() == big["history"].sum()
         assert set(small[query]) == set(big[query])
         inner = small.merge(big, on=["building_id", "enterprise_id"], suffixes=("", "_full"))
         assert len(inner) == len(small) and (inner["grade"] == inner["grade_full"]).all()
