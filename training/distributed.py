@@ -83,9 +83,28 @@ def submit_windows(
     config = config or SamplingConfig()
     shared = client.scatter(registry, broadcast=True, hash=False)
     return [
-        client.submit(window_examples, shared, window=w, vocab=vocab, config=config, pure=False)
-        for w in windows
+        client.submit(
+            window_examples,
+            shared,
+            window=w,
+            vocab=vocab,
+            config=config,
+            pure=False,
+            workers=[worker],
+            allow_other_workers=False,
+        )
+        for w, worker in zip(windows, placement(client, len(windows)), strict=True)
     ]
+
+
+def placement(client: distributed.Client, n: int) -> list[str]:
+    """The worker of window ``i`` of ``n``: round-robin over the sorted worker addresses, so
+    the windows (LightGBM's partitions) spread evenly over the machines and land on the same
+    machines on every run; left to the scheduler, one worker could build most of them."""
+    workers = sorted(client.scheduler_info()["workers"])
+    if not workers:
+        raise InputError("the Dask cluster has no workers; start at least one")
+    return [workers[i % len(workers)] for i in range(n)]
 
 
 def gather_sets(
@@ -118,8 +137,14 @@ def dask_ranking_set(
 ) -> DaskRankingSet:
     """Dask collections of the rows of ``directions`` over the window futures (one partition
     each), computed next to the data."""
+    distributed.wait(futures)
+    held = client.who_has(futures)
+    workers = [sorted(held[f.key])[0] for f in futures]  # each part next to its window's data
     parts = {
-        name: [client.submit(fn, f, directions=directions) for f in futures]
+        name: [
+            client.submit(fn, f, directions=directions, workers=[w], allow_other_workers=False)
+            for f, w in zip(futures, workers, strict=True)
+        ]
         for name, fn in (("X", part_X), ("y", part_y), ("group", part_group))
     }
     meta_X = client.submit(_empty, parts["X"][0]).result()

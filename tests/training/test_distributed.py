@@ -58,12 +58,10 @@ from training.distributed import (
 pytestmark = pytest.mark.slow  # a process LocalCluster, a demo world and ten fits: about 2 min
 B2E = BUILDING_TO_ENTERPRISE.name
 CATEGORICAL = tuple(categorical_features())
-# Which worker builds which window, hence which rows each LightGBM machine bags and bins, is up
-# to the scheduler: a Dask model varies like a model with another seed (about 0.015 NDCG@10 on
-# this world's 59 building queries, up to 0.03 per seed). Comparing means over five seeds and
-# both directions keeps the test meaningful. Measured: building queries alone run 0.003-0.027
-# lower on Dask in every seed (its early stopping is our callback, not LightGBM's), enterprise
-# queries -0.015..+0.004; see docs/dask.md.
+# A Dask model varies from run to run like a model with another seed (LightGBM's network setup
+# and summation order across machines; the windows themselves are placed round-robin), about
+# 0.015 NDCG@10 on this world's 59 building queries, up to 0.04 per seed. Comparing means over
+# five seeds and both directions keeps the test meaningful; see docs/dask.md.
 SEEDS = (0, 1, 2, 3, 4)
 
 
@@ -171,7 +169,8 @@ def test_dask_model_ranks_as_well_as_the_single_machine_one(
     both = [d.name for d in DIRECTIONS]
     dask = float(np.mean([ndcg(f"dask{s}", d) for s in SEEDS for d in both]))
     single = float(np.mean([ndcg(f"single{s}", d) for s in SEEDS for d in both]))
-    assert abs(dask - single) <= 0.02, f"mean NDCG@10 dask {dask:.4f}, single {single:.4f}"
+    # "ranks as well as": not worse by more than 0.02 (measured both ways: -0.02..+0.017)
+    assert dask >= single - 0.02, f"mean NDCG@10 dask {dask:.4f}, single {single:.4f}"
     assert min(ndcg(f"dask{s}") for s in SEEDS) > ndcg("random") + 0.1
     assert trained.dask[0].feature_names_ == list(trained.train.X.columns)
 
