@@ -50,6 +50,11 @@ def _days_before(as_of: pd.Timestamp, dates: pd.Series) -> np.ndarray:
     return (as_of - dates).dt.days.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+def _tenancy_months(tenancies: pd.DataFrame) -> pd.Series:
+    """Length of each tenancy in months (NaN while it runs)."""
+    return (tenancies["end_date"] - tenancies["start_date"]).dt.days / DAYS_PER_MONTH
+
+
 def _tenancy_history(snapshot: Snapshot, index: pd.Index) -> pd.DataFrame:
     """Last move, moves in 3 years and area growth (log of last / previous area) per enterprise."""
     ordered = snapshot.tenancies.sort_values(["enterprise_id", "start_date"], kind="stable")
@@ -62,7 +67,7 @@ def _tenancy_history(snapshot: Snapshot, index: pd.Index) -> pd.DataFrame:
     ended = ordered[ordered["end_date"].notna()].sort_values("end_date", kind="stable")
     last_ended = ended.drop_duplicates("enterprise_id", keep="last").set_index("enterprise_id")
     last_ended = last_ended.reindex(index)
-    last_lease = (last_ended["end_date"] - last_ended["start_date"]).dt.days / DAYS_PER_MONTH
+    last_lease = _tenancy_months(last_ended)
     return pd.DataFrame(
         {
             "months_since_move": _days_before(snapshot.as_of, latest["start_date"])
@@ -175,9 +180,8 @@ def lease_end_probability(
 def _ended_tenancy_months(snapshot: Snapshot, index: pd.Index) -> tuple[np.ndarray, np.ndarray]:
     """(enterprise position in ``index``, length in months) of every tenancy ended by then."""
     ended = snapshot.tenancies[snapshot.tenancies["end_date"].notna()]
-    months = (ended["end_date"] - ended["start_date"]).dt.days / DAYS_PER_MONTH
     owner = index.get_indexer(pd.Index(ended["enterprise_id"]))
-    return owner, months.to_numpy(np.float64, na_value=np.nan)
+    return owner, _tenancy_months(ended).to_numpy(np.float64, na_value=np.nan)
 
 
 def enterprise_table(snapshot: Snapshot, *, vocab: Vocabulary) -> pd.DataFrame:
