@@ -1,9 +1,14 @@
 """tenantmatch package."""
 
 from features import spec
-from features.context import FeatureContext
+from features.context import FeatureContext, enterprise_features, fill_move_hazard
 from features.errors import FeatureError, SchemaError, UnknownIdError, VocabularyError
-from features.matrix import build_matrix, build_matrix_at, context_for, join_attributes
+from features.matrix import (
+    build_matrix,
+    build_matrix_at,
+    context_for,
+    join_attributes,
+)
 from features.pair import MIN_UNIT_OVERSIZE_FACTOR, space_fits
 from features.reference import (
     DATA_DIR,
@@ -46,8 +51,10 @@ __all__ = [
     "context_for",
     "division_of",
     "divisions_of",
+    "enterprise_features",
     "feature_names",
     "feature_spec_fingerprint",
+    "fill_move_hazard",
     "industry_divisions",
     "join_attributes",
     "normalize_industry_code",

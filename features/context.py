@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,8 +18,10 @@ from scipy import sparse
 
 from features.building import building_table
 from features.enterprise import enterprise_table
+from features.errors import FeatureError
 from features.reference import industry_divisions, shanxi_districts, theme_industry_prior
 from features.registry import STAGE_RANK, Snapshot
+from features.spec import FEATURES
 from features.vocab import Vocabulary
 
 logger = logging.getLogger(__name__)
@@ -125,7 +128,7 @@ class FeatureContext:
         # float32 code columns become float64, which is what the joins read already.
         ents_array = np.asfortranarray(ents.to_numpy(dtype=np.float64))
         ents = pd.DataFrame(ents_array, index=ents.index, columns=ents.columns, copy=False)
-        return cls(
+        ctx = cls(
             as_of=snapshot.as_of,
             vocab=vocab,
             buildings=blds,
@@ -144,6 +147,8 @@ class FeatureContext:
             building_array=blds.to_numpy(dtype=np.float64),
             enterprise_array=ents_array,
         )
+        fill_move_hazard(ctx)
+        return ctx
 
 
 def _open_pairs(snapshot: Snapshot) -> pd.DataFrame:
@@ -367,3 +372,55 @@ def _prior_events(snapshot: Snapshot) -> sparse.csr_array:
     shape = (len(snapshot.enterprises), len(snapshot.buildings))
     rows, cols = best["e"].to_numpy(dtype=np.int64), best["b"].to_numpy(dtype=np.int64)
     return _matrix(rows, cols, best["rank"].to_numpy(dtype=np.float64), shape=shape)
+
+
+HAZARD_COLUMN = "move_hazard"  # the enterprise attribute e__move_hazard reads
+HAZARD_CHUNK = 200_000  # enterprises per block when the hazard's inputs are computed
+
+
+def enterprise_features(ctx: FeatureContext, names: Sequence[str]) -> pd.DataFrame:
+    """float32 values of the named ``e__`` features for every enterprise of ``ctx`` (index
+    enterprise_id, columns ``names``), computed in blocks of :data:`HAZARD_CHUNK` rows.
+    FeatureError for a name that is not a registered enterprise feature."""
+    chosen = [f for f in FEATURES if f.name in set(names)]
+    if len(chosen) != len(set(names)) or any(not f.name.startswith("e__") for f in chosen):
+        raise FeatureError(f"enterprise_features takes registered e__ features, got {names}")
+    by_name = {f.name: f for f in chosen}
+    n = len(ctx.enterprises)
+    block = np.full((n, len(names)), np.nan, dtype=np.float32)
+    if len(ctx.buildings):  # the join needs a building row; enterprise features never read it
+        for start in range(0, n, HAZARD_CHUNK):
+            e_pos = np.arange(start, min(n, start + HAZARD_CHUNK))
+            joined = join_positions(
+                np.zeros(len(e_pos), np.int64), e_pos, ctx, index=pd.RangeIndex(len(e_pos))
+            )
+            for j, name in enumerate(names):
+                block[e_pos, j] = by_name[name].fn(joined, ctx).to_numpy(dtype=np.float32)
+    return pd.DataFrame(block, index=ctx.enterprises.index, columns=list(names), copy=False)
+
+
+def fill_move_hazard(ctx: FeatureContext) -> None:
+    """Write the move hazard of the context's vocabulary (if any) for every enterprise into its
+    ``move_hazard`` attribute, in place: call it on a new context, before it is shared."""
+    hazard = ctx.vocab.hazard
+    if hazard is None or not len(ctx.enterprises):
+        return
+    values = hazard.predict(enterprise_features(ctx, hazard.inputs))
+    column = ctx.enterprises.columns.get_loc(HAZARD_COLUMN)
+    ctx.enterprise_array[:, column] = np.asarray(values, dtype=np.float64)
+
+
+def join_positions(
+    b_pos: np.ndarray, e_pos: np.ndarray, ctx: FeatureContext, *, index: pd.Index
+) -> pd.DataFrame:
+    """int64 ``b_pos`` / ``e_pos`` and the ``b_*`` / ``e_*`` attributes gathered into one
+    float64 block, a contiguous row per column (a frame per side, concatenated, would copy
+    every column twice). Positions are known to be in range: ``take`` need not check them."""
+    n_b = ctx.building_array.shape[1]
+    block = np.empty((n_b + ctx.enterprise_array.shape[1], len(b_pos)), dtype=np.float64)
+    np.take(ctx.building_array.T, b_pos, axis=1, out=block[:n_b], mode="clip")
+    np.take(ctx.enterprise_array.T, e_pos, axis=1, out=block[n_b:], mode="clip")
+    joined = pd.DataFrame(block.T, index=index, columns=ctx.joined_columns, copy=False)
+    joined.insert(0, "e_pos", np.asarray(e_pos, dtype=np.int64))
+    joined.insert(0, "b_pos", np.asarray(b_pos, dtype=np.int64))
+    return joined

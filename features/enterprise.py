@@ -223,6 +223,7 @@ def enterprise_table(snapshot: Snapshot, *, vocab: Vocabulary) -> pd.DataFrame:
     by_staff = out["employees"] * M2_PER_EMPLOYEE
     out["space_need_m2"] = out["current_area_m2"].fillna(by_staff)
     out["lat"], out["lon"] = e["lat"].astype("float64"), e["lon"].astype("float64")
+    out["move_hazard"] = np.nan  # filled by features.matrix.context_for when vocab.hazard is set
     return out
 
 
@@ -351,6 +352,12 @@ def space_need_m2(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
 def events_12m(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
     """Attraction events (any building, any stage) in the 12 months up to the snapshot date."""
     return _series(pairs["e_events_12m"], pairs)
+
+
+def move_hazard(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Probability that the enterprise starts a new tenancy within a year, from the move-hazard
+    model of the context's vocabulary (learned on earlier years' firms); NaN without one."""
+    return _series(pairs["e_move_hazard"], pairs)
 
 
 def recent_declines(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from features.context import FeatureContext
+from features.context import FeatureContext, join_positions
 from features.errors import FeatureError, UnknownIdError, VocabularyError
 from features.registry import Snapshot
 from features.spec import FEATURES
@@ -68,7 +68,7 @@ def _matrix(
 ) -> pd.DataFrame:
     """X of the pairs at these positions: the features filled column by column into one
     float32 block (no per-column frames to consolidate)."""
-    joined = _joined(b_pos, e_pos, ctx, index=index)
+    joined = join_positions(b_pos, e_pos, ctx, index=index)
     block = np.empty((len(FEATURES), len(index)), dtype=np.float32)
     for row, f in zip(block, FEATURES, strict=True):
         row[:] = f.fn(joined, ctx).to_numpy(dtype=np.float32)
@@ -108,20 +108,4 @@ def join_attributes(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.DataFrame:
     """``pairs`` ids with ``b_pos`` / ``e_pos`` and the context attributes as ``b_*`` / ``e_*``
     columns (float64), index = ``pairs.index``; raises ``UnknownIdError`` for unknown ids."""
     b_pos, e_pos = _pair_positions(pairs, ctx)
-    return _joined(b_pos, e_pos, ctx, index=pairs.index)
-
-
-def _joined(
-    b_pos: np.ndarray, e_pos: np.ndarray, ctx: FeatureContext, *, index: pd.Index
-) -> pd.DataFrame:
-    """int64 ``b_pos`` / ``e_pos`` and the ``b_*`` / ``e_*`` attributes gathered into one
-    float64 block, a contiguous row per column (a frame per side, concatenated, would copy
-    every column twice). Positions are known to be in range: ``take`` need not check them."""
-    n_b = ctx.building_array.shape[1]
-    block = np.empty((n_b + ctx.enterprise_array.shape[1], len(b_pos)), dtype=np.float64)
-    np.take(ctx.building_array.T, b_pos, axis=1, out=block[:n_b], mode="clip")
-    np.take(ctx.enterprise_array.T, e_pos, axis=1, out=block[n_b:], mode="clip")
-    joined = pd.DataFrame(block.T, index=index, columns=ctx.joined_columns, copy=False)
-    joined.insert(0, "e_pos", np.asarray(e_pos, dtype=np.int64))
-    joined.insert(0, "b_pos", np.asarray(b_pos, dtype=np.int64))
-    return joined
+    return join_positions(b_pos, e_pos, ctx, index=pairs.index)

@@ -125,6 +125,12 @@ FEATURES: tuple[Feature, ...] = (
     Feature("e__space_need_m2", e.space_need_m2, "numeric", "预计需求面积 {value:.0f} 平方米"),
     Feature("e__events_12m", e.events_12m, "count", "近12个月 {value:.0f} 次招商接触"),
     Feature(
+        "e__move_hazard",
+        e.move_hazard,
+        "numeric",
+        "按同类企业往年情况推算，一年内迁址的可能性约 {value:.0%}",
+    ),
+    Feature(
         "pair__theme_fit_learned",
         p.theme_fit_learned,
         "numeric",

@@ -33,7 +33,15 @@ from matching.candidates import CandidatePool, Pairs, PoolRules
 from matching.errors import InputError
 from matching.prescore import PRESCORER_FILE, Prescorer, bins, pair_term_values, top_m
 from matching.prescore_terms import CHUNK_ROWS, SPARSE_EDGES
-from models import RESERVED_KEYS, Scorer, current_version, load_version, promote, save_version
+from models import (
+    RESERVED_KEYS,
+    Scorer,
+    current_version,
+    load_version,
+    model_vocabulary,
+    promote,
+    save_version,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -240,7 +248,7 @@ def attach_prescorer(
         raise InputError(f"no model version given for the store {store}; train one first")
     model = load_version(Path(store), version)
     manifest = model.manifest
-    vocab = Vocabulary.from_dict(manifest.get("vocabulary") or {})
+    vocab = model_vocabulary(model)
     prescorer = fit_prescorer(snapshot, model.scorer, vocab=vocab,
                               feature_names=manifest["feature_names"], config=config)  # fmt: skip
     extra: dict[str, Any] = {k: v for k, v in manifest.items() if k not in RESERVED_KEYS}
@@ -251,7 +259,7 @@ def attach_prescorer(
         feature_spec_fingerprint=manifest.get("feature_spec_fingerprint"),
         data_fingerprint=manifest.get("data_fingerprint"),
         metrics=manifest.get("metrics"),
-        attachments={PRESCORER_FILE: prescorer.to_bytes()},
+        attachments={**model.attachments, PRESCORER_FILE: prescorer.to_bytes()},
     )  # fmt: skip
     if current_version(Path(store)) == version:
         promote(Path(store), new)

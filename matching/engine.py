@@ -39,6 +39,7 @@ from models import (
     compiled_model,
     current_version,
     load_current,
+    model_vocabulary,
     path_explainer,
 )
 
@@ -187,7 +188,8 @@ class Engine:
         same snapshot (the feature context is cached on the snapshot per vocabulary) and the
         model's ``parts`` when the model is unchanged."""
         model = self._load_model(previous=parts.model if parts else None)
-        vocab = Vocabulary.from_dict(model.manifest.get("vocabulary") or {})
+        same_model = parts is not None and parts.model is model
+        vocab = parts.vocab if same_model else model_vocabulary(model)  # type: ignore[union-attr]
         ctx = context_for(snapshot, vocab=vocab)
         if previous is not None and previous.snapshot is snapshot:
             pool = previous.pool
@@ -198,7 +200,6 @@ class Engine:
         index = previous.prescore if reuse else prescorer.build_index(ctx)  # type: ignore[union-attr]
         logger.info("serving model %s on data as of %s (%s pre-score)", model.version,
                     self.as_of.date(), "fitted" if prescorer.fitted else "unfitted")  # fmt: skip
-        same_model = parts is not None and parts.model is model
         explainer = parts.explainer if same_model else path_explainer(model.scorer)  # type: ignore[union-attr]
         compiled = parts.compiled if same_model else self._compiled(model)  # type: ignore[union-attr]
         return ScoringState(snapshot=snapshot, ctx=ctx, vocab=vocab, model=model, pool=pool,
@@ -229,6 +230,7 @@ class _ModelParts:
     """What a state built from the same model reuses, whatever the data."""
 
     model: LoadedModel
+    vocab: Vocabulary  # with the model's move hazard: contexts are cached per vocabulary
     prescorer: Prescorer | None
     explainer: PathExplainer | None
     compiled: CompiledModel | None
@@ -237,7 +239,7 @@ class _ModelParts:
     def of(cls, state: ScoringState | None) -> _ModelParts | None:
         if state is None:
             return None
-        return cls(state.model, state.prescorer, state.explainer, state.compiled)
+        return cls(state.model, state.vocab, state.prescorer, state.explainer, state.compiled)
 
 
 def _prescorer_of(model: LoadedModel, *, previous: _ModelParts | None) -> Prescorer:

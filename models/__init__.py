@@ -40,10 +40,18 @@ from models.errors import (
 )
 from models.explain import PathExplainer, path_explainer
 from models.factory import SCORERS, make_scorer
+from models.hazard import (
+    HAZARD_FILE,
+    MoveHazard,
+    fit_move_hazard,
+    hazard_attachments,
+    model_vocabulary,
+)
 from models.ranker import LGBMRankerScorer
 from models.scorers import MAX_GRADE, Scorer, check_group
 
 __all__ = [
+    "HAZARD_FILE",
     "MAX_GRADE",
     "POPULARITY_COLUMN_BUILDING_QUERY",
     "POPULARITY_COLUMN_ENTERPRISE_QUERY",
@@ -62,6 +70,7 @@ __all__ = [
     "LogisticScorer",
     "ModelStoreError",
     "ModelsError",
+    "MoveHazard",
     "NonFiniteScoreError",
     "NotFittedError",
     "PathExplainer",
@@ -73,11 +82,14 @@ __all__ = [
     "check_group",
     "compiled_model",
     "current_version",
+    "fit_move_hazard",
+    "hazard_attachments",
     "library_versions",
     "list_versions",
     "load_current",
     "load_version",
     "make_scorer",
+    "model_vocabulary",
     "path_explainer",
     "promote",
     "read_manifest",

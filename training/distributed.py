@@ -19,6 +19,7 @@ from typing import Any
 
 import dask.dataframe as dd
 import distributed
+import numpy as np
 import pandas as pd
 
 from features import Registry, Vocabulary, categorical_features
@@ -26,6 +27,7 @@ from matching import InputError, PoolRules, ScoringState, check_k, shortlist_for
 from models import DaskLGBMRankerScorer, Scorer
 from training.dataset import RankingSet, SamplingConfig, window_examples
 from training.evaluate import System
+from training.hazard import firm_examples, fit_hazard_vocabularies, hazard_windows
 from training.pipeline import TrainConfig, fit_baselines, plan_training, ranker_systems
 from training.splits import TemporalSplit, Window
 
@@ -187,8 +189,12 @@ def fit_on_cluster(
     LightGBM rankers trained on the cluster; the baselines are fitted locally on the same rows,
     exactly as without Dask."""
     registry, split, vocab = plan_training(tables, config=config)
+    for_training, vocab = fit_hazard_vocabularies(
+        registry, split, vocab=vocab, horizon_months=config.hazard_months,
+        examples=hazard_examples(client, registry, split, vocab=vocab, config=config),
+    )  # fmt: skip
     futures = submit_windows(
-        client, registry, split.fit_windows, vocab=vocab, config=config.sampling
+        client, registry, split.fit_windows, vocab=for_training, config=config.sampling
     )
     train_futures, valid = futures[:-1], client.gather(futures[-1])
 
@@ -201,6 +207,26 @@ def fit_on_cluster(
     return ClusterRun(
         registry, split, vocab, train, valid, ranker, [*systems, *fit_baselines(train)]
     )
+
+
+def hazard_examples(
+    client: distributed.Client,
+    registry: Registry,
+    split: TemporalSplit,
+    *,
+    vocab: Vocabulary,
+    config: TrainConfig,
+) -> list[tuple[pd.DataFrame, np.ndarray]]:
+    """The move hazard's firm examples (``training.hazard.firm_examples``), one window per
+    task on the cluster's workers (the scattered registry is released on return)."""
+    if config.hazard_months <= 0:
+        return []
+    shared = client.scatter(registry, broadcast=True, hash=False)
+    futures = [
+        client.submit(firm_examples, shared, window=w, vocab=vocab, pure=False)
+        for w in hazard_windows(split, horizon_months=config.hazard_months)
+    ]
+    return list(client.gather(futures))
 
 
 def fit_at(address: str, tables: dict[str, pd.DataFrame], *, config: TrainConfig) -> ClusterRun:

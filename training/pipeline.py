@@ -28,8 +28,10 @@ from models import (
     LoadedModel,
     Scorer,
     current_version,
+    hazard_attachments,
     load_current,
     make_scorer,
+    model_vocabulary,
     promote,
     reject,
     save_version,
@@ -47,6 +49,7 @@ from training.evaluate import (
     format_table,
     metric_value,
 )
+from training.hazard import fit_hazard_vocabularies
 from training.holdout import (
     Evaluation,
     ceiling_system,
@@ -93,6 +96,8 @@ class TrainConfig:
     ranker_params: dict[str, Any] = field(default_factory=dict)
     staged_evaluation: bool = True  # rank the engine's first-stage pools, not every feasible pair
     calibrate: bool = True  # fit a Platt sigmoid P(move within the window) for the manifest
+    # horizon of the move hazard behind e__move_hazard (training.hazard); 0: no hazard
+    hazard_months: int = 12
 
     def __post_init__(self) -> None:
         if not self.ranker_directions:
@@ -205,8 +210,7 @@ def _compatible_current(store: Path) -> LoadedModel | None:
 
 
 def _current_system(current: LoadedModel) -> System:
-    vocab = Vocabulary.from_dict(current.manifest["vocabulary"])
-    return _scorer_system(CURRENT, current.scorer, vocab=vocab)
+    return _scorer_system(CURRENT, current.scorer, vocab=model_vocabulary(current))
 
 
 def _direction_comparison(metrics: pd.DataFrame, *, config: TrainConfig) -> dict[str, Any]:
@@ -277,16 +281,21 @@ def plan_training(
 def _prepare(
     tables: dict[str, pd.DataFrame], *, config: TrainConfig, progress: bool
 ) -> tuple[Registry, TemporalSplit, Vocabulary, RankingSet, RankingSet]:
+    """The split, the served vocabulary (with the move hazard) and the training and validation
+    sets, whose e__move_hazard comes from the cross-fitted hazard."""
     registry, split, vocab = plan_training(tables, config=config)
+    for_training, served = fit_hazard_vocabularies(
+        registry, split, vocab=vocab, horizon_months=config.hazard_months, n_jobs=config.n_jobs
+    )
     sets = build_sets(
         registry,
         split.fit_windows,
-        vocab=vocab,
+        vocab=for_training,
         config=config.sampling,
         n_jobs=config.n_jobs,
         progress=progress,
     )
-    return registry, split, vocab, RankingSet.concat(sets[:-1]), sets[-1]
+    return registry, split, served, RankingSet.concat(sets[:-1]), sets[-1]
 
 
 def _evaluate(
@@ -374,6 +383,7 @@ def train_and_publish(
         data_fingerprint=data_fingerprint(tables),
         metrics=_ranker_metrics(metrics),
         manifest_extra=extra,
+        attachments=hazard_attachments(vocab),
     )
     promoted, reason = promotion_gate(
         store, version, metrics=metrics, current=current, previous=previous

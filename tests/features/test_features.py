@@ -16,11 +16,14 @@ from features import (
     Vocabulary,
     build_matrix,
     build_matrix_at,
+    enterprise_features,
     feature_names,
+    fill_move_hazard,
     join_attributes,
     shanxi_districts,
 )
 from features.enterprise import lease_end_probability, months_to_cycle_end
+from features.errors import FeatureError
 from tests.features import world
 
 NAN = math.nan
@@ -95,6 +98,12 @@ EXPECTED: dict[str, dict[tuple[str, str], float]] = {
     "e__months_since_move": {("B1", "E2"): 214 / (365.25 / 12), ("B1", "E4"): NAN},
     "e__space_need_m2": {("B1", "E1"): 1000, ("B1", "E4"): 190, ("B1", "E5"): NAN},
     "e__events_12m": {("B1", "E4"): 3, ("B1", "E1"): 0},
+    # StaffHazard: (log 100 + 1) / 10 for E1 (in B1); E4 has no building; E5 no head count
+    "e__move_hazard": {
+        ("B1", "E1"): (LN(100) + 1) / 10,
+        ("B2", "E4"): LN(20) / 10,
+        ("B1", "E5"): NAN,
+    },
     # E2's last ended tenancy (B2) ran 1,611 days; its B1 tenancy has run 214 days by T.
     "e__months_to_cycle_end": {
         ("B1", "E2"): (1611 - 214) / (365.25 / 12),
@@ -205,10 +214,24 @@ ALWAYS_DEFINED = {
 }
 
 
+class StaffHazard:
+    """A hand-made move hazard: 0.1 per log head count, plus 0.1 for a firm in a building."""
+
+    inputs = ("e__log_employees", "e__in_building")
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return ((X["e__log_employees"] + X["e__in_building"]) / 10).to_numpy(np.float64)
+
+
+HAZARD = StaffHazard()
+
+
 def _context(as_of: pd.Timestamp, vocab: Vocabulary | None = None) -> FeatureContext:
     snapshot = Snapshot.at(world.registry(), as_of)
-    vocab = vocab or Vocabulary.fit(snapshot)
-    return FeatureContext.build(snapshot, vocab=vocab, prior=world.prior())
+    vocab = (vocab or Vocabulary.fit(snapshot)).with_hazard(HAZARD)
+    ctx = FeatureContext.build(snapshot, vocab=vocab, prior=world.prior())
+    fill_move_hazard(ctx)
+    return ctx
 
 
 @pytest.fixture(scope="module")
@@ -367,7 +390,7 @@ def test_unseen_category_is_nan_not_a_shifted_code() -> None:
     )
     ctx = _context(world.T, frozen)
     pairs = pd.DataFrame({"building_id": ["B1", "B2"], "enterprise_id": ["E4", "E1"]})
-    X = build_matrix(pairs, ctx, vocab=frozen)
+    X = build_matrix(pairs, ctx, vocab=ctx.vocab)
     assert np.isnan(X["b__theme"].iloc[0]) and X["b__theme"].iloc[1] == 0.0
     assert X["e__division"].tolist() == [0.0, 1.0]
     assert X["e__section"].isna().all()
@@ -413,3 +436,39 @@ def test_context_keeps_one_copy_of_the_enterprise_attributes(ctx_t: FeatureConte
     for column in ctx_t.enterprises.columns:
         assert np.shares_memory(ctx_t.enterprises[column].to_numpy(), ctx_t.enterprise_array)
     np.testing.assert_array_equal(ctx_t.enterprises.to_numpy(), ctx_t.enterprise_array)
+
+
+def test_move_hazard_is_nan_without_a_hazard_model() -> None:
+    snapshot = Snapshot.at(world.registry(), world.T)
+    ctx = FeatureContext.build(snapshot, vocab=Vocabulary.fit(snapshot), prior=world.prior())
+    fill_move_hazard(ctx)  # the vocabulary has none: nothing to fill
+    X = build_matrix(world.all_pairs(), ctx, vocab=ctx.vocab)
+    assert X["e__move_hazard"].isna().all()
+
+
+def test_move_hazard_reads_features_as_of_the_context_date() -> None:
+    # E3 has no building at T and rents in B2 from 2023-03-01: its hazard input changes by T2
+    pair = pd.DataFrame({"building_id": ["B1"], "enterprise_id": ["E3"]})
+    at_t, at_t2 = (
+        build_matrix(pair, c, vocab=c.vocab) for c in (_context(world.T), _context(world.T2))
+    )
+    assert at_t["e__move_hazard"].iloc[0] == pytest.approx(LN(10) / 10)
+    assert at_t2["e__move_hazard"].iloc[0] == pytest.approx((LN(10) + 1) / 10)
+
+
+def test_enterprise_features_equal_the_matrix_columns(ctx_t: FeatureContext) -> None:
+    names = ["e__log_employees", "e__tenure_years", "e__division"]
+    frame = enterprise_features(ctx_t, names)
+    assert list(frame.columns) == names and frame.index.equals(ctx_t.enterprises.index)
+    pairs = pd.DataFrame({"building_id": "B2", "enterprise_id": ctx_t.enterprises.index})
+    X = build_matrix(pairs, ctx_t, vocab=ctx_t.vocab)
+    np.testing.assert_array_equal(frame.to_numpy(), X[names].to_numpy())
+    with pytest.raises(FeatureError, match="e__ features"):
+        enterprise_features(ctx_t, ["b__grade"])
+
+
+def test_vocabulary_json_leaves_the_hazard_out() -> None:
+    vocab = Vocabulary(theme=("finance",)).with_hazard(HAZARD)
+    assert vocab.to_dict()["theme"] == ["finance"] and "hazard" not in vocab.to_dict()
+    assert Vocabulary.from_dict(vocab.to_dict()) == vocab.with_hazard(None)
+    assert vocab != vocab.with_hazard(None)  # contexts are cached per hazard
