@@ -5,6 +5,7 @@ from features.context import FeatureContext
 from features.errors import FeatureError, SchemaError, UnknownIdError, VocabularyError
 from features.matrix import build_matrix, build_matrix_at, context_for, join_attributes
 from features.pair import MIN_UNIT_OVERSIZE_FACTOR, space_fits
+from features.parallel import available_cores, row_chunks, run_parallel
 from features.reference import (
     DATA_DIR,
     division_of,
@@ -40,6 +41,7 @@ __all__ = [
     "UnknownIdError",
     "Vocabulary",
     "VocabularyError",
+    "available_cores",
     "build_matrix",
     "build_matrix_at",
     "categorical_features",
@@ -52,6 +54,8 @@ __all__ = [
     "join_attributes",
     "normalize_industry_code",
     "normalize_industry_codes",
+    "row_chunks",
+    "run_parallel",
     "section_of_division",
     "shanxi_districts",
     "space_fits",

@@ -42,3 +42,16 @@ def test_compiled_trees_score_like_lightgbm() -> None:
     assert compiled is not None and compiled.ready.wait(timeout=120)
     np.testing.assert_allclose(compiled.score(X), scorer.score(X), atol=1e-9)
     assert compiled_model(RandomScorer(), feature_names=["a"]) is None
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_compiled_trees_score_the_same_on_several_threads(threads: int) -> None:
+    pytest.importorskip("lleaves")
+    scorer, X = _fitted()
+    compiled = compiled_model(scorer, feature_names=list(X.columns))
+    assert compiled is not None and compiled.ready.wait(timeout=120)
+    one = compiled.score(X)
+    assert one is not None
+    np.testing.assert_array_equal(compiled.score(X, threads=threads), one)
+    np.testing.assert_array_equal(compiled.score(X.iloc[:1], threads=threads), one[:1])
+    assert compiled.score(X.iloc[:0], threads=threads) is None
