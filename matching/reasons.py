@@ -107,7 +107,8 @@ def top_reasons(
     names = [str(c) for c in X.columns]
     contrib = np.asarray(contributions, dtype=np.float64)[:, : len(names)]
     order = np.argsort(-contrib, axis=1, kind="stable")
-    values = X.to_numpy(dtype=np.float64)
+    # Python floats: a dict of them is built, and math reads them, faster than numpy scalars
+    values = X.to_numpy(dtype=np.float64).tolist()
     out = []
     for i in range(len(X)):
         row = dict(zip(names, values[i], strict=True))

@@ -35,7 +35,7 @@ from matching.prescore import (
 )
 from matching.reasons import top_reasons
 from matching.rules import risk_warnings
-from models import CompiledModel, LoadedModel, PathExplainer
+from models import CompiledModel, LoadedModel, PathExplainer, in_order
 
 logger = logging.getLogger(__name__)
 
@@ -333,11 +333,11 @@ def _reasons(state: ScoringState, kept: _Kept, *, threads: int) -> list[list[dic
     pairs = kept.pairs
     explain = getattr(state.model.scorer, "contributions", None)
     if state.explainer is not None:
-        explain = state.explainer.contributions
+        explain = functools.partial(state.explainer.contributions, threads=threads)
     if explain is None or len(pairs) == 0:
         return [[] for _ in range(len(pairs))]
     X = kept.X if kept.X is not None else _features(state, pairs, threads=threads)
-    aligned = X[state.model.manifest["feature_names"]]
+    aligned = in_order(X, state.model.manifest["feature_names"])
     return top_reasons(explain(aligned), aligned, vocab=state.vocab)
 
 

@@ -41,7 +41,7 @@ from models.errors import (
 from models.explain import PathExplainer, path_explainer
 from models.factory import SCORERS, make_scorer
 from models.ranker import LGBMRankerScorer
-from models.scorers import MAX_GRADE, Scorer, check_group
+from models.scorers import MAX_GRADE, Scorer, check_group, in_order
 
 __all__ = [
     "MAX_GRADE",
@@ -73,6 +73,7 @@ __all__ = [
     "check_group",
     "compiled_model",
     "current_version",
+    "in_order",
     "library_versions",
     "list_versions",
     "load_current",

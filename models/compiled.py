@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from features import row_chunks, run_parallel
-from models.scorers import Scorer
+from models.scorers import Scorer, in_order
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class CompiledModel:
         model = self._model
         if model is None or len(X) == 0:
             return None
-        values = X[self.feature_names].to_numpy(dtype=np.float64)
+        values = in_order(X, self.feature_names).to_numpy(dtype=np.float64)
         scores = np.empty(len(values), dtype=np.float64)
 
         def predict(rows: slice) -> None:

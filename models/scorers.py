@@ -39,6 +39,14 @@ class ValidSet:
     group: np.ndarray
 
 
+def in_order(X: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """X's columns ``names``, in that order: X itself when those are its columns already
+    (selecting them anyway copies X, 0.2 ms for a query's 3,000 rows)."""
+    if len(X.columns) == len(names) and all(a == b for a, b in zip(X.columns, names, strict=True)):
+        return X
+    return X[list(names)]
+
+
 def check_group(
     group: Sequence[int] | np.ndarray, *, n_rows: int, what: str = "group"
 ) -> np.ndarray:

@@ -31,6 +31,16 @@ def test_contributions_sum_to_the_raw_score_and_credit_the_signal() -> None:
     assert explainer.contributions(X.iloc[:0]).shape == (0, 4)
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_contributions_are_the_same_on_several_threads(threads: int) -> None:
+    scorer, X = _fitted()
+    explainer = path_explainer(scorer)
+    assert explainer is not None
+    one = explainer.contributions(X)
+    np.testing.assert_array_equal(explainer.contributions(X, threads=threads), one)
+    assert explainer.contributions(X.iloc[:0], threads=threads).shape == (0, 4)
+
+
 def test_only_lightgbm_scorers_get_one() -> None:
     assert path_explainer(RandomScorer()) is None
 
