@@ -104,7 +104,7 @@ def top_reasons(
     """Per row of X (n, n_features), up to ``top`` reasons ``{"feature", "text", "weight"}``
     from the largest positive contributions (n, n_features[+1 bias]), strongest first."""
     by_name = {f.name: f for f in features}
-    names = [str(c) for c in X.columns]
+    names = [str(c) for c in X.columns.tolist()]  # not label by label from pyarrow
     contrib = np.asarray(contributions, dtype=np.float64)[:, : len(names)]
     order = np.argsort(-contrib, axis=1, kind="stable")
     # Python floats: a dict of them is built, and math reads them, faster than numpy scalars

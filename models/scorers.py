@@ -41,8 +41,9 @@ class ValidSet:
 
 def in_order(X: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
     """X's columns ``names``, in that order: X itself when those are its columns already
-    (selecting them anyway copies X, 0.2 ms for a query's 3,000 rows)."""
-    if len(X.columns) == len(names) and all(a == b for a, b in zip(X.columns, names, strict=True)):
+    (selecting them anyway copies X, 0.2 ms for a query's 3,000 rows). Compared as lists:
+    iterating a string Index goes through pyarrow one label at a time (10x slower)."""
+    if X.columns.tolist() == list(names):
         return X
     return X[list(names)]
 
