@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 import api.settings
 from api.settings import Settings
+from tests.api.conftest import World, start_service
 
 
 @pytest.mark.parametrize(
@@ -39,3 +41,14 @@ def test_workers_reach_the_worker_processes(monkeypatch: pytest.MonkeyPatch) -> 
     Settings(workers=2).export_to_environ()
     assert os.environ["TENANTMATCH_WORKERS"] == "2"
     assert Settings().threads_per_query == 1  # what a uvicorn worker process builds
+
+
+def test_the_service_engine_splits_queries_over_its_share(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(api.settings, "available_cores", lambda: 2)
+    monkeypatch.delenv("TENANTMATCH_QUERY_THREADS", raising=False)
+    for workers, threads in ((2, 1), (1, 2)):
+        (tmp_path / str(workers)).mkdir()
+        for running in start_service(world, tmp_path / str(workers), workers=workers):
+            assert running.client.app.state.engine.threads == threads  # type: ignore[attr-defined]
