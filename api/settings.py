@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from features import DATA_DIR
+from features import DATA_DIR, available_cores
 
 DEFAULT_DB_URL = f"sqlite:///{DATA_DIR / 'tenantmatch.db'}"
 DEFAULT_MODELS_DIR = DATA_DIR / "models"
@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # another process keeps working at most this long; 0 looks every request up
     key_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     compile_trees: bool = True  # compile the model with lleaves when it is installed
+    # threads one shortlist query is split over; None: this process's share of the cores
+    # (see threads_per_query)
+    query_threads: int | None = Field(default=None, ge=1, le=64)
     json_logs: bool = True
     log_level: str = "INFO"
 
@@ -80,6 +83,15 @@ class Settings(BaseSettings):
         return value.upper()
 
     @property
+    def threads_per_query(self) -> int:
+        """``query_threads`` if set, else the cores divided among the ``workers`` (at least 1):
+        2 workers on 2 cores score on one thread each, so busy workers do not contend; a CLI
+        call (1 worker) uses every core."""
+        if self.query_threads is not None:
+            return self.query_threads
+        return max(1, available_cores() // self.workers)
+
+    @property
     def max_body_bytes(self) -> int:
         """Largest JSON request body accepted (bytes)."""
         return self.max_body_kb * 1024
@@ -90,8 +102,10 @@ class Settings(BaseSettings):
         return self.max_upload_mb * 1024 * 1024
 
     def export_to_environ(self) -> None:
-        """Put the storage settings where child processes (uvicorn workers, jobs) read them."""
+        """Put the storage settings, and the worker count the threads per query follow from,
+        where child processes (uvicorn workers, jobs) read them."""
         os.environ["TENANTMATCH_DB"] = self.db
+        os.environ["TENANTMATCH_WORKERS"] = str(self.workers)
         os.environ["TENANTMATCH_MODELS"] = str(self.models)
         os.environ["TENANTMATCH_JOBS_DIR"] = str(self.jobs_dir)
 

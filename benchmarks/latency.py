@@ -9,6 +9,7 @@ held-out evaluation window (registry as of the training cut, labels from the 12 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import itertools
 import logging
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from features import available_cores
 from matching import Engine, Repository
 from matching.shortlist import ScoringState, shortlist_for_buildings, shortlist_for_enterprises
 from training import make_split, ndcg_at_k, window_labels
@@ -86,10 +88,20 @@ def overlap(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], *, key: st
 
 
 def _direction(
-    state: ScoringState, ids: Sequence[str], *, n_full: int, k: int, m: int, building: bool
+    state: ScoringState,
+    ids: Sequence[str],
+    *,
+    n_full: int,
+    k: int,
+    m: int,
+    building: bool,
+    threads: int,
 ) -> dict[str, Any]:
-    """Latency of both paths and the top-k overlap, for one direction."""
-    run = shortlist_for_buildings if building else shortlist_for_enterprises
+    """Latency of both paths and the top-k overlap, for one direction; the two-stage path
+    splits each query over ``threads`` (the full scan: LightGBM on its own threads)."""
+    run = functools.partial(
+        shortlist_for_buildings if building else shortlist_for_enterprises, threads=threads
+    )
     key = "enterprise_id" if building else "building_id"
     two_t, two, two_cpu = _timed(lambda q: run(state, [q], k=k, max_scored=m)[0], ids)
     naive = dataclasses.replace(state, compiled=None)  # the baseline: LightGBM on every pair
@@ -107,6 +119,8 @@ def _direction(
                              "p50_ms": percentiles(times).get("p50_ms")}  # fmt: skip
     return {
         "m": m,
+        "two_stage_threads": threads,
+        "full_scan_threads": _lightgbm_threads(state),
         "two_stage": two_stats,
         "full_scan": full_stats,
         "speedup_p50": full_stats["p50_ms"] / two_stats["p50_ms"],
@@ -117,10 +131,21 @@ def _direction(
     }
 
 
-def breakdown(state: ScoringState, ids: Sequence[str], *, k: int, m: int) -> dict[str, Any]:
+def _lightgbm_threads(state: ScoringState) -> int | None:
+    """The threads LightGBM predicts with (its booster's ``num_threads``; 0: OpenMP's default,
+    every core), None for another scorer."""
+    booster = getattr(state.model.scorer, "booster_", None)
+    threads = booster.params.get("num_threads") if booster is not None else None
+    return None if threads is None else int(threads) or available_cores()
+
+
+def breakdown(
+    state: ScoringState, ids: Sequence[str], *, k: int, m: int, threads: int
+) -> dict[str, Any]:
     """Mean wall and CPU ms per building query of each two-stage step (stage 1, X for M rows,
-    the ranker on M rows, contributions for k rows): where the time goes, and how much of the
-    wall time is waiting for a core on a shared machine."""
+    the ranker on M rows, contributions for k rows) on ``threads``: where the time goes, and
+    how much of the wall time is waiting for a core on a shared machine (CPU ms count every
+    thread's)."""
     from matching import PoolRules
     from matching.shortlist import _features, _model_scores, _staged_for_buildings
 
@@ -130,13 +155,13 @@ def breakdown(state: ScoringState, ids: Sequence[str], *, k: int, m: int) -> dic
     explain = state.explainer.contributions if state.explainer else None
     for b in state.pool.buildings.positions(list(ids), kind="building"):
         marks = [(time.perf_counter(), time.process_time())]
-        pairs = _staged_for_buildings(state, np.array([b]), rules=PoolRules(), m=m)
+        pairs = _staged_for_buildings(state, np.array([b]), rules=PoolRules(), m=m, threads=threads)
         marks.append((time.perf_counter(), time.process_time()))
         if len(pairs) == 0:
             continue
-        X = _features(state, pairs)
+        X = _features(state, pairs, threads=threads)
         marks.append((time.perf_counter(), time.process_time()))
-        _model_scores(state, X)
+        _model_scores(state, X, threads=threads)
         marks.append((time.perf_counter(), time.process_time()))
         if explain is not None:
             explain(X.iloc[:k])
@@ -192,6 +217,7 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
         max_scored=int(args["m"]),
         max_scored_buildings=int(args["m_buildings"]),
         compile_trees=True,
+        threads=args.get("threads"),  # None: every core, as a CLI call
     )
     state = engine.state()
     compiled_wait = time.perf_counter()
@@ -204,12 +230,15 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
     }
     b_ids = _sample(state.pool.buildings.ids, int(args["queries"]), seed=seed)
     e_ids = _sample(state.pool.enterprises.ids, int(args["e_queries"]), seed=seed)
+    threads = engine.threads
+    out["threads_per_query"] = threads
+    n_full, m, m_e = int(args["full_queries"]), int(args["m"]), int(args["m_buildings"])
     out["building_to_enterprise"] = _direction(
-        state, b_ids, n_full=int(args["full_queries"]), k=k, m=int(args["m"]), building=True
+        state, b_ids, n_full=n_full, k=k, m=m, building=True, threads=threads
     )
-    out["building_breakdown"] = breakdown(state, b_ids[:30], k=k, m=int(args["m"]))
+    out["building_breakdown"] = breakdown(state, b_ids[:30], k=k, m=m, threads=threads)
     out["enterprise_to_building"] = _direction(
-        state, e_ids, n_full=int(args["e_queries"]), k=k, m=int(args["m_buildings"]), building=False
+        state, e_ids, n_full=len(e_ids), k=k, m=m_e, building=False, threads=threads
     )
     del engine, state
     gc.collect()

@@ -267,6 +267,13 @@ def table(sizes: dict[str, dict[str, Any]]) -> str:
         ),
     )
     add(
+        "b->e threads per query two-stage / full scan",
+        lambda i: "{} / {}".format(
+            i["latency"]["building_to_enterprise"].get("two_stage_threads", "?"),
+            i["latency"]["building_to_enterprise"].get("full_scan_threads", "?"),
+        ),
+    )
+    add(
         "b->e two-stage CPU ms/query",
         lambda i: _f(i["latency"]["building_to_enterprise"]["two_stage"]["cpu_mean_ms"]),
     )

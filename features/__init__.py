@@ -10,6 +10,7 @@ from features.matrix import (
     join_attributes,
 )
 from features.pair import MIN_UNIT_OVERSIZE_FACTOR, space_fits
+from features.parallel import available_cores, row_chunks, run_parallel
 from features.reference import (
     DATA_DIR,
     division_of,
@@ -45,6 +46,7 @@ __all__ = [
     "UnknownIdError",
     "Vocabulary",
     "VocabularyError",
+    "available_cores",
     "build_matrix",
     "build_matrix_at",
     "categorical_features",
@@ -59,6 +61,8 @@ __all__ = [
     "join_attributes",
     "normalize_industry_code",
     "normalize_industry_codes",
+    "row_chunks",
+    "run_parallel",
     "section_of_division",
     "shanxi_districts",
     "space_fits",

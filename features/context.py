@@ -19,6 +19,7 @@ from scipy import sparse
 from features.building import building_table
 from features.enterprise import enterprise_table
 from features.errors import FeatureError
+from features.parallel import row_chunks, run_parallel
 from features.reference import industry_divisions, shanxi_districts, theme_industry_prior
 from features.registry import STAGE_RANK, Snapshot
 from features.spec import FEATURES
@@ -411,15 +412,28 @@ def fill_move_hazard(ctx: FeatureContext) -> None:
 
 
 def join_positions(
-    b_pos: np.ndarray, e_pos: np.ndarray, ctx: FeatureContext, *, index: pd.Index
+    b_pos: np.ndarray,
+    e_pos: np.ndarray,
+    ctx: FeatureContext,
+    *,
+    index: pd.Index,
+    threads: int = 1,
 ) -> pd.DataFrame:
     """int64 ``b_pos`` / ``e_pos`` and the ``b_*`` / ``e_*`` attributes gathered into one
     float64 block, a contiguous row per column (a frame per side, concatenated, would copy
-    every column twice). Positions are known to be in range: ``take`` need not check them."""
+    every column twice). Positions are known to be in range: ``take`` need not check them.
+    The enterprise attributes (scattered reads over every enterprise) are gathered by
+    ``threads`` at once, a share of the attributes each."""
     n_b = ctx.building_array.shape[1]
     block = np.empty((n_b + ctx.enterprise_array.shape[1], len(b_pos)), dtype=np.float64)
     np.take(ctx.building_array.T, b_pos, axis=1, out=block[:n_b], mode="clip")
-    np.take(ctx.enterprise_array.T, e_pos, axis=1, out=block[n_b:], mode="clip")
+    attributes, own = ctx.enterprise_array.T, block[n_b:]
+
+    def gather(rows: slice) -> None:
+        np.take(attributes[rows], e_pos, axis=1, out=own[rows], mode="clip")
+
+    run_parallel([functools.partial(gather, rows)
+                  for rows in row_chunks(len(attributes), parts=threads)])  # fmt: skip
     joined = pd.DataFrame(block.T, index=index, columns=ctx.joined_columns, copy=False)
     joined.insert(0, "e_pos", np.asarray(e_pos, dtype=np.int64))
     joined.insert(0, "b_pos", np.asarray(b_pos, dtype=np.int64))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 
 from features.context import FeatureContext, join_positions
 from features.errors import FeatureError, UnknownIdError, VocabularyError
+from features.parallel import run_parallel
 from features.registry import Snapshot
 from features.spec import FEATURES
 from features.vocab import Vocabulary
@@ -48,10 +50,12 @@ def build_matrix_at(
     snapshot_or_ctx: Snapshot | FeatureContext,
     *,
     vocab: Vocabulary,
+    threads: int = 1,
 ) -> pd.DataFrame:
     """:func:`build_matrix` of the pairs given as row positions (int, equal length) in the
     context's ``buildings`` / ``enterprises`` tables, with a positional index: the same values,
-    without looking ids up (a shortlist holds positions already). FeatureError if out of range."""
+    without looking ids up (a shortlist holds positions already). FeatureError if out of range.
+    ``threads``: features computed by that many threads at once (same values)."""
     ctx = _context(snapshot_or_ctx, vocab=vocab)
     b_pos, e_pos = np.asarray(b_pos, dtype=np.int64), np.asarray(e_pos, dtype=np.int64)
     for kind, pos, n in (("building", b_pos, len(ctx.buildings)),
@@ -60,18 +64,25 @@ def build_matrix_at(
             raise FeatureError(f"{kind} positions must lie in 0..{n - 1}")
     if len(b_pos) != len(e_pos):
         raise FeatureError(f"{len(b_pos)} building but {len(e_pos)} enterprise positions")
-    return _matrix(b_pos, e_pos, ctx, index=pd.RangeIndex(len(b_pos)))
+    return _matrix(b_pos, e_pos, ctx, index=pd.RangeIndex(len(b_pos)), threads=threads)
 
 
 def _matrix(
-    b_pos: np.ndarray, e_pos: np.ndarray, ctx: FeatureContext, *, index: pd.Index
+    b_pos: np.ndarray, e_pos: np.ndarray, ctx: FeatureContext, *, index: pd.Index, threads: int = 1
 ) -> pd.DataFrame:
     """X of the pairs at these positions: the features filled column by column into one
-    float32 block (no per-column frames to consolidate)."""
-    joined = join_positions(b_pos, e_pos, ctx, index=index)
+    float32 block (no per-column frames to consolidate); with ``threads``, every thread
+    fills every ``threads``-th feature (the costly pair features sit together at the end)."""
+    joined = join_positions(b_pos, e_pos, ctx, index=index, threads=threads)
     block = np.empty((len(FEATURES), len(index)), dtype=np.float32)
-    for row, f in zip(block, FEATURES, strict=True):
-        row[:] = f.fn(joined, ctx).to_numpy(dtype=np.float32)
+
+    step = max(1, threads)
+
+    def fill(first: int) -> None:
+        for row in range(first, len(FEATURES), step):
+            block[row] = FEATURES[row].fn(joined, ctx).to_numpy(dtype=np.float32)
+
+    run_parallel([functools.partial(fill, first) for first in range(step)])
     return pd.DataFrame(block.T, index=index, columns=_NAMES, copy=False)
 
 

@@ -108,6 +108,13 @@ def _objects(values: pd.Series) -> np.ndarray:
     return np.array([None if pd.isna(v) else v for v in values], dtype=object)
 
 
+def _in_sorted(values: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """Boolean per value: is it one of ``members`` (ascending, not empty)? ``np.isin`` by a
+    binary search: isin sorts or hashes both arrays on every call (0.15 ms a query check)."""
+    at = np.minimum(np.searchsorted(members, values), len(members) - 1)
+    return members[at] == values
+
+
 def _groups(keys: np.ndarray, values: np.ndarray) -> dict[int, np.ndarray]:
     """``{key: sorted values}`` for parallel int arrays."""
     if len(keys) == 0:
@@ -282,7 +289,7 @@ class CandidatePool:
             ok &= self._space_fit(building, self.need32[positions])
         tenants = self.tenants_of.get(int(building), _EMPTY)
         if len(tenants):
-            ok &= ~np.isin(positions, tenants)
+            ok &= ~_in_sorted(positions, tenants)
         return ok
 
     def _space_fit(self, building: int, need: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ from features import (
     Registry,
     Snapshot,
     Vocabulary,
+    available_cores,
     context_for,
     feature_names,
     feature_spec_fingerprint,
@@ -71,6 +72,7 @@ class Engine:
         max_scored_buildings: int | None = DEFAULT_MAX_SCORED_BUILDINGS,
         compile_trees: bool = False,
         cache_size: int = DEFAULT_CACHE_SIZE,
+        threads: int | None = None,
     ) -> None:
         """``max_scored`` / ``max_scored_buildings``: M, the candidates per building /
         enterprise query the ranker scores after the pre-score; None scores all (full scan).
@@ -79,7 +81,13 @@ class Engine:
         ``as_of``: the snapshot date, or a function giving it (a server passes "today", so the
         snapshot moves on at midnight without a restart).
         ``cache_size``: finished shortlists kept (LRU) until the data, the model or the date
-        changes; a server repeating queries answers them without scoring again."""
+        changes; a server repeating queries answers them without scoring again.
+        ``threads``: threads one query's scoring is split over (same results); None: every
+        core of the machine (one process alone on it: a CLI call, a benchmark). A server with
+        several worker processes passes its share (``api.Settings.threads_per_query``)."""
+        if threads is not None and threads < 1:
+            raise InputError(f"threads={threads!r} invalid; allowed: an integer >= 1, or None")
+        self.threads = available_cores() if threads is None else int(threads)
         self.compile_trees = compile_trees
         self.repo = repo
         self.max_scored = max_scored
@@ -123,7 +131,8 @@ class Engine:
 
         def score(missing: list[str]) -> list[dict[str, Any]]:
             with self._scoring:
-                return fn(state, missing, k=k, rules=rules, max_scored=max_scored)
+                return fn(state, missing, k=k, rules=rules, max_scored=max_scored,
+                          threads=self.threads)  # fmt: skip
 
         return self.cache.results(state, (fn.__name__, k, rules, max_scored), ids, score)
 

@@ -32,7 +32,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.linear_model import Ridge
 
-from features import FeatureContext
+from features import FeatureContext, row_chunks, run_parallel
 from matching.prescore_terms import (
     DIST_MAX_KEY,
     DIST_STEPS_PER_SQRT_KM,
@@ -59,19 +59,25 @@ FORMAT = 1
 
 
 def _distance_codes(
-    index: PrescoreIndex, building: int, *, work: np.ndarray, scratch: np.ndarray, out: np.ndarray
+    index: PrescoreIndex,
+    building: int,
+    *,
+    rows: slice,
+    work: np.ndarray,
+    scratch: np.ndarray,
+    out: np.ndarray,
 ) -> None:
-    """:func:`distance_keys` of every enterprise to one building, into ``out`` (intp, what
-    ``take`` indexes with, no conversion), using ``work`` and ``scratch`` (float32): in-place
-    arithmetic, no temporary arrays."""
+    """:func:`distance_keys` of the enterprises at ``rows`` to one building, into ``out``
+    (intp, what ``take`` indexes with, no conversion), using ``work`` and ``scratch``
+    (float32, all three as long as ``rows``): in-place arithmetic, no temporary arrays."""
     origin = index.xy_b[building]
     if np.isnan(origin).any():
         out.fill(DIST_MAX_KEY + 1)
         return
     x, y = index.far_xy_e
-    np.subtract(x, origin[0], out=work)
+    np.subtract(x[rows], origin[0], out=work)
     np.multiply(work, work, out=work)
-    np.subtract(y, origin[1], out=scratch)
+    np.subtract(y[rows], origin[1], out=scratch)
     np.multiply(scratch, scratch, out=scratch)
     np.add(work, scratch, out=work)
     np.sqrt(work, out=work)
@@ -111,13 +117,19 @@ class PrescoreIndex:
     history_rows: sparse.csr_array  # the same pairs, row access for enterprise queries
 
     @functools.cached_property
-    def pair_codes(self) -> dict[tuple[str, str], np.ndarray]:
-        """Two keys folded into one code (first * n_second + second), intp (n_e,): a building
-        query then reads one gather of their outer-summed tables instead of two."""
+    def pair_codes(self) -> dict[str, np.ndarray]:
+        """Two keys folded into one code (first * n_second + second), intp (n_e,), by
+        "first+second": a building query then reads one gather of their outer-summed tables
+        instead of two."""
         return {
-            (a, b): self.keys[a].astype(np.intp) * self.n_keys[b] + self.keys[b]
+            f"{a}+{b}": self.keys[a].astype(np.intp) * self.n_keys[b] + self.keys[b]
             for a, b in PAIRED_KEYS
         }
+
+    def codes_of(self, name: str) -> np.ndarray:
+        """intp (n_e,) codes a building query's table ``name`` is gathered by: a paired key
+        ("division+section", ...) or "burden" (``take`` would convert int32 codes per query)."""
+        return self.burden_codes if name == "burden" else self.pair_codes[name]
 
     _local: threading.local = field(default_factory=threading.local, repr=False)
 
@@ -147,15 +159,18 @@ class PrescoreIndex:
         self.__dict__.update(state)
         object.__setattr__(self, "_local", threading.local())
 
-    def workspace(self) -> tuple[np.ndarray, ...]:
-        """This thread's reusable (n_e,) buffers: score, term, work and scratch (float32) and
-        codes (intp); fresh 4 MB arrays per term and query cost more than the arithmetic."""
-        buffers = getattr(self._local, "buffers", None)
+    def workspace(self, size: int) -> tuple[np.ndarray, ...]:
+        """This thread's reusable buffers of ``size`` rows: term, work and scratch (float32)
+        and codes (intp); fresh 4 MB arrays per term and query cost more than the arithmetic.
+        One set per thread and size (a query split over threads uses the same sizes again)."""
+        buffers: dict[int, tuple[np.ndarray, ...]] | None = getattr(self._local, "buffers", None)
         if buffers is None:
-            n = len(self.enterprise_base)
-            buffers = (*(np.empty(n, np.float32) for _ in range(4)), np.empty(n, np.intp))
-            self._local.buffers = buffers
-        return buffers  # type: ignore[no-any-return]
+            buffers = self._local.buffers = {}
+        if size not in buffers:
+            buffers.clear()  # keep one set: the sizes change only with the thread count
+            buffers[size] = (*(np.empty(size, np.float32) for _ in range(3)),
+                             np.empty(size, np.intp))  # fmt: skip
+        return buffers[size]
 
     @functools.cached_property
     def burden_codes(self) -> np.ndarray:
@@ -250,30 +265,18 @@ class Prescorer:
                 base += self.tables[name][bins(values, self.edges[name])]
         return base.astype(np.float32)
 
-    def building_scores(self, index: PrescoreIndex, building: int) -> np.ndarray:
+    def building_scores(
+        self, index: PrescoreIndex, building: int, *, threads: int = 1
+    ) -> np.ndarray:
         """float32 (n_e,) pre-score of every enterprise for one building position: one gather
-        per enterprise key; equals :meth:`pair_scores` of the same pairs (up to rounding)."""
-        # take(mode="clip"): codes are in range by construction, and with the default "raise"
-        # numpy buffers ``out`` (an extra 4 MB copy per gather).
-        score, term, work, scratch, codes = index.workspace()
-        np.add(index.enterprise_base, index.building_base[building], out=score)
-        for group, group_codes in index.pair_codes.items():
-            tables = [index.key_tables.get(key) for key in group]
-            if all(t is None for t in tables):
-                continue
-            rows = [np.zeros(index.n_keys[k], np.float32) if t is None else t[building]
-                    for k, t in zip(group, tables, strict=True)]  # fmt: skip
-            outer = np.add.outer(rows[0], rows[1]).reshape(-1)
-            np.take(outer, group_codes, out=term, mode="clip")
-            score += term
-        if "burden" in index.key_tables:
-            np.take(index.key_tables["burden"][building], index.burden_codes, out=term, mode="clip")
-            score += term
-        if "distance" in index.key_tables:
-            _distance_codes(index, building, work=work, scratch=scratch, out=codes)
-            np.take(index.key_tables["distance"][0], codes, out=term, mode="clip")
-            score += term
-        score = score.copy()  # the caller owns the result; the buffers stay this thread's
+        per enterprise key; equals :meth:`pair_scores` of the same pairs (up to rounding).
+        The keyed terms are summed over ``threads`` row chunks at once (same values)."""
+        tables = _building_tables(index, building)
+        score = np.empty(len(index.enterprise_base), dtype=np.float32)
+        run_parallel([
+            functools.partial(_keyed_sum, index, building, tables, rows=rows, out=score[rows])
+            for rows in row_chunks(len(score), parts=threads)
+        ])  # fmt: skip
         for term_name, matrix in index.columns.items():
             start, end = matrix.indptr[building], matrix.indptr[building + 1]
             rows, values = matrix.indices[start:end], matrix.data[start:end]
@@ -312,6 +315,49 @@ class Prescorer:
             elif term in self.tables:
                 score += self.tables[term][bins(values, self.edges[term])]
         return score
+
+
+def _building_tables(index: PrescoreIndex, building: int) -> list[tuple[np.ndarray, str]]:
+    """The float32 tables one building query gathers from, each with the name of the codes
+    (:meth:`PrescoreIndex.codes_of`) that index it, in summation order."""
+    out: list[tuple[np.ndarray, str]] = []
+    for group in PAIRED_KEYS:
+        tables = [index.key_tables.get(key) for key in group]
+        if all(t is None for t in tables):
+            continue
+        rows = [np.zeros(index.n_keys[k], np.float32) if t is None else t[building]
+                for k, t in zip(group, tables, strict=True)]  # fmt: skip
+        out.append((np.add.outer(rows[0], rows[1]).reshape(-1), "+".join(group)))
+    if "burden" in index.key_tables:
+        out.append((index.key_tables["burden"][building], "burden"))
+    if "distance" in index.key_tables:
+        out.append((index.key_tables["distance"][0], "distance"))
+    return out
+
+
+def _keyed_sum(
+    index: PrescoreIndex,
+    building: int,
+    tables: list[tuple[np.ndarray, str]],
+    *,
+    rows: slice,
+    out: np.ndarray,
+) -> None:
+    """Base plus keyed terms of the enterprises at ``rows`` into ``out`` (float32, as long as
+    ``rows``), in the order of ``tables``: every chunk adds in the same order, so a split
+    query gives the same float32 sums as one pass."""
+    # take(mode="clip"): codes are in range by construction, and with the default "raise"
+    # numpy buffers ``out`` (an extra copy per gather).
+    term, work, scratch, codes = index.workspace(len(out))
+    np.add(index.enterprise_base[rows], index.building_base[building], out=out)
+    for table, name in tables:
+        if name == "distance":
+            _distance_codes(index, building, rows=rows, work=work, scratch=scratch, out=codes)
+            keys = codes
+        else:
+            keys = index.codes_of(name)[rows]
+        np.take(table, keys, out=term, mode="clip")
+        out += term
 
 
 def pair_term_values(index: PrescoreIndex, *, b_pos: np.ndarray, e_pos: np.ndarray) -> Arrays:
@@ -375,7 +421,14 @@ def with_history(best: np.ndarray, history: np.ndarray, ok: np.ndarray | None = 
     that pass the query's filters (``ok``, boolean over all positions; None: all pass): a pair
     with history reaches the ranker whatever its pre-score, never one the rules exclude."""
     kept = history if ok is None else history[ok[history]]
-    return np.union1d(best, kept).astype(np.int64)
+    return _sorted_unique(np.concatenate([best, kept]).astype(np.int64))
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)`` by a sort: numpy's hash-based unique took 0.3 ms on a query's
+    3,000 positions, the sort 0.06 ms."""
+    ordered = np.sort(values)
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
 
 
 UNFITTED: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {

@@ -104,10 +104,11 @@ def top_reasons(
     """Per row of X (n, n_features), up to ``top`` reasons ``{"feature", "text", "weight"}``
     from the largest positive contributions (n, n_features[+1 bias]), strongest first."""
     by_name = {f.name: f for f in features}
-    names = [str(c) for c in X.columns]
+    names = [str(c) for c in X.columns.tolist()]  # not label by label from pyarrow
     contrib = np.asarray(contributions, dtype=np.float64)[:, : len(names)]
     order = np.argsort(-contrib, axis=1, kind="stable")
-    values = X.to_numpy(dtype=np.float64)
+    # Python floats: a dict of them is built, and math reads them, faster than numpy scalars
+    values = X.to_numpy(dtype=np.float64).tolist()
     out = []
     for i in range(len(X)):
         row = dict(zip(names, values[i], strict=True))

@@ -35,7 +35,7 @@ from matching.prescore import (
 )
 from matching.reasons import top_reasons
 from matching.rules import risk_warnings
-from models import CompiledModel, LoadedModel, PathExplainer
+from models import CompiledModel, LoadedModel, PathExplainer, in_order
 
 logger = logging.getLogger(__name__)
 
@@ -109,14 +109,15 @@ def shortlist_for_buildings(
     k: int = 20,
     rules: PoolRules | None = None,
     max_scored: int | None = None,
+    threads: int = 1,
 ) -> list[dict[str, Any]]:
     """Per building id, the k enterprises to court as the interface's jsonl object
     (``query``, ``model_version``, ``items``); NotFoundError for an unknown id.
     ``max_scored`` (raised to k) is M of the two-stage path: only the M best candidates by the
     pre-score and those with a history reach the model (None: the full scan, every candidate
-    scored, exact)."""
+    scored, exact). ``threads``: threads one query's work is split over (same results)."""
     return _shortlists(state, building_ids, building_query=True, k=k, rules=rules,
-                       max_scored=max_scored)  # fmt: skip
+                       max_scored=max_scored, threads=threads)  # fmt: skip
 
 
 def shortlist_for_enterprises(
@@ -126,11 +127,12 @@ def shortlist_for_enterprises(
     k: int = 20,
     rules: PoolRules | None = None,
     max_scored: int | None = None,
+    threads: int = 1,
 ) -> list[dict[str, Any]]:
     """Per enterprise id, the k buildings that fit it best, as the jsonl object of a query;
-    NotFoundError for an unknown id. ``max_scored`` as for building queries."""
+    NotFoundError for an unknown id. ``max_scored`` and ``threads`` as for building queries."""
     return _shortlists(state, enterprise_ids, building_query=False, k=k, rules=rules,
-                       max_scored=max_scored)  # fmt: skip
+                       max_scored=max_scored, threads=threads)  # fmt: skip
 
 
 def _shortlists(
@@ -141,6 +143,7 @@ def _shortlists(
     k: int,
     rules: PoolRules | None,
     max_scored: int | None,
+    threads: int,
 ) -> list[dict[str, Any]]:
     """Both directions: validate, pick the top pairs per query, explain them, wrap each query."""
     k, rules = check_k(k), rules or PoolRules()
@@ -149,9 +152,9 @@ def _shortlists(
     positions = side.positions(query_ids, kind=kind)
     max_scored = None if max_scored is None else max(max_scored, k)
     kept = _top_pairs(state, positions, k=k, rules=rules, building_query=building_query,
-                      max_scored=max_scored)  # fmt: skip
+                      max_scored=max_scored, threads=threads)  # fmt: skip
     items = _items(state, kept, n_queries=len(positions), rules=rules,
-                   building_query=building_query)  # fmt: skip
+                   building_query=building_query, threads=threads)  # fmt: skip
     return [
         _result(state, f"{kind}_id", str(q), its) for q, its in zip(query_ids, items, strict=True)
     ]
@@ -177,21 +180,22 @@ def _candidates(
     rules: PoolRules,
     building_query: bool,
     max_scored: int | None,
+    threads: int = 1,
 ) -> Pairs:
     """Candidate pairs of the queries at ``positions``: all feasible ones, or with
-    ``max_scored`` the best M of them by the pre-score."""
+    ``max_scored`` the best M of them by the pre-score (``threads`` at once)."""
     pool = state.pool
     if max_scored is None:
         if building_query:
             return pool.pairs_for_buildings(positions, rules=rules)
         return pool.pairs_for_enterprises(positions, rules=rules)
     if building_query:
-        return _staged_for_buildings(state, positions, rules=rules, m=max_scored)
+        return _staged_for_buildings(state, positions, rules=rules, m=max_scored, threads=threads)
     return _staged_for_enterprises(state, positions, rules=rules, m=max_scored)
 
 
 def _staged_for_buildings(
-    state: ScoringState, positions: np.ndarray, *, rules: PoolRules, m: int
+    state: ScoringState, positions: np.ndarray, *, rules: PoolRules, m: int, threads: int = 1
 ) -> Pairs:
     """Per building query, its feasible enterprises' M best by the pre-score, plus every
     feasible one with a history at the building (``PrescoreIndex.history``)."""
@@ -200,7 +204,7 @@ def _staged_for_buildings(
     chosen = []
     for b in positions:
         fits = functools.partial(pool.enterprises_fit_building, int(b), base=base, rules=rules)
-        scores = pre.building_scores(index, int(b))
+        scores = pre.building_scores(index, int(b), threads=threads)
         best = top_m_checked(scores, fits, m=m)
         if best is None:  # few feasible candidates: the whole mask is cheap enough
             best = top_m(scores, pool.enterprises_for_building(int(b), base=base, rules=rules), m=m)
@@ -225,32 +229,37 @@ def _staged_for_enterprises(
     return Pairs.of(chosen, fixed=positions, fixed_is_building=False)
 
 
-def _features(state: ScoringState, pairs: Pairs) -> pd.DataFrame:
+def _features(state: ScoringState, pairs: Pairs, *, threads: int = 1) -> pd.DataFrame:
     """X of ``pairs``: pool positions are the context's rows (both follow the snapshot's
     order, see :meth:`ScoringState.__post_init__`), so no ids are looked up."""
-    return build_matrix_at(pairs.building, pairs.enterprise, state.ctx, vocab=state.vocab)
+    return build_matrix_at(pairs.building, pairs.enterprise, state.ctx, vocab=state.vocab,
+                           threads=threads)  # fmt: skip
 
 
-def _scores(state: ScoringState, pairs: Pairs) -> tuple[np.ndarray, pd.DataFrame | None]:
+def _scores(
+    state: ScoringState, pairs: Pairs, *, threads: int = 1
+) -> tuple[np.ndarray, pd.DataFrame | None]:
     """float64 model score per pair, built and scored in row chunks of ``CHUNK_PAIRS``; and X
     itself when it fitted in one chunk (else None: too big to keep)."""
     if len(pairs) == 0:
         return np.empty(0), None
     if len(pairs) <= CHUNK_PAIRS:
-        X = _features(state, pairs)
-        return _model_scores(state, X), X
+        X = _features(state, pairs, threads=threads)
+        return _model_scores(state, X, threads=threads), X
     parts = [np.empty(0)]
     for start in range(0, len(pairs), CHUNK_PAIRS):
         part = _slice(pairs, slice(start, start + CHUNK_PAIRS))
-        parts.append(_model_scores(state, _features(state, part)))
+        X = _features(state, part, threads=threads)
+        parts.append(_model_scores(state, X, threads=threads))
     return np.concatenate(parts), None
 
 
-def _model_scores(state: ScoringState, X: pd.DataFrame) -> np.ndarray:
-    """The ranker's scores of X: by the compiled trees once they are ready, else LightGBM."""
+def _model_scores(state: ScoringState, X: pd.DataFrame, *, threads: int = 1) -> np.ndarray:
+    """The ranker's scores of X: by the compiled trees once they are ready (on ``threads``),
+    else LightGBM (on its own threads)."""
     if len(X) == 0:
         return np.empty(0)
-    fast = state.compiled.score(X) if state.compiled is not None else None
+    fast = state.compiled.score(X, threads=threads) if state.compiled is not None else None
     return fast if fast is not None else state.model.scorer.score(X)
 
 
@@ -280,6 +289,7 @@ def _top_pairs(
     rules: PoolRules,
     building_query: bool,
     max_scored: int | None,
+    threads: int,
 ) -> _Kept:
     """Each query's k best candidates over all chunks (``query`` indexes ``positions``)."""
     pool = state.pool
@@ -289,8 +299,8 @@ def _top_pairs(
         positions, per_query=min(per_query, max_scored or per_query)
     ):
         pairs = _candidates(state, chunk, rules=rules, building_query=building_query,
-                            max_scored=max_scored)  # fmt: skip
-        score, X = _scores(state, pairs)
+                            max_scored=max_scored, threads=threads)  # fmt: skip
+        score, X = _scores(state, pairs, threads=threads)
         rows = _top_rows(pairs, score, k=k, building_query=building_query)
         top = _slice(pairs, rows)
         top_X = None if X is None else X.iloc[rows]
@@ -318,25 +328,31 @@ def _concat(parts: list[_Kept]) -> _Kept:
     return _Kept(pairs, np.concatenate([p.score for p in parts]), X)
 
 
-def _reasons(state: ScoringState, kept: _Kept) -> list[list[dict[str, object]]]:
+def _reasons(state: ScoringState, kept: _Kept, *, threads: int) -> list[list[dict[str, object]]]:
     """Top reasons of every kept pair; [] each when the model gives no contributions."""
     pairs = kept.pairs
     explain = getattr(state.model.scorer, "contributions", None)
     if state.explainer is not None:
-        explain = state.explainer.contributions
+        explain = functools.partial(state.explainer.contributions, threads=threads)
     if explain is None or len(pairs) == 0:
         return [[] for _ in range(len(pairs))]
-    X = kept.X if kept.X is not None else _features(state, pairs)
-    aligned = X[state.model.manifest["feature_names"]]
+    X = kept.X if kept.X is not None else _features(state, pairs, threads=threads)
+    aligned = in_order(X, state.model.manifest["feature_names"])
     return top_reasons(explain(aligned), aligned, vocab=state.vocab)
 
 
 def _items(
-    state: ScoringState, kept: _Kept, *, n_queries: int, rules: PoolRules, building_query: bool
+    state: ScoringState,
+    kept: _Kept,
+    *,
+    n_queries: int,
+    rules: PoolRules,
+    building_query: bool,
+    threads: int,
 ) -> list[list[dict[str, Any]]]:
     """Shortlist items per query: rank, candidate id and name, score, reasons (and warnings)."""
     pool, pairs = state.pool, kept.pairs
-    reasons = _reasons(state, kept)
+    reasons = _reasons(state, kept, threads=threads)
     side = pool.enterprises if building_query else pool.buildings
     other = pairs.enterprise if building_query else pairs.building
     key = "enterprise_id" if building_query else "building_id"

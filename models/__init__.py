@@ -48,7 +48,7 @@ from models.hazard import (
     model_vocabulary,
 )
 from models.ranker import LGBMRankerScorer
-from models.scorers import MAX_GRADE, Scorer, check_group
+from models.scorers import MAX_GRADE, Scorer, check_group, in_order
 
 __all__ = [
     "HAZARD_FILE",
@@ -84,6 +84,7 @@ __all__ = [
     "current_version",
     "fit_move_hazard",
     "hazard_attachments",
+    "in_order",
     "library_versions",
     "list_versions",
     "load_current",

@@ -7,6 +7,7 @@ in the foreground, one at a time). Optional: without ``lleaves``, LightGBM predi
 
 from __future__ import annotations
 
+import functools
 import logging
 import tempfile
 import threading
@@ -16,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from models.scorers import Scorer
+from features import row_chunks, run_parallel
+from models.scorers import Scorer, in_order
 
 logger = logging.getLogger(__name__)
 
@@ -60,13 +62,22 @@ class CompiledModel:
         finally:
             self.ready.set()
 
-    def score(self, X: pd.DataFrame) -> np.ndarray | None:
-        """float64 raw scores of X (the model's feature columns), or None if not available."""
+    def score(self, X: pd.DataFrame, *, threads: int = 1) -> np.ndarray | None:
+        """float64 raw scores of X (the model's feature columns), or None if not available.
+        ``threads``: row chunks scored at once (the compiled code drops the GIL; same values)."""
         model = self._model
         if model is None or len(X) == 0:
             return None
-        values = X[self.feature_names].to_numpy(dtype=np.float64)
-        scores = np.asarray(model.predict(values, n_jobs=1), dtype=np.float64)  # type: ignore[attr-defined]
+        values = in_order(X, self.feature_names).to_numpy(dtype=np.float64)
+        scores = np.empty(len(values), dtype=np.float64)
+
+        def predict(rows: slice) -> None:
+            # lleaves' own n_jobs starts a thread pool per call (and fails on 0 rows): the
+            # shared pool scores the chunks instead, one thread each.
+            scores[rows] = model.predict(values[rows], n_jobs=1)  # type: ignore[attr-defined]
+
+        run_parallel([functools.partial(predict, rows)
+                      for rows in row_chunks(len(values), parts=threads)])  # fmt: skip
         if not self._checked:
             self._check(X.iloc[:CHECK_ROWS], scores[:CHECK_ROWS])
         return scores if self._model is not None and np.isfinite(scores).all() else None

@@ -39,6 +39,15 @@ class ValidSet:
     group: np.ndarray
 
 
+def in_order(X: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """X's columns ``names``, in that order: X itself when those are its columns already
+    (selecting them anyway copies X, 0.2 ms for a query's 3,000 rows). Compared as lists:
+    iterating a string Index goes through pyarrow one label at a time (10x slower)."""
+    if X.columns.tolist() == list(names):
+        return X
+    return X[list(names)]
+
+
 def check_group(
     group: Sequence[int] | np.ndarray, *, n_rows: int, what: str = "group"
 ) -> np.ndarray:

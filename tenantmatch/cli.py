@@ -231,7 +231,8 @@ def shortlist(
             "give --building ID (one or more) or --enterprise ID (one or more), not both"
         )
     settings = _settings(db, models)
-    engine = Engine(Repository(settings.db), settings.models, as_of=date.today())
+    engine = Engine(Repository(settings.db), settings.models, as_of=date.today(),
+                    threads=settings.threads_per_query)  # fmt: skip
     rules = PoolRules(include_risky=include_risky)
     if building:
         results = engine.shortlist_for_buildings(building, k=k, rules=rules)

@@ -372,6 +372,17 @@ def test_positions_path_gives_the_same_matrix(ctx_t: FeatureContext) -> None:
     assert len(build_matrix_at(b_pos[:0], e_pos[:0], ctx_t, vocab=ctx_t.vocab)) == 0
 
 
+@pytest.mark.parametrize("threads", [2, 3, 200])
+def test_threads_give_the_same_matrix(ctx_t: FeatureContext, threads: int) -> None:
+    pairs = world.all_pairs()
+    b_pos = ctx_t.buildings.index.get_indexer(pd.Index(pairs["building_id"]))
+    e_pos = ctx_t.enterprises.index.get_indexer(pd.Index(pairs["enterprise_id"]))
+    one = build_matrix_at(b_pos, e_pos, ctx_t, vocab=ctx_t.vocab)
+    many = build_matrix_at(b_pos, e_pos, ctx_t, vocab=ctx_t.vocab, threads=threads)
+    pd.testing.assert_frame_equal(many, one)
+    assert len(build_matrix_at(b_pos[:0], e_pos[:0], ctx_t, vocab=ctx_t.vocab, threads=2)) == 0
+
+
 def test_positions_out_of_range_raise_feature_error(ctx_t: FeatureContext) -> None:
     from features import FeatureError
 

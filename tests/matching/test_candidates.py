@@ -18,6 +18,7 @@ from features import Registry, Snapshot
 from matching.candidates import (
     CandidatePool,
     PoolRules,
+    _in_sorted,
     candidates_for_buildings,
     candidates_for_enterprises,
 )
@@ -239,3 +240,12 @@ def test_fit_at_positions_is_the_whole_mask_at_those_positions(
         at = pool.enterprises_fit_building(b, positions, base=base, rules=rules)
         np.testing.assert_array_equal(at, whole[positions])
     assert pool.enterprises_fit_building(0, positions[:0], base=base, rules=rules).shape == (0,)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_in_sorted_is_isin_for_sorted_members(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    members = np.unique(rng.integers(0, 300, int(rng.integers(1, 80))))
+    values = rng.integers(-5, 310, 2000)
+    np.testing.assert_array_equal(_in_sorted(values, members), np.isin(values, members))
+    assert _in_sorted(values[:0], members).shape == (0,)

@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import Registry, Snapshot, Vocabulary, context_for, feature_names
+from features import Registry, Snapshot, Vocabulary, available_cores, context_for, feature_names
 from matching import (
     PRESCORER_FILE,
     DistillConfig,
     Engine,
+    InputError,
     NotFoundError,
     PoolRules,
     Prescorer,
@@ -26,8 +27,8 @@ from matching import (
     unfitted_prescorer,
     with_history,
 )
-from matching.prescore import top_m, top_m_checked
-from matching.prescore_terms import distance_keys, planar_km
+from matching.prescore import PrescoreIndex, top_m, top_m_checked
+from matching.prescore_terms import DIST_MAX_KEY, distance_keys, planar_km
 from matching.shortlist import (
     ScoringState,
     _staged_for_buildings,
@@ -75,20 +76,84 @@ def test_fitted_prescorer_learns_the_rankers_order(world: tuple) -> None:
     assert same_city[1] > same_city[0]  # bin 1 (value 1.0) above bin 0 (value 0.0)
 
 
-def test_fast_paths_equal_pair_scores(world: tuple) -> None:
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_fast_paths_equal_pair_scores(world: tuple, threads: int) -> None:
     snapshot, _, vocab, pre = world
     ctx = context_for(snapshot, vocab=vocab)
     index = pre.build_index(ctx)
     n_e = len(ctx.enterprises)
     for b in range(len(ctx.buildings)):
-        fast = pre.building_scores(index, b)
+        fast = pre.building_scores(index, b, threads=threads)
         general = pre.pair_scores(index, b_pos=np.full(n_e, b), e_pos=np.arange(n_e))
         np.testing.assert_allclose(fast, general, rtol=1e-5, atol=1e-5)
+        np.testing.assert_array_equal(fast, pre.building_scores(index, b))
     n_b = len(ctx.buildings)
     for e in range(n_e):
         fast = pre.enterprise_scores(index, e)
         general = pre.pair_scores(index, b_pos=np.arange(n_b), e_pos=np.full(n_b, e))
         np.testing.assert_allclose(fast, general, rtol=1e-5, atol=1e-5)
+
+
+def _random_index(rng: np.random.Generator, *, n_e: int, n_b: int) -> PrescoreIndex:
+    """A pre-score index of random arrays (no context): keys, key tables, base scores and
+    locations, some unknown; what a building query's keyed terms read."""
+    n_keys = {"division": 101, "section": 22, "city": 12, "place": 40, "need": 152,
+              "size": 122, "burden": 152}  # fmt: skip
+    keys = {k: rng.integers(0, n, n_e).astype(np.int32) for k, n in n_keys.items()}
+    tables = {k: rng.normal(size=(n_b, n)).astype(np.float32) for k, n in n_keys.items()}
+    tables["distance"] = rng.normal(size=(1, DIST_MAX_KEY + 2)).astype(np.float32)
+    xy_e = rng.uniform(-300, 300, size=(n_e, 2)).astype(np.float32)
+    xy_e[rng.random(n_e) < 0.1] = np.nan
+    xy_b = rng.uniform(-300, 300, size=(n_b, 2)).astype(np.float32)
+    xy_b[0] = np.nan
+    fields = {"ctx": None, "columns": {}, "rows": {}, "history": None, "history_rows": None}
+    return PrescoreIndex(enterprise_base=rng.normal(size=n_e).astype(np.float32),
+                         building_base=rng.normal(size=n_b).astype(np.float32), keys=keys,
+                         n_keys=n_keys, xy_e=xy_e, xy_b=xy_b, key_tables=tables,
+                         **fields)  # type: ignore[arg-type]  # fmt: skip
+
+
+def _keyed_reference(index: PrescoreIndex, b: int) -> np.ndarray:
+    """The keyed part of a building query written plainly: per term, a table cell per
+    enterprise, added in float32 in the fast path's order."""
+    tables, keys = index.key_tables, index.keys
+    score = index.enterprise_base + index.building_base[b]
+    for first, second in (("division", "section"), ("city", "place"), ("need", "size")):
+        score += tables[first][b][keys[first]] + tables[second][b][keys[second]]
+    score += tables["burden"][b][keys["burden"]]
+    score += tables["distance"][0][distance_keys(index.xy_e, index.xy_b[b])]
+    return score
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_building_scores_on_any_thread_count_equal_a_plain_computation(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    index = _random_index(rng, n_e=int(rng.integers(1, 5000)), n_b=5)
+    pre = Prescorer(edges={}, tables={}, fitted=False)
+    for b in range(5):
+        one = pre.building_scores(index, b)
+        np.testing.assert_allclose(one, _keyed_reference(index, b), rtol=1e-5, atol=1e-5)
+        for threads in (2, 3, 7):
+            np.testing.assert_array_equal(pre.building_scores(index, b, threads=threads), one)
+
+
+def test_shortlists_are_the_same_on_one_and_two_threads(engine: Engine) -> None:
+    state = engine.state()
+    buildings, enterprises = list(state.pool.buildings.ids), list(state.pool.enterprises.ids)
+    for m in (3, None):
+        for run, ids in ((shortlist_for_buildings, buildings),
+                         (shortlist_for_enterprises, enterprises)):  # fmt: skip
+            one = run(state, ids, k=5, max_scored=m, threads=1)
+            assert any(r["items"] for r in one)
+            assert run(state, ids, k=5, max_scored=m, threads=2) == one
+            assert [run(state, [i], k=5, max_scored=m, threads=2)[0] for i in ids] == one
+
+
+def test_engine_threads_default_to_every_core_and_refuse_zero(engine: Engine) -> None:
+    assert engine.threads == available_cores()
+    assert Engine(engine.repo, engine.store, as_of=date(2024, 6, 30), threads=2).threads == 2
+    with pytest.raises(InputError, match="threads=0"):
+        Engine(engine.repo, engine.store, as_of=date(2024, 6, 30), threads=0)
 
 
 def test_two_stage_equals_full_scan_when_m_covers_the_pool(engine: Engine) -> None:
@@ -212,10 +277,10 @@ def test_a_prescore_index_survives_pickling_for_dask() -> None:
     index = PrescoreIndex.__new__(PrescoreIndex)
     object.__setattr__(index, "enterprise_base", np.ones(3, np.float32))
     object.__setattr__(index, "_local", threading.local())
-    index.workspace()  # fills this thread's buffers
+    index.workspace(3)  # fills this thread's buffers
     copy = pickle.loads(pickle.dumps(index))
     np.testing.assert_array_equal(copy.enterprise_base, index.enterprise_base)
-    assert [b.shape for b in copy.workspace()] == [(3,)] * 5
+    assert [b.shape for b in copy.workspace(3)] == [(3,)] * 4
 
 
 def history_tables() -> dict[str, pd.DataFrame]:

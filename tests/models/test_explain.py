@@ -31,6 +31,16 @@ def test_contributions_sum_to_the_raw_score_and_credit_the_signal() -> None:
     assert explainer.contributions(X.iloc[:0]).shape == (0, 4)
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_contributions_are_the_same_on_several_threads(threads: int) -> None:
+    scorer, X = _fitted()
+    explainer = path_explainer(scorer)
+    assert explainer is not None
+    one = explainer.contributions(X)
+    np.testing.assert_array_equal(explainer.contributions(X, threads=threads), one)
+    assert explainer.contributions(X.iloc[:0], threads=threads).shape == (0, 4)
+
+
 def test_only_lightgbm_scorers_get_one() -> None:
     assert path_explainer(RandomScorer()) is None
 
@@ -42,3 +52,16 @@ def test_compiled_trees_score_like_lightgbm() -> None:
     assert compiled is not None and compiled.ready.wait(timeout=120)
     np.testing.assert_allclose(compiled.score(X), scorer.score(X), atol=1e-9)
     assert compiled_model(RandomScorer(), feature_names=["a"]) is None
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_compiled_trees_score_the_same_on_several_threads(threads: int) -> None:
+    pytest.importorskip("lleaves")
+    scorer, X = _fitted()
+    compiled = compiled_model(scorer, feature_names=list(X.columns))
+    assert compiled is not None and compiled.ready.wait(timeout=120)
+    one = compiled.score(X)
+    assert one is not None
+    np.testing.assert_array_equal(compiled.score(X, threads=threads), one)
+    np.testing.assert_array_equal(compiled.score(X.iloc[:1], threads=threads), one[:1])
+    assert compiled.score(X.iloc[:0], threads=threads) is None
