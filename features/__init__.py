@@ -10,7 +10,7 @@ from features.matrix import (
     join_attributes,
 )
 from features.pair import MIN_UNIT_OVERSIZE_FACTOR, space_fits
-from features.parallel import available_cores, row_chunks, run_parallel
+from features.parallel import available_cores, for_row_chunks, row_chunks, run_parallel
 from features.reference import (
     DATA_DIR,
     division_of,
@@ -57,6 +57,7 @@ __all__ = [
     "feature_names",
     "feature_spec_fingerprint",
     "fill_move_hazard",
+    "for_row_chunks",
     "industry_divisions",
     "join_attributes",
     "normalize_industry_code",

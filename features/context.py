@@ -19,7 +19,7 @@ from scipy import sparse
 from features.building import building_table
 from features.enterprise import enterprise_table
 from features.errors import FeatureError
-from features.parallel import row_chunks, run_parallel
+from features.parallel import for_row_chunks
 from features.reference import industry_divisions, shanxi_districts, theme_industry_prior
 from features.registry import STAGE_RANK, Snapshot
 from features.spec import FEATURES
@@ -432,8 +432,7 @@ def join_positions(
     def gather(rows: slice) -> None:
         np.take(attributes[rows], e_pos, axis=1, out=own[rows], mode="clip")
 
-    run_parallel([functools.partial(gather, rows)
-                  for rows in row_chunks(len(attributes), parts=threads)])  # fmt: skip
+    for_row_chunks(len(attributes), gather, threads=threads)
     joined = pd.DataFrame(block.T, index=index, columns=ctx.joined_columns, copy=False)
     joined.insert(0, "e_pos", np.asarray(e_pos, dtype=np.int64))
     joined.insert(0, "b_pos", np.asarray(b_pos, dtype=np.int64))

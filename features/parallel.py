@@ -4,6 +4,7 @@ must not submit tasks of their own (the pool is small and shared)."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import threading
@@ -42,6 +43,12 @@ def run_parallel(tasks: Sequence[Callable[[], T]]) -> list[T]:
     futures = [_pool().submit(task) for task in tasks[1:]]
     first = tasks[0]()
     return [first, *(future.result() for future in futures)]
+
+
+def for_row_chunks(n: int, fn: Callable[[slice], object], *, threads: int) -> None:
+    """``fn(rows)`` for each of ``threads`` contiguous row chunks of range(n) (:func:`row_chunks`),
+    at once (:func:`run_parallel`); ``fn`` writes its own rows of a shared output."""
+    run_parallel([functools.partial(fn, rows) for rows in row_chunks(n, parts=threads)])
 
 
 def row_chunks(n: int, *, parts: int) -> list[slice]:

@@ -32,7 +32,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.linear_model import Ridge
 
-from features import FeatureContext, row_chunks, run_parallel
+from features import FeatureContext, for_row_chunks
 from matching.prescore_terms import (
     DIST_MAX_KEY,
     DIST_STEPS_PER_SQRT_KM,
@@ -273,10 +273,11 @@ class Prescorer:
         The keyed terms are summed over ``threads`` row chunks at once (same values)."""
         tables = _building_tables(index, building)
         score = np.empty(len(index.enterprise_base), dtype=np.float32)
-        run_parallel([
-            functools.partial(_keyed_sum, index, building, tables, rows=rows, out=score[rows])
-            for rows in row_chunks(len(score), parts=threads)
-        ])  # fmt: skip
+
+        def sum_rows(rows: slice) -> None:
+            _keyed_sum(index, building, tables, rows=rows, out=score[rows])
+
+        for_row_chunks(len(score), sum_rows, threads=threads)
         for term_name, matrix in index.columns.items():
             start, end = matrix.indptr[building], matrix.indptr[building + 1]
             rows, values = matrix.indices[start:end], matrix.data[start:end]

@@ -7,7 +7,6 @@ in the foreground, one at a time). Optional: without ``lleaves``, LightGBM predi
 
 from __future__ import annotations
 
-import functools
 import logging
 import tempfile
 import threading
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features import row_chunks, run_parallel
+from features import for_row_chunks
 from models.scorers import Scorer, in_order
 
 logger = logging.getLogger(__name__)
@@ -76,8 +75,7 @@ class CompiledModel:
             # shared pool scores the chunks instead, one thread each.
             scores[rows] = model.predict(values[rows], n_jobs=1)  # type: ignore[attr-defined]
 
-        run_parallel([functools.partial(predict, rows)
-                      for rows in row_chunks(len(values), parts=threads)])  # fmt: skip
+        for_row_chunks(len(values), predict, threads=threads)
         if not self._checked:
             self._check(X.iloc[:CHECK_ROWS], scores[:CHECK_ROWS])
         return scores if self._model is not None and np.isfinite(scores).all() else None

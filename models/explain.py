@@ -8,7 +8,6 @@ plus the bias column sum exactly to the raw score.
 
 from __future__ import annotations
 
-import functools
 import logging
 from typing import Any
 
@@ -16,7 +15,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features import row_chunks, run_parallel
+from features import for_row_chunks
 from models.scorers import Scorer
 
 logger = logging.getLogger(__name__)
@@ -84,7 +83,7 @@ class PathExplainer:
             # trees summed in order per row and feature, whatever the chunk
             rows[chunk] = self.table[cells[chunk]].sum(axis=1)
 
-        run_parallel([functools.partial(add_up, c) for c in row_chunks(len(X), parts=threads)])
+        for_row_chunks(len(X), add_up, threads=threads)
         return np.column_stack([rows, np.full(len(X), self.bias)])
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pytest
 
-from features import available_cores, row_chunks, run_parallel
+from features import available_cores, for_row_chunks, row_chunks, run_parallel
 
 
 @pytest.mark.parametrize("n", [0, 1, 5, 10, 1001])
@@ -50,3 +51,13 @@ def test_run_parallel_passes_a_tasks_error_on() -> None:
 
 def test_available_cores_is_at_least_one() -> None:
     assert available_cores() >= 1
+
+
+def test_for_row_chunks_gives_every_row_to_one_call() -> None:
+    out = np.zeros(10, dtype=np.int64)
+
+    def mark(rows: slice) -> None:
+        out[rows] += np.arange(rows.start, rows.stop) + 1
+
+    for_row_chunks(10, mark, threads=3)
+    np.testing.assert_array_equal(out, np.arange(1, 11))
