@@ -152,7 +152,8 @@ def breakdown(
     names = ("stage1", "features", "predict", "reasons")
     wall: dict[str, list[float]] = {n: [] for n in names}
     cpu: dict[str, list[float]] = {n: [] for n in names}
-    explain = state.explainer.contributions if state.explainer else None
+    explain = (functools.partial(state.explainer.contributions, threads=threads)
+               if state.explainer else None)  # fmt: skip
     for b in state.pool.buildings.positions(list(ids), kind="building"):
         marks = [(time.perf_counter(), time.process_time())]
         pairs = _staged_for_buildings(state, np.array([b]), rules=PoolRules(), m=m, threads=threads)
