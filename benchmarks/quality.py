@@ -28,7 +28,14 @@ import pandas as pd
 
 from matching import Repository, import_dataset
 from models import read_manifest
-from training import DIRECTIONS, TrainConfig, format_table, metric_value, train_and_publish
+from training import (
+    DIRECTIONS,
+    TrainConfig,
+    format_table,
+    metric_value,
+    pool_sensitivity,
+    train_and_publish,
+)
 from training.demo import PreferenceWeights, WorldParams, generate_world
 
 log = logging.getLogger("benchmarks.quality")
@@ -38,6 +45,9 @@ RESULTS = Path("benchmarks/results")
 METRIC = "ndcg@10"
 MIN_VS_HAND_RULE = 2.0
 MIN_VS_CEILING = 0.8
+# First-stage sizes the published model is also evaluated at (None: every feasible pair), beside
+# the engine's own M of the main result: the ceiling ranks the same pools, so M shapes both.
+OTHER_LIMITS = (3000, None)
 
 
 @dataclass(frozen=True)
@@ -85,6 +95,21 @@ def acceptance(metrics: pd.DataFrame) -> dict[str, dict[str, float | bool]]:
     return out
 
 
+def sensitivity_summary(metrics: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Per first-stage limit ("all": every feasible pair): building->enterprise NDCG@10 of
+    the published ranker and of the ceiling on those pools, their ratio and the pool
+    coverage (share of the year's positives the pools hold)."""
+    d, out = DIRECTIONS[0].name, {}
+    for limit, part in metrics.groupby(metrics["limit"].fillna(-1), sort=False):
+        model, ceiling = (metric_value(part, system=s, direction=d, metric=METRIC)
+                          for s in ("current", "ceiling"))  # fmt: skip
+        coverage = metric_value(part, system="ceiling", direction=d, metric="pool_coverage")
+        name = "all" if limit == -1 else str(int(limit))
+        out[name] = {"lightgbm": model, "ceiling": ceiling, "vs_ceiling": model / ceiling,
+                     "pool_coverage": coverage}  # fmt: skip
+    return out
+
+
 def run_world(world: World, *, work: Path, enterprises: int, config: TrainConfig) -> dict[str, Any]:
     """Build, train and evaluate one world; the JSON-ready result."""
     root = work / world.name
@@ -98,6 +123,8 @@ def run_world(world: World, *, work: Path, enterprises: int, config: TrainConfig
         config=config,
     )  # fmt: skip
     trained = time.perf_counter()
+    sensitivity = pool_sensitivity(tables, store=store, truth_dir=truth,
+                                   building_limits=OTHER_LIMITS, config=config)  # fmt: skip
     manifest = read_manifest(store, result.version)
     summary = manifest.get("summary", {})
     return {
@@ -105,6 +132,7 @@ def run_world(world: World, *, work: Path, enterprises: int, config: TrainConfig
         "acceptance": acceptance(result.metrics),
         "table": format_table(result.metrics),
         "metrics": result.metrics.to_dict(orient="records"),
+        "pool_sensitivity": sensitivity_summary(sensitivity),
         "direction_comparison": summary.get("direction_comparison"),
         "calibration": {**manifest.get("calibration", {}), **summary.get("calibration", {})},
         "split": summary.get("split"),

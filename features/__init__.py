@@ -1,7 +1,13 @@
 """tenantmatch package."""
 
 from features import spec
-from features.context import FeatureContext, enterprise_features, fill_move_hazard
+from features.context import (
+    HAZARD_FEATURE,
+    FeatureContext,
+    enterprise_features,
+    fill_move_hazard,
+    side_block,
+)
 from features.errors import FeatureError, SchemaError, UnknownIdError, VocabularyError
 from features.matrix import (
     build_matrix,
@@ -36,6 +42,7 @@ from features.vocab import Vocabulary
 __all__ = [
     "DATA_DIR",
     "FEATURES",
+    "HAZARD_FEATURE",
     "MIN_UNIT_OVERSIZE_FACTOR",
     "Feature",
     "FeatureContext",
@@ -66,6 +73,7 @@ __all__ = [
     "run_parallel",
     "section_of_division",
     "shanxi_districts",
+    "side_block",
     "space_fits",
     "spec",
     "theme_industry_prior",

@@ -19,10 +19,11 @@ from scipy import sparse
 from features.building import building_table
 from features.enterprise import enterprise_table
 from features.errors import FeatureError
+from features.pair import ENTERPRISE_ATTRIBUTES, fitting_building_counts
 from features.parallel import for_row_chunks
 from features.reference import industry_divisions, shanxi_districts, theme_industry_prior
 from features.registry import STAGE_RANK, Snapshot
-from features.spec import FEATURES
+from features.spec import FEATURES, Feature
 from features.vocab import Vocabulary
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,28 @@ class FeatureContext:
         return pd.Index(names + [f"e_{c}" for c in self.enterprises.columns], dtype=object)
 
     @functools.cached_property
+    def pair_attributes(self) -> tuple[np.ndarray, pd.Index]:
+        """Positions in ``enterprise_array`` of the attributes the pair features read, and the
+        labels of a join with only those (``join_positions(pair_only=True)``)."""
+        positions = self.enterprises.columns.get_indexer(pd.Index(ENTERPRISE_ATTRIBUTES))
+        if (positions < 0).any():
+            raise FeatureError(f"pair features read unknown attributes {ENTERPRISE_ATTRIBUTES}")
+        names = [f"b_{c}" for c in self.buildings.columns]
+        names += [f"e_{c}" for c in ENTERPRISE_ATTRIBUTES]
+        return positions, pd.Index(names, dtype=object)
+
+    @functools.cached_property
+    def enterprise_block(self) -> np.ndarray:
+        """float32 (n_ent, e__ features): every enterprise's ``e__`` values (:func:`side_block`),
+        computed on first use; X gathers its enterprise columns from here."""
+        return side_block(self, prefix="e__")
+
+    @functools.cached_property
+    def building_block(self) -> np.ndarray:
+        """float32 (n_bld, b__ features): every building's ``b__`` values, as above."""
+        return side_block(self, prefix="b__")
+
+    @functools.cached_property
     def division_total(self) -> np.ndarray:
         """(n_bld,) current tenants with a known division: ``division_mix`` summed per row."""
         return self.division_mix.sum(axis=1)
@@ -122,6 +145,11 @@ class FeatureContext:
         themes = pd.Index(sorted({*snapshot.buildings["theme"].dropna(), *prior["theme"]}))
         blds["theme_idx"] = _positions(themes, snapshot.buildings["theme"])
         _add_places(blds, ents, snapshot=snapshot)
+        ents["fitting_buildings"] = fitting_building_counts(
+            ents["space_need_m2"].to_numpy(), ents["city_code"].to_numpy(),
+            b_city=blds["city_code"].to_numpy(), vacant_m2=blds["vacant_area_m2"].to_numpy(),
+            min_unit_m2=blds["min_unit_m2"].to_numpy(),
+        )  # fmt: skip
         prior_matrix = _prior_matrix(prior, themes=themes)
         counts = _theme_counts(snapshot, themes=themes, division=ents["division_num"])
         # One float64 block that the frame's columns view (column-major: each column contiguous)
@@ -376,39 +404,62 @@ def _prior_events(snapshot: Snapshot) -> sparse.csr_array:
 
 
 HAZARD_COLUMN = "move_hazard"  # the enterprise attribute e__move_hazard reads
-HAZARD_CHUNK = 200_000  # enterprises per block when the hazard's inputs are computed
+HAZARD_FEATURE = "e__move_hazard"  # the feature that reads it
+SIDE_CHUNK = 200_000  # rows per block when one side's features are computed for every row
+SIDE_FEATURES: dict[str, tuple[Feature, ...]] = {
+    prefix: tuple(f for f in FEATURES if f.name.startswith(prefix)) for prefix in ("e__", "b__")
+}
+SIDE_ROWS: dict[str, np.ndarray] = {
+    prefix: np.array([i for i, f in enumerate(FEATURES) if f.name.startswith(prefix)], np.intp)
+    for prefix in ("e__", "b__")
+}  # positions of each side's features in the registry (X's column order)
+
+
+def side_block(ctx: FeatureContext, *, prefix: str) -> np.ndarray:
+    """float32 (rows of the side, features of the side) values of every ``e__`` (or ``b__``)
+    feature for every enterprise (or building) of ``ctx``, by the registry's own functions,
+    in blocks of :data:`SIDE_CHUNK` rows joined to the other side's first row (a side's
+    features never read the other side); NaN when the other side is empty."""
+    features = SIDE_FEATURES[prefix]
+    enterprise_side = prefix == "e__"
+    n = len(ctx.enterprises) if enterprise_side else len(ctx.buildings)
+    n_other = len(ctx.buildings) if enterprise_side else len(ctx.enterprises)
+    block = np.full((n, len(features)), np.nan, dtype=np.float32)
+    if not n_other:
+        return block
+    for start in range(0, n, SIDE_CHUNK):
+        own = np.arange(start, min(n, start + SIDE_CHUNK))
+        fixed = np.zeros(len(own), np.int64)
+        b_pos, e_pos = (fixed, own) if enterprise_side else (own, fixed)
+        joined = join_positions(b_pos, e_pos, ctx, index=pd.RangeIndex(len(own)))
+        for j, f in enumerate(features):
+            block[own, j] = f.fn(joined, ctx).to_numpy(dtype=np.float32)
+    return block
 
 
 def enterprise_features(ctx: FeatureContext, names: Sequence[str]) -> pd.DataFrame:
     """float32 values of the named ``e__`` features for every enterprise of ``ctx`` (index
-    enterprise_id, columns ``names``), computed in blocks of :data:`HAZARD_CHUNK` rows.
+    enterprise_id, columns ``names``): columns of ``ctx.enterprise_block``.
     FeatureError for a name that is not a registered enterprise feature."""
-    chosen = [f for f in FEATURES if f.name in set(names)]
-    if len(chosen) != len(set(names)) or any(not f.name.startswith("e__") for f in chosen):
-        raise FeatureError(f"enterprise_features takes registered e__ features, got {names}")
-    by_name = {f.name: f for f in chosen}
-    n = len(ctx.enterprises)
-    block = np.full((n, len(names)), np.nan, dtype=np.float32)
-    if len(ctx.buildings):  # the join needs a building row; enterprise features never read it
-        for start in range(0, n, HAZARD_CHUNK):
-            e_pos = np.arange(start, min(n, start + HAZARD_CHUNK))
-            joined = join_positions(
-                np.zeros(len(e_pos), np.int64), e_pos, ctx, index=pd.RangeIndex(len(e_pos))
-            )
-            for j, name in enumerate(names):
-                block[e_pos, j] = by_name[name].fn(joined, ctx).to_numpy(dtype=np.float32)
-    return pd.DataFrame(block, index=ctx.enterprises.index, columns=list(names), copy=False)
+    position = {f.name: j for j, f in enumerate(SIDE_FEATURES["e__"])}
+    unknown = [name for name in names if name not in position]
+    if unknown:
+        raise FeatureError(f"enterprise_features takes registered e__ features, got {unknown}")
+    values = ctx.enterprise_block[:, [position[name] for name in names]]
+    return pd.DataFrame(values, index=ctx.enterprises.index, columns=list(names), copy=False)
 
 
 def fill_move_hazard(ctx: FeatureContext) -> None:
     """Write the move hazard of the context's vocabulary (if any) for every enterprise into its
-    ``move_hazard`` attribute, in place: call it on a new context, before it is shared."""
+    ``move_hazard`` attribute and its e__move_hazard value, in place: call it on a new
+    context, before it is shared."""
     hazard = ctx.vocab.hazard
     if hazard is None or not len(ctx.enterprises):
         return
-    values = hazard.predict(enterprise_features(ctx, hazard.inputs))
-    column = ctx.enterprises.columns.get_loc(HAZARD_COLUMN)
-    ctx.enterprise_array[:, column] = np.asarray(values, dtype=np.float64)
+    values = np.asarray(hazard.predict(enterprise_features(ctx, hazard.inputs)), np.float64)
+    ctx.enterprise_array[:, ctx.enterprises.columns.get_loc(HAZARD_COLUMN)] = values
+    e_features = [f.name for f in SIDE_FEATURES["e__"]]
+    ctx.enterprise_block[:, e_features.index(HAZARD_FEATURE)] = values.astype(np.float32)
 
 
 def join_positions(
@@ -418,22 +469,27 @@ def join_positions(
     *,
     index: pd.Index,
     threads: int = 1,
+    pair_only: bool = False,
 ) -> pd.DataFrame:
     """int64 ``b_pos`` / ``e_pos`` and the ``b_*`` / ``e_*`` attributes gathered into one
     float64 block, a contiguous row per column (a frame per side, concatenated, would copy
     every column twice). Positions are known to be in range: ``take`` need not check them.
     The enterprise attributes (scattered reads over every enterprise) are gathered by
-    ``threads`` at once, a share of the attributes each."""
+    ``threads`` at once, a share of the attributes each; ``pair_only``: only those the pair
+    features read (:data:`features.pair.ENTERPRISE_ATTRIBUTES`)."""
     n_b = ctx.building_array.shape[1]
-    block = np.empty((n_b + ctx.enterprise_array.shape[1], len(b_pos)), dtype=np.float64)
+    every = (np.arange(ctx.enterprise_array.shape[1]), ctx.joined_columns)
+    columns, names = ctx.pair_attributes if pair_only else every
+    block = np.empty((n_b + len(columns), len(b_pos)), dtype=np.float64)
     np.take(ctx.building_array.T, b_pos, axis=1, out=block[:n_b], mode="clip")
     attributes, own = ctx.enterprise_array.T, block[n_b:]
 
     def gather(rows: slice) -> None:
-        np.take(attributes[rows], e_pos, axis=1, out=own[rows], mode="clip")
+        for row in range(rows.start, rows.stop):
+            np.take(attributes[columns[row]], e_pos, out=own[row], mode="clip")
 
-    for_row_chunks(len(attributes), gather, threads=threads)
-    joined = pd.DataFrame(block.T, index=index, columns=ctx.joined_columns, copy=False)
+    for_row_chunks(len(columns), gather, threads=threads)
+    joined = pd.DataFrame(block.T, index=index, columns=names, copy=False)
     joined.insert(0, "e_pos", np.asarray(e_pos, dtype=np.int64))
     joined.insert(0, "b_pos", np.asarray(b_pos, dtype=np.int64))
     return joined

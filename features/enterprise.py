@@ -349,6 +349,12 @@ def space_need_m2(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
     return _series(pairs["e_space_need_m2"], pairs)
 
 
+def fitting_buildings_in_city(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Buildings in the enterprise's city whose vacancy fits its space need (the space-fit
+    rule) as of the snapshot: the fewer it has, the likelier it picks any one of them."""
+    return _series(pairs["e_fitting_buildings"], pairs)
+
+
 def events_12m(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
     """Attraction events (any building, any stage) in the 12 months up to the snapshot date."""
     return _series(pairs["e_events_12m"], pairs)

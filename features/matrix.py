@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from features.context import FeatureContext, join_positions
+from features.context import SIDE_ROWS, FeatureContext, join_positions
 from features.errors import FeatureError, UnknownIdError, VocabularyError
 from features.registry import Snapshot
 from features.spec import FEATURES
@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 
 PAIR_COLUMNS = ("building_id", "enterprise_id")
 _NAMES = pd.Index([f.name for f in FEATURES])
+_PAIR_ROWS = [i for i, f in enumerate(FEATURES) if f.name.startswith("pair__")]
 
 
 def context_for(snapshot: Snapshot, *, vocab: Vocabulary) -> FeatureContext:
@@ -68,15 +69,18 @@ def build_matrix_at(
 def _matrix(
     b_pos: np.ndarray, e_pos: np.ndarray, ctx: FeatureContext, *, index: pd.Index, threads: int = 1
 ) -> pd.DataFrame:
-    """X of the pairs at these positions: the features filled column by column into one
-    float32 block (no per-column frames to consolidate). ``threads`` split the attribute
-    gather (numpy, free of the GIL); the feature functions run on this thread: split over two
-    threads they were slower on a quiet machine (11.1 against 7.6 ms per 3,000-row query at
-    1M), as half their time is pandas work holding the GIL."""
-    joined = join_positions(b_pos, e_pos, ctx, index=index, threads=threads)
+    """X of the pairs at these positions, filled into one float32 block (no per-column frames
+    to consolidate): the ``e__`` and ``b__`` columns gathered from the context's per-side
+    blocks (each computed once for every row of its side, by the same functions), the pair
+    features computed on a join of the few attributes they read. ``threads`` split that
+    gather (numpy, free of the GIL); the pair functions run on this thread (half their time
+    is pandas work holding the GIL, which two threads only contend for)."""
+    joined = join_positions(b_pos, e_pos, ctx, index=index, threads=threads, pair_only=True)
     block = np.empty((len(FEATURES), len(index)), dtype=np.float32)
-    for row, f in zip(block, FEATURES, strict=True):
-        row[:] = f.fn(joined, ctx).to_numpy(dtype=np.float32)
+    block[SIDE_ROWS["e__"]] = ctx.enterprise_block[e_pos].T
+    block[SIDE_ROWS["b__"]] = ctx.building_block[b_pos].T
+    for row in _PAIR_ROWS:
+        block[row] = FEATURES[row].fn(joined, ctx).to_numpy(dtype=np.float32)
     return pd.DataFrame(block.T, index=index, columns=_NAMES, copy=False)
 
 

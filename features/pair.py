@@ -26,6 +26,12 @@ EARTH_RADIUS_KM = 6371.0088
 DAYS_PER_YEAR = 365.0
 CNY_PER_10K = 10_000.0
 MIN_UNIT_OVERSIZE_FACTOR = 2.0  # largest min_unit / need ratio a firm is assumed to accept
+# The enterprise attributes (``e_*`` columns of the join) the pair features below read: X joins
+# only these (the ``e__`` features come from the context's precomputed block).
+ENTERPRISE_ATTRIBUTES: tuple[str, ...] = (
+    "space_need_m2", "division_num", "section_num", "revenue_10k_cny", "city_code",
+    "place_code", "employees", "loc_lat", "loc_lon", "open_courtships",
+)  # fmt: skip
 
 
 def _series(values: object, pairs: pd.DataFrame) -> pd.Series:
@@ -88,6 +94,41 @@ def space_fits(
         fits_vacancy = ~(np.maximum(need, unit) > np.asarray(vacant_m2, dtype=np.float64))
         unit_ok = ~(unit > MIN_UNIT_OVERSIZE_FACTOR * need)
     return fits_vacancy & unit_ok
+
+
+FAR_VACANCY_M2 = 1e8  # stands in for an unknown vacancy, which never fails :func:`space_fits`
+_CITY_SPAN = 1e9  # > FAR_VACANCY_M2 and twice any need: sorted keys group by city
+
+
+def fitting_building_counts(
+    need_m2: np.ndarray,
+    city: np.ndarray,
+    *,
+    b_city: np.ndarray,
+    vacant_m2: np.ndarray,
+    min_unit_m2: np.ndarray,
+) -> np.ndarray:
+    """Per enterprise, how many buildings of its ``city`` (int codes, -1 unknown) its space
+    ``need_m2`` fits by :func:`space_fits`; float64, NaN for an unknown need or city.
+
+    Two binary searches, not an enterprise x building test: a building fits a need n when
+    u <= v (a min unit u is free at all, v the vacancy), n <= v and u <= 2n; of those usable
+    buildings every one with v < n has u < 2n, so the count is #{u <= 2n} - #{v < n}."""
+    need = np.asarray(need_m2, dtype=np.float64)
+    city = np.asarray(city, dtype=np.float64)
+    vacant = np.nan_to_num(np.asarray(vacant_m2, dtype=np.float64), nan=FAR_VACANCY_M2)
+    unit = np.nan_to_num(np.asarray(min_unit_m2, dtype=np.float64), nan=0.0)
+    b_city = np.asarray(b_city, dtype=np.float64)
+    usable = (unit <= vacant) & (b_city >= 0)
+    base = b_city[usable] * _CITY_SPAN
+    unit_keys = np.sort(base + unit[usable])
+    vacant_keys = np.sort(base + np.minimum(vacant[usable], FAR_VACANCY_M2))
+    known = ~np.isnan(need) & (city >= 0)
+    own = np.where(known, city, 0.0) * _CITY_SPAN
+    n = np.clip(np.where(known, need, 0.0), 0.0, FAR_VACANCY_M2)
+    units_in_reach = np.searchsorted(unit_keys, own + MIN_UNIT_OVERSIZE_FACTOR * n, side="right")
+    too_small = np.searchsorted(vacant_keys, own + n, side="left")
+    return np.where(known, (units_in_reach - too_small).astype(np.float64), np.nan)
 
 
 def space_need_fits(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:

@@ -125,6 +125,12 @@ FEATURES: tuple[Feature, ...] = (
     Feature("e__space_need_m2", e.space_need_m2, "numeric", "预计需求面积 {value:.0f} 平方米"),
     Feature("e__events_12m", e.events_12m, "count", "近12个月 {value:.0f} 次招商接触"),
     Feature(
+        "e__fitting_buildings_in_city",
+        e.fitting_buildings_in_city,
+        "count",
+        "同城有 {value:.0f} 栋楼宇的空置面积满足其需求",
+    ),
+    Feature(
         "e__move_hazard",
         e.move_hazard,
         "numeric",

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from features import FEATURES, FeatureContext, join_attributes
+from features import FEATURES, FeatureContext
 
 CHUNK_ROWS = 200_000
 Arrays = dict[str, np.ndarray]
@@ -199,20 +199,7 @@ def unknown_code(ctx: FeatureContext, key: str) -> int:
 
 def side_features(ctx: FeatureContext, *, prefix: str) -> pd.DataFrame:
     """Values (float32) of the registry's ``e__`` (or ``b__``) features for every enterprise
-    (or building) of ``ctx``, in context order; computed by the registry's own functions."""
-    chosen = [f for f in FEATURES if f.name.startswith(prefix)]
-    enterprise_side = prefix == "e__"
-    n = len(ctx.enterprises) if enterprise_side else len(ctx.buildings)
-    other = ctx.buildings.index if enterprise_side else ctx.enterprises.index
-    own = ctx.enterprises.index if enterprise_side else ctx.buildings.index
-    if n == 0 or len(other) == 0:
-        return pd.DataFrame({f.name: np.full(n, np.nan, dtype=np.float32) for f in chosen})
-    parts = []
-    for start in range(0, n, CHUNK_ROWS):
-        ids = own[start : start + CHUNK_ROWS].astype("str")
-        fixed = np.repeat(np.asarray([str(other[0])], dtype=object), len(ids))
-        pairs = pd.DataFrame({"building_id": fixed if enterprise_side else ids,
-                              "enterprise_id": ids if enterprise_side else fixed})  # fmt: skip
-        joined = join_attributes(pairs, ctx)
-        parts.append(pd.DataFrame({f.name: f.fn(joined, ctx).to_numpy(np.float32) for f in chosen}))
-    return pd.concat(parts, ignore_index=True)
+    (or building) of ``ctx``, in context order: the context's own per-side block."""
+    block = ctx.enterprise_block if prefix == "e__" else ctx.building_block
+    names = [f.name for f in FEATURES if f.name.startswith(prefix)]
+    return pd.DataFrame(block, columns=names, copy=False)

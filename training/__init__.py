@@ -31,6 +31,7 @@ from training.pipeline import (
     TrainResult,
     data_fingerprint,
     evaluate_current,
+    pool_sensitivity,
     promotion_gate,
     train_and_publish,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "metric_value",
     "ndcg_at_k",
     "platt_probability",
+    "pool_sensitivity",
     "promotion_gate",
     "recall_at_k",
     "reciprocal_rank",

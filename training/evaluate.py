@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from features import Registry, Snapshot, Vocabulary, build_matrix, context_for
 from matching import CandidatePool, PrescoreIndex, Prescorer, unfitted_prescorer, with_history
+from matching.engine import DEFAULT_MAX_SCORED, DEFAULT_MAX_SCORED_BUILDINGS
 from training.dataset import candidate_pool, pool_source, registry_tables
 from training.labels import (
     DIRECTIONS,
@@ -38,8 +39,11 @@ log = logging.getLogger(__name__)
 
 ScoreFn = Callable[[pd.DataFrame, pd.DataFrame, str], np.ndarray]
 PairScoreFn = Callable[[pd.DataFrame, str], np.ndarray]
-# The engine's first stage keeps this many candidates per query (matching.Engine's defaults).
-STAGE_LIMITS: dict[str, int] = {"building_id": 3000, "enterprise_id": 500}
+# The engine's first stage keeps this many candidates per query: the Engine's own defaults.
+STAGE_LIMITS: dict[str, int] = {
+    "building_id": DEFAULT_MAX_SCORED,
+    "enterprise_id": DEFAULT_MAX_SCORED_BUILDINGS,
+}
 METRIC_ORDER = ("ndcg@10", "recall@50", "mrr", "coverage@10", "pool_coverage", "queries")
 
 

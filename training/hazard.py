@@ -19,6 +19,7 @@ from joblib import Parallel, delayed
 
 from features import (
     FEATURES,
+    HAZARD_FEATURE,
     Registry,
     Snapshot,
     Vocabulary,
@@ -32,7 +33,6 @@ from training.splits import TemporalSplit, Window
 
 log = logging.getLogger(__name__)
 
-HAZARD_FEATURE = "e__move_hazard"
 # What the hazard reads: every enterprise feature but its own output.
 HAZARD_INPUTS: tuple[str, ...] = tuple(
     f.name for f in FEATURES if f.name.startswith("e__") and f.name != HAZARD_FEATURE

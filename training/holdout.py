@@ -4,6 +4,7 @@ default), every system's metrics, the demo ceiling, and the ranker's Platt calib
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,6 @@ from training.calibration import Calibration, calibrate_ranker
 from training.dataset import registry_tables
 from training.errors import NotEnoughDataError
 from training.evaluate import (
-    STAGE_LIMITS,
     EvalPools,
     System,
     evaluation_pools,
@@ -71,18 +71,19 @@ def evaluate_holdout(
     vocab: Vocabulary,
     max_queries: int,
     seed: int,
-    staged: bool,
+    limits: Mapping[str, int] | None,
     progress: bool,
 ) -> Evaluation:
     """Every system on the evaluation window's pools: at most ``max_queries`` queries per
-    direction, each pool cut by the engine's pre-score stage (``STAGE_LIMITS``) if ``staged``."""
+    direction, each pool cut by a pre-score stage keeping ``limits`` candidates per query side
+    (the engine's: :data:`STAGE_LIMITS`; None: every feasible pair)."""
     snapshot, pools = evaluation_pools(
         registry,
         window=split.evaluation,
         max_queries=max_queries,
         seed=seed,
         vocab=vocab,
-        limits=STAGE_LIMITS if staged else None,
+        limits=limits,
     )
     metrics, scored = score_and_measure(
         snapshot, pools, systems=systems, vocab=vocab, progress=progress

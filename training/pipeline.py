@@ -7,7 +7,7 @@ current and the new model are compared on the same held-out window (T, T+12m] wi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -45,6 +45,7 @@ from training.dataset import (
 )
 from training.errors import TrainingError
 from training.evaluate import (
+    STAGE_LIMITS,
     System,
     format_table,
     metric_value,
@@ -313,8 +314,36 @@ def _evaluate(
         systems = [*systems, ceiling_system(tables, split, Path(truth_dir))]
     return evaluate_holdout(
         registry, split, systems=systems, vocab=vocab, max_queries=config.max_queries,
-        seed=config.sampling.seed, staged=config.staged_evaluation, progress=progress,
+        seed=config.sampling.seed, progress=progress,
+        limits=STAGE_LIMITS if config.staged_evaluation else None,
     )  # fmt: skip
+
+
+def pool_sensitivity(
+    tables: dict[str, pd.DataFrame],
+    *,
+    store: Path,
+    truth_dir: Path,
+    building_limits: Sequence[int | None],
+    config: TrainConfig = TrainConfig(),
+) -> pd.DataFrame:
+    """Tidy metrics of the CURRENT model and the ceiling on evaluation pools whose first stage
+    keeps each of ``building_limits`` enterprises per building query (None: every feasible
+    pair), with a ``limit`` column: how much the served M shapes the quality figures, since
+    the ceiling ranks the same pools."""
+    current = load_current(Path(store))
+    registry, split, _ = plan_training(tables, config=config)
+    systems = [_current_system(current), ceiling_system(tables, split, Path(truth_dir))]
+    frames = []
+    for limit in building_limits:
+        limits = None if limit is None else {**STAGE_LIMITS, "building_id": int(limit)}
+        evaluation = evaluate_holdout(
+            registry, split, systems=systems, vocab=model_vocabulary(current),
+            max_queries=config.max_queries, seed=config.sampling.seed, limits=limits,
+            progress=False,
+        )  # fmt: skip
+        frames.append(evaluation.metrics.assign(limit=limit))
+    return pd.concat(frames, ignore_index=True)
 
 
 def _calibration(

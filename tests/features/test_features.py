@@ -98,6 +98,14 @@ EXPECTED: dict[str, dict[tuple[str, str], float]] = {
     "e__months_since_move": {("B1", "E2"): 214 / (365.25 / 12), ("B1", "E4"): NAN},
     "e__space_need_m2": {("B1", "E1"): 1000, ("B1", "E4"): 190, ("B1", "E5"): NAN},
     "e__events_12m": {("B1", "E4"): 3, ("B1", "E1"): 0},
+    # Taiyuan's B1 (vacant 2,000 m², unit 100) and B2 (unit 500): E1's 1,000 m² fits both; a
+    # 500 m² unit is more than twice E4's 190 m² and E3's 90 m²; Datong's B3 never counts.
+    "e__fitting_buildings_in_city": {
+        ("B1", "E1"): 2,
+        ("B3", "E4"): 1,
+        ("B2", "E3"): 1,
+        ("B1", "E5"): NAN,
+    },
     # StaffHazard: (log 100 + 1) / 10 for E1 (in B1); E4 has no building; E5 no head count
     "e__move_hazard": {
         ("B1", "E1"): (LN(100) + 1) / 10,

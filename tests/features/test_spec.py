@@ -13,11 +13,13 @@ from features import (
     Snapshot,
     Vocabulary,
     build_matrix,
+    build_matrix_at,
     categorical_features,
     feature_names,
     feature_spec_fingerprint,
     spec,
 )
+from features.context import join_positions
 
 BASELINE_COLUMNS = (
     "pair__theme_prior_fit",
@@ -109,3 +111,18 @@ def test_build_matrix_on_a_larger_random_world_matches_single_pair_rows() -> Non
     for row in (0, 1234, 4999):
         single = build_matrix(pairs.iloc[[row]], ctx, vocab=vocab)
         np.testing.assert_array_equal(single.to_numpy(), X.iloc[[row]].to_numpy())
+
+
+def test_x_equals_every_feature_function_on_the_full_join() -> None:
+    # X gathers its e__/b__ columns from the context's per-side blocks and joins only the
+    # attributes the pair features read: the same values as each function on a full join
+    snapshot = Snapshot.at(_big_registry(3_000, 40, seed=3), pd.Timestamp("2022-01-01"))
+    vocab = Vocabulary.fit(snapshot)
+    ctx = FeatureContext.build(snapshot, vocab=vocab)
+    rng = np.random.default_rng(1)
+    b_pos, e_pos = rng.integers(0, 40, 4000), rng.integers(0, 3000, 4000)
+    X = build_matrix_at(b_pos, e_pos, ctx, vocab=vocab, threads=2)
+    joined = join_positions(b_pos, e_pos, ctx, index=pd.RangeIndex(len(b_pos)))
+    expected = np.column_stack([f.fn(joined, ctx).to_numpy(np.float32) for f in FEATURES])
+    np.testing.assert_array_equal(X.to_numpy(), expected)
+    assert np.isfinite(expected).mean() > 0.5  # mostly defined values, not NaN == NaN

@@ -24,6 +24,7 @@ from training import (
     evaluation_pools,
     make_split,
     metric_value,
+    pool_sensitivity,
     train_and_publish,
 )
 from training.dataset import (
@@ -129,6 +130,24 @@ def test_evaluate_current_scores_the_current_model(world, first_run) -> None:  #
     metrics = evaluate_current(tables, store=store, truth_dir=None, config=QUICK)
     assert {"current", "random", "logistic"} <= set(metrics["system"])
     assert metrics.loc[metrics["metric"].eq("ndcg@10"), "value"].between(0, 1).all()
+
+
+def test_pool_sensitivity_scores_the_model_and_ceiling_per_limit(world, first_run) -> None:  # type: ignore[no-untyped-def]
+    tables, truth = world
+    store, result = first_run
+    metrics = pool_sensitivity(
+        tables, store=store, truth_dir=truth, building_limits=(20, None), config=QUICK
+    )
+    assert set(metrics["system"]) == {"current", "ceiling"}
+    coverage = {
+        limit: metric_value(part, system="ceiling", direction=B2E, metric="pool_coverage")
+        for limit, part in metrics.groupby(metrics["limit"].fillna(-1))
+    }
+    assert coverage[20] < coverage[-1]  # 20 enterprises per building hold fewer of the moves
+    every = metrics[metrics["limit"].isna()]
+    served = metric_value(result.metrics, system="lightgbm", direction=B2E, metric="ndcg@10")
+    uncut = metric_value(every, system="current", direction=B2E, metric="ndcg@10")
+    assert 0 < uncut <= 1 and uncut != served  # other pools, another figure
 
 
 def test_training_rows_never_leak_past_their_window(world) -> None:  # type: ignore[no-untyped-def]
