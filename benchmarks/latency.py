@@ -182,27 +182,43 @@ def _sample(ids: Sequence[str], n: int, *, seed: int) -> list[str]:
     ]
 
 
-def ndcg_both(
-    state: ScoringState, labels: Any, *, n_queries: int, k: int, m: int, seed: int
+def ndcg_by_m(
+    state: ScoringState,
+    labels: Any,
+    *,
+    n_queries: int,
+    k: int,
+    ms: Sequence[int | None],
+    seed: int,
 ) -> dict[str, Any]:
-    """Mean NDCG@10 of two-stage and full-scan building shortlists over evaluation queries
-    with a positive; a labelled pair missing from a top-k list counts as ranked below it."""
+    """Mean NDCG@10 of building shortlists at each M of ``ms`` (None: the full scan) over the
+    same evaluation queries with a positive; a labelled pair missing from a top-k list counts
+    as ranked below it."""
     positives = labels[labels["grade"] >= 1]
     known = set(state.pool.buildings.ids)
     queries = [b for b in sorted(positives["building_id"].unique()) if b in known]
     queries = _sample(queries, n_queries, seed=seed)
-    out: dict[str, list[float]] = {"two_stage": [], "full_scan": []}
+    out: dict[int | None, list[float]] = {m: [] for m in ms}
     for b in queries:
         grades = labels[labels["building_id"] == b].set_index("enterprise_id")["grade"]
-        for name, max_scored in (("two_stage", m), ("full_scan", None)):
-            ranked = _items(
-                shortlist_for_buildings(state, [b], k=k, max_scored=max_scored)[0], "enterprise_id"
-            )
+        for m in ms:
+            ranked = _items(shortlist_for_buildings(state, [b], k=k, max_scored=m)[0],
+                            "enterprise_id")  # fmt: skip
             missing = [e for e in grades.index if e not in set(ranked)]
             g = np.array([grades.get(e, 0) for e in ranked + missing], dtype=float)
             scores = np.r_[np.arange(len(ranked), 0, -1), np.full(len(missing), -1.0)]
-            out[name].append(ndcg_at_k(g, scores, k=10))
-    return {"queries": len(queries), **{f"ndcg@10_{n}": float(np.mean(v)) for n, v in out.items()}}
+            out[m].append(ndcg_at_k(g, scores, k=10))
+    return {"queries": len(queries), "ndcg@10": {m: float(np.mean(v)) for m, v in out.items()}}
+
+
+def ndcg_both(
+    state: ScoringState, labels: Any, *, n_queries: int, k: int, m: int, seed: int
+) -> dict[str, Any]:
+    """:func:`ndcg_by_m` of the two-stage path at ``m`` and of the full scan."""
+    result = ndcg_by_m(state, labels, n_queries=n_queries, k=k, ms=(m, None), seed=seed)
+    ndcg = result["ndcg@10"]
+    return {"queries": result["queries"], "ndcg@10_two_stage": ndcg[m],
+            "ndcg@10_full_scan": ndcg[None]}  # fmt: skip
 
 
 def measure(args: dict[str, Any]) -> dict[str, Any]:
