@@ -6,7 +6,7 @@ from features.context import (
     FeatureContext,
     enterprise_features,
     fill_move_hazard,
-    side_block,
+    side_features,
 )
 from features.errors import FeatureError, SchemaError, UnknownIdError, VocabularyError
 from features.matrix import (
@@ -73,7 +73,7 @@ __all__ = [
     "run_parallel",
     "section_of_division",
     "shanxi_districts",
-    "side_block",
+    "side_features",
     "space_fits",
     "spec",
     "theme_industry_prior",

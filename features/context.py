@@ -437,16 +437,25 @@ def side_block(ctx: FeatureContext, *, prefix: str) -> np.ndarray:
     return block
 
 
+def side_features(ctx: FeatureContext, *, prefix: str) -> pd.DataFrame:
+    """float32 values of every ``e__`` (or ``b__``) feature for every enterprise (or building)
+    of ``ctx`` (index its ids, columns the feature names): a view of the per-side block."""
+    enterprise_side = prefix == "e__"
+    block = ctx.enterprise_block if enterprise_side else ctx.building_block
+    side = ctx.enterprises if enterprise_side else ctx.buildings
+    names = [f.name for f in SIDE_FEATURES[prefix]]
+    return pd.DataFrame(block, index=side.index, columns=names, copy=False)
+
+
 def enterprise_features(ctx: FeatureContext, names: Sequence[str]) -> pd.DataFrame:
     """float32 values of the named ``e__`` features for every enterprise of ``ctx`` (index
-    enterprise_id, columns ``names``): columns of ``ctx.enterprise_block``.
+    enterprise_id, columns ``names``): columns of :func:`side_features`.
     FeatureError for a name that is not a registered enterprise feature."""
-    position = {f.name: j for j, f in enumerate(SIDE_FEATURES["e__"])}
-    unknown = [name for name in names if name not in position]
+    every = side_features(ctx, prefix="e__")
+    unknown = [name for name in names if name not in every.columns]
     if unknown:
         raise FeatureError(f"enterprise_features takes registered e__ features, got {unknown}")
-    values = ctx.enterprise_block[:, [position[name] for name in names]]
-    return pd.DataFrame(values, index=ctx.enterprises.index, columns=list(names), copy=False)
+    return every[list(names)]
 
 
 def fill_move_hazard(ctx: FeatureContext) -> None:

@@ -223,7 +223,8 @@ def enterprise_table(snapshot: Snapshot, *, vocab: Vocabulary) -> pd.DataFrame:
     by_staff = out["employees"] * M2_PER_EMPLOYEE
     out["space_need_m2"] = out["current_area_m2"].fillna(by_staff)
     out["lat"], out["lon"] = e["lat"].astype("float64"), e["lon"].astype("float64")
-    out["move_hazard"] = np.nan  # filled by features.matrix.context_for when vocab.hazard is set
+    # written by features.context.fill_move_hazard when the vocabulary holds a move hazard
+    out["move_hazard"] = np.nan
     return out
 
 

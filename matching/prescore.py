@@ -32,7 +32,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.linear_model import Ridge
 
-from features import FeatureContext, for_row_chunks
+from features import FeatureContext, for_row_chunks, side_features
 from matching.prescore_terms import (
     DIST_MAX_KEY,
     DIST_STEPS_PER_SQRT_KM,
@@ -45,7 +45,6 @@ from matching.prescore_terms import (
     enterprise_keys,
     history_pairs,
     planar_km,
-    side_features,
     unknown_code,
 )
 from models import CorruptModelError

@@ -1,6 +1,6 @@
 """The cheap terms of the pre-score (``matching.prescore``): integer keys of every enterprise,
-the pair terms that see an enterprise only through such a key, sparse pair terms, and the
-registry's one-sided features for all rows of a context. Pure functions of a feature context.
+the pair terms that see an enterprise only through such a key, and sparse pair terms. Pure
+functions of a feature context.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from features import FEATURES, FeatureContext
+from features import FeatureContext
 
 CHUNK_ROWS = 200_000
 Arrays = dict[str, np.ndarray]
@@ -195,11 +195,3 @@ def unknown_code(ctx: FeatureContext, key: str) -> int:
     if key == "section":
         return int(ctx.section_mix.shape[1])
     return _n_codes(ctx.enterprises, ctx.buildings, f"{key}_code")
-
-
-def side_features(ctx: FeatureContext, *, prefix: str) -> pd.DataFrame:
-    """Values (float32) of the registry's ``e__`` (or ``b__``) features for every enterprise
-    (or building) of ``ctx``, in context order: the context's own per-side block."""
-    block = ctx.enterprise_block if prefix == "e__" else ctx.building_block
-    names = [f.name for f in FEATURES if f.name.startswith(prefix)]
-    return pd.DataFrame(block, columns=names, copy=False)
