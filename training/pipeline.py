@@ -210,8 +210,11 @@ def _compatible_current(store: Path) -> LoadedModel | None:
     return current
 
 
-def _current_system(current: LoadedModel) -> System:
-    return _scorer_system(CURRENT, current.scorer, vocab=model_vocabulary(current))
+def _current_system(current: LoadedModel, *, vocab: Vocabulary | None = None) -> System:
+    """The CURRENT model as a system, its X built with ``vocab`` (default: the model's own,
+    read from its version)."""
+    own = model_vocabulary(current) if vocab is None else vocab
+    return _scorer_system(CURRENT, current.scorer, vocab=own)
 
 
 def _direction_comparison(metrics: pd.DataFrame, *, config: TrainConfig) -> dict[str, Any]:
@@ -332,13 +335,15 @@ def pool_sensitivity(
     pair), with a ``limit`` column: how much the served M shapes the quality figures, since
     the ceiling ranks the same pools."""
     current = load_current(Path(store))
+    vocab = model_vocabulary(current)  # one object: one feature context serves every pool
     registry, split, _ = plan_training(tables, config=config)
-    systems = [_current_system(current), ceiling_system(tables, split, Path(truth_dir))]
+    ceiling = ceiling_system(tables, split, Path(truth_dir))
+    systems = [_current_system(current, vocab=vocab), ceiling]
     frames = []
     for limit in building_limits:
         limits = None if limit is None else {**STAGE_LIMITS, "building_id": int(limit)}
         evaluation = evaluate_holdout(
-            registry, split, systems=systems, vocab=model_vocabulary(current),
+            registry, split, systems=systems, vocab=vocab,
             max_queries=config.max_queries, seed=config.sampling.seed, limits=limits,
             progress=False,
         )  # fmt: skip
