@@ -263,13 +263,19 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _evaluation(repo: Repository, args: dict[str, Any], *, k: int, seed: int) -> dict[str, Any]:
-    """NDCG@10 of both paths on the evaluation window, with an Engine as of the training cut."""
+def engine_at_cut(repo: Repository, store: Path, **engine_args: Any) -> tuple[Engine, Any, Any]:
+    """An Engine as of the training cut, the evaluation window's labels and the split: what
+    NDCG on the held-out year is measured with."""
     tables = repo.load_tables()
     split = make_split(tables)
     labels = window_labels(tables, window=split.evaluation)
     del tables
-    engine = Engine(repo, Path(args["store"]), as_of=split.cut.date(), max_scored=int(args["m"]))
+    return Engine(repo, store, as_of=split.cut.date(), **engine_args), labels, split
+
+
+def _evaluation(repo: Repository, args: dict[str, Any], *, k: int, seed: int) -> dict[str, Any]:
+    """NDCG@10 of both paths on the evaluation window, with an Engine as of the training cut."""
+    engine, labels, split = engine_at_cut(repo, Path(args["store"]), max_scored=int(args["m"]))
     result = ndcg_both(
         engine.state(),
         labels,

@@ -17,10 +17,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from benchmarks.latency import _sample, ndcg_by_m, overlap
+from benchmarks.latency import _sample, engine_at_cut, ndcg_by_m, overlap
 from matching import Engine, Repository
 from matching.shortlist import shortlist_for_buildings
-from training import make_split, window_labels
 
 WORK = Path("benchmarks/work")
 RESULTS = Path("benchmarks/results")
@@ -41,11 +40,7 @@ def study(size: int, *, queries: int, ndcg_queries: int, as_of: date) -> dict[st
         overlaps[str(m)] = overlap(two, full, key="enterprise_id")
     del engine, state
     gc.collect()
-    tables = repo.load_tables()
-    split = make_split(tables)
-    labels = window_labels(tables, window=split.evaluation)
-    del tables
-    engine = Engine(repo, folder / "models", as_of=split.cut.date(), compile_trees=False)
+    engine, labels, _ = engine_at_cut(repo, folder / "models", compile_trees=False)
     ndcg = ndcg_by_m(engine.state(), labels, n_queries=ndcg_queries, k=50, ms=(*MS, None), seed=0)
     head = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
