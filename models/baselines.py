@@ -128,9 +128,17 @@ class HandRuleScorer(Scorer):
         return rule + TIE_BREAK_SCALE * row_tie_breaker(X)
 
 
+def _float32(X: pd.DataFrame) -> np.ndarray:
+    return X.to_numpy(dtype=np.float32, na_value=np.nan)
+
+
 class LogisticScorer(Scorer):
     """Logistic regression of "any positive grade" (y > 0) on median-imputed, standardised
-    features plus missing indicators; the score is the decision function (log-odds)."""
+    features plus missing indicators; the score is the decision function (log-odds).
+
+    Fitted in float32 (X's own precision; scikit-learn keeps it through every step) and scaled
+    in place of the imputer's output. It is the peak of a training run: on the 20k demo (2.2M
+    training rows) the float64 pipeline took the run from 4.0 to 10.9 GB, this one to 7.3 GB."""
 
     name = "logistic"
     model_file = "model.joblib"
@@ -143,7 +151,7 @@ class LogisticScorer(Scorer):
         return Pipeline(
             [
                 ("impute", SimpleImputer(strategy="median", add_indicator=True)),
-                ("scale", StandardScaler()),
+                ("scale", StandardScaler(copy=False)),  # scales the imputer's fresh output
                 (
                     "logit",
                     LogisticRegression(max_iter=self.max_iter, C=self.C, class_weight="balanced"),
@@ -160,12 +168,10 @@ class LogisticScorer(Scorer):
                 f"the logistic scorer needs rows with y == 0 and rows with y > 0; "
                 f"all {len(y)} rows have {'y > 0' if positive.any() else 'y == 0'}"
             )
-        self.pipeline_ = self._pipeline().fit(
-            X.to_numpy(dtype=np.float64, na_value=np.nan), positive
-        )
+        self.pipeline_ = self._pipeline().fit(_float32(X), positive)
 
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self.pipeline_.decision_function(X.to_numpy(dtype=np.float64, na_value=np.nan))
+        return np.asarray(self.pipeline_.decision_function(_float32(X)), dtype=np.float64)
 
     def save_state(self, folder: Path) -> list[str]:
         self._check_fitted()
