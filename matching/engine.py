@@ -51,10 +51,11 @@ logger = logging.getLogger(__name__)
 # current 200k model (0.961 / 0.970 / 0.978 / 0.988 with the one before), and NDCG@10 on the
 # evaluation year equal to the full scan's at every M (benchmarks/results/m-study-1000000.json).
 DEFAULT_MAX_SCORED = 1000
-# M: buildings per enterprise query. Buildings grow with the registry (25,000 at 1M
-# enterprises): there M = 500 kept 0.922 of the full scan's top 50, M = 1,000 0.967, for about
-# 1 ms more per query (p50 7.4 -> 8.3 ms; benchmarks/results/scale-1m-model200k.json, m_sweep).
-DEFAULT_MAX_SCORED_BUILDINGS = 1000
+# M: buildings per enterprise query. Not raised to 1,000 although at 1M enterprises (25,000
+# buildings) that keeps more of the full scan's top 50 (0.967 vs 0.922): at 200k the same model's
+# enterprise->building NDCG@10 on the evaluation year fell from 0.324 to 0.271 with it. The ranker
+# puts buildings the pre-score cut above the ones firms moved to, so a larger pool is worse here.
+DEFAULT_MAX_SCORED_BUILDINGS = 500
 DEFAULT_CACHE_SIZE = 0  # finished shortlists kept per scoring state (0: no cache)
 
 
