@@ -86,6 +86,9 @@ class TrainConfig:
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     max_queries: int = 200
     eval_months: int = 12
+    # Measured on the 20k default world (b->e NDCG@10 share of the ceiling at M = 3,000, 2 seeds;
+    # these settings 0.796 over 4): 12-month label horizons 0.754; 48 months of history 0.803
+    # with 45 % more training rows; 800 random negatives per building query 0.799.
     history_months: int = 36
     step_months: int = 3
     horizon_months: int = 6
