@@ -47,6 +47,7 @@ READY_TIMEOUT_S = 900.0
 WARM_REQUESTS = 40
 TIME_LIMIT_S = 300.0  # per workload
 HOT_SET = 300  # buildings a city's promotion staff work on in the "repeated" workload
+STDERR_TAIL_CHARS = 4000  # of the server's log kept in the result
 
 
 def _tool() -> str:
@@ -211,30 +212,35 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tenantmatch-http-") as scratch:
         db_file = Path(scratch) / "db.sqlite"
         shutil.copyfile(args["db"], db_file)
-        result = _serve_and_load(args, db=f"sqlite:///{db_file}")
+        result = _serve_and_load(args, db=f"sqlite:///{db_file}", log=Path(scratch) / "server.log")
     return {"workers": 2, "concurrency": int(args["concurrency"]), **result}
 
 
-def _serve_and_load(args: dict[str, Any], *, db: str) -> dict[str, Any]:
+def _serve_and_load(args: dict[str, Any], *, db: str, log: Path) -> dict[str, Any]:
+    """The load run against a server whose stderr goes to the file ``log`` (a pipe read only at
+    the end would stall the server once its buffer filled); its tail is kept in the result."""
     key = _viewer_key(db, args["store"])
     port = _free_port()
     cmd = [_tool(), "serve", "--port", str(port), "--workers", "2", "--db", db,
            "--models", args["store"]]  # fmt: skip
     env = {**os.environ, "TENANTMATCH_LOG_LEVEL": "WARNING"}
-    server = subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, start_new_session=True
-    )
-    try:
-        result = asyncio.run(_run(args, port=port, key=key, server=server))
-        result["server_rss_mb_after"] = _tree_rss_mb(psutil.Process(server.pid))
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)  # the session this stage started
+    with log.open("wb") as stderr:
+        server = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=stderr, env=env, start_new_session=True
+        )
         try:
-            _, err = server.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            _, err = server.communicate()
-    result["server_stderr_tail"] = err.decode(errors="replace")[-400:] if err else ""
+            result = asyncio.run(_run(args, port=port, key=key, server=server))
+            result["server_rss_mb_after"] = _tree_rss_mb(psutil.Process(server.pid))
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)  # the session this stage started
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+    text = log.read_text(errors="replace")
+    result["server_stderr_bytes"] = len(text.encode())
+    result["server_stderr_tail"] = text[-STDERR_TAIL_CHARS:]
     return result
 
 
