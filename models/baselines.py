@@ -138,7 +138,7 @@ class LogisticScorer(Scorer):
 
     Fitted in float32 (X's own precision; scikit-learn keeps it through every step) and scaled
     in place of the imputer's output. It is the peak of a training run: on the 20k demo (2.2M
-    training rows) the float64 pipeline took the run from 4.0 to 10.9 GB, this one to 7.3 GB."""
+    training rows) the float64 pipeline took the run from 4.0 to 11.0 GB, this one to 7.4 GB."""
 
     name = "logistic"
     model_file = "model.joblib"
