@@ -51,11 +51,16 @@ logger = logging.getLogger(__name__)
 # current 200k model (0.961 / 0.970 / 0.978 / 0.988 with the one before), and NDCG@10 on the
 # evaluation year equal to the full scan's at every M (benchmarks/results/m-study-1000000.json).
 DEFAULT_MAX_SCORED = 1000
-# M: buildings per enterprise query. Not raised to 1,000 although at 1M enterprises (25,000
-# buildings) that keeps more of the full scan's top 50 (0.967 vs 0.922): at 200k the same model's
-# enterprise->building NDCG@10 on the evaluation year fell from 0.324 to 0.271 with it. The ranker
-# puts buildings the pre-score cut above the ones firms moved to, so a larger pool is worse here.
-DEFAULT_MAX_SCORED_BUILDINGS = 500
+# M: buildings per enterprise query. Buildings grow with the registry (25,000 at 1M
+# enterprises): there M = 500 kept 0.922 of the full scan's top 50, M = 1,000 0.967, for about
+# 1 ms more per query (p50 7.4 -> 8.3 ms; benchmarks/results/scale-1m-model200k.json, m_sweep).
+# Quality holds (200k, evaluation year, 200 queries): M = 250 / 500 / 1,000 / 2,000 reach
+# 0.48 / 0.54 / 0.65 / 0.73 of the moves, and the model's NDCG@10 stays 0.91 / 0.95 / 0.94 / 0.95
+# of the ceiling's on the same pools. NDCG@10 itself falls with M (0.368 / 0.324 / 0.271 /
+# 0.250, the ceiling's alike) because it averages over the queries whose move is in the pool,
+# and a larger pool adds the harder ones; NDCG@10 times coverage stays flat (0.177 / 0.175 /
+# 0.177 / 0.181).
+DEFAULT_MAX_SCORED_BUILDINGS = 1000
 DEFAULT_CACHE_SIZE = 0  # finished shortlists kept per scoring state (0: no cache)
 
 
