@@ -406,13 +406,13 @@ def _prior_events(snapshot: Snapshot) -> sparse.csr_array:
 HAZARD_COLUMN = "move_hazard"  # the enterprise attribute e__move_hazard reads
 HAZARD_FEATURE = "e__move_hazard"  # the feature that reads it
 SIDE_CHUNK = 200_000  # rows per block when one side's features are computed for every row
-SIDE_FEATURES: dict[str, tuple[Feature, ...]] = {
-    prefix: tuple(f for f in FEATURES if f.name.startswith(prefix)) for prefix in ("e__", "b__")
-}
 SIDE_ROWS: dict[str, np.ndarray] = {
     prefix: np.array([i for i, f in enumerate(FEATURES) if f.name.startswith(prefix)], np.intp)
     for prefix in ("e__", "b__")
 }  # positions of each side's features in the registry (X's column order)
+SIDE_FEATURES: dict[str, tuple[Feature, ...]] = {
+    prefix: tuple(FEATURES[i] for i in rows) for prefix, rows in SIDE_ROWS.items()
+}
 
 
 def side_block(ctx: FeatureContext, *, prefix: str) -> np.ndarray:
