@@ -187,6 +187,10 @@ def batch_shortlists_(
     include_risky: Annotated[
         bool, typer.Option("--include-risky", help="Keep risk-flagged enterprises, with warnings.")
     ] = False,
+    full_scan: Annotated[
+        bool,
+        typer.Option("--full-scan", help="Score every feasible enterprise, not only the M best."),
+    ] = False,
     db: DbOpt = None,
     models: ModelsOpt = None,
 ) -> None:
@@ -197,8 +201,9 @@ def batch_shortlists_(
     engine = Engine(Repository(settings.db), settings.models, as_of=date.today())
     with connect(dask) as client:
         lines = batch_shortlists(
-            client, engine.state(), out=out, k=k, rules=PoolRules(include_risky=include_risky)
-        )
+            client, engine.state(), out=out, k=k, rules=PoolRules(include_risky=include_risky),
+            max_scored=None if full_scan else engine.max_scored,
+        )  # fmt: skip
     typer.echo(f"{lines} shortlists written to {out}")
 
 

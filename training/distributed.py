@@ -8,6 +8,7 @@ partition per window, so every partition holds whole queries, as ``DaskLGBMRanke
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ import pandas as pd
 
 from features import Registry, Vocabulary, categorical_features
 from matching import InputError, PoolRules, ScoringState, check_k, shortlist_for_buildings
+from matching.engine import DEFAULT_MAX_SCORED
 from models import DaskLGBMRankerScorer, Scorer
 from training.dataset import RankingSet, SamplingConfig, window_examples
 from training.evaluate import System
@@ -250,21 +252,24 @@ def batch_shortlists(
     building_ids: Sequence[str] | None = None,
     k: int = 20,
     rules: PoolRules | None = None,
+    max_scored: int | None = DEFAULT_MAX_SCORED,
     chunk_size: int = BUILDINGS_PER_TASK,
 ) -> int:
     """Shortlists of ``building_ids`` (default: every building of the state's pool) scored on
     the cluster, written to ``out`` as jsonl in id order (one line per building, the
-    interface's object); returns the number of lines. NotFoundError for an unknown id."""
+    interface's object); returns the number of lines. NotFoundError for an unknown id.
+    ``max_scored``: M of the two-stage path, as ``Engine(max_scored=...)``; the default is the
+    Engine's, so a line equals what the service answers; None scores every feasible candidate
+    (the exact full scan, about 100x the work at 1M enterprises)."""
     k, rules = check_k(k), rules or PoolRules()
     if chunk_size < 1:
         raise InputError(f"chunk_size={chunk_size} is not allowed; it must be >= 1")
     ids = list(state.pool.buildings.ids) if building_ids is None else list(building_ids)
     state.pool.buildings.positions(ids, kind="building")  # unknown ids fail before any work
     shared = client.scatter(state, broadcast=True, hash=False)
-    futures = [
-        client.submit(shortlist_for_buildings, shared, chunk, k=k, rules=rules, pure=False)
-        for chunk in _chunks(ids, chunk_size)
-    ]
+    score = functools.partial(shortlist_for_buildings, k=k, rules=rules, max_scored=max_scored)
+    chunks = _chunks(ids, chunk_size)
+    futures = [client.submit(score, shared, chunk, pure=False) for chunk in chunks]
     log.info("batch shortlists: %d buildings in %d tasks", len(ids), len(futures))
     return _write_jsonl(futures, out=Path(out))
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -175,15 +176,30 @@ def test_dask_model_ranks_as_well_as_the_single_machine_one(
     assert trained.dask[0].feature_names_ == list(trained.train.X.columns)
 
 
+def _publish(store: Path, world: DemoWorld, scorer: Scorer, *, day: int) -> str:
+    version = save_version(
+        store, scorer, created=datetime(2026, 11, day, tzinfo=UTC),
+        vocabulary=world.vocab.to_dict(), feature_spec_fingerprint=feature_spec_fingerprint(),
+    )  # fmt: skip
+    promote(store, version)
+    return version
+
+
+def _assert_lines_equal(got: list[dict[str, Any]], want: list[dict[str, Any]]) -> None:
+    by_id = {g["query"]["building_id"]: g for g in got}
+    for expected in want:
+        result = by_id[expected["query"]["building_id"]]
+        assert [i["enterprise_id"] for i in result["items"]] == [
+            i["enterprise_id"] for i in expected["items"]
+        ]
+        assert result == expected
+
+
 def test_batch_shortlists_equal_the_engine(
     client: Client, world: DemoWorld, trained: Trained, tmp_path: Path
 ) -> None:
     store = tmp_path / "models"
-    version = save_version(
-        store, trained.dask[0], created=datetime(2026, 11, 1, tzinfo=UTC),
-        vocabulary=world.vocab.to_dict(), feature_spec_fingerprint=feature_spec_fingerprint(),
-    )  # fmt: skip
-    promote(store, version)
+    version = _publish(store, world, trained.dask[0], day=1)
     engine = Engine(Repository(world.db_url), store, as_of=world.split.cut.date())
     state = engine.state()
     assert isinstance(state.model.scorer, LGBMRankerScorer)
@@ -194,26 +210,47 @@ def test_batch_shortlists_equal_the_engine(
     assert lines == len(got) == len(ids)
     assert [g["query"]["building_id"] for g in got] == ids
     some = ids[:3] + ids[-2:]
-    want = engine.shortlist_for_buildings(some, k=15)
-    by_id = {g["query"]["building_id"]: g for g in got}
-    for expected in want:
-        result = by_id[expected["query"]["building_id"]]
-        assert [i["enterprise_id"] for i in result["items"]] == [
-            i["enterprise_id"] for i in expected["items"]
-        ]
-        assert result == expected
+    # the default is the service's two-stage path (M best by the pre-score)
+    assert engine.max_scored is not None and engine.max_scored < len(state.pool.enterprises.ids)
+    _assert_lines_equal(got, engine.shortlist_for_buildings(some, k=15))
     assert any(g["items"] for g in got) and got[0]["model_version"] == version
+    # None: every feasible candidate scored, as an Engine without M
+    full = tmp_path / "batch" / "full.jsonl"
+    assert batch_shortlists(client, state, out=full, building_ids=some, k=15, max_scored=None) == 5
+    exact = Engine(Repository(world.db_url), store, as_of=world.split.cut.date(), max_scored=None)
+    _assert_lines_equal(read_jsonl(full), exact.shortlist_for_buildings(some, k=15))
+
+
+def test_cli_batch_shortlists_full_scan(
+    client: Client,
+    world: DemoWorld,
+    trained: Trained,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store, out = tmp_path / "models", tmp_path / "cli.jsonl"
+    _publish(store, world, trained.single[0], day=4)
+    argv = ["tenantmatch", "batch-shortlists", "--dask", client.scheduler_info()["address"],
+            "--out", str(out), "--k", "10", "--full-scan", "--db", world.db_url,
+            "--models", str(store)]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 0
+    got = read_jsonl(out)
+    exact = Engine(Repository(world.db_url), store, as_of=date.today(), max_scored=None)
+    ids = [str(i) for i in exact.state().pool.buildings.ids]
+    assert f"{len(ids)} shortlists written to {out}" in capsys.readouterr().out
+    assert [g["query"]["building_id"] for g in got] == ids
+    _assert_lines_equal(got, exact.shortlist_for_buildings(ids[:2] + ids[-1:], k=10))
 
 
 def test_batch_shortlists_refuse_bad_input_before_any_work(
     client: Client, world: DemoWorld, trained: Trained, tmp_path: Path
 ) -> None:
     store = tmp_path / "models"
-    version = save_version(
-        store, trained.single[0], created=datetime(2026, 11, 2, tzinfo=UTC),
-        vocabulary=world.vocab.to_dict(), feature_spec_fingerprint=feature_spec_fingerprint(),
-    )  # fmt: skip
-    promote(store, version)
+    _publish(store, world, trained.single[0], day=2)
     state = Engine(Repository(world.db_url), store, as_of=world.split.cut.date()).state()
     out = tmp_path / "never.jsonl"
     with pytest.raises(NotFoundError, match="NO_SUCH_BUILDING"):
