@@ -162,6 +162,11 @@ def building_age_years(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
     return _series(pairs["b_age_years"], pairs)
 
 
+def centre_km(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Great-circle km to the centre of the building's city (reference coordinates)."""
+    return _series(pairs["b_centre_km"], pairs)
+
+
 def tenant_count(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
     """Enterprises with an open tenancy in the building as of the snapshot."""
     return _series(pairs["b_tenant_count"], pairs)

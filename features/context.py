@@ -19,7 +19,7 @@ from scipy import sparse
 from features.building import building_table
 from features.enterprise import enterprise_table
 from features.errors import FeatureError
-from features.pair import ENTERPRISE_ATTRIBUTES, fitting_building_counts
+from features.pair import ENTERPRISE_ATTRIBUTES, fitting_building_counts, great_circle_km
 from features.parallel import for_row_chunks
 from features.reference import industry_divisions, shanxi_districts, theme_industry_prior
 from features.registry import STAGE_RANK, Snapshot
@@ -145,6 +145,7 @@ class FeatureContext:
         themes = pd.Index(sorted({*snapshot.buildings["theme"].dropna(), *prior["theme"]}))
         blds["theme_idx"] = _positions(themes, snapshot.buildings["theme"])
         _add_places(blds, ents, snapshot=snapshot)
+        _add_office_profile(blds, ents, snapshot=snapshot)
         ents["fitting_buildings"] = fitting_building_counts(
             ents["space_need_m2"].to_numpy(), ents["city_code"].to_numpy(),
             b_city=blds["city_code"].to_numpy(), vacant_m2=blds["vacant_area_m2"].to_numpy(),
@@ -230,9 +231,34 @@ def _add_places(blds: pd.DataFrame, ents: pd.DataFrame, *, snapshot: Snapshot) -
     for axis in ("lat", "lon"):
         centroid = e_place.map(by_place[axis]).fillna(e["city"].map(by_city[f"city_{axis}"]))
         ents[f"loc_{axis}"] = e[axis].astype("float64").fillna(centroid.astype("float64"))
+    blds["centre_km"] = great_circle_km(
+        blds["lat"].to_numpy(), blds["lon"].to_numpy(),
+        b["city"].map(by_city["city_lat"]).to_numpy(dtype=np.float64, na_value=np.nan),
+        b["city"].map(by_city["city_lon"]).to_numpy(dtype=np.float64, na_value=np.nan),
+    )  # fmt: skip
+
+
+OFFICE_ATTRIBUTES = ("grade_rank", "age_years", "centre_km")
+
+
+def _add_office_profile(blds: pd.DataFrame, ents: pd.DataFrame, *, snapshot: Snapshot) -> None:
+    """``office_<attribute>`` per enterprise: the :data:`OFFICE_ATTRIBUTES` of the building of
+    its latest tenancy started by the snapshot date (open or ended), NaN if it never had one:
+    what a firm chose before reveals its taste (quality, newness, centrality)."""
+    office = blds.reindex(pd.Index(latest_office(snapshot).reindex(ents.index)))
+    for name in OFFICE_ATTRIBUTES:
+        ents[f"office_{name}"] = office[name].to_numpy(dtype=np.float64)
 
 
 LOCATION_COLUMNS = ("city", "district", "lat", "lon")
+
+
+def latest_office(snapshot: Snapshot) -> pd.Series:
+    """building_id of each enterprise's latest tenancy started by the snapshot date (open or
+    ended; ties by building id), indexed by enterprise_id; firms without one are absent."""
+    ten = snapshot.tenancies.sort_values(["start_date", "building_id"], kind="stable")
+    last = ten.drop_duplicates("enterprise_id", keep="last")
+    return pd.Series(last["building_id"].to_numpy(), index=pd.Index(last["enterprise_id"]))
 
 
 def location_as_of(snapshot: Snapshot) -> pd.DataFrame:
@@ -240,12 +266,9 @@ def location_as_of(snapshot: Snapshot) -> pd.DataFrame:
     by then (open or ended), else the registry's location. The registry holds today's address,
     which for a firm that moved later would leak its future building into earlier snapshots."""
     e = snapshot.enterprises.reindex(columns=list(LOCATION_COLUMNS))
-    ten = snapshot.tenancies.sort_values(["start_date", "building_id"], kind="stable")
-    last = ten.drop_duplicates("enterprise_id", keep="last")
-    office = snapshot.buildings.reindex(columns=list(LOCATION_COLUMNS)).reindex(
-        pd.Index(last["building_id"])
-    )
-    office.index = pd.Index(last["enterprise_id"])
+    last = latest_office(snapshot)
+    office = snapshot.buildings.reindex(columns=list(LOCATION_COLUMNS)).reindex(pd.Index(last))
+    office.index = last.index
     office = office.reindex(e.index)
     has_office = office["city"].notna().to_numpy()
     out = {}

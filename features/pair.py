@@ -31,6 +31,7 @@ MIN_UNIT_OVERSIZE_FACTOR = 2.0  # largest min_unit / need ratio a firm is assume
 ENTERPRISE_ATTRIBUTES: tuple[str, ...] = (
     "space_need_m2", "division_num", "section_num", "revenue_10k_cny", "city_code",
     "place_code", "employees", "loc_lat", "loc_lon", "open_courtships",
+    "office_grade_rank", "office_age_years", "office_centre_km",
 )  # fmt: skip
 
 
@@ -212,16 +213,25 @@ def size_similarity_to_tenants(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.S
     return _series(similarity, pairs)
 
 
-def distance_km(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
-    """Great-circle km from the enterprise (its lat/lon, else its district's or city's
-    centroid) to the building; NaN if either location is unknown."""
-    lat1, lon1 = np.radians(_col(pairs, "e_loc_lat")), np.radians(_col(pairs, "e_loc_lon"))
-    lat2, lon2 = np.radians(_col(pairs, "b_lat")), np.radians(_col(pairs, "b_lon"))
+def great_circle_km(
+    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
+) -> np.ndarray:
+    """Haversine km between WGS84 degrees (broadcastable float arrays); NaN where one is NaN."""
+    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(v, dtype=np.float64))
+                              for v in (lat1, lon1, lat2, lon2))  # fmt: skip
     h = (
         np.sin((lat2 - lat1) / 2) ** 2
         + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
     )
-    return _series(2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))), pairs)
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+
+
+def distance_km(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Great-circle km from the enterprise (its lat/lon, else its district's or city's
+    centroid) to the building; NaN if either location is unknown."""
+    km = great_circle_km(_col(pairs, "e_loc_lat"), _col(pairs, "e_loc_lon"),
+                         _col(pairs, "b_lat"), _col(pairs, "b_lon"))  # fmt: skip
+    return _series(km, pairs)
 
 
 def _same(pairs: pd.DataFrame, column: str) -> np.ndarray:
@@ -248,6 +258,29 @@ def amenities_x_log_employees(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Se
     """Amenity count x log(1 + employees)."""
     product = _col(pairs, "b_amenity_count") * np.log1p(_col(pairs, "e_employees"))
     return _series(product, pairs)
+
+
+def _vs_office(pairs: pd.DataFrame, attribute: str) -> pd.Series:
+    """The building's ``attribute`` minus that of the enterprise's latest office building
+    (``e_office_*``, see ``features.context``); NaN for a firm that never had one."""
+    return _series(_col(pairs, f"b_{attribute}") - _col(pairs, f"e_office_{attribute}"), pairs)
+
+
+def grade_vs_office(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Grade rank above (+) or below (-) the enterprise's latest office building: the grade a
+    firm chose once reveals the quality it looks for."""
+    return _vs_office(pairs, "grade_rank")
+
+
+def age_vs_office(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """Building age in years minus that of the enterprise's latest office building."""
+    return _vs_office(pairs, "age_years")
+
+
+def centre_km_vs_office(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+    """km to the city centre minus that of the enterprise's latest office building: how much
+    more central (-) or peripheral (+) than the place the firm chose before."""
+    return _vs_office(pairs, "centre_km")
 
 
 def days_since_last_event(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:

@@ -67,6 +67,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("b__lat", b.building_lat, "numeric", "楼宇纬度 {value:.3f}"),
     Feature("b__lon", b.building_lon, "numeric", "楼宇经度 {value:.3f}"),
     Feature("b__age_years", b.building_age_years, "numeric", "楼龄 {value:.0f} 年"),
+    Feature("b__centre_km", b.centre_km, "numeric", "距市中心 {value:.1f} 公里"),
     Feature("b__tenant_count", b.tenant_count, "count", "现有 {value:.0f} 家在驻企业"),
     Feature(
         "b__tenant_mix_entropy", b.tenant_mix_entropy, "numeric", "在驻企业行业多样性 {value:.2f}"
@@ -217,6 +218,24 @@ FEATURES: tuple[Feature, ...] = (
         p.amenities_x_log_employees,
         "numeric",
         "配套与企业规模匹配（{value:.1f}）",
+    ),
+    Feature(
+        "pair__grade_vs_office",
+        p.grade_vs_office,
+        "numeric",
+        "楼宇等级与企业上一处办公楼宇相差 {value:+.0f} 级",
+    ),
+    Feature(
+        "pair__age_vs_office",
+        p.age_vs_office,
+        "numeric",
+        "楼龄与企业上一处办公楼宇相差 {value:+.0f} 年",
+    ),
+    Feature(
+        "pair__centre_km_vs_office",
+        p.centre_km_vs_office,
+        "numeric",
+        "到市中心的距离与企业上一处办公楼宇相差 {value:+.1f} 公里",
     ),
     Feature("pair__prior_events", p.prior_events, "ordinal", "此前招商进展阶段 {value:.0f}"),
     Feature(

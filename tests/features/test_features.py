@@ -53,6 +53,8 @@ def _centroid(city: str, district: str | None = None) -> tuple[float, float]:
 # uniform 1/100, tech_rnd 65: 1; pseudo count 10.
 _FIT_FIN_66 = ((1 + 10 * 2 / 3) / (2 + 10)) / ((1 + 10 * (2 / 3 + 0.01 + 0.0) / 3) / (3 + 10))
 DAY = 1.0 / 365.25
+_B1_CENTRE_KM = _haversine_km((37.74, 112.56), _centroid("太原市"))
+_B2_CENTRE_KM = _haversine_km((37.86, 112.56), _centroid("太原市"))
 
 # feature -> {(building, enterprise): value as of world.T}
 EXPECTED: dict[str, dict[tuple[str, str], float]] = {
@@ -70,6 +72,7 @@ EXPECTED: dict[str, dict[tuple[str, str], float]] = {
     "b__lat": {("B1", "E1"): 37.74, ("B3", "E1"): NAN},
     "b__lon": {("B2", "E1"): 112.56, ("B3", "E1"): NAN},
     "b__age_years": {("B1", "E1"): 13, ("B3", "E1"): NAN},
+    "b__centre_km": {("B1", "E1"): _B1_CENTRE_KM, ("B2", "E1"): _B2_CENTRE_KM, ("B3", "E1"): NAN},
     "b__tenant_count": {("B1", "E1"): 2, ("B2", "E1"): 0},
     "b__tenant_mix_entropy": {("B1", "E1"): LN(2), ("B2", "E1"): NAN},
     "b__moveins_12m": {("B1", "E1"): 1, ("B2", "E1"): 0},
@@ -178,6 +181,23 @@ EXPECTED: dict[str, dict[tuple[str, str], float]] = {
     "pair__same_district": {("B1", "E1"): 1, ("B1", "E2"): 1, ("B1", "E3"): 0, ("B1", "E4"): NAN},
     "pair__grade_x_log_employees": {("B2", "E1"): 4 * LN(100), ("B3", "E1"): NAN},
     "pair__amenities_x_log_employees": {("B1", "E2"): 3 * LN(50), ("B3", "E2"): NAN},
+    # The latest office as of T: E1's B1 (a, built 2010); E2's B1 since 2022-06 (its B2 tenancy
+    # ended), E3's B2 starts only after T, E4 never had one; B3's grade and place are unknown.
+    "pair__grade_vs_office": {
+        ("B2", "E1"): 1,
+        ("B1", "E1"): 0,
+        ("B2", "E2"): 1,
+        ("B2", "E3"): NAN,
+        ("B1", "E4"): NAN,
+        ("B3", "E1"): NAN,
+    },
+    "pair__age_vs_office": {("B2", "E1"): 3 - 13, ("B1", "E2"): 0, ("B1", "E4"): NAN},
+    "pair__centre_km_vs_office": {
+        ("B2", "E1"): _B2_CENTRE_KM - _B1_CENTRE_KM,
+        ("B2", "E2"): _B2_CENTRE_KM - _B1_CENTRE_KM,
+        ("B1", "E4"): NAN,
+        ("B3", "E1"): NAN,
+    },
     "pair__prior_events": {
         ("B2", "E4"): 2,
         ("B1", "E4"): -1,
@@ -292,6 +312,10 @@ def test_leakage_partner_tenure_and_mix_follow_as_of() -> None:
         _haversine_km(_centroid("太原市", "迎泽区"), (37.86, 112.56)), rel=1e-5
     )
     assert after["pair__distance_km"].iloc[1] == 0.0
+    # E3's office (B2) shapes its taste features only from its move-in on.
+    assert np.isnan(before["pair__grade_vs_office"].iloc[1])
+    assert after["pair__grade_vs_office"].iloc[1] == 0.0
+    assert after["pair__centre_km_vs_office"].iloc[1] == 0.0
     # E2 signs with B2 in 2024: never visible before then.
     late = build_matrix(
         pd.DataFrame({"building_id": ["B2"], "enterprise_id": ["E2"]}),

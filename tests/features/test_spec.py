@@ -66,6 +66,8 @@ def _big_registry(n_enterprises: int, n_buildings: int, seed: int = 0) -> Regist
             "vacant_area_m2": 10_000.0,
             "lat": 37.7 + rng.random(n_buildings) / 10,
             "lon": 112.5 + rng.random(n_buildings) / 10,
+            "grade": rng.choice(["super_a", "a", "b", "c"], n_buildings),
+            "completed_year": rng.integers(1995, 2021, n_buildings),
         }
     )
     enterprises = pd.DataFrame(
