@@ -33,6 +33,7 @@ from training.pipeline import (
     evaluate_current,
     pool_sensitivity,
     promotion_gate,
+    seed_study,
     train_and_publish,
 )
 from training.report import write_report
@@ -77,6 +78,7 @@ __all__ = [
     "reciprocal_rank",
     "sample_examples",
     "score_and_measure",
+    "seed_study",
     "staged_pool",
     "summarize",
     "train_and_publish",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -352,6 +352,34 @@ def pool_sensitivity(
         )  # fmt: skip
         frames.append(evaluation.metrics.assign(limit=limit))
     return pd.concat(frames, ignore_index=True)
+
+
+def seed_study(
+    tables: dict[str, pd.DataFrame],
+    *,
+    truth_dir: Path,
+    seeds: Sequence[int],
+    building_limit: int | None = None,
+    config: TrainConfig = TrainConfig(),
+) -> pd.DataFrame:
+    """Tidy metrics of the served ranker fitted once per seed on one training set (systems
+    ``seed<N>``) and of the ceiling, on pools whose first stage keeps ``building_limit``
+    enterprises per building query (None: every feasible pair): how far a run's seed alone
+    moves the quality figures, the yardstick for any change to features or parameters."""
+    registry, split, vocab, train, valid = _prepare(tables, config=config, progress=False)
+    directions = config.ranker_directions
+    systems = []
+    for seed in seeds:
+        seeded = replace(config, ranker_params={**config.ranker_params, "seed": int(seed)})
+        ranker = _fit_ranker(train.only(*directions), valid.only(*directions), seeded)
+        systems.append(_scorer_system(f"seed{seed}", ranker, vocab=vocab))
+    limits = None if building_limit is None else {**STAGE_LIMITS, "building_id": building_limit}
+    evaluation = evaluate_holdout(
+        registry, split, systems=[*systems, ceiling_system(tables, split, Path(truth_dir))],
+        vocab=vocab, max_queries=config.max_queries, seed=config.sampling.seed, limits=limits,
+        progress=False,
+    )  # fmt: skip
+    return evaluation.metrics
 
 
 def _calibration(

@@ -25,6 +25,7 @@ from training import (
     make_split,
     metric_value,
     pool_sensitivity,
+    seed_study,
     train_and_publish,
 )
 from training.dataset import (
@@ -148,6 +149,22 @@ def test_pool_sensitivity_scores_the_model_and_ceiling_per_limit(world, first_ru
     served = metric_value(result.metrics, system="lightgbm", direction=B2E, metric="ndcg@10")
     uncut = metric_value(every, system="current", direction=B2E, metric="ndcg@10")
     assert 0 < uncut <= 1 and uncut != served  # other pools, another figure
+
+
+def test_seed_study_refits_the_published_ranker_per_seed(world, first_run) -> None:  # type: ignore[no-untyped-def]
+    tables, truth = world
+    store, _ = first_run
+    metrics = seed_study(tables, truth_dir=truth, seeds=(0, 3), config=QUICK)
+    assert set(metrics["system"]) == {"seed0", "seed3", "ceiling"}
+    published = pool_sensitivity(
+        tables, store=store, truth_dir=truth, building_limits=(None,), config=QUICK
+    )
+    for study, other in (("seed0", "current"), ("ceiling", "ceiling")):
+        for direction in (B2E, E2B):
+            got = metric_value(metrics, system=study, direction=direction, metric="ndcg@10")
+            want = metric_value(published, system=other, direction=direction, metric="ndcg@10")
+            assert got == pytest.approx(want, abs=1e-12)  # seed 0 is the published ranker
+    assert 0 < metric_value(metrics, system="seed3", direction=B2E, metric="ndcg@10") <= 1
 
 
 def test_training_rows_never_leak_past_their_window(world) -> None:  # type: ignore[no-untyped-def]
