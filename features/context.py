@@ -144,8 +144,9 @@ class FeatureContext:
         blds = building_table(snapshot, vocab=vocab, open_pairs=open_, division_mix=div_mix)
         themes = pd.Index(sorted({*snapshot.buildings["theme"].dropna(), *prior["theme"]}))
         blds["theme_idx"] = _positions(themes, snapshot.buildings["theme"])
-        _add_places(blds, ents, snapshot=snapshot)
-        _add_office_profile(blds, ents, snapshot=snapshot)
+        offices = latest_office(snapshot)  # one sort of the tenancies serves both
+        _add_places(blds, ents, snapshot=snapshot, offices=offices)
+        _add_office_profile(blds, ents, offices=offices)
         ents["fitting_buildings"] = fitting_building_counts(
             ents["space_need_m2"].to_numpy(), ents["city_code"].to_numpy(),
             b_city=blds["city_code"].to_numpy(), vacant_m2=blds["vacant_area_m2"].to_numpy(),
@@ -209,10 +210,13 @@ def _mix(rows: np.ndarray, codes: np.ndarray, *, n_rows: int, n_cols: int) -> np
     return mix
 
 
-def _add_places(blds: pd.DataFrame, ents: pd.DataFrame, *, snapshot: Snapshot) -> None:
-    """Shared city / district codes on both tables and each enterprise's location: its own
-    lat/lon, else its district's centroid, else its city's (reference coordinates)."""
-    b, e = snapshot.buildings, location_as_of(snapshot)
+def _add_places(
+    blds: pd.DataFrame, ents: pd.DataFrame, *, snapshot: Snapshot, offices: pd.Series
+) -> None:
+    """Shared city / district codes on both tables, each building's km to its city centre and
+    each enterprise's location: its own lat/lon, else its district's centroid, else its
+    city's (reference coordinates). ``offices``: :func:`latest_office` of the snapshot."""
+    b, e = snapshot.buildings, location_as_of(snapshot, offices=offices)
     b_place, e_place = b["city"] + "|" + b["district"], e["city"] + "|" + e["district"]
     cities = pd.Index(sorted({*b["city"].dropna(), *e["city"].dropna()}))
     places = pd.Index(sorted({*b_place.dropna(), *e_place.dropna()}))
@@ -241,11 +245,12 @@ def _add_places(blds: pd.DataFrame, ents: pd.DataFrame, *, snapshot: Snapshot) -
 OFFICE_ATTRIBUTES = ("grade_rank", "age_years", "centre_km")
 
 
-def _add_office_profile(blds: pd.DataFrame, ents: pd.DataFrame, *, snapshot: Snapshot) -> None:
+def _add_office_profile(blds: pd.DataFrame, ents: pd.DataFrame, *, offices: pd.Series) -> None:
     """``office_<attribute>`` per enterprise: the :data:`OFFICE_ATTRIBUTES` of the building of
-    its latest tenancy started by the snapshot date (open or ended), NaN if it never had one:
-    what a firm chose before reveals its taste (quality, newness, centrality)."""
-    office = blds.reindex(pd.Index(latest_office(snapshot).reindex(ents.index)))
+    its latest tenancy started by the snapshot date (``offices``, :func:`latest_office`; open
+    or ended), NaN if it never had one: what a firm chose before reveals its taste (quality,
+    newness, centrality)."""
+    office = blds.reindex(pd.Index(offices.reindex(ents.index)))
     for name in OFFICE_ATTRIBUTES:
         ents[f"office_{name}"] = office[name].to_numpy(dtype=np.float64)
 
@@ -261,14 +266,14 @@ def latest_office(snapshot: Snapshot) -> pd.Series:
     return pd.Series(last["building_id"].to_numpy(), index=pd.Index(last["enterprise_id"]))
 
 
-def location_as_of(snapshot: Snapshot) -> pd.DataFrame:
+def location_as_of(snapshot: Snapshot, *, offices: pd.Series) -> pd.DataFrame:
     """Where each enterprise was on the snapshot date: the building of its latest tenancy started
-    by then (open or ended), else the registry's location. The registry holds today's address,
-    which for a firm that moved later would leak its future building into earlier snapshots."""
+    by then (``offices``, :func:`latest_office`; open or ended), else the registry's location.
+    The registry holds today's address, which for a firm that moved later would leak its future
+    building into earlier snapshots."""
     e = snapshot.enterprises.reindex(columns=list(LOCATION_COLUMNS))
-    last = latest_office(snapshot)
-    office = snapshot.buildings.reindex(columns=list(LOCATION_COLUMNS)).reindex(pd.Index(last))
-    office.index = last.index
+    office = snapshot.buildings.reindex(columns=list(LOCATION_COLUMNS)).reindex(pd.Index(offices))
+    office.index = offices.index
     office = office.reindex(e.index)
     has_office = office["city"].notna().to_numpy()
     out = {}

@@ -132,7 +132,11 @@ def _per_direction_system(name: str, scorers: dict[str, Scorer]) -> System:
     return System(name, lambda X, pairs, d: scorers[d].score(X))
 
 
-def _fit_ranker(train: RankingSet, valid: RankingSet, config: TrainConfig) -> Scorer:
+def _fit_ranker(
+    train: RankingSet, valid: RankingSet, config: TrainConfig, *, directions: tuple[str, ...]
+) -> Scorer:
+    """The ranker trained on and early-stopped on ``directions``' queries."""
+    train, valid = train.only(*directions), valid.only(*directions)
     params = {"categorical_features": tuple(categorical_features()), **config.ranker_params}
     ranker = make_scorer(RANKER, **params)
     return ranker.fit(
@@ -143,6 +147,12 @@ def _fit_ranker(train: RankingSet, valid: RankingSet, config: TrainConfig) -> Sc
         y_valid=valid.y,
         group_valid=valid.group,
     )
+
+
+def _stage_limits(building_limit: int | None) -> dict[str, int] | None:
+    """The engine's first-stage limits with ``building_limit`` enterprises per building query;
+    None (every feasible pair) for None."""
+    return None if building_limit is None else {**STAGE_LIMITS, "building_id": int(building_limit)}
 
 
 def ranker_systems(
@@ -195,7 +205,7 @@ def fit_systems(
     baselines."""
 
     def fit(directions: tuple[str, ...]) -> Scorer:
-        return _fit_ranker(train.only(*directions), valid.only(*directions), config)
+        return _fit_ranker(train, valid, config, directions=directions)
 
     ranker, systems = ranker_systems(fit, config=config)
     return ranker, [*systems, *fit_baselines(train)]
@@ -344,10 +354,10 @@ def pool_sensitivity(
     systems = [_current_system(current, vocab=vocab), ceiling]
     frames = []
     for limit in building_limits:
-        limits = None if limit is None else {**STAGE_LIMITS, "building_id": int(limit)}
         evaluation = evaluate_holdout(
             registry, split, systems=systems, vocab=vocab,
-            max_queries=config.max_queries, seed=config.sampling.seed, limits=limits,
+            max_queries=config.max_queries, seed=config.sampling.seed,
+            limits=_stage_limits(limit),
             progress=False,
         )  # fmt: skip
         frames.append(evaluation.metrics.assign(limit=limit))
@@ -367,17 +377,15 @@ def seed_study(
     enterprises per building query (None: every feasible pair): how far a run's seed alone
     moves the quality figures, the yardstick for any change to features or parameters."""
     registry, split, vocab, train, valid = _prepare(tables, config=config, progress=False)
-    directions = config.ranker_directions
     systems = []
     for seed in seeds:
         seeded = replace(config, ranker_params={**config.ranker_params, "seed": int(seed)})
-        ranker = _fit_ranker(train.only(*directions), valid.only(*directions), seeded)
+        ranker = _fit_ranker(train, valid, seeded, directions=config.ranker_directions)
         systems.append(_scorer_system(f"seed{seed}", ranker, vocab=vocab))
-    limits = None if building_limit is None else {**STAGE_LIMITS, "building_id": building_limit}
     evaluation = evaluate_holdout(
         registry, split, systems=[*systems, ceiling_system(tables, split, Path(truth_dir))],
-        vocab=vocab, max_queries=config.max_queries, seed=config.sampling.seed, limits=limits,
-        progress=False,
+        vocab=vocab, max_queries=config.max_queries, seed=config.sampling.seed,
+        limits=_stage_limits(building_limit), progress=False,
     )  # fmt: skip
     return evaluation.metrics
 
