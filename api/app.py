@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import date
@@ -19,7 +20,15 @@ from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.observability import Metrics, configure_json_logging
 from api.routes import admin, buildings, enterprises, health, planning, shortlists, tenancies, web
 from api.settings import Settings
-from matching import AuditWriter, Engine, KeyCache, RegistryLists, Repository, TenantmatchError
+from matching import (
+    AuditWriter,
+    Engine,
+    KeyCache,
+    ModelNotReadyError,
+    RegistryLists,
+    Repository,
+    TenantmatchError,
+)
 from models import ModelsError
 
 log = logging.getLogger(__name__)
@@ -27,6 +36,21 @@ log = logging.getLogger(__name__)
 IMPORT_PATH = "/v1/admin/import"
 # Parameters whose OpenAPI maximum is the server's setting rather than the schema's hard cap.
 SETTING_BOUNDS = {"k": "max_k", "limit": "max_page_size"}
+
+
+def _preload(engine: Engine) -> None:
+    """Build the engine's scoring state now, in the foreground of the worker's startup (the
+    compiler must not run beside other threads' work); a worker without a usable model yet
+    starts all the same and loads on the first request, as without preloading."""
+    start = time.perf_counter()
+    try:
+        state = engine.state()
+    except ModelNotReadyError as exc:
+        log.info("nothing to preload: %s", exc)
+    except (TenantmatchError, ModelsError) as exc:  # the first request reports it, with a status
+        log.warning("preloading the scoring state failed, the first request retries: %s", exc)
+    else:
+        log.info("preloaded model %s in %.1f s", state.model.version, time.perf_counter() - start)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -53,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.audit = AuditWriter(repo)
         app.state.lists = RegistryLists(repo)
         app.state.jobs = RetrainJobs(settings.jobs_dir, env=settings.child_environ())
+        if settings.preload:
+            _preload(engine)
         log.info("tenantmatch API ready: database %r, models %s", repo, settings.models)
         try:
             yield

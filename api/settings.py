@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # another process keeps working at most this long; 0 looks every request up
     key_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     compile_trees: bool = True  # compile the model with lleaves when it is installed
+    # load the data and the model (and compile it) before a worker takes requests, so that no
+    # request waits for it and a worker still loading takes no connection of a busy server
+    preload: bool = True
     # threads one shortlist query is split over; None: this process's share of the cores
     # (see threads_per_query)
     query_threads: int | None = Field(default=None, ge=1, le=64)

@@ -1,9 +1,12 @@
-"""HTTP load on loopback: ``tenantmatch serve`` with 2 uvicorn workers, an asyncio httpx load
-generator (bounded in requests and time) on ``GET /v1/buildings/{id}/shortlist?k=50``.
+"""HTTP load on loopback: ``tenantmatch serve`` with 2 uvicorn workers, wrk (``apt-get install
+wrk``; one thread, driven by ``wrk_shortlists.lua``, ``DURATION_S`` per workload) on
+``GET /v1/buildings/{id}/shortlist?k=50``.
 
 The server runs on a scratch copy of the database (the benchmark adds a key and audit rows).
-Warm-up: ``WARM_REQUESTS`` random buildings, 8 at a time, until both workers have loaded the data
-and compiled the model; those buildings are left out of every workload below. Then, in order:
+Warm-up: ``WARM_REQUESTS`` random buildings, 8 at a time, then until the server is quiet (both
+workers have loaded the data and compiled the model; in the run of 9f59670 one worker was still
+loading in the distinct workload, which cost 27-32 ms of CPU per request instead of 13); those
+buildings are left out of every workload below. Then, in order:
 
 - "distinct": every request another building, so every answer is scored (the cold path);
 - "repeated": requests over a working set of ``HOT_SET`` buildings none of which was asked
@@ -12,18 +15,22 @@ and compiled the model; those buildings are left out of every workload below. Th
 - "cached": the same working set again, now answered from the cache: the fixed cost per request
   (authentication, audit, freshness check, serving the stored answer).
 
-Each reports req/s, latency p50/p95/p99, error counts by kind; the server's RSS is summed over
-its process tree at the end. ``python -m benchmarks.http_load`` appends one labelled run to a
-JSON file under ``benchmarks/results/``.
+Each sends the ids of its list in order for ``DURATION_S`` (distinct: never one twice unless
+the list runs out, reported as ``repeats``), then pauses ``SETTLE_S`` so the server finishes
+the answers still in flight before the next workload. Each reports req/s, latency
+p50/p95/p99, error counts by kind (connect, read, write, timeout, and ``status``: an answer
+other than 2xx/3xx), the server's and wrk's CPU ms per request; the server's RSS is summed
+over its process tree at the end. ``python -m benchmarks.http_load``
+appends one labelled run to a JSON file under ``benchmarks/results/``.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -31,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -39,15 +47,19 @@ import numpy as np
 import pandas as pd
 import psutil
 
-from benchmarks.latency import percentiles
-
 logger = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 900.0
 WARM_REQUESTS = 40
-TIME_LIMIT_S = 300.0  # per workload
+WARM_CONCURRENCY = 8
+QUIET_CORES = 0.1  # CPU seconds per second of the server when the warm-up is over
+# Each workload runs this long; "distinct" must not run out of ids in it (at 4,000 ids, not
+# below 4,000 / 15 = 266 req/s: a faster server is reported with its repeats).
+DURATION_S = 15.0
 HOT_SET = 300  # buildings a city's promotion staff work on in the "repeated" workload
 STDERR_TAIL_CHARS = 4000  # of the server's log kept in the result
+SETTLE_S = 3.0  # between workloads: answers abandoned in flight finish meanwhile
+WRK_SCRIPT = Path(__file__).with_name("wrk_shortlists.lua")
 
 
 def _tool() -> str:
@@ -90,67 +102,116 @@ def _tree_rss_mb(proc: psutil.Process) -> float:
         return float("nan")
 
 
-async def _wait_ready(client: httpx.AsyncClient, *, server: subprocess.Popen) -> float:
+def _wait_ready(port: int, *, server: subprocess.Popen) -> float:
+    """Seconds until ``/healthz`` answers 200; RuntimeError if the server exits or times out."""
     start = time.perf_counter()
-    while time.perf_counter() - start < READY_TIMEOUT_S:
-        if server.poll() is not None:
-            raise RuntimeError(f"server exited with code {server.returncode}")
-        try:
-            if (await client.get("/healthz")).status_code == 200:
-                return time.perf_counter() - start
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.5)
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30.0) as client:
+        while time.perf_counter() - start < READY_TIMEOUT_S:
+            if server.poll() is not None:
+                raise RuntimeError(f"server exited with code {server.returncode}")
+            try:
+                if client.get("/healthz").status_code == 200:
+                    return time.perf_counter() - start
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
     raise RuntimeError(f"server not alive after {READY_TIMEOUT_S} s")
 
 
-async def _load(
-    client: httpx.AsyncClient, ids: list[str], *, concurrency: int, time_limit_s: float, key: str,
+def _warm_up(port: int, ids: list[str], *, key: str) -> dict[str, int]:
+    """GET each of ``ids`` once, ``WARM_CONCURRENCY`` at a time; error counts by kind."""
+    errors: dict[str, int] = {}
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=READY_TIMEOUT_S) as client:
+
+        def get(building: str) -> str | None:
+            try:
+                r = client.get(f"/v1/buildings/{building}/shortlist", params={"k": 50},
+                               headers={"X-API-Key": key})  # fmt: skip
+            except httpx.HTTPError as exc:
+                return type(exc).__name__
+            return None if r.status_code == 200 else f"http_{r.status_code}"
+
+        with ThreadPoolExecutor(WARM_CONCURRENCY) as pool:
+            for kind in pool.map(get, ids):
+                if kind is not None:
+                    errors[kind] = errors.get(kind, 0) + 1
+    return errors
+
+
+def _wait_quiet(server: psutil.Process) -> None:
+    """Until the server's process tree uses under ``QUIET_CORES`` of the CPU over a second:
+    every worker has loaded the data and compiled the model (it does so before it takes
+    requests), not only those the warm-up reached."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < READY_TIMEOUT_S:
+        before = _tree_cpu_s(server)
+        time.sleep(1.0)
+        if _tree_cpu_s(server) - before < QUIET_CORES:
+            return
+    raise RuntimeError(f"server still busy {READY_TIMEOUT_S} s after the warm-up")
+
+
+def _wrk(
+    port: int, ids: list[str], *, concurrency: int, duration_s: float, key: str,
     server: psutil.Process | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Send GETs for ``ids`` with ``concurrency`` in flight until done or out of time. CPU ms per
-    request of the server and of this load generator are reported too: on a shared machine they
-    depend far less on the other load than req/s does."""
-    queue: asyncio.Queue[str] = asyncio.Queue()
-    for b in ids:
-        queue.put_nowait(b)
-    times: list[float] = []
-    errors: dict[str, int] = {}
-    deadline = time.perf_counter() + time_limit_s
-
-    async def worker() -> None:
-        while not queue.empty() and time.perf_counter() < deadline:
-            b = queue.get_nowait()
-            start = time.perf_counter()
-            try:
-                r = await client.get(
-                    f"/v1/buildings/{b}/shortlist", params={"k": 50}, headers={"X-API-Key": key}
-                )
-                kind = None if r.status_code == 200 else f"http_{r.status_code}"
-            except httpx.HTTPError as exc:
-                kind = type(exc).__name__
-            times.append(time.perf_counter() - start)
-            if kind:
-                errors[kind] = errors.get(kind, 0) + 1
-
-    server_cpu = _tree_cpu_s(server) if server is not None else float("nan")
-    client_cpu = time.process_time()
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    wall = time.perf_counter() - start
-    served = max(len(times), 1)
+    """GET the shortlists of ``ids`` in their order for ``duration_s`` (should they run out,
+    from the start again: ``repeats`` counts those), ``concurrency`` in flight, with wrk: a C
+    load generator (the asyncio httpx one cost 2-4 ms of the two cores per request, more than
+    a cached answer). CPU ms per request of the server and of the load generator are reported
+    too: on a shared machine they depend far less on the other load than req/s does."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise RuntimeError("wrk not found: install it (Debian: apt-get install -y wrk)")
+    with tempfile.NamedTemporaryFile("w", suffix=".ids") as listing:
+        listing.write("\n".join(ids) + "\n")
+        listing.flush()
+        env = {**os.environ, "TM_IDS": listing.name, "TM_KEY": key}
+        cmd = [wrk, "-t1", f"-c{concurrency}", f"-d{int(duration_s)}s", "--timeout", "120s",
+               "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{port}"]  # fmt: skip
+        server_cpu = _tree_cpu_s(server) if server is not None else float("nan")
+        client_cpu = _children_cpu_s()
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        client_cpu = _children_cpu_s() - client_cpu
     if server is not None:
         server_cpu = _tree_cpu_s(server) - server_cpu
+    summary = _wrk_summary(proc)
+    served = max(summary["requests"], 1)
+    wall = summary["duration_us"] / 1e6
+    errors = {kind: n for kind, n in summary["errors"].items() if n}
+    ms = {name: us / 1000 for name, us in summary["latency_us"].items()}
     return {
-        "requests": len(times),
+        "requests": summary["requests"],
+        "ids": summary["ids"],
+        "repeats": summary["repeats"],
         "wall_s": wall,
-        "req_per_s": len(times) / wall,
+        "req_per_s": summary["requests"] / wall if wall > 0 else float("nan"),
         "errors": errors,
         "error_count": sum(errors.values()),
-        "latency": percentiles(times),
+        "latency": {"n": summary["requests"], **{f"{name}_ms": v for name, v in ms.items()}},
         "server_cpu_ms_per_request": 1000 * server_cpu / served,
-        "client_cpu_ms_per_request": 1000 * (time.process_time() - client_cpu) / served,
+        "client_cpu_ms_per_request": 1000 * client_cpu / served,
     }
+
+
+def _settled(result: dict[str, Any]) -> dict[str, Any]:
+    time.sleep(SETTLE_S)
+    return result
+
+
+def _children_cpu_s() -> float:
+    """User + system CPU seconds of this process's finished children (wrk)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _wrk_summary(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """The JSON line the script's ``done`` prints; RuntimeError with wrk's output if none."""
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("{"):
+            return dict(json.loads(line))
+    output = proc.stdout[-600:] + proc.stderr[-600:]
+    raise RuntimeError(f"wrk exited with {proc.returncode}: {output}")
 
 
 def _building_ids(folder: Path) -> list[str]:
@@ -158,7 +219,7 @@ def _building_ids(folder: Path) -> list[str]:
     return frame["building_id"].astype(str).tolist()
 
 
-async def _run(args: dict[str, Any], *, port: int, key: str, server: subprocess.Popen) -> dict:
+def _run(args: dict[str, Any], *, port: int, key: str, server: subprocess.Popen) -> dict:
     ids = _building_ids(Path(args["db"]).parent)
     rng = np.random.default_rng(0)
     order = [str(x) for x in rng.permutation(ids)]
@@ -167,29 +228,25 @@ async def _run(args: dict[str, Any], *, port: int, key: str, server: subprocess.
     hot_ids, distinct = rest[:hot_n], rest[hot_n : hot_n + n]
     repeated = [str(x) for x in rng.choice(hot_ids, n)]
     again = [str(x) for x in rng.choice(hot_ids, n)]
-    limits = httpx.Limits(max_connections=int(args["concurrency"]) + 4)
     load = {
         "concurrency": int(args["concurrency"]),
-        "time_limit_s": float(args["time_limit_s"]),
+        "duration_s": float(args["duration_s"]),
         "key": key,
         "server": psutil.Process(server.pid),
     }
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}", timeout=120.0, limits=limits
-    ) as client:
-        alive_s = await _wait_ready(client, server=server)
-        warm_start = time.perf_counter()
-        warm = await _load(client, warm_ids, concurrency=8, time_limit_s=READY_TIMEOUT_S, key=key)
-        warm_s = time.perf_counter() - warm_start
-        cold = await _load(client, distinct, **load)
-        hot = await _load(client, repeated, **load)
-        cached = await _load(client, again, **load)
+    alive_s = _wait_ready(port, server=server)
+    warm_start = time.perf_counter()
+    warm_errors = _warm_up(port, warm_ids, key=key)
+    _wait_quiet(load["server"])
+    warm_s = time.perf_counter() - warm_start
+    cold, hot, cached = (_settled(_wrk(port, w, **load)) for w in (distinct, repeated, again))
     return {
+        "load_generator": "wrk, 1 thread, one request per id in the workload's order",
         "alive_s": alive_s,
         "warmup": f"{len(warm_ids)} random buildings, 8 at a time (loads the data and the model "
         "in both workers); left out of the workloads",
         "warmup_s": warm_s,
-        "warmup_errors": warm["errors"],
+        "warmup_errors": warm_errors,
         "distinct": {
             "workload": f"{len(distinct)} requests, each another building (every answer scored)",
             **cold,
@@ -208,7 +265,7 @@ async def _run(args: dict[str, Any], *, port: int, key: str, server: subprocess.
 
 def measure(args: dict[str, Any]) -> dict[str, Any]:
     """Start the server on a scratch copy of the database, load it, stop it; args db (file, next
-    to a ``world/`` folder), store, requests, concurrency, time_limit_s."""
+    to a ``world/`` folder), store, requests, concurrency, duration_s."""
     with tempfile.TemporaryDirectory(prefix="tenantmatch-http-") as scratch:
         db_file = Path(scratch) / "db.sqlite"
         shutil.copyfile(args["db"], db_file)
@@ -229,7 +286,7 @@ def _serve_and_load(args: dict[str, Any], *, db: str, log: Path) -> dict[str, An
             cmd, stdout=subprocess.DEVNULL, stderr=stderr, env=env, start_new_session=True
         )
         try:
-            result = asyncio.run(_run(args, port=port, key=key, server=server))
+            result = _run(args, port=port, key=key, server=server)
             result["server_rss_mb_after"] = _tree_rss_mb(psutil.Process(server.pid))
         finally:
             os.killpg(server.pid, signal.SIGTERM)  # the session this stage started
@@ -278,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         "store": str(folder / "models"),
         "requests": ns.requests,
         "concurrency": ns.concurrency,
-        "time_limit_s": TIME_LIMIT_S,
+        "duration_s": DURATION_S,
     }
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     result = measure(args)

@@ -195,7 +195,7 @@ def http_load(n: int, *, quick: bool) -> dict[str, Any]:
         "store": str(folder / "models"),
         "requests": 600 if quick else 4000,
         "concurrency": 32,
-        "time_limit_s": 120,
+        "duration_s": 5 if quick else 15,
     }
     try:
         return stage("http", args, folder=folder, cached=False)

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from api import Settings, create_app
 from api.observability import JsonFormatter, request_id_var
-from tests.api.conftest import Service
+from tests.api.conftest import Service, World, start_service
 
 STATIC = Path(__file__).resolve().parents[2] / "api" / "static"
 
@@ -27,13 +27,34 @@ def test_healthz_and_readyz(service: Service) -> None:
 def test_readyz_is_503_without_a_model(tmp_path: Path) -> None:
     settings = Settings(db=f"sqlite:///{tmp_path / 'empty.db'}", models=tmp_path / "no_store",
                         jobs_dir=tmp_path / "jobs", json_logs=False)  # fmt: skip
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings)) as client:  # preloading found no model: it starts
+        assert client.app.state.engine._state is None  # type: ignore[attr-defined]
         response = client.get("/readyz")
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "model_unavailable"
         assert client.get("/healthz").status_code == 200
         metrics = client.get("/metrics").text
         assert "tenantmatch_model_loaded 0.0" in metrics
+
+
+def test_a_worker_loads_its_scoring_state_before_taking_requests(
+    world: World, tmp_path: Path
+) -> None:
+    for preload in (True, False):
+        folder = tmp_path / str(preload)
+        folder.mkdir()
+        service = start_service(world, folder, preload=preload, compile_trees=False)
+        svc = next(service)
+        engine = svc.client.app.state.engine  # type: ignore[attr-defined]
+        # no request made yet: the state is there (preloaded) or not (built on first use)
+        assert (engine._state is not None) is preload
+        if preload:
+            state = engine._state
+            assert state.model.version == svc.client.get("/readyz").json()["model_version"]
+            assert engine.state() is state  # the first request used the preloaded state
+        else:
+            assert svc.client.get("/readyz").status_code == 200 and engine._state is not None
+        next(service, None)
 
 
 def test_metrics_histogram_by_route_template(service: Service) -> None:
