@@ -4,8 +4,8 @@ wrk``; one thread, driven by ``wrk_shortlists.lua``, ``DURATION_S`` per workload
 
 The server runs on a scratch copy of the database (the benchmark adds a key and audit rows).
 Warm-up: ``WARM_REQUESTS`` random buildings, 8 at a time, then until the server is quiet (both
-workers have loaded the data and compiled the model; in the run of 9f59670 one worker was still
-loading in the distinct workload, which cost 27-32 ms of CPU per request instead of 13); those
+workers have loaded the data and compiled the model; in runs up to 9f59670 the server was still
+loading during the distinct workload: 27-32 ms of server CPU per request, 17 since); those
 buildings are left out of every workload below. Then, in order:
 
 - "distinct": every request another building, so every answer is scored (the cold path);
@@ -20,8 +20,8 @@ the list runs out, reported as ``repeats``), then pauses ``SETTLE_S`` so the ser
 the answers still in flight before the next workload. Each reports req/s, latency
 p50/p95/p99, error counts by kind (connect, read, write, timeout, and ``status``: an answer
 other than 2xx/3xx), the server's and wrk's CPU ms per request; the server's RSS is summed
-over its process tree at the end. ``python -m benchmarks.http_load``
-appends one labelled run to a JSON file under ``benchmarks/results/``.
+over its process tree at the end. ``python -m benchmarks.http_load`` appends one labelled run
+to a JSON file under ``benchmarks/results/``.
 """
 
 from __future__ import annotations
@@ -243,21 +243,22 @@ def _run(args: dict[str, Any], *, port: int, key: str, server: subprocess.Popen)
     return {
         "load_generator": "wrk, 1 thread, one request per id in the workload's order",
         "alive_s": alive_s,
-        "warmup": f"{len(warm_ids)} random buildings, 8 at a time (loads the data and the model "
-        "in both workers); left out of the workloads",
+        "warmup": f"{len(warm_ids)} random buildings, {WARM_CONCURRENCY} at a time, then until "
+        "the server is quiet (every worker loaded); left out of the workloads",
         "warmup_s": warm_s,
         "warmup_errors": warm_errors,
         "distinct": {
-            "workload": f"{len(distinct)} requests, each another building (every answer scored)",
+            "workload": f"{len(distinct)} buildings in turn, each asked once (every answer "
+            "scored) unless the list runs out (see repeats)",
             **cold,
         },
         "repeated": {
-            "workload": f"{n} requests over {hot_n} buildings not asked before: first answers "
-            "scored in the run, repeats from the result cache",
+            "workload": f"a list of {n} draws from {hot_n} buildings not asked before, in "
+            "turn: first answers scored in the run, repeats from the result cache",
             **hot,
         },
         "cached": {
-            "workload": f"{n} requests over the same {hot_n} buildings again (answers cached)",
+            "workload": f"{n} other draws from the same {hot_n} buildings (answers cached)",
             **cached,
         },
     }
