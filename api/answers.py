@@ -142,19 +142,36 @@ def _query_key(direction: str, id_: str, query: ShortlistQuery) -> str:
                       sort_keys=True)  # fmt: skip
 
 
-def shared_answers_for(settings: Settings) -> SharedAnswers | None:
-    """The answers file the workers of this server share: named after the server process's
-    random multiprocessing key, which its workers inherit, so no other run reads it. None for a
-    single-process server or when ``shared_cache_dir`` or ``shortlist_cache`` is off."""
+def shared_answers_path(settings: Settings) -> Path | None:
+    """The answers file of this server run: named after the server process's random
+    multiprocessing key, which its workers inherit, so no other run reads it. None when
+    ``shared_cache_dir`` or ``shortlist_cache`` is off."""
     folder = settings.shared_cache_dir
     if folder is None or settings.shortlist_cache == 0:
         return None
-    if multiprocessing.parent_process() is None:
-        return None
     run = hashlib.sha256(bytes(multiprocessing.current_process().authkey)).hexdigest()[:16]
-    path = Path(folder) / f"answers-{run}.sqlite"
-    _remove_stale(Path(folder), keep=path.name)
+    return Path(folder) / f"answers-{run}.sqlite"
+
+
+def shared_answers_for(settings: Settings) -> SharedAnswers | None:
+    """The answers the workers of this server share (:func:`shared_answers_path`); None for a
+    single-process server or when sharing is off."""
+    path = shared_answers_path(settings)
+    if path is None or multiprocessing.parent_process() is None:
+        return None
+    _remove_stale(path.parent, keep=path.name)
     return SharedAnswers(path, maxsize=settings.shortlist_cache)
+
+
+def remove_shared_answers(settings: Settings) -> None:
+    """Delete this server run's answers file (and SQLite's side files); the server calls it
+    once its workers have stopped. Files of runs that ended otherwise go a day after their
+    last use (``STALE_SHARED_FILE_S``)."""
+    path = shared_answers_path(settings)
+    if path is None:
+        return
+    for file in path.parent.glob(f"{path.name}*"):
+        file.unlink(missing_ok=True)
 
 
 def _remove_stale(folder: Path, *, keep: str) -> None:

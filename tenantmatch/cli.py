@@ -16,6 +16,7 @@ import typer
 from pydantic import ValidationError
 
 from api import Settings
+from api.answers import remove_shared_answers
 from matching import (
     Engine,
     InputError,
@@ -264,17 +265,20 @@ def serve(
     # Workers are separate processes: they read the same settings from the environment.
     settings.export_to_environ()
     output.info(f"tenantmatch serving on http://{settings.host}:{settings.port}/")
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level="info",
-        # a worker busy scoring answers the supervisor's ping late; 5 s (the default) made
-        # uvicorn restart busy workers under load and drop their connections
-        timeout_worker_healthcheck=30,
-    )
+    try:
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level="info",
+            # a worker busy scoring answers the supervisor's ping late; 5 s (the default) made
+            # uvicorn restart busy workers under load and drop their connections
+            timeout_worker_healthcheck=30,
+        )
+    finally:
+        remove_shared_answers(settings)  # the workers are gone: nobody reads it any more
 
 
 # -- API keys of the service ------------------------------------------------------------------

@@ -4,12 +4,16 @@ each test module (or test) then serves a private copy of that database through t
 from __future__ import annotations
 
 import shutil
+import socket
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -29,6 +33,27 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "schemathesis: fuzzes the served OpenAPI schema with schemathesis (minutes)"
     )
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now, for a real server."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(base: str, server: subprocess.Popen[bytes], *, timeout_s: float = 60) -> None:
+    """Until the real server at ``base`` answers /readyz with 200 (it must not exit first)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "the server exited before it was ready"
+        try:
+            if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"the service did not become ready within {timeout_s} s")
 
 
 @dataclass(frozen=True)

@@ -6,17 +6,29 @@ from __future__ import annotations
 
 import gc
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
 import weakref
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from api.answers import ShortlistAnswers, shared_answers_for
+import httpx
+
+from api.answers import (
+    ShortlistAnswers,
+    remove_shared_answers,
+    shared_answers_for,
+    shared_answers_path,
+)
 from api.schemas import ShortlistQuery
 from api.settings import Settings
-from matching import Engine, Repository, parse_key, revoke_key
+from matching import Engine, Repository, create_key, parse_key, revoke_key
 from matching.cache import SharedAnswers
-from tests.api.conftest import Service, World, start_service
+from tests.api.conftest import Service, World, free_port, start_service, wait_ready
 
 
 def _without_none(value: Any) -> Any:
@@ -181,3 +193,51 @@ def test_a_request_queued_behind_the_same_query_takes_its_answer(service: Servic
         state, engine.shortlist_for_buildings, "building", [service.own_building], query
     )
     assert again == [first] and answers.scored == 1
+
+
+def test_a_two_worker_server_shares_answers_and_removes_them_when_it_stops(
+    world: World, tmp_path: Path
+) -> None:
+    shutil.copy(world.db_file, tmp_path / "service.db")
+    db = f"sqlite:///{tmp_path / 'service.db'}"
+    repo = Repository(db)
+    key = create_key(repo, role="viewer", created=datetime.now(UTC))
+    building = str(repo.load_table("buildings")["building_id"].iloc[0])
+    repo.close()
+    shared, port = tmp_path / "shared", free_port()
+    env = {**os.environ, "TENANTMATCH_SHARED_CACHE_DIR": str(shared),
+           "TENANTMATCH_JOBS_DIR": str(tmp_path / "jobs"),
+           "TENANTMATCH_COMPILE_TREES": "false"}  # fmt: skip
+    tool = str(Path(sys.executable).parent / "tenantmatch")
+    with (tmp_path / "server.log").open("wb") as log:
+        server = subprocess.Popen(
+            [tool, "serve", "--port", str(port), "--workers", "2", "--db", db,
+             "--models", str(world.models)],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_ready(base, server, timeout_s=120)
+            answer = httpx.get(f"{base}/v1/buildings/{building}/shortlist",
+                               headers={"X-API-Key": key}, timeout=60)  # fmt: skip
+            assert answer.status_code == 200 and answer.json()["items"]
+            files = sorted(f.name for f in shared.glob("answers-*.sqlite"))
+            assert len(files) == 1  # the workers of this run share one file
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=60)
+    assert server.returncode == 0
+    assert sorted(f.name for f in shared.iterdir()) == []  # removed with its side files
+
+
+def test_removing_shared_answers_keeps_other_runs_files(tmp_path: Path) -> None:
+    settings = Settings(shared_cache_dir=tmp_path)
+    mine = shared_answers_path(settings)
+    assert mine is not None and mine.parent == tmp_path
+    SharedAnswers(mine, maxsize=10).put("state", "query", b"{}")  # the file and its WAL
+    other = tmp_path / "answers-0123456789abcdef.sqlite"
+    other.write_bytes(b"")
+    remove_shared_answers(settings)
+    assert sorted(f.name for f in tmp_path.iterdir()) == [other.name]
+    assert shared_answers_path(Settings(shared_cache_dir="")) is None  # type: ignore[arg-type]
+    assert shared_answers_path(Settings(shared_cache_dir=tmp_path, shortlist_cache=0)) is None

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
 
 from matching import Repository, create_key
-from tests.api.conftest import World
+from tests.api.conftest import World, free_port, wait_ready
 
 SEED = 20261125
 MAX_EXAMPLES = 12
@@ -37,12 +34,6 @@ expected-statuses = ["2xx", "400", "401", "403", "404", "409"]
 SKIPPED_OPERATION = "start_retrain_v1_admin_retrain_post"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def served(world: World, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """(base URL, admin key) of uvicorn serving a private copy of the world."""
@@ -52,7 +43,7 @@ def served(world: World, tmp_path: Path) -> Iterator[tuple[str, str]]:
     repo = Repository(db)
     key = create_key(repo, role="admin", created=datetime.now(UTC))
     repo.close()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "TENANTMATCH_DB": db, "TENANTMATCH_MODELS": str(tmp_path / "store"),
            "TENANTMATCH_JOBS_DIR": str(tmp_path / "jobs")}  # fmt: skip
     log = (tmp_path / "server.log").open("wb")
@@ -63,25 +54,12 @@ def served(world: World, tmp_path: Path) -> Iterator[tuple[str, str]]:
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base, server)
+        wait_ready(base, server)
         yield base, key
     finally:
         server.terminate()
         server.wait(timeout=30)
         log.close()
-
-
-def _wait_ready(base: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert server.poll() is None, "uvicorn exited before it was ready"
-        try:
-            if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError("the service did not become ready within 60 s")
 
 
 @pytest.mark.slow
