@@ -73,8 +73,8 @@ class ShortlistAnswers:
     def _answer(
         self, shortlists: Shortlists, direction: str, id_: str, query: ShortlistQuery
     ) -> bytes:
-        # A state newer than ``state`` may score a miss: its answer is then stored under the
-        # older state, which the next request replaces; an answer is never older than its state.
+        # One freshness check per request: a miss is scored on ``state`` itself, the state its
+        # answer is stored under (a newer state replaces both on the next request).
         state = self.engine.state()
 
         def compute(ids: list[str]) -> list[bytes]:
@@ -99,17 +99,23 @@ class ShortlistAnswers:
                 for i in ids:
                     found[i] = found[i] or self.shared.get(state_key, keys[i])
             missing = [i for i in ids if found[i] is None]
-            for i, body in zip(missing, self._score(shortlists, missing, query), strict=True):
+            scored = self._score(state, shortlists, missing, query)
+            for i, body in zip(missing, scored, strict=True):
                 if self.shared is not None and state_key is not None:
                     self.shared.put(state_key, keys[i], body)
                 found[i] = body
         return [found[i] or b"" for i in ids]
 
-    def _score(self, shortlists: Shortlists, ids: list[str], query: ShortlistQuery) -> list[bytes]:
+    def _score(
+        self, state: ScoringState, shortlists: Shortlists, ids: list[str], query: ShortlistQuery
+    ) -> list[bytes]:
+        """Rendered answers scored on ``state``, the one the cache stores them under (the
+        engine need not check freshness again)."""
         if not ids:
             return []
         self.scored += len(ids)
-        return [render_shortlist(r) for r in shortlists(ids, k=query.k, rules=query.rules())]
+        answers = shortlists(ids, k=query.k, rules=query.rules(), state=state)
+        return [render_shortlist(r) for r in answers]
 
     def _state_key_of(self, state: ScoringState) -> str | None:
         """What ``state`` was built from, as a key other processes compute alike; None when the

@@ -34,17 +34,18 @@ import resource
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
-import pandas as pd
 import psutil
 
 logger = logging.getLogger(__name__)
@@ -214,13 +215,15 @@ def _wrk_summary(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     raise RuntimeError(f"wrk exited with {proc.returncode}: {output}")
 
 
-def _building_ids(folder: Path) -> list[str]:
-    frame = pd.read_csv(folder / "world" / "buildings.csv", usecols=["building_id"])
-    return frame["building_id"].astype(str).tolist()
+def _building_ids(db_file: Path) -> list[str]:
+    """Every building id of the world's database, in a fixed order (the workloads shuffle)."""
+    with closing(sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)) as conn:
+        rows = conn.execute("SELECT building_id FROM buildings ORDER BY building_id").fetchall()
+    return [str(row[0]) for row in rows]
 
 
 def _run(args: dict[str, Any], *, port: int, key: str, server: subprocess.Popen) -> dict:
-    ids = _building_ids(Path(args["db"]).parent)
+    ids = _building_ids(Path(args["db"]))
     rng = np.random.default_rng(0)
     order = [str(x) for x in rng.permutation(ids)]
     warm_ids, rest = order[:WARM_REQUESTS], order[WARM_REQUESTS:]
@@ -265,8 +268,8 @@ def _run(args: dict[str, Any], *, port: int, key: str, server: subprocess.Popen)
 
 
 def measure(args: dict[str, Any]) -> dict[str, Any]:
-    """Start the server on a scratch copy of the database, load it, stop it; args db (file, next
-    to a ``world/`` folder), store, requests, concurrency, duration_s."""
+    """Start the server on a scratch copy of the database, load it, stop it; args db (an SQLite
+    file), store, requests, concurrency, duration_s."""
     with tempfile.TemporaryDirectory(prefix="tenantmatch-http-") as scratch:
         db_file = Path(scratch) / "db.sqlite"
         shutil.copyfile(args["db"], db_file)

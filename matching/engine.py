@@ -117,18 +117,22 @@ class Engine:
         self._scoring = threading.Lock()
 
     def shortlist_for_buildings(
-        self, building_ids: Sequence[str], *, k: int = 20, rules: PoolRules | None = None
-    ) -> list[dict[str, Any]]:
-        """One jsonl object per building id (see ``matching.shortlist``), in query order."""
+        self, building_ids: Sequence[str], *, k: int = 20, rules: PoolRules | None = None,
+        state: ScoringState | None = None,
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        """One jsonl object per building id (see ``matching.shortlist``), in query order;
+        ``state``: one :meth:`state` returned (the caller checked freshness already), else
+        the current one."""
         return self._shortlists(shortlist_for_buildings, building_ids, k=k, rules=rules,
-                                max_scored=self.max_scored)  # fmt: skip
+                                max_scored=self.max_scored, state=state)  # fmt: skip
 
     def shortlist_for_enterprises(
-        self, enterprise_ids: Sequence[str], *, k: int = 20, rules: PoolRules | None = None
-    ) -> list[dict[str, Any]]:
-        """One jsonl object per enterprise id, in query order."""
+        self, enterprise_ids: Sequence[str], *, k: int = 20, rules: PoolRules | None = None,
+        state: ScoringState | None = None,
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        """One jsonl object per enterprise id, in query order; ``state`` as for buildings."""
         return self._shortlists(shortlist_for_enterprises, enterprise_ids, k=k, rules=rules,
-                                max_scored=self.max_scored_buildings)  # fmt: skip
+                                max_scored=self.max_scored_buildings, state=state)  # fmt: skip
 
     def _shortlists(
         self,
@@ -138,9 +142,10 @@ class Engine:
         k: int,
         rules: PoolRules | None,
         max_scored: int | None,
+        state: ScoringState | None,
     ) -> list[dict[str, Any]]:
         """Both directions: cached answers as they are, the others scored one call at a time."""
-        state, rules = self.state(), rules or PoolRules()
+        state, rules = state or self.state(), rules or PoolRules()
 
         def score(missing: list[str]) -> list[dict[str, Any]]:
             with self._scoring:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from api.answers import (
     ShortlistAnswers,
@@ -121,6 +122,22 @@ def _worker(svc: Service, shared: SharedAnswers) -> ShortlistAnswers:
     """A second process's view: its own engine and answers, the same database and shared file."""
     engine = Engine(Repository(svc.settings.db), svc.settings.models, as_of=date.today)
     return ShortlistAnswers(engine, maxsize=10, shared=shared, scope=svc.settings.db)
+
+
+def test_a_scored_answer_checks_freshness_once_and_scores_on_that_state(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = Engine(Repository(service.settings.db), service.settings.models, as_of=date.today)
+    answers = ShortlistAnswers(engine, maxsize=10)
+    states: list[object] = []
+    state = engine.state
+    monkeypatch.setattr(engine, "state", lambda: states.append(state()) or states[-1])
+    body = answers.for_building(service.own_building, ShortlistQuery(k=5))
+    assert len(states) == 1 and answers.scored == 1  # one check (it was one here, one inside)
+    assert json.loads(body)["model_version"] == states[0].model.version  # type: ignore[attr-defined]
+    # the engine scores on the state it is given, without looking for a newer one
+    given = engine.shortlist_for_buildings([service.own_building], k=5, state=states[0])
+    assert len(states) == 1 and json.loads(body) == _without_none(given[0])
 
 
 def test_workers_share_answers_until_the_data_changes(
