@@ -154,13 +154,14 @@ def _wait_quiet(server: psutil.Process) -> None:
 
 def _wrk(
     port: int, ids: list[str], *, concurrency: int, duration_s: float, key: str,
-    server: psutil.Process | None = None,
+    server: psutil.Process,
 ) -> dict[str, Any]:  # fmt: skip
     """GET the shortlists of ``ids`` in their order for ``duration_s`` (should they run out,
     from the start again: ``repeats`` counts those), ``concurrency`` in flight, with wrk: a C
     load generator (the asyncio httpx one cost 2-4 ms of the two cores per request, more than
     a cached answer). CPU ms per request of the server and of the load generator are reported
-    too: on a shared machine they depend far less on the other load than req/s does."""
+    too: on a shared machine they depend far less on the other load than req/s does. Then
+    pauses ``SETTLE_S``, so the answers still in flight do not count in the next run."""
     wrk = shutil.which("wrk")
     if wrk is None:
         raise RuntimeError("wrk not found: install it (Debian: apt-get install -y wrk)")
@@ -170,12 +171,12 @@ def _wrk(
         env = {**os.environ, "TM_IDS": listing.name, "TM_KEY": key}
         cmd = [wrk, "-t1", f"-c{concurrency}", f"-d{int(duration_s)}s", "--timeout", "120s",
                "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{port}"]  # fmt: skip
-        server_cpu = _tree_cpu_s(server) if server is not None else float("nan")
+        server_cpu = _tree_cpu_s(server)
         client_cpu = _children_cpu_s()
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
         client_cpu = _children_cpu_s() - client_cpu
-    if server is not None:
-        server_cpu = _tree_cpu_s(server) - server_cpu
+    server_cpu = _tree_cpu_s(server) - server_cpu
+    time.sleep(SETTLE_S)
     summary = _wrk_summary(proc)
     served = max(summary["requests"], 1)
     wall = summary["duration_us"] / 1e6
@@ -193,11 +194,6 @@ def _wrk(
         "server_cpu_ms_per_request": 1000 * server_cpu / served,
         "client_cpu_ms_per_request": 1000 * client_cpu / served,
     }
-
-
-def _settled(result: dict[str, Any]) -> dict[str, Any]:
-    time.sleep(SETTLE_S)
-    return result
 
 
 def _children_cpu_s() -> float:
@@ -242,7 +238,7 @@ def _run(args: dict[str, Any], *, port: int, key: str, server: subprocess.Popen)
     warm_errors = _warm_up(port, warm_ids, key=key)
     _wait_quiet(load["server"])
     warm_s = time.perf_counter() - warm_start
-    cold, hot, cached = (_settled(_wrk(port, w, **load)) for w in (distinct, repeated, again))
+    cold, hot, cached = (_wrk(port, w, **load) for w in (distinct, repeated, again))
     return {
         "load_generator": "wrk, 1 thread, one request per id in the workload's order",
         "alive_s": alive_s,
