@@ -11,6 +11,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
+import time
 import weakref
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,7 +29,7 @@ from api.answers import (
 )
 from api.schemas import ShortlistQuery
 from api.settings import Settings
-from matching import Engine, Repository, create_key, parse_key, revoke_key
+from matching import Engine, NotFoundError, Repository, create_key, parse_key, revoke_key
 from matching.cache import SharedAnswers
 from tests.api.conftest import Service, World, free_port, start_service, wait_ready
 
@@ -258,3 +260,72 @@ def test_removing_shared_answers_keeps_other_runs_files(tmp_path: Path) -> None:
     assert sorted(f.name for f in tmp_path.iterdir()) == [other.name]
     assert shared_answers_path(Settings(shared_cache_dir="")) is None  # type: ignore[arg-type]
     assert shared_answers_path(Settings(shared_cache_dir=tmp_path, shortlist_cache=0)) is None
+
+
+def _queued(answers: ShortlistAnswers, ids: list[str], query: ShortlistQuery) -> dict[str, Any]:
+    """Ask for ``ids`` from one thread each while the engine is held, so that all of them wait
+    in the queue; then let the engine go. Each id's answer (bytes) or error."""
+    outcome: dict[str, Any] = {}
+
+    def ask(i: str) -> None:
+        try:
+            outcome[i] = answers.for_building(i, query)
+        except Exception as exc:  # the test compares the error itself
+            outcome[i] = exc
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in ids]
+    with answers._scoring:
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 30
+        while sum(len(q) for q in answers._queue.values()) < len(ids):
+            assert time.monotonic() < deadline, "the requests never queued"
+            time.sleep(0.01)
+    for t in threads:
+        t.join(timeout=60)
+    return outcome
+
+
+def _engine_calls(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    calls: list[list[str]] = []
+    real = engine.shortlist_for_buildings
+
+    def counted(ids: list[str], **kwargs: Any) -> list[dict[str, Any]]:
+        calls.append(list(ids))
+        return real(ids, **kwargs)
+
+    monkeypatch.setattr(engine, "shortlist_for_buildings", counted)
+    return calls
+
+
+def test_queued_requests_are_scored_in_one_engine_call_with_the_same_answers(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = Engine(Repository(service.settings.db), service.settings.models, as_of=date.today)
+    ids = [str(i) for i in engine.state().pool.buildings.ids[:5]]
+    query = ShortlistQuery(k=6)
+    alone = ShortlistAnswers(engine, maxsize=10)
+    one_by_one = {i: alone.for_building(i, query) for i in ids}
+    answers = ShortlistAnswers(engine, maxsize=10)
+    calls = _engine_calls(engine, monkeypatch)
+    outcome = _queued(answers, ids, query)
+    assert outcome == one_by_one  # the same bytes, whichever request scored them
+    assert len(calls) == 1 and sorted(calls[0]) == sorted(ids) and answers.scored == 5
+    assert answers._queue == {}  # nothing left waiting (the queue holds no state alive)
+
+
+def test_an_unknown_id_in_a_batch_fails_only_its_own_request(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = Engine(Repository(service.settings.db), service.settings.models, as_of=date.today)
+    ids = [str(i) for i in engine.state().pool.buildings.ids[:2]]
+    query = ShortlistQuery(k=3)
+    expected = {i: ShortlistAnswers(engine, maxsize=10).for_building(i, query) for i in ids}
+    answers = ShortlistAnswers(engine, maxsize=10)
+    calls = _engine_calls(engine, monkeypatch)
+    outcome = _queued(answers, [*ids, "NO-SUCH-BUILDING"], query)
+    assert isinstance(outcome.pop("NO-SUCH-BUILDING"), NotFoundError)
+    assert outcome == expected
+    assert len(calls) == 4 and len(calls[0]) == 3  # the batch, then each id on its own
+    # the next request for a good id is a cache hit, and the queue is empty
+    assert answers.for_building(ids[0], query) == expected[ids[0]] and answers._queue == {}
