@@ -105,25 +105,28 @@ def top_reasons(
     from the largest positive contributions (n, n_features[+1 bias]), strongest first."""
     by_name = {f.name: f for f in features}
     names = [str(c) for c in X.columns.tolist()]  # not label by label from pyarrow
+    known = [by_name.get(name) for name in names]
     contrib = np.asarray(contributions, dtype=np.float64)[:, : len(names)]
     order = np.argsort(-contrib, axis=1, kind="stable")
-    # Python floats: a dict of them is built, and math reads them, faster than numpy scalars
+    # Python floats and ints: dicts of them are built, and math reads them, faster than numpy
+    # scalars read one by one
     values = X.to_numpy(dtype=np.float64).tolist()
+    credits, orders = contrib.tolist(), order.tolist()
     out = []
     for i in range(len(X)):
         row = dict(zip(names, values[i], strict=True))
-        out.append(_row_reasons(row, contrib[i], order[i], names=names, by_name=by_name,
+        out.append(_row_reasons(row, credits[i], orders[i], names=names, known=known,
                                 vocab=vocab, top=top))  # fmt: skip
     return out
 
 
 def _row_reasons(
     row: Row,
-    contrib: np.ndarray,
-    order: np.ndarray,
+    contrib: Sequence[float],
+    order: Sequence[int],
     *,
     names: list[str],
-    by_name: Mapping[str, Feature],
+    known: list[Feature | None],
     vocab: Vocabulary,
     top: int,
 ) -> list[dict[str, object]]:
@@ -132,11 +135,11 @@ def _row_reasons(
     for j in order:
         if len(reasons) >= top or contrib[j] <= 0:
             break
-        feature = by_name.get(names[j])
+        feature = known[j]
         text = reason_text(feature, row, vocab=vocab) if feature is not None else ""
         if not text or text in seen:  # two space features can share one phrase
             continue
         seen.add(text)
-        weight = round(float(contrib[j]), WEIGHT_DECIMALS)
+        weight = round(contrib[j], WEIGHT_DECIMALS)
         reasons.append({"feature": names[j], "text": text, "weight": weight})
     return reasons

@@ -356,17 +356,21 @@ def _items(
     side = pool.enterprises if building_query else pool.buildings
     other = pairs.enterprise if building_query else pairs.building
     key = "enterprise_id" if building_query else "building_id"
+    # whole columns at once: ids and names one by one from pyarrow cost ~5 us each
+    ids, names = side.ids[other].tolist(), side.names[other].tolist()
+    queries, scores = pairs.query.tolist(), kept.score.tolist()
     out: list[list[dict[str, Any]]] = [[] for _ in range(n_queries)]
     for i in range(len(pairs)):
-        q, e, o = int(pairs.query[i]), int(pairs.enterprise[i]), int(other[i])
+        q = queries[i]
         item = {
             "rank": len(out[q]) + 1,
-            key: str(side.ids[o]),
-            "name": side.names[o],
-            "score": round(float(kept.score[i]), SCORE_DECIMALS),
+            key: str(ids[i]),
+            "name": names[i],
+            "score": round(scores[i], SCORE_DECIMALS),
             "reasons": reasons[i],
         }
         if rules.include_risky:
+            e = int(pairs.enterprise[i])
             flags, credit = pool.risk_flags[e], pool.credit_score[e]
             item["risk_warnings"] = risk_warnings(flags, credit_score=float(credit))
         out[q].append(item)
