@@ -140,7 +140,10 @@ class _Side:
         for column in columns:
             codes[column], categories[column] = _codes(frame[column])
         names = _objects(frame["name"])
-        return cls(pd.Index(frame.index.astype("str")), names, codes, categories)
+        # One contiguous pyarrow array: a shortlist takes its items' ids by position, and
+        # pyarrow joins the chunks of a chunked array on every take (2 ms at 1M enterprises).
+        ids = pd.Index(frame.index.astype("str").to_numpy(), dtype="str")
+        return cls(ids, names, codes, categories)
 
     def isin(self, column: str, wanted: frozenset[str]) -> np.ndarray:
         """Boolean mask (n,) of rows whose ``column`` is one of ``wanted``; all True if empty."""

@@ -329,3 +329,19 @@ def test_an_unknown_id_in_a_batch_fails_only_its_own_request(
     assert len(calls) == 4 and len(calls[0]) == 3  # the batch, then each id on its own
     # the next request for a good id is a cache hit, and the queue is empty
     assert answers.for_building(ids[0], query) == expected[ids[0]] and answers._queue == {}
+
+
+def test_an_idle_scorer_thread_ends_and_the_next_miss_starts_another(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("api.answers.IDLE_SCORER_S", 1.0)
+    engine = Engine(Repository(service.settings.db), service.settings.models, as_of=date.today)
+    answers = ShortlistAnswers(engine, maxsize=10)
+    ids = [str(i) for i in engine.state().pool.buildings.ids[:2]]
+    first = answers.for_building(ids[0], ShortlistQuery(k=3))
+    scorer = answers._scorer
+    assert scorer is not None
+    scorer.join(timeout=30)
+    assert not scorer.is_alive() and answers._scorer is None
+    second = answers.for_building(ids[1], ShortlistQuery(k=3))
+    assert json.loads(first)["query"] != json.loads(second)["query"] and answers.scored == 2
