@@ -5,6 +5,8 @@ validation, no serialisation. The cache belongs to the engine's current scoring 
 emptied when a new state arrives (data, model or date changed), like the engine's own cache.
 The workers of one server also share what they scored (``SharedAnswers``): a query one worker
 answered is not scored again by the others while the data and the model stay the same.
+What is left to score waits in a queue that one scorer thread per worker answers in batches
+(``ShortlistAnswers._shared_or_scored``).
 """
 
 from __future__ import annotations
