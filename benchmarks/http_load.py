@@ -60,6 +60,7 @@ DURATION_S = 15.0
 HOT_SET = 300  # buildings a city's promotion staff work on in the "repeated" workload
 STDERR_TAIL_CHARS = 4000  # of the server's log kept in the result
 SETTLE_S = 3.0  # between workloads: answers abandoned in flight finish meanwhile
+CONNECTIONS_AFTER_S = 3.0  # into a workload, when the connections per worker are counted
 WRK_SCRIPT = Path(__file__).with_name("wrk_shortlists.lua")
 
 
@@ -173,7 +174,12 @@ def _wrk(
                "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{port}"]  # fmt: skip
         server_cpu = _tree_cpu_s(server)
         client_cpu = _children_cpu_s()
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=env) as running:  # fmt: skip
+            time.sleep(min(CONNECTIONS_AFTER_S, duration_s / 2))
+            split = _connections_per_worker(server, port=port)
+            stdout, stderr = running.communicate()
+        proc = subprocess.CompletedProcess(cmd, running.returncode, stdout, stderr)
         client_cpu = _children_cpu_s() - client_cpu
     server_cpu = _tree_cpu_s(server) - server_cpu
     time.sleep(SETTLE_S)
@@ -193,7 +199,24 @@ def _wrk(
         "latency": {"n": summary["requests"], **{f"{name}_ms": v for name, v in ms.items()}},
         "server_cpu_ms_per_request": 1000 * server_cpu / served,
         "client_cpu_ms_per_request": 1000 * client_cpu / served,
+        "connections_per_worker": split,
     }
+
+
+def _connections_per_worker(server: psutil.Process, *, port: int) -> list[int]:
+    """Established connections on ``port`` held by each worker process, most first: the
+    workers share one listening socket, and whichever accepts first keeps the connection for
+    the whole run, so wrk's connections need not split evenly (a worker with fewer queues
+    fewer misses, and scores them in smaller batches)."""
+    counts = []
+    for worker in server.children(recursive=True):
+        try:
+            held = worker.net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        counts.append(sum(1 for c in held if c.status == psutil.CONN_ESTABLISHED
+                          and c.laddr and c.laddr.port == port))  # fmt: skip
+    return sorted((c for c in counts if c), reverse=True)
 
 
 def _children_cpu_s() -> float:
@@ -350,7 +373,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{ns.label} {name}: {w['req_per_s']:.1f} req/s, p50 {w['latency']['p50_ms']:.0f} "
               f"p95 {w['latency']['p95_ms']:.0f} p99 {w['latency']['p99_ms']:.0f} ms, "
               f"errors {w['error_count']}, server CPU {w['server_cpu_ms_per_request']:.2f} ms/req, "
-              f"load generator {w['client_cpu_ms_per_request']:.2f}")  # fmt: skip
+              f"load generator {w['client_cpu_ms_per_request']:.2f}, connections per worker "
+              f"{w['connections_per_worker']}")  # fmt: skip
     return 0
 
 
