@@ -65,3 +65,22 @@ def test_compiled_trees_score_the_same_on_several_threads(threads: int) -> None:
     np.testing.assert_array_equal(compiled.score(X, threads=threads), one)
     np.testing.assert_array_equal(compiled.score(X.iloc[:1], threads=threads), one[:1])
     assert compiled.score(X.iloc[:0], threads=threads) is None
+
+
+def test_the_sparse_credit_table_sums_exactly_like_the_dense_one() -> None:
+    # the credits of the leaves a row reaches, summed over the trees in order, dense: what
+    # the sparse look-up must reproduce bit for bit (reasons' weights are rounded from it)
+    scorer, X = _fitted()
+    explainer = path_explainer(scorer)
+    assert explainer is not None
+    n_cells = len(explainer.indptr) - 1
+    dense = np.zeros((n_cells, explainer.n_features))
+    leaf_of_entry = np.repeat(np.arange(n_cells), np.diff(explainer.indptr))
+    dense[leaf_of_entry, explainer.columns] = explainer.values
+    assert 0 < len(explainer.values) < dense.size  # sparse indeed: a path splits on few features
+    leaves = scorer.booster_.predict(X.to_numpy(), pred_leaf=True).astype(np.int64)
+    cells = leaves + explainer.offsets[None, : leaves.shape[1]]
+    expected = np.zeros((len(X), explainer.n_features))
+    for tree in range(cells.shape[1]):
+        expected += dense[cells[:, tree]]
+    np.testing.assert_array_equal(explainer.contributions(X)[:, :-1], expected)
