@@ -120,16 +120,24 @@ def test_shortlist_audit_entries_are_stored_by_shutdown(world: World, tmp_path: 
     assert all(e["target"] for e in entries)
 
 
+def _engine(svc: Service) -> Engine:
+    """An engine of its own on the service's database and model store, as a worker holds."""
+    return Engine(Repository(svc.settings.db), svc.settings.models, as_of=date.today)
+
+
+def _building_ids(engine: Engine, n: int) -> list[str]:
+    return [str(i) for i in engine.state().pool.buildings.ids[:n]]
+
+
 def _worker(svc: Service, shared: SharedAnswers) -> ShortlistAnswers:
     """A second process's view: its own engine and answers, the same database and shared file."""
-    engine = Engine(Repository(svc.settings.db), svc.settings.models, as_of=date.today)
-    return ShortlistAnswers(engine, maxsize=10, shared=shared, scope=svc.settings.db)
+    return ShortlistAnswers(_engine(svc), maxsize=10, shared=shared, scope=svc.settings.db)
 
 
 def test_a_scored_answer_checks_freshness_once_and_scores_on_that_state(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = Engine(Repository(service.settings.db), service.settings.models, as_of=date.today)
+    engine = _engine(service)
     answers = ShortlistAnswers(engine, maxsize=10)
     states: list[object] = []
     state = engine.state
@@ -203,7 +211,7 @@ def test_an_empty_shared_cache_dir_turns_sharing_off(tmp_path: Path) -> None:
 def test_a_request_queued_behind_the_same_query_takes_its_answer(service: Service) -> None:
     # As if two requests for one building missed together: the second, let in after the first
     # scored, finds the answer instead of scoring it again.
-    engine = Engine(Repository(service.settings.db), service.settings.models, as_of=date.today)
+    engine = _engine(service)
     answers = ShortlistAnswers(engine, maxsize=10)
     query = ShortlistQuery(k=4)
     first = answers.for_building(service.own_building, query)
@@ -301,8 +309,8 @@ def _engine_calls(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[list[
 def test_queued_requests_are_scored_in_one_engine_call_with_the_same_answers(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = Engine(Repository(service.settings.db), service.settings.models, as_of=date.today)
-    ids = [str(i) for i in engine.state().pool.buildings.ids[:5]]
+    engine = _engine(service)
+    ids = _building_ids(engine, 5)
     query = ShortlistQuery(k=6)
     alone = ShortlistAnswers(engine, maxsize=10)
     one_by_one = {i: alone.for_building(i, query) for i in ids}
@@ -317,8 +325,8 @@ def test_queued_requests_are_scored_in_one_engine_call_with_the_same_answers(
 def test_an_unknown_id_in_a_batch_fails_only_its_own_request(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = Engine(Repository(service.settings.db), service.settings.models, as_of=date.today)
-    ids = [str(i) for i in engine.state().pool.buildings.ids[:2]]
+    engine = _engine(service)
+    ids = _building_ids(engine, 2)
     query = ShortlistQuery(k=3)
     expected = {i: ShortlistAnswers(engine, maxsize=10).for_building(i, query) for i in ids}
     answers = ShortlistAnswers(engine, maxsize=10)
@@ -335,9 +343,9 @@ def test_an_idle_scorer_thread_ends_and_the_next_miss_starts_another(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("api.answers.IDLE_SCORER_S", 1.0)
-    engine = Engine(Repository(service.settings.db), service.settings.models, as_of=date.today)
+    engine = _engine(service)
     answers = ShortlistAnswers(engine, maxsize=10)
-    ids = [str(i) for i in engine.state().pool.buildings.ids[:2]]
+    ids = _building_ids(engine, 2)
     first = answers.for_building(ids[0], ShortlistQuery(k=3))
     scorer = answers._scorer
     assert scorer is not None
