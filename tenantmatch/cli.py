@@ -258,25 +258,18 @@ def serve(
     db: DbOpt = None,
     models: ModelsOpt = None,
 ) -> None:
-    """The HTTP API and the web page."""
-    import uvicorn
+    """The HTTP API and the web page (on Linux each worker listens on a socket of its own)."""
+    from api.server import PortInUseError
+    from api.server import serve as serve_app
 
     settings = _settings(db, models, host=host, port=port, workers=workers)
     # Workers are separate processes: they read the same settings from the environment.
     settings.export_to_environ()
     output.info(f"tenantmatch serving on http://{settings.host}:{settings.port}/")
     try:
-        uvicorn.run(
-            "api.app:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            log_level="info",
-            # a worker busy scoring answers the supervisor's ping late; 5 s (the default) made
-            # uvicorn restart busy workers under load and drop their connections
-            timeout_worker_healthcheck=30,
-        )
+        serve_app(host=settings.host, port=settings.port, workers=settings.workers)
+    except PortInUseError as exc:
+        raise InputError(str(exc)) from exc
     finally:
         remove_shared_answers(settings)  # the workers are gone: nobody reads it any more
 

@@ -3,12 +3,16 @@ each test module (or test) then serves a private copy of that database through t
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +58,49 @@ def wait_ready(base: str, server: subprocess.Popen[bytes], *, timeout_s: float =
             pass
         time.sleep(0.3)
     raise AssertionError(f"the service did not become ready within {timeout_s} s")
+
+
+@dataclass(frozen=True)
+class Served:
+    """A real ``tenantmatch serve`` process over a copy of the world, and a viewer's key."""
+
+    process: subprocess.Popen[bytes]
+    base: str
+    port: int
+    key: str
+    building: str
+    shared: Path  # the folder of the workers' shared answers
+
+
+@contextmanager
+def tenantmatch_serve(world: World, tmp: Path, *, workers: int = 2) -> Iterator[Served]:
+    """``tenantmatch serve --workers N`` on a free port until ready; SIGTERM to its session
+    when the block ends, waiting for the exit (the caller checks ``process.returncode``)."""
+    shutil.copy(world.db_file, tmp / "service.db")
+    db = f"sqlite:///{tmp / 'service.db'}"
+    repo = Repository(db)
+    key = create_key(repo, role="viewer", created=datetime.now(UTC))
+    building = str(repo.load_table("buildings")["building_id"].iloc[0])
+    repo.close()
+    shared, port = tmp / "shared", free_port()
+    env = {**os.environ, "TENANTMATCH_SHARED_CACHE_DIR": str(shared),
+           "TENANTMATCH_JOBS_DIR": str(tmp / "jobs"),
+           "TENANTMATCH_COMPILE_TREES": "false"}  # fmt: skip
+    tool = str(Path(sys.executable).parent / "tenantmatch")
+    with (tmp / "server.log").open("wb") as log:
+        server = subprocess.Popen(
+            [tool, "serve", "--port", str(port), "--workers", str(workers), "--db", db,
+             "--models", str(world.models)],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_ready(base, server, timeout_s=120)
+            yield Served(server, base, port, key, building, shared)
+        finally:
+            with suppress(ProcessLookupError):  # a test may have stopped it already
+                os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=60)
 
 
 @dataclass(frozen=True)

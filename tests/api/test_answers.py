@@ -6,15 +6,10 @@ from __future__ import annotations
 
 import gc
 import json
-import os
-import shutil
-import signal
-import subprocess
-import sys
 import threading
 import time
 import weakref
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +24,9 @@ from api.answers import (
 )
 from api.schemas import ShortlistQuery
 from api.settings import Settings
-from matching import Engine, NotFoundError, Repository, create_key, parse_key, revoke_key
+from matching import Engine, NotFoundError, Repository, parse_key, revoke_key
 from matching.cache import SharedAnswers
-from tests.api.conftest import Service, World, free_port, start_service, wait_ready
+from tests.api.conftest import Service, World, start_service, tenantmatch_serve
 
 
 def _without_none(value: Any) -> Any:
@@ -225,36 +220,14 @@ def test_a_request_queued_behind_the_same_query_takes_its_answer(service: Servic
 def test_a_two_worker_server_shares_answers_and_removes_them_when_it_stops(
     world: World, tmp_path: Path
 ) -> None:
-    shutil.copy(world.db_file, tmp_path / "service.db")
-    db = f"sqlite:///{tmp_path / 'service.db'}"
-    repo = Repository(db)
-    key = create_key(repo, role="viewer", created=datetime.now(UTC))
-    building = str(repo.load_table("buildings")["building_id"].iloc[0])
-    repo.close()
-    shared, port = tmp_path / "shared", free_port()
-    env = {**os.environ, "TENANTMATCH_SHARED_CACHE_DIR": str(shared),
-           "TENANTMATCH_JOBS_DIR": str(tmp_path / "jobs"),
-           "TENANTMATCH_COMPILE_TREES": "false"}  # fmt: skip
-    tool = str(Path(sys.executable).parent / "tenantmatch")
-    with (tmp_path / "server.log").open("wb") as log:
-        server = subprocess.Popen(
-            [tool, "serve", "--port", str(port), "--workers", "2", "--db", db,
-             "--models", str(world.models)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        try:
-            base = f"http://127.0.0.1:{port}"
-            wait_ready(base, server, timeout_s=120)
-            answer = httpx.get(f"{base}/v1/buildings/{building}/shortlist",
-                               headers={"X-API-Key": key}, timeout=60)  # fmt: skip
-            assert answer.status_code == 200 and answer.json()["items"]
-            files = sorted(f.name for f in shared.glob("answers-*.sqlite"))
-            assert len(files) == 1  # the workers of this run share one file
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=60)
-    assert server.returncode == 0
-    assert sorted(f.name for f in shared.iterdir()) == []  # removed with its side files
+    with tenantmatch_serve(world, tmp_path, workers=2) as served:
+        answer = httpx.get(f"{served.base}/v1/buildings/{served.building}/shortlist",
+                           headers={"X-API-Key": served.key}, timeout=60)  # fmt: skip
+        assert answer.status_code == 200 and answer.json()["items"]
+        files = sorted(f.name for f in served.shared.glob("answers-*.sqlite"))
+        assert len(files) == 1  # the workers of this run share one file
+    assert served.process.returncode == 0
+    assert sorted(f.name for f in served.shared.iterdir()) == []  # removed with its side files
 
 
 def test_removing_shared_answers_keeps_other_runs_files(tmp_path: Path) -> None:

@@ -1,0 +1,150 @@
+"""``tenantmatch serve``: the app on uvicorn, in one process or on worker processes that each
+listen on a socket of their own.
+
+uvicorn's multi-worker mode shares one listening socket between its workers, and a worker
+woken by a burst of connections accepts every one waiting (asyncio accepts up to the backlog
+per wake-up). Keep-alive clients then stay with that worker: one load run split its 32
+connections 29/3, so one worker queued nearly every miss while the other core idled. Here each
+worker binds its own socket with ``SO_REUSEPORT`` and the kernel spreads new connections over
+the listening sockets by a hash of their addresses. A worker's socket starts listening only
+once its app has loaded (asyncio calls ``listen`` when uvicorn starts serving), so a worker
+still loading gets no connection; a worker that dies takes its socket with it and the others
+take the new connections until its replacement listens.
+
+Linux only (elsewhere ``SO_REUSEPORT`` does not balance): other systems, and one worker, run
+uvicorn as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import socket
+import sys
+import threading
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+import uvicorn
+from uvicorn.config import STARTUP_FAILURE
+
+log = logging.getLogger(__name__)
+
+APP = "api.app:create_app"
+POLL_S = 0.5  # how often the supervisor looks at its workers
+STOP_GRACE_S = 30.0  # a worker asked to stop that is still running this long is killed
+
+
+class PortInUseError(OSError):
+    """The address to serve on is taken by another program (or another server)."""
+
+
+def serve(*, host: str, port: int, workers: int, log_level: str = "info") -> None:
+    """Serve the app until SIGINT or SIGTERM; on Linux with several workers, one socket each
+    (:class:`Workers`). SystemExit(3), uvicorn's startup-failure code, if the app cannot start."""
+    options: dict[str, Any] = {"factory": True, "host": host, "port": port,
+                               "log_level": log_level}  # fmt: skip
+    if workers == 1 or not sys.platform.startswith("linux"):
+        # a worker busy scoring answers the supervisor's ping late; 5 s (the default) made
+        # uvicorn restart busy workers under load and drop their connections
+        uvicorn.run(APP, workers=workers, timeout_worker_healthcheck=30, **options)
+        return
+    check_port_free(host, port)
+    Workers(options, count=workers).run()
+
+
+def check_port_free(host: str, port: int) -> None:
+    """PortInUseError when a socket listens on ``host:port``. Workers bind with
+    ``SO_REUSEPORT``, which would otherwise join a serving server of the same user silently;
+    this plain bind fails on any listening socket there (``SO_REUSEADDR`` only lets it past
+    connections of an earlier run waiting in TIME_WAIT)."""
+    with socket.socket(_family(host)) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no owner
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            message = f"cannot serve on {host}:{port}: {exc.strerror}"
+            raise PortInUseError(exc.errno, message) from exc
+
+
+def worker_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` with ``SO_REUSEPORT``, not listening yet: it joins the
+    kernel's balancing group when asyncio calls ``listen`` on it."""
+    sock = socket.socket(_family(host))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET  # uvicorn's rule
+
+
+def _run_worker(options: dict[str, Any]) -> None:
+    """A worker process: its own socket, then uvicorn on it (SIGINT/SIGTERM end it with exit 0)."""
+    config = uvicorn.Config(APP, **options)
+    uvicorn.Server(config).run(sockets=[worker_socket(config.host, config.port)])
+
+
+class Workers:
+    """``count`` worker processes (spawned, so none inherits the supervisor's threads), kept
+    running until SIGINT or SIGTERM: a worker that fails is replaced; one that ends cleanly
+    was asked to (the signal reached it first) and is not; a worker whose app cannot start
+    stops them all with SystemExit(3)."""
+
+    def __init__(self, options: dict[str, Any], *, count: int) -> None:
+        self.options = options
+        self.count = count
+        self.stop = threading.Event()
+        self._context = multiprocessing.get_context("spawn")
+
+    def run(self) -> None:
+        handlers = {sig: signal.signal(sig, self._on_signal)
+                    for sig in (signal.SIGINT, signal.SIGTERM)}  # fmt: skip
+        processes = [self._start() for _ in range(self.count)]
+        failed = False
+        try:
+            while not self.stop.wait(POLL_S) and any(p.exitcode != 0 for p in processes):
+                for i, process in enumerate(processes):
+                    if process.exitcode in (None, 0):
+                        continue
+                    if process.exitcode == STARTUP_FAILURE:
+                        log.error("worker %s could not start its app; stopping", process.pid)
+                        failed = True
+                        self.stop.set()
+                        break
+                    log.warning("worker %s exited with code %s; starting another",
+                                process.pid, process.exitcode)  # fmt: skip
+                    processes[i] = self._start()
+        finally:
+            _stop_all(processes)
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+        if failed:
+            raise SystemExit(STARTUP_FAILURE)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.stop.set()
+
+    def _start(self) -> BaseProcess:
+        process = self._context.Process(target=_run_worker, args=(self.options,),
+                                        name="tenantmatch-worker")  # fmt: skip
+        process.start()
+        log.info("started worker %s", process.pid)
+        return process
+
+
+def _stop_all(processes: list[BaseProcess]) -> None:
+    """SIGTERM to the running workers (uvicorn finishes their open requests), SIGKILL to any
+    still running ``STOP_GRACE_S`` later."""
+    for process in processes:
+        if process.exitcode is None:
+            process.terminate()
+    for process in processes:
+        process.join(STOP_GRACE_S)
+        if process.exitcode is None:
+            process.kill()
+            process.join()

@@ -1,0 +1,136 @@
+"""``tenantmatch serve`` with several workers: a listening socket per worker (the kernel spreads
+the connections), a failed worker replaced, a taken port refused with a clear error."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from api.server import PortInUseError, check_port_free, worker_socket
+from tests.api.conftest import World, free_port, tenantmatch_serve, wait_ready
+
+CONNECTIONS = 32
+
+
+def _workers(server: subprocess.Popen[bytes]) -> list[psutil.Process]:
+    """The server's worker processes: its children that listen on a TCP socket."""
+    found = []
+    for child in psutil.Process(server.pid).children():
+        try:
+            if any(c.status == psutil.CONN_LISTEN for c in child.net_connections("tcp")):
+                found.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def _listening_inodes(worker: psutil.Process, port: int) -> set[str]:
+    """The sockets (``socket:[inode]``) ``worker`` listens on at ``port``."""
+    fds = [c.fd for c in worker.net_connections("tcp")
+           if c.status == psutil.CONN_LISTEN and c.laddr.port == port]  # fmt: skip
+    return {os.readlink(f"/proc/{worker.pid}/fd/{fd}") for fd in fds}
+
+
+def _held(worker: psutil.Process, port: int) -> int:
+    return sum(1 for c in worker.net_connections("tcp")
+               if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port)  # fmt: skip
+
+
+def _until(condition, timeout_s: float = 120):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT balances on Linux")
+def test_each_worker_listens_on_its_own_socket_and_a_burst_of_connections_is_spread(
+    world: World, tmp_path: Path
+) -> None:
+    with tenantmatch_serve(world, tmp_path, workers=2) as served:
+        workers = _until(lambda: (w := _workers(served.process)) and len(w) == 2 and w)
+        sockets = [_listening_inodes(w, served.port) for w in workers]
+        assert all(len(s) == 1 for s in sockets) and sockets[0] != sockets[1]
+        # 32 connections opened at once, as a load generator does: each is accepted by the
+        # worker its hash picks (uvicorn's shared socket once gave one worker 29 of them)
+        clients = [socket.create_connection(("127.0.0.1", served.port)) for _ in range(CONNECTIONS)]
+        try:
+            held = _until(lambda: (h := [_held(w, served.port) for w in workers])
+                          and sum(h) == CONNECTIONS and h)  # fmt: skip
+            # Binomial(32, 1/2): a worker with fewer than 4 has a chance of about 1e-5
+            assert min(held) >= 4, held
+        finally:
+            for client in clients:
+                client.close()
+    assert served.process.returncode == 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT balances on Linux")
+def test_a_worker_that_dies_is_replaced_and_the_other_keeps_answering(
+    world: World, tmp_path: Path
+) -> None:
+    import httpx
+
+    with tenantmatch_serve(world, tmp_path, workers=2) as served:
+        workers = _until(lambda: (w := _workers(served.process)) and len(w) == 2 and w)
+        victim, survivor = workers
+        victim.kill()
+        victim.wait(timeout=30)
+        # its socket went with it: every new connection reaches the survivor meanwhile
+        for _ in range(8):
+            assert httpx.get(f"{served.base}/healthz", timeout=30).status_code == 200
+        replaced = _until(lambda: (w := _workers(served.process)) and len(w) == 2 and w)
+        pids = {w.pid for w in replaced}
+        assert survivor.pid in pids and victim.pid not in pids
+        wait_ready(served.base, served.process)
+    assert served.process.returncode == 0
+
+
+def test_serving_on_a_taken_port_fails_with_a_clear_error(world: World, tmp_path: Path) -> None:
+    tool = str(Path(sys.executable).parent / "tenantmatch")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run(
+            [tool, "serve", "--port", str(port), "--workers", "2", "--db",
+             f"sqlite:///{world.db_file}", "--models", str(world.models)],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert run.returncode != 0
+    assert f"cannot serve on 127.0.0.1:{port}" in run.stderr
+
+
+def test_worker_sockets_share_a_port_and_keep_everyone_else_out() -> None:
+    port = free_port()
+    first, second = worker_socket("127.0.0.1", port), worker_socket("127.0.0.1", port)
+    try:
+        assert first.getsockname() == second.getsockname() == ("127.0.0.1", port)
+        first.listen()  # as a serving worker's socket
+        second.listen()
+        with pytest.raises(PortInUseError, match=f"cannot serve on 127.0.0.1:{port}"):
+            check_port_free("127.0.0.1", port)
+    finally:
+        first.close()
+        second.close()
+    check_port_free("127.0.0.1", port)  # free again: no error
+
+
+def test_sigterm_to_the_supervisor_alone_stops_its_workers(world: World, tmp_path: Path) -> None:
+    with tenantmatch_serve(world, tmp_path, workers=2) as served:
+        workers = _until(lambda: (w := _workers(served.process)) and len(w) == 2 and w)
+        os.kill(served.process.pid, signal.SIGTERM)  # not to the session: the workers must
+        served.process.wait(timeout=60)  # hear it from the supervisor
+        assert served.process.returncode == 0
+        assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
