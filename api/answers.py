@@ -194,11 +194,11 @@ class ShortlistAnswers:
             for m in batch:
                 found[m.id] = found[m.id] or self.shared.get(state_key, keys[m.id])
         missing = [m.id for m in batch if found[m.id] is None]
-        scored = self._score(state, first.shortlists, missing, first.query)
-        for i, body in zip(missing, scored, strict=True):
-            if self.shared is not None and state_key is not None:
-                self.shared.put(state_key, keys[i], body)
-            found[i] = body
+        scored = dict(zip(missing, self._score(state, first.shortlists, missing, first.query),
+                          strict=True))  # fmt: skip
+        if scored and self.shared is not None and state_key is not None:
+            self.shared.put(state_key, {keys[i]: body for i, body in scored.items()})
+        found |= scored
         return [found[m.id] or b"" for m in batch]
 
     def _score(

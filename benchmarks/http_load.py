@@ -204,10 +204,10 @@ def _wrk(
 
 
 def _connections_per_worker(server: psutil.Process, *, port: int) -> list[int]:
-    """Established connections on ``port`` held by each worker process, most first: the
-    workers share one listening socket, and whichever accepts first keeps the connection for
-    the whole run, so wrk's connections need not split evenly (a worker with fewer queues
-    fewer misses, and scores them in smaller batches)."""
+    """Established connections on ``port`` held by each worker process, most first. A worker
+    keeps a connection for the whole run and scores in batches the misses its connections
+    queue, so the split matters: with uvicorn's one shared socket a run once split 29/3; with
+    a socket per worker (``api.server``) the kernel spreads them by a hash."""
     counts = []
     for worker in server.children(recursive=True):
         try:

@@ -17,7 +17,7 @@ import logging
 import sqlite3
 import threading
 import weakref
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -137,16 +137,20 @@ class SharedAnswers:
             return None
         return None if row is None else bytes(row[0])
 
-    def put(self, state: str, query: str, body: bytes) -> None:
-        """Store an answer; the first state change seen here drops the older states' entries."""
+    def put(self, state: str, answers: Mapping[str, bytes]) -> None:
+        """Store answers by query key, in one transaction; the first state change seen here
+        drops the older states' entries, and the oldest entries beyond ``maxsize`` go."""
         try:
             with self._connection() as conn:
                 if state != self._current_state:
                     conn.execute("DELETE FROM answers WHERE state != ?", (state,))
                     self._current_state = state
-                conn.execute("INSERT OR IGNORE INTO answers VALUES (?, ?, ?)", (state, query, body))
-                conn.execute("DELETE FROM answers WHERE rowid IN (SELECT rowid FROM answers "
-                             "ORDER BY rowid DESC LIMIT -1 OFFSET ?)", (self.maxsize,))  # fmt: skip
+                rows = [(state, query, body) for query, body in answers.items()]
+                conn.executemany("INSERT OR IGNORE INTO answers VALUES (?, ?, ?)", rows)
+                # rowids rise with each insert: the newest maxsize are the top ones (an index
+                # lookup, where ORDER BY ... OFFSET walked maxsize rows per answer)
+                conn.execute("DELETE FROM answers WHERE rowid <= (SELECT max(rowid) FROM answers)"
+                             " - ?", (self.maxsize,))  # fmt: skip
         except sqlite3.Error as exc:
             logger.warning("shared answers %s not writable, not shared: %s", self.path, exc)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -108,16 +108,36 @@ def top_reasons(
     known = [by_name.get(name) for name in names]
     contrib = np.asarray(contributions, dtype=np.float64)[:, : len(names)]
     order = np.argsort(-contrib, axis=1, kind="stable")
-    # Python floats and ints: dicts of them are built, and math reads them, faster than numpy
-    # scalars read one by one
+    # Python floats and ints: math reads them faster than numpy scalars read one by one
     values = X.to_numpy(dtype=np.float64).tolist()
     credits, orders = contrib.tolist(), order.tolist()
-    out = []
-    for i in range(len(X)):
-        row = dict(zip(names, values[i], strict=True))
-        out.append(_row_reasons(row, credits[i], orders[i], names=names, known=known,
-                                vocab=vocab, top=top))  # fmt: skip
-    return out
+    columns = {name: j for j, name in enumerate(names)}
+    return [_row_reasons(_RowView(values[i], columns), credits[i], orders[i], names=names,
+                         known=known, vocab=vocab, top=top)
+            for i in range(len(X))]  # fmt: skip
+
+
+class _RowView(Mapping[str, float]):
+    """One row of X read by feature name, without building a dict of all its columns: a
+    reason reads a few of them (a batch of 16 shortlists has 800 rows of 75 features)."""
+
+    __slots__ = ("_columns", "_values")
+
+    def __init__(self, values: list[float], columns: dict[str, int]) -> None:
+        self._values = values
+        self._columns = columns
+
+    def __getitem__(self, name: str) -> float:
+        return self._values[self._columns[name]]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._columns
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
 
 
 def _row_reasons(

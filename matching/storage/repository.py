@@ -9,7 +9,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Integer, Text, cast, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Text,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from matching import contract
@@ -185,7 +196,7 @@ class Repository:
     def get_meta(self, key: str) -> str | None:
         """The stored value of metadata ``key``, None when absent."""
         with self._reading() as conn:
-            return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+            return conn.execute(_META_VALUE, {"key": key}).scalar()
 
     def set_meta(self, key: str, value: str) -> None:
         """Store metadata ``key``; ``schema_version`` and ``data_version`` are storage's own."""
@@ -311,6 +322,10 @@ class Repository:
                 yield conn
         except SQLAlchemyError as exc:
             raise StorageError(f"reading {self!r} failed: {exc}") from exc
+
+
+# built once: the service reads data_version on every scored request
+_META_VALUE = select(meta.c.value).where(meta.c.key == bindparam("key"))
 
 
 def _spec(name: str) -> contract.Table:

@@ -234,7 +234,7 @@ def test_removing_shared_answers_keeps_other_runs_files(tmp_path: Path) -> None:
     settings = Settings(shared_cache_dir=tmp_path)
     mine = shared_answers_path(settings)
     assert mine is not None and mine.parent == tmp_path
-    SharedAnswers(mine, maxsize=10).put("state", "query", b"{}")  # the file and its WAL
+    SharedAnswers(mine, maxsize=10).put("state", {"query": b"{}"})  # the file and its WAL
     other = tmp_path / "answers-0123456789abcdef.sqlite"
     other.write_bytes(b"")
     remove_shared_answers(settings)

@@ -107,15 +107,18 @@ def test_shared_answers_are_seen_by_another_process_and_keep_one_state(tmp_path)
     path = tmp_path / "shared" / "answers.sqlite"
     worker, sibling = SharedAnswers(path, maxsize=3), SharedAnswers(path, maxsize=3)
     assert sibling.get("v1", "B1") is None
-    worker.put("v1", "B1", b'{"a": 1}')
+    worker.put("v1", {"B1": b'{"a": 1}'})
     assert sibling.get("v1", "B1") == b'{"a": 1}'
     assert sibling.get("v2", "B1") is None  # another state: another answer
-    sibling.put("v2", "B1", b'{"a": 2}')  # the first entry of a new state drops the old ones
+    sibling.put("v2", {"B1": b'{"a": 2}'})  # the first entry of a new state drops the old ones
     assert worker.get("v1", "B1") is None and worker.get("v2", "B1") == b'{"a": 2}'
-    for q in ("B2", "B3", "B4"):
-        worker.put("v2", q, q.encode())
+    worker.put("v2", {"B2": b"B2", "B3": b"B3"})  # one transaction
+    worker.put("v2", {"B4": b"B4", "B2": b"again"})  # B2 is stored: kept as it was
     assert worker.get("v2", "B1") is None  # maxsize 3: the oldest went
     assert [worker.get("v2", q) for q in ("B2", "B3", "B4")] == [b"B2", b"B3", b"B4"]
+    worker.put("v2", {"B5": b"B5", "B6": b"B6"})
+    kept = [worker.get("v2", q) for q in ("B2", "B3", "B4", "B5", "B6")]
+    assert kept == [None, None, b"B4", b"B5", b"B6"]
 
 
 def test_an_unusable_shared_file_only_costs_the_sharing(tmp_path, caplog) -> None:
@@ -126,7 +129,7 @@ def test_an_unusable_shared_file_only_costs_the_sharing(tmp_path, caplog) -> Non
 
     def other_thread() -> None:
         got.append(shared.get("v1", "B1"))
-        shared.put("v1", "B1", b"y")
+        shared.put("v1", {"B1": b"y"})
 
     thread = threading.Thread(target=other_thread)
     thread.start()
