@@ -29,6 +29,8 @@ from typing import Any
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
+from matching import InputError, TenantmatchError
+
 log = logging.getLogger(__name__)
 
 APP = "api.app:create_app"
@@ -36,22 +38,35 @@ POLL_S = 0.5  # how often the supervisor looks at its workers
 STOP_GRACE_S = 30.0  # a worker asked to stop that is still running this long is killed
 
 
-class PortInUseError(OSError):
+class PortInUseError(InputError):
     """The address to serve on is taken by another program (or another server)."""
+
+
+class StartupError(TenantmatchError):
+    """The app could not start (its log says why): no worker is left serving."""
 
 
 def serve(*, host: str, port: int, workers: int, log_level: str = "info") -> None:
     """Serve the app until SIGINT or SIGTERM; on Linux with several workers, one socket each
-    (:class:`Workers`). SystemExit(3), uvicorn's startup-failure code, if the app cannot start."""
+    (:class:`Workers`). PortInUseError when ``host:port`` is served already, StartupError when
+    the app cannot start (uvicorn's own exit code would break the CLI's 0/1/2 contract)."""
+    check_port_free(host, port)
     options: dict[str, Any] = {"factory": True, "host": host, "port": port,
                                "log_level": log_level}  # fmt: skip
-    if workers == 1 or not sys.platform.startswith("linux"):
+    if workers > 1 and sys.platform.startswith("linux"):
+        Workers(options, count=workers).run()
+        return
+    try:
         # a worker busy scoring answers the supervisor's ping late; 5 s (the default) made
         # uvicorn restart busy workers under load and drop their connections
         uvicorn.run(APP, workers=workers, timeout_worker_healthcheck=30, **options)
-        return
-    check_port_free(host, port)
-    Workers(options, count=workers).run()
+    except SystemExit as exc:
+        if exc.code == STARTUP_FAILURE:
+            raise StartupError(_START_FAILED) from None
+        raise
+
+
+_START_FAILED = "the service could not start; the log above says why"
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -64,8 +79,7 @@ def check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            message = f"cannot serve on {host}:{port}: {exc.strerror}"
-            raise PortInUseError(exc.errno, message) from exc
+            raise PortInUseError(f"cannot serve on {host}:{port}: {exc.strerror}") from exc
 
 
 def worker_socket(host: str, port: int) -> socket.socket:
@@ -93,7 +107,7 @@ class Workers:
     """``count`` worker processes (spawned, so none inherits the supervisor's threads), kept
     running until SIGINT or SIGTERM: a worker that fails is replaced; one that ends cleanly
     was asked to (the signal reached it first) and is not; a worker whose app cannot start
-    stops them all with SystemExit(3)."""
+    stops them all (StartupError)."""
 
     def __init__(self, options: dict[str, Any], *, count: int) -> None:
         self.options = options
@@ -124,7 +138,7 @@ class Workers:
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
         if failed:
-            raise SystemExit(STARTUP_FAILURE)
+            raise StartupError(_START_FAILED)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self.stop.set()

@@ -259,7 +259,6 @@ def serve(
     models: ModelsOpt = None,
 ) -> None:
     """The HTTP API and the web page (on Linux each worker listens on a socket of its own)."""
-    from api.server import PortInUseError
     from api.server import serve as serve_app
 
     settings = _settings(db, models, host=host, port=port, workers=workers)
@@ -268,8 +267,6 @@ def serve(
     output.info(f"tenantmatch serving on http://{settings.host}:{settings.port}/")
     try:
         serve_app(host=settings.host, port=settings.port, workers=settings.workers)
-    except PortInUseError as exc:
-        raise InputError(str(exc)) from exc
     finally:
         remove_shared_answers(settings)  # the workers are gone: nobody reads it any more
 

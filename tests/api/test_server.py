@@ -1,5 +1,6 @@
-"""``tenantmatch serve`` with several workers: a listening socket per worker (the kernel spreads
-the connections), a failed worker replaced, a taken port refused with a clear error."""
+"""``tenantmatch serve``: with several workers a listening socket per worker (the kernel spreads
+the connections) and a failed worker replaced; with any number, a taken port refused as bad input
+(exit 2) and an app that cannot start ending the server with exit 1."""
 
 from __future__ import annotations
 
@@ -97,19 +98,38 @@ def test_a_worker_that_dies_is_replaced_and_the_other_keeps_answering(
     assert served.process.returncode == 0
 
 
-def test_serving_on_a_taken_port_fails_with_a_clear_error(world: World, tmp_path: Path) -> None:
-    tool = str(Path(sys.executable).parent / "tenantmatch")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serving_on_a_taken_port_fails_as_bad_input(
+    world: World, tmp_path: Path, workers: int
+) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        run = subprocess.run(
-            [tool, "serve", "--port", str(port), "--workers", "2", "--db",
-             f"sqlite:///{world.db_file}", "--models", str(world.models)],
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-    assert run.returncode != 0
+        run = _serve(port, workers=workers, db=f"sqlite:///{world.db_file}", models=world.models)
+    assert run.returncode == 2  # the interface's "bad input"
     assert f"cannot serve on 127.0.0.1:{port}" in run.stderr
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_app_that_cannot_start_stops_the_server_with_exit_code_1(
+    tmp_path: Path, workers: int
+) -> None:
+    # nothing listens on port 1: every worker's app fails at startup; none is restarted
+    db = "postgresql+psycopg://nobody@127.0.0.1:1/tenantmatch"
+    run = _serve(free_port(), workers=workers, db=db, models=tmp_path / "models")
+    assert run.returncode == 1  # the interface's "anything else", not uvicorn's own 3
+    assert "error: the service could not start" in run.stderr
+    assert 1 <= run.stderr.count("Started server process") <= workers
+
+
+def _serve(port: int, *, workers: int, db: str, models: Path) -> subprocess.CompletedProcess[str]:
+    tool = str(Path(sys.executable).parent / "tenantmatch")
+    return subprocess.run(
+        [tool, "serve", "--port", str(port), "--workers", str(workers), "--db", db,
+         "--models", str(models)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
 
 
 def test_worker_sockets_share_a_port_and_keep_everyone_else_out() -> None:
