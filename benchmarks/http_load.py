@@ -48,6 +48,8 @@ import httpx
 import numpy as np
 import psutil
 
+from benchmarks.run import machine
+
 logger = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 900.0
@@ -363,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     result = measure(args)
     run = {"label": ns.label, "commit": _commit(code), "code": str(code), "started": started,
-           "load_avg_end": os.getloadavg(), **result}  # fmt: skip
+           "machine": machine(), "load_avg_end": os.getloadavg(), **result}  # fmt: skip
     out = ns.out or root / "results" / f"http-{ns.size}.json"
     report = json.loads(out.read_text()) if out.exists() else {"enterprises": ns.size, "runs": []}
     report["runs"].append(run)
