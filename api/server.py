@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 APP = "api.app:create_app"
 POLL_S = 0.5  # how often the supervisor looks at its workers
 STOP_GRACE_S = 30.0  # a worker asked to stop that is still running this long is killed
+_START_FAILED = "the service could not start; the log above says why"
 
 
 class PortInUseError(InputError):
@@ -66,9 +67,6 @@ def serve(*, host: str, port: int, workers: int, log_level: str = "info") -> Non
         raise
 
 
-_START_FAILED = "the service could not start; the log above says why"
-
-
 def check_port_free(host: str, port: int) -> None:
     """PortInUseError when a socket listens on ``host:port``. Workers bind with
     ``SO_REUSEPORT``, which would otherwise join a serving server of the same user silently;
@@ -89,7 +87,6 @@ def worker_socket(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    sock.set_inheritable(True)
     return sock
 
 
