@@ -21,6 +21,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import tenacity
 from cachetools import LRUCache
 
 logger = logging.getLogger(__name__)
@@ -159,7 +160,21 @@ class SharedAnswers:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=5.0)
-            conn.execute("PRAGMA journal_mode = WAL")
+            _use_wal(conn)
             conn.execute("PRAGMA synchronous = OFF")  # a lost entry is scored again
             self._local.conn = conn
         return conn
+
+
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+@tenacity.retry(retry=tenacity.retry_if_exception(_locked), stop=tenacity.stop_after_delay(5),
+                wait=tenacity.wait_random(0.005, 0.05), reraise=True)  # fmt: skip
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL. The workers of a server open its new file at the same time, and
+    SQLite answers one of two simultaneous switches "database is locked" at once instead of
+    waiting (it would deadlock): 10 of 2,000 openings in pairs failed so, and a failure stopped
+    the server's start. Retried for up to 5 s."""
+    conn.execute("PRAGMA journal_mode = WAL")

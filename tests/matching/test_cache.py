@@ -1,14 +1,17 @@
-"""ResultCache: per-state LRU of finished shortlists."""
+"""ResultCache: per-state LRU of finished shortlists; SharedAnswers: the answers file the workers
+of one server share."""
 
 from __future__ import annotations
 
 import gc
+import sqlite3
 import threading
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from matching.cache import ResultCache, SharedAnswers, StateCache
+from matching.cache import ResultCache, SharedAnswers, StateCache, _use_wal
 
 
 class State:
@@ -148,3 +151,34 @@ def test_peek_reads_one_entry_of_the_current_state_without_counting() -> None:
     assert cache.peek(state, "k", "A") == {"query": "A", "items": [{"score": 1}]}
     assert cache.peek(State(), "k", "A") is None  # another state owns nothing yet
     assert (cache.hits, cache.misses) == (0, 1)
+
+
+class _Contended:
+    """A connection whose first ``busy`` WAL switches meet a sibling's simultaneous switch."""
+
+    def __init__(self, busy: int, error: str = "database is locked") -> None:
+        self.busy, self.error, self.calls = busy, error, 0
+
+    def execute(self, sql: str) -> None:
+        self.calls += 1
+        if self.calls <= self.busy:
+            raise sqlite3.OperationalError(self.error)
+
+
+def test_a_wal_switch_answered_locked_is_retried_and_other_errors_are_not() -> None:
+    contended = _Contended(busy=2)
+    _use_wal(contended)  # type: ignore[arg-type]
+    assert contended.calls == 3
+    broken = _Contended(busy=1, error="disk I/O error")
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        _use_wal(broken)  # type: ignore[arg-type]
+    assert broken.calls == 1
+
+
+def test_workers_opening_a_new_shared_file_together_all_get_it(tmp_path) -> None:
+    # the workers of a server open its new file at once: every one must get a usable cache
+    path = tmp_path / "answers.sqlite"
+    with ThreadPoolExecutor(8) as pool:
+        opened = list(pool.map(lambda _: SharedAnswers(path, maxsize=10), range(8)))
+    opened[0].put("v1", {"B1": b"1"})
+    assert all(s.get("v1", "B1") == b"1" for s in opened)
