@@ -27,6 +27,7 @@ to a JSON file under ``benchmarks/results/``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -313,8 +314,12 @@ def _serve_and_load(args: dict[str, Any], *, db: str, log: Path) -> dict[str, An
         try:
             result = _run(args, port=port, key=key, server=server)
             result["server_rss_mb_after"] = _tree_rss_mb(psutil.Process(server.pid))
+        except RuntimeError as exc:  # the log goes with the scratch folder: keep its tail
+            tail = log.read_text(errors="replace")[-STDERR_TAIL_CHARS:]
+            raise RuntimeError(f"{exc}; the server's log ends:\n{tail}") from exc
         finally:
-            os.killpg(server.pid, signal.SIGTERM)  # the session this stage started
+            with contextlib.suppress(ProcessLookupError):  # the server may have exited
+                os.killpg(server.pid, signal.SIGTERM)  # the session this stage started
             try:
                 server.wait(timeout=30)
             except subprocess.TimeoutExpired:
