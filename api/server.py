@@ -11,6 +11,11 @@ once its app has loaded (asyncio calls ``listen`` when uvicorn starts serving), 
 still loading gets no connection; a worker that dies takes its socket with it and the others
 take the new connections until its replacement listens.
 
+The supervisor answers uvicorn's signals: SIGINT and SIGTERM stop the server, SIGHUP replaces
+the workers one by one (a rolling restart: new code, or settings changed in the environment),
+SIGTTIN and SIGTTOU add and remove a worker. A connection still waiting in the queue of a socket
+that closes is reset (the kernel hands it to no other worker): a rolling restart can drop one.
+
 Linux only (elsewhere ``SO_REUSEPORT`` does not balance): other systems, and one worker, run
 uvicorn as it is.
 """
@@ -23,7 +28,10 @@ import signal
 import socket
 import sys
 import threading
+import time
+from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event as EventType
 from typing import Any
 
 import uvicorn
@@ -36,7 +44,9 @@ log = logging.getLogger(__name__)
 APP = "api.app:create_app"
 POLL_S = 0.5  # how often the supervisor looks at its workers
 STOP_GRACE_S = 30.0  # a worker asked to stop that is still running this long is killed
+READY_POLL_S = 0.1  # how often a worker looks whether uvicorn has started serving
 _START_FAILED = "the service could not start; the log above says why"
+_HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU)
 
 
 class PortInUseError(InputError):
@@ -94,58 +104,116 @@ def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET  # uvicorn's rule
 
 
-def _run_worker(options: dict[str, Any]) -> None:
-    """A worker process: its own socket, then uvicorn on it (SIGINT/SIGTERM end it with exit 0)."""
+def _run_worker(options: dict[str, Any], ready: EventType) -> None:
+    """A worker process: its own socket, then uvicorn on it (SIGINT/SIGTERM end it with exit 0);
+    ``ready`` is set once it listens."""
     config = uvicorn.Config(APP, **options)
-    uvicorn.Server(config).run(sockets=[worker_socket(config.host, config.port)])
+    server = uvicorn.Server(config)
+    threading.Thread(target=_report_started, args=(server, ready), daemon=True).start()
+    server.run(sockets=[worker_socket(config.host, config.port)])
+
+
+def _report_started(server: uvicorn.Server, ready: EventType) -> None:
+    while not server.started:  # uvicorn sets it once the app has loaded and the socket listens
+        time.sleep(READY_POLL_S)
+    ready.set()
+
+
+@dataclass(frozen=True)
+class _Worker:
+    process: BaseProcess
+    ready: EventType
 
 
 class Workers:
     """``count`` worker processes (spawned, so none inherits the supervisor's threads), kept
-    running until SIGINT or SIGTERM: a worker that fails is replaced; one that ends cleanly
-    was asked to (the signal reached it first) and is not; a worker whose app cannot start
-    stops them all (StartupError)."""
+    running until SIGINT or SIGTERM, with uvicorn's other signals: SIGHUP replaces the workers
+    one by one (each old one stops once its replacement listens), SIGTTIN adds a worker and
+    SIGTTOU removes one. A worker that fails is replaced; one that ends cleanly was asked to
+    (the signal reached it first) and is not; a worker whose app cannot start stops them all
+    (StartupError)."""
 
     def __init__(self, options: dict[str, Any], *, count: int) -> None:
         self.options = options
         self.count = count
         self.stop = threading.Event()
+        self._signals: list[int] = []
         self._context = multiprocessing.get_context("spawn")
+        self._workers: list[_Worker] = []
 
     def run(self) -> None:
-        handlers = {sig: signal.signal(sig, self._on_signal)
-                    for sig in (signal.SIGINT, signal.SIGTERM)}  # fmt: skip
-        processes = [self._start() for _ in range(self.count)]
+        handlers = {sig: signal.signal(sig, self._on_signal) for sig in _HANDLED}
+        self._workers = [self._start() for _ in range(self.count)]
         failed = False
         try:
-            while not self.stop.wait(POLL_S) and any(p.exitcode != 0 for p in processes):
-                for i, process in enumerate(processes):
-                    if process.exitcode in (None, 0):
-                        continue
-                    if process.exitcode == STARTUP_FAILURE:
-                        log.error("worker %s could not start its app; stopping", process.pid)
-                        failed = True
-                        self.stop.set()
-                        break
-                    log.warning("worker %s exited with code %s; starting another",
-                                process.pid, process.exitcode)  # fmt: skip
-                    processes[i] = self._start()
+            while not self.stop.wait(POLL_S) and any(w.process.exitcode != 0
+                                                     for w in self._workers):  # fmt: skip
+                self._handle_signals()
+                failed = self._replace_failed()
         finally:
-            _stop_all(processes)
+            _stop_all([w.process for w in self._workers])
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
         if failed:
             raise StartupError(_START_FAILED)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
-        self.stop.set()
+        if signum in (signal.SIGINT, signal.SIGTERM):
+            self.stop.set()
+        else:
+            self._signals.append(signum)
 
-    def _start(self) -> BaseProcess:
-        process = self._context.Process(target=_run_worker, args=(self.options,),
+    def _handle_signals(self) -> None:
+        while self._signals and not self.stop.is_set():
+            signum = self._signals.pop(0)
+            if signum == signal.SIGHUP:
+                log.info("SIGHUP: replacing the workers one by one")
+                self._restart_all()
+            elif signum == signal.SIGTTIN:
+                self._workers.append(self._start())
+                log.info("SIGTTIN: %d workers", len(self._workers))
+            elif signum == signal.SIGTTOU and len(self._workers) > 1:
+                _stop_all([self._workers.pop().process])
+                log.info("SIGTTOU: %d workers", len(self._workers))
+
+    def _replace_failed(self) -> bool:
+        """Start a worker in place of each that failed; True when one could not start its app
+        (then nothing is replaced and the supervisor stops)."""
+        for i, worker in enumerate(self._workers):
+            code = worker.process.exitcode
+            if code in (None, 0):
+                continue
+            if code == STARTUP_FAILURE:
+                log.error("worker %s could not start its app; stopping", worker.process.pid)
+                self.stop.set()
+                return True
+            log.warning("worker %s exited with code %s; starting another",
+                        worker.process.pid, code)  # fmt: skip
+            self._workers[i] = self._start()
+        return False
+
+    def _restart_all(self) -> None:
+        """Each worker replaced by a new one (new code, settings from the environment); the old
+        one stops once the new one listens, so the server keeps answering throughout. Should a
+        new one not get there, it is stopped and the old ones keep serving."""
+        for i, old in enumerate(list(self._workers)):
+            new = self._start()
+            while not new.ready.wait(POLL_S):
+                if self.stop.is_set() or new.process.exitcode is not None:
+                    log.error("new worker %s did not start; keeping the others",
+                              new.process.pid)  # fmt: skip
+                    _stop_all([new.process])
+                    return
+            _stop_all([old.process])
+            self._workers[i] = new
+
+    def _start(self) -> _Worker:
+        ready = self._context.Event()
+        process = self._context.Process(target=_run_worker, args=(self.options, ready),
                                         name="tenantmatch-worker")  # fmt: skip
         process.start()
         log.info("started worker %s", process.pid)
-        return process
+        return _Worker(process, ready)
 
 
 def _stop_all(processes: list[BaseProcess]) -> None:
