@@ -12,7 +12,7 @@ still loading gets no connection; a worker that dies takes its socket with it an
 take the new connections until its replacement listens.
 
 The supervisor answers uvicorn's signals: SIGINT and SIGTERM stop the server, SIGHUP replaces
-the workers one by one (a rolling restart: new code, or settings changed in the environment),
+the workers one by one (a rolling restart: the new workers import the code on disk again),
 SIGTTIN and SIGTTOU add and remove a worker. A connection still waiting in the queue of a socket
 that closes is reset (the kernel hands it to no other worker): a rolling restart can drop one.
 
@@ -46,7 +46,6 @@ POLL_S = 0.5  # how often the supervisor looks at its workers
 STOP_GRACE_S = 30.0  # a worker asked to stop that is still running this long is killed
 READY_POLL_S = 0.1  # how often a worker looks whether uvicorn has started serving
 _START_FAILED = "the service could not start; the log above says why"
-_HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU)
 
 
 class PortInUseError(InputError):
@@ -142,7 +141,8 @@ class Workers:
         self._workers: list[_Worker] = []
 
     def run(self) -> None:
-        handlers = {sig: signal.signal(sig, self._on_signal) for sig in _HANDLED}
+        handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU)
+        handlers = {sig: signal.signal(sig, self._on_signal) for sig in handled}  # POSIX only
         self._workers = [self._start() for _ in range(self.count)]
         failed = False
         try:
@@ -193,7 +193,7 @@ class Workers:
         return False
 
     def _restart_all(self) -> None:
-        """Each worker replaced by a new one (new code, settings from the environment); the old
+        """Each worker replaced by a new one (which imports the code on disk again); the old
         one stops once the new one listens, so the server keeps answering throughout. Should a
         new one not get there, it is stopped and the old ones keep serving."""
         for i, old in enumerate(list(self._workers)):
