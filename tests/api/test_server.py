@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -88,8 +89,6 @@ def test_each_worker_listens_on_its_own_socket_and_a_burst_of_connections_is_spr
 def test_a_worker_that_dies_is_replaced_and_the_other_keeps_answering(
     world: World, tmp_path: Path
 ) -> None:
-    import httpx
-
     with tenantmatch_serve(world, tmp_path, workers=2) as served:
         workers = _n_workers(served.process, 2)
         victim, survivor = workers
@@ -109,8 +108,6 @@ def test_a_worker_that_dies_is_replaced_and_the_other_keeps_answering(
 def test_sighup_replaces_the_workers_one_by_one_while_the_server_answers(
     world: World, tmp_path: Path
 ) -> None:
-    import httpx
-
     with tenantmatch_serve(world, tmp_path, workers=2) as served:
         before = {w.pid for w in _n_workers(served.process, 2)}
         answers: list[int | str] = []
