@@ -72,6 +72,13 @@ class Served:
     shared: Path  # the folder of the workers' shared answers
 
 
+def serve_command(port: int, *, workers: int, db: str, models: Path) -> list[str]:
+    """The ``tenantmatch serve`` command line of this environment's console script."""
+    tool = str(Path(sys.executable).parent / "tenantmatch")
+    return [tool, "serve", "--port", str(port), "--workers", str(workers), "--db", db,
+            "--models", str(models)]  # fmt: skip
+
+
 @contextmanager
 def tenantmatch_serve(world: World, tmp: Path, *, workers: int = 2) -> Iterator[Served]:
     """``tenantmatch serve --workers N`` on a free port until ready; SIGTERM to its session
@@ -86,11 +93,9 @@ def tenantmatch_serve(world: World, tmp: Path, *, workers: int = 2) -> Iterator[
     env = {**os.environ, "TENANTMATCH_SHARED_CACHE_DIR": str(shared),
            "TENANTMATCH_JOBS_DIR": str(tmp / "jobs"),
            "TENANTMATCH_COMPILE_TREES": "false"}  # fmt: skip
-    tool = str(Path(sys.executable).parent / "tenantmatch")
     with (tmp / "server.log").open("wb") as log:
         server = subprocess.Popen(
-            [tool, "serve", "--port", str(port), "--workers", str(workers), "--db", db,
-             "--models", str(world.models)],
+            serve_command(port, workers=workers, db=db, models=world.models),
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         try:

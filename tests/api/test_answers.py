@@ -267,6 +267,12 @@ def _queued(answers: ShortlistAnswers, ids: list[str], query: ShortlistQuery) ->
     return outcome
 
 
+def _one_by_one(engine: Engine, ids: list[str], query: ShortlistQuery) -> dict[str, bytes]:
+    """Each id's answer asked alone, outside any batch (what a batch must reproduce)."""
+    alone = ShortlistAnswers(engine, maxsize=10)
+    return {i: alone.for_building(i, query) for i in ids}
+
+
 def _engine_calls(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     calls: list[list[str]] = []
     real = engine.shortlist_for_buildings
@@ -285,8 +291,7 @@ def test_queued_requests_are_scored_in_one_engine_call_with_the_same_answers(
     engine = _engine(service)
     ids = _building_ids(engine, 5)
     query = ShortlistQuery(k=6)
-    alone = ShortlistAnswers(engine, maxsize=10)
-    one_by_one = {i: alone.for_building(i, query) for i in ids}
+    one_by_one = _one_by_one(engine, ids, query)
     answers = ShortlistAnswers(engine, maxsize=10)
     calls = _engine_calls(engine, monkeypatch)
     outcome = _queued(answers, ids, query)
@@ -301,7 +306,7 @@ def test_an_unknown_id_in_a_batch_fails_only_its_own_request(
     engine = _engine(service)
     ids = _building_ids(engine, 2)
     query = ShortlistQuery(k=3)
-    expected = {i: ShortlistAnswers(engine, maxsize=10).for_building(i, query) for i in ids}
+    expected = _one_by_one(engine, ids, query)
     answers = ShortlistAnswers(engine, maxsize=10)
     calls = _engine_calls(engine, monkeypatch)
     outcome = _queued(answers, [*ids, "NO-SUCH-BUILDING"], query)

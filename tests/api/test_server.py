@@ -19,9 +19,11 @@ import psutil
 import pytest
 
 from api.server import PortInUseError, check_port_free, worker_socket
-from tests.api.conftest import World, free_port, tenantmatch_serve, wait_ready
+from tests.api.conftest import World, free_port, serve_command, tenantmatch_serve, wait_ready
 
 CONNECTIONS = 32
+LINUX_ONLY = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="SO_REUSEPORT balances on Linux")  # fmt: skip
 
 
 def _workers(server: subprocess.Popen[bytes]) -> list[psutil.Process]:
@@ -63,7 +65,7 @@ def _until(condition, timeout_s: float = 120):  # type: ignore[no-untyped-def]
     raise AssertionError("condition not met in time")
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT balances on Linux")
+@LINUX_ONLY
 def test_each_worker_listens_on_its_own_socket_and_a_burst_of_connections_is_spread(
     world: World, tmp_path: Path
 ) -> None:
@@ -85,7 +87,7 @@ def test_each_worker_listens_on_its_own_socket_and_a_burst_of_connections_is_spr
     assert served.process.returncode == 0
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT balances on Linux")
+@LINUX_ONLY
 def test_a_worker_that_dies_is_replaced_and_the_other_keeps_answering(
     world: World, tmp_path: Path
 ) -> None:
@@ -104,7 +106,7 @@ def test_a_worker_that_dies_is_replaced_and_the_other_keeps_answering(
     assert served.process.returncode == 0
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT balances on Linux")
+@LINUX_ONLY
 def test_sighup_replaces_the_workers_one_by_one_while_the_server_answers(
     world: World, tmp_path: Path
 ) -> None:
@@ -137,7 +139,7 @@ def test_sighup_replaces_the_workers_one_by_one_while_the_server_answers(
     assert served.process.returncode == 0
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT balances on Linux")
+@LINUX_ONLY
 def test_sigttin_adds_a_worker_and_sigttou_removes_one(world: World, tmp_path: Path) -> None:
     with tenantmatch_serve(world, tmp_path, workers=2) as served:
         _n_workers(served.process, 2)
@@ -176,12 +178,8 @@ def test_an_app_that_cannot_start_stops_the_server_with_exit_code_1(
 
 
 def _serve(port: int, *, workers: int, db: str, models: Path) -> subprocess.CompletedProcess[str]:
-    tool = str(Path(sys.executable).parent / "tenantmatch")
-    return subprocess.run(
-        [tool, "serve", "--port", str(port), "--workers", str(workers), "--db", db,
-         "--models", str(models)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    return subprocess.run(serve_command(port, workers=workers, db=db, models=models),
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
 
 
 def test_worker_sockets_share_a_port_and_keep_everyone_else_out() -> None:
