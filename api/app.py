@@ -67,7 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The API keeps finished shortlists as rendered JSON (ShortlistAnswers), not the engine.
         engine = Engine(repo, settings.models, as_of=date.today, cache_size=0,
                         compile_trees=settings.compile_trees,
-                        threads=settings.threads_per_query)  # fmt: skip
+                        threads=settings.threads_per_query,
+                        precompute_candidates=settings.precompute_candidates)  # fmt: skip
         app.state.engine = engine
         app.state.answers = ShortlistAnswers(
             engine, maxsize=settings.shortlist_cache, shared=shared_answers_for(settings),

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # load the data and the model (and compile it) before a worker takes requests, so that no
     # request waits for it and a worker still loading takes no connection of a busy server
     preload: bool = True
+    # after each data or model change, compute stage 1 of every building in the background at
+    # the lowest CPU priority, so building queries skip it (matching.precomputed)
+    precompute_candidates: bool = True
     # threads one shortlist query is split over; None: this process's share of the cores
     # (see threads_per_query)
     query_threads: int | None = Field(default=None, ge=1, le=64)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -27,8 +29,14 @@ from features import (
 from matching.cache import ResultCache
 from matching.candidates import CandidatePool, PoolRules
 from matching.errors import InputError
+from matching.precomputed import BuildingCandidates, lowest_priority
 from matching.prescore import PRESCORER_FILE, Prescorer, unfitted_prescorer
-from matching.shortlist import ScoringState, shortlist_for_buildings, shortlist_for_enterprises
+from matching.shortlist import (
+    ScoringState,
+    precompute_candidates,
+    shortlist_for_buildings,
+    shortlist_for_enterprises,
+)
 from matching.storage import Repository
 from models import (
     CompiledModel,
@@ -62,6 +70,7 @@ DEFAULT_MAX_SCORED = 1000
 # 0.177 / 0.181).
 DEFAULT_MAX_SCORED_BUILDINGS = 1000
 DEFAULT_CACHE_SIZE = 0  # finished shortlists kept per scoring state (0: no cache)
+FILL_CHUNK = 64  # buildings the background fill computes between checks that its state is current
 
 
 class ModelNotReadyError(InputError):
@@ -86,6 +95,7 @@ class Engine:
         compile_trees: bool = False,
         cache_size: int = DEFAULT_CACHE_SIZE,
         threads: int | None = None,
+        precompute_candidates: bool = False,
     ) -> None:
         """``max_scored`` / ``max_scored_buildings``: M, the candidates per building /
         enterprise query the ranker scores after the pre-score; None scores all (full scan).
@@ -102,6 +112,7 @@ class Engine:
             raise InputError(f"threads={threads!r} invalid; allowed: an integer >= 1, or None")
         self.threads = available_cores() if threads is None else int(threads)
         self.compile_trees = compile_trees
+        self.precompute_candidates = precompute_candidates
         self.repo = repo
         self.max_scored = max_scored
         self.max_scored_buildings = max_scored_buildings
@@ -184,9 +195,35 @@ class Engine:
                 # instead of 3.1 GB at 1M enterprises. Only the model's parts are reused.
                 self._state = state = None
             snapshot = state.snapshot if state is not None else self._load_snapshot(as_of)
-            self._state = self._build(snapshot, previous=state, parts=parts)
+            self._state = state = self._build(snapshot, previous=state, parts=parts)
             self._data_version, self._snapshot_as_of = data_version, as_of
-            return self._state
+            if self.precompute_candidates and state.candidates is not None:
+                threading.Thread(target=self._fill_candidates, args=(weakref.ref(state),),
+                                 name="tenantmatch-candidates", daemon=True).start()  # fmt: skip
+            return state
+
+    def _fill_candidates(self, ref: weakref.ref[ScoringState]) -> None:
+        """Background: stage 1 of every building of the state ``ref`` names, a few buildings at
+        a time, until all are kept or the state is no longer the engine's (it then holds no
+        reference that would keep an old state's arrays alive)."""
+        lowest_priority()
+        start, filled = time.perf_counter(), 0
+        while True:
+            state = ref()
+            if state is None or state is not self._state or state.candidates is None:
+                return
+            todo = state.candidates.missing()[:FILL_CHUNK]
+            if len(todo) == 0:
+                logger.info("stage-1 candidates of %d buildings kept (%.0f MB) in %.1f s",
+                            len(state.candidates), state.candidates.nbytes / 2**20,
+                            time.perf_counter() - start)  # fmt: skip
+                return
+            try:
+                filled += precompute_candidates(state, todo)
+            except Exception:  # an optimisation: queries compute what is missing themselves
+                logger.exception("precomputing stage-1 candidates failed after %d", filled)
+                return
+            del state
 
     def _current_model_version(self) -> str:
         try:
@@ -229,9 +266,12 @@ class Engine:
                     self.as_of.date(), "fitted" if prescorer.fitted else "unfitted")  # fmt: skip
         explainer = parts.explainer if same_model else path_explainer(model.scorer)  # type: ignore[union-attr]
         compiled = parts.compiled if same_model else self._compiled(model)  # type: ignore[union-attr]
+        kept = None
+        if self.max_scored is not None and index is not None:
+            kept = BuildingCandidates(pool, index, rules=PoolRules(), m=self.max_scored)
         return ScoringState(snapshot=snapshot, ctx=ctx, vocab=vocab, model=model, pool=pool,
                             prescorer=prescorer, prescore=index, explainer=explainer,
-                            compiled=compiled)  # fmt: skip
+                            compiled=compiled, candidates=kept)  # fmt: skip
 
     def _compiled(self, model: LoadedModel) -> CompiledModel | None:
         if not self.compile_trees:

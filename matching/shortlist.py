@@ -19,12 +19,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import joblib
 import numpy as np
 import pandas as pd
 
 from features import FeatureContext, Snapshot, Vocabulary, build_matrix_at
 from matching.candidates import CandidatePool, Pairs, PoolRules
 from matching.errors import InputError
+from matching.precomputed import BuildingCandidates
 from matching.prescore import (
     PrescoreIndex,
     Prescorer,
@@ -57,6 +59,7 @@ class ScoringState:
     prescore: PrescoreIndex | None = None
     explainer: PathExplainer | None = None  # reasons' contributions; None: the scorer's own
     compiled: CompiledModel | None = None  # compiled trees, used once ready
+    candidates: BuildingCandidates | None = None  # stage 1's kept answers (one rule set and M)
 
     def __post_init__(self) -> None:
         # Pool and context are both built from the snapshot, in its row order; X is built from
@@ -198,19 +201,62 @@ def _staged_for_buildings(
     state: ScoringState, positions: np.ndarray, *, rules: PoolRules, m: int, threads: int = 1
 ) -> Pairs:
     """Per building query, its feasible enterprises' M best by the pre-score, plus every
-    feasible one with a history at the building (``PrescoreIndex.history``)."""
-    pool, (pre, index) = state.pool, state.prescore_parts()
-    base = pool.cached_enterprise_mask(rules, location=True)
+    feasible one with a history at the building (``PrescoreIndex.history``); read from and
+    kept in ``state.candidates`` when it serves these rules and M."""
+    kept = state.candidates
+    if kept is not None and not kept.serves(rules, m, pool=state.pool, index=state.prescore):
+        kept = None
     chosen = []
     for b in positions:
-        fits = functools.partial(pool.enterprises_fit_building, int(b), base=base, rules=rules)
-        scores = pre.building_scores(index, int(b), threads=threads)
-        best = top_m_checked(scores, fits, m=m)
-        if best is None:  # few feasible candidates: the whole mask is cheap enough
-            best = top_m(scores, pool.enterprises_for_building(int(b), base=base, rules=rules), m=m)
-        history = index.history_of_building(int(b))
-        chosen.append(with_history(best, history[fits(history)]))
+        found = kept.get(int(b)) if kept is not None else None
+        if found is None:
+            found = _stage_one(state, int(b), rules=rules, m=m, threads=threads)
+            if kept is not None:
+                kept.put(int(b), found)
+        chosen.append(found)
     return Pairs.of(chosen, fixed=positions, fixed_is_building=True)
+
+
+def _stage_one(
+    state: ScoringState, building: int, *, rules: PoolRules, m: int, threads: int
+) -> np.ndarray:
+    """Sorted enterprise positions stage 1 hands the ranker for one building query."""
+    pool, (pre, index) = state.pool, state.prescore_parts()
+    base = pool.cached_enterprise_mask(rules, location=True)
+    fits = functools.partial(pool.enterprises_fit_building, building, base=base, rules=rules)
+    scores = pre.building_scores(index, building, threads=threads)
+    best = top_m_checked(scores, fits, m=m)
+    if best is None:  # few feasible candidates: the whole mask is cheap enough
+        best = top_m(scores, pool.enterprises_for_building(building, base=base, rules=rules), m=m)
+    history = index.history_of_building(building)
+    return with_history(best, history[fits(history)])
+
+
+def precompute_candidates(
+    state: ScoringState,
+    buildings: np.ndarray | None = None,
+    *,
+    threads: int = 1,
+    chunk: int = 256,
+) -> int:
+    """Fill ``state.candidates`` for the building positions given (None: every building still
+    without them), ``chunk`` buildings per task on ``threads`` threads (joblib; the pre-score's
+    numpy work drops the GIL). Returns the buildings filled (0 when the state keeps none)."""
+    kept = state.candidates
+    if kept is None or not kept.serves(kept.rules, kept.m, pool=state.pool, index=state.prescore):
+        return 0
+    todo = kept.missing() if buildings is None else np.asarray(buildings, dtype=np.int64)
+    parts = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
+
+    def fill(part: np.ndarray) -> None:
+        for b in part.tolist():
+            if kept.get(b) is None:
+                kept.put(b, _stage_one(state, b, rules=kept.rules, m=kept.m, threads=1))
+
+    joblib.Parallel(n_jobs=max(1, threads), prefer="threads")(
+        joblib.delayed(fill)(part) for part in parts
+    )
+    return len(todo)
 
 
 def _staged_for_enterprises(
