@@ -22,8 +22,13 @@ from typing import Any
 import numpy as np
 
 from features import available_cores
-from matching import Engine, Repository
-from matching.shortlist import ScoringState, shortlist_for_buildings, shortlist_for_enterprises
+from matching import Engine, PoolRules, Repository
+from matching.shortlist import (
+    ScoringState,
+    precompute_candidates,
+    shortlist_for_buildings,
+    shortlist_for_enterprises,
+)
 from training import make_split, ndcg_at_k, window_labels
 
 logger = logging.getLogger(__name__)
@@ -104,6 +109,15 @@ def _direction(
     )
     key = "enterprise_id" if building else "building_id"
     two_t, two, two_cpu = _timed(lambda q: run(state, [q], k=k, max_scored=m)[0], ids)
+    live = None
+    if (
+        building
+        and state.candidates is not None
+        and state.candidates.serves(PoolRules(), m, pool=state.pool, index=state.prescore)
+    ):  # the same queries with stage 1 computed per query (as under other rules)
+        no_kept = dataclasses.replace(state, candidates=None)
+        live_t, live_res, live_cpu = _timed(lambda q: run(no_kept, [q], k=k, max_scored=m)[0], ids)
+        live = {**percentiles(live_t), **live_cpu, "same_results": live_res == two}
     naive = dataclasses.replace(state, compiled=None)  # the baseline: LightGBM on every pair
     full_t, full, full_cpu = _timed(
         lambda q: run(naive, [q], k=k, max_scored=None)[0], ids[:n_full]
@@ -117,7 +131,7 @@ def _direction(
         )
         sweep[str(m_try)] = {"overlap": overlap(res, full, key=key),
                              "p50_ms": percentiles(times).get("p50_ms")}  # fmt: skip
-    return {
+    out = {
         "m": m,
         "two_stage_threads": threads,
         "full_scan_threads": _lightgbm_threads(state),
@@ -129,6 +143,10 @@ def _direction(
         f"top{k}_overlap": overlap(two[:n_full], full, key=key),
         "m_sweep": sweep,
     }
+    if live is not None:
+        out["two_stage_stage1_live"] = live
+        out["speedup_mean_stage1_live"] = full_stats["mean_ms"] / live["mean_ms"]
+    return out
 
 
 def _lightgbm_threads(state: ScoringState) -> int | None:
@@ -146,10 +164,10 @@ def breakdown(
     the ranker on M rows, contributions for k rows) on ``threads``: where the time goes, and
     how much of the wall time is waiting for a core on a shared machine (CPU ms count every
     thread's)."""
-    from matching import PoolRules
     from matching.shortlist import _features, _model_scores, _staged_for_buildings
 
-    names = ("stage1", "features", "predict", "reasons")
+    names = ("stage1", "stage1_live", "features", "predict", "reasons")
+    live = dataclasses.replace(state, candidates=None)
     wall: dict[str, list[float]] = {n: [] for n in names}
     cpu: dict[str, list[float]] = {n: [] for n in names}
     explain = (functools.partial(state.explainer.contributions, threads=threads)
@@ -157,6 +175,8 @@ def breakdown(
     for b in state.pool.buildings.positions(list(ids), kind="building"):
         marks = [(time.perf_counter(), time.process_time())]
         pairs = _staged_for_buildings(state, np.array([b]), rules=PoolRules(), m=m, threads=threads)
+        marks.append((time.perf_counter(), time.process_time()))
+        _staged_for_buildings(live, np.array([b]), rules=PoolRules(), m=m, threads=threads)
         marks.append((time.perf_counter(), time.process_time()))
         if len(pairs) == 0:
             continue
@@ -245,6 +265,10 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
         "engine_build_s": time.perf_counter() - start,
         "prescorer_fitted": bool(state.prescorer and state.prescorer.fitted),
     }
+    # stage 1 of every building under the default rules, kept as a server keeps it
+    fill = time.perf_counter()
+    out["candidates_filled"] = precompute_candidates(state, threads=engine.threads)
+    out["candidates_fill_s"] = time.perf_counter() - fill
     b_ids = _sample(state.pool.buildings.ids, int(args["queries"]), seed=seed)
     e_ids = _sample(state.pool.enterprises.ids, int(args["e_queries"]), seed=seed)
     threads = engine.threads

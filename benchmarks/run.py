@@ -250,7 +250,7 @@ def table(sizes: dict[str, dict[str, Any]]) -> str:
 
     def lat(d: str, path: str) -> Any:
         return lambda i: "/".join(
-            _f(i["latency"][d][path][p]) for p in ("p50_ms", "p95_ms", "p99_ms")
+            _f(i["latency"][d].get(path, {}).get(p)) for p in ("p50_ms", "p95_ms", "p99_ms")
         )
 
     add(
@@ -270,6 +270,10 @@ def table(sizes: dict[str, dict[str, Any]]) -> str:
     add("model trained on", lambda i: i["train"].get("borrowed_from") or "this world")
     add("pre-scorer distillation s", lambda i: _f(i["prescore"]["seconds"]))
     add("b->e two-stage p50/p95/p99 ms", lat("building_to_enterprise", "two_stage"))
+    add(
+        "b->e two-stage, stage 1 per query p50/p95/p99 ms",
+        lat("building_to_enterprise", "two_stage_stage1_live"),
+    )
     add("b->e full scan p50/p95/p99 ms", lat("building_to_enterprise", "full_scan"))
     add(
         "b->e speed-up wall mean / p50 / CPU",
@@ -291,10 +295,16 @@ def table(sizes: dict[str, dict[str, Any]]) -> str:
         lambda i: _f(i["latency"]["building_to_enterprise"]["two_stage"]["cpu_mean_ms"]),
     )
     add(
-        "b->e ms: stage1/X/predict/reasons",
-        lambda i: "/".join(
-            _f(i["latency"]["building_breakdown"][f"{n}_mean_ms"])
-            for n in ("stage1", "features", "predict", "reasons")
+        "b->e ms: stage1 kept (per query)/X/predict/reasons",
+        lambda i: "{} ({})/{}".format(
+            *(
+                _f(i["latency"]["building_breakdown"].get(f"{n}_mean_ms"))
+                for n in ("stage1", "stage1_live")
+            ),
+            "/".join(
+                _f(i["latency"]["building_breakdown"][f"{n}_mean_ms"])
+                for n in ("features", "predict", "reasons")
+            ),
         ),
     )
     add(
@@ -313,6 +323,12 @@ def table(sizes: dict[str, dict[str, Any]]) -> str:
     add(
         f"e->b top-{K} overlap",
         lambda i: _f(i["latency"]["enterprise_to_building"][f"top{K}_overlap"], ".3f"),
+    )
+    add(
+        "stage 1 of every building: fill s (MB)",
+        lambda i: "{} ({})".format(
+            _f(i["engine"].get("candidates_fill_s")), _f(i["engine"].get("candidates_mb"), ".0f")
+        ),
     )
     add(
         "Engine build / rebuild s (server peak RSS MB)",
