@@ -146,7 +146,8 @@ def _warm_up(port: int, ids: list[str], *, key: str) -> dict[str, int]:
 def _wait_quiet(server: psutil.Process) -> None:
     """Until the server's process tree uses under ``QUIET_CORES`` of the CPU over a second:
     every worker has loaded the data and compiled the model (it does so before it takes
-    requests), not only those the warm-up reached."""
+    requests), not only those the warm-up reached, and has kept stage 1 of every building
+    (``TENANTMATCH_PRECOMPUTE_CANDIDATES``, in the background): the steady state measured."""
     start = time.perf_counter()
     while time.perf_counter() - start < READY_TIMEOUT_S:
         before = _tree_cpu_s(server)
