@@ -110,11 +110,8 @@ def _direction(
     key = "enterprise_id" if building else "building_id"
     two_t, two, two_cpu = _timed(lambda q: run(state, [q], k=k, max_scored=m)[0], ids)
     live = None
-    if (
-        building
-        and state.candidates is not None
-        and state.candidates.serves(PoolRules(), m, pool=state.pool, index=state.prescore)
-    ):  # the same queries with stage 1 computed per query (as under other rules)
+    if building and state.kept_candidates(PoolRules(), m) is not None:
+        # the same queries with stage 1 computed per query (as under other rules)
         no_kept = dataclasses.replace(state, candidates=None)
         live_t, live_res, live_cpu = _timed(lambda q: run(no_kept, [q], k=k, max_scored=m)[0], ids)
         live = {**percentiles(live_t), **live_cpu, "same_results": live_res == two}

@@ -69,6 +69,14 @@ class ScoringState:
         if len(sizes) != 1:
             raise InputError(f"candidate pool and feature context differ in size: {sizes}")
 
+    def kept_candidates(self, rules: PoolRules, m: int) -> BuildingCandidates | None:
+        """``candidates`` when they serve building queries under ``rules`` with this ``m``
+        over this state's pool and pre-score arrays, else None (stage 1 runs per query)."""
+        kept = self.candidates
+        if kept is None or not kept.serves(rules, m, pool=self.pool, index=self.prescore):
+            return None
+        return kept
+
     def prescore_parts(self) -> tuple[Prescorer, PrescoreIndex]:
         """The pre-scorer and its arrays (the unfitted fallback, built once, if none is set)."""
         if self.prescorer is not None and self.prescore is not None:
@@ -203,9 +211,7 @@ def _staged_for_buildings(
     """Per building query, its feasible enterprises' M best by the pre-score, plus every
     feasible one with a history at the building (``PrescoreIndex.history``); read from and
     kept in ``state.candidates`` when it serves these rules and M."""
-    kept = state.candidates
-    if kept is not None and not kept.serves(rules, m, pool=state.pool, index=state.prescore):
-        kept = None
+    kept = state.kept_candidates(rules, m)
     chosen = []
     for b in positions:
         found = kept.get(int(b)) if kept is not None else None
@@ -241,9 +247,10 @@ def precompute_candidates(
 ) -> int:
     """Fill ``state.candidates`` for the building positions given (None: every building still
     without them), ``chunk`` buildings per task on ``threads`` threads (joblib; the pre-score's
-    numpy work drops the GIL). Returns the buildings filled (0 when the state keeps none)."""
+    numpy work drops the GIL). Returns how many buildings it looked at (0 when the state keeps
+    no candidates, or keeps them for other pre-score arrays)."""
     kept = state.candidates
-    if kept is None or not kept.serves(kept.rules, kept.m, pool=state.pool, index=state.prescore):
+    if kept is None or state.kept_candidates(kept.rules, kept.m) is None:
         return 0
     todo = kept.missing() if buildings is None else np.asarray(buildings, dtype=np.int64)
     parts = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
