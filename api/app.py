@@ -56,7 +56,8 @@ def _preload(engine: Engine) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app over the database and model store the settings name."""
     settings = settings or Settings()
-    metrics = Metrics(model_version=lambda: _served_version(app))
+    metrics = Metrics(model_version=lambda: _served_version(app),
+                      stage_one_kept=lambda: _stage_one_kept(app))  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -129,6 +130,12 @@ def _served_version(app: FastAPI) -> str | None:
     except (TenantmatchError, ModelsError) as exc:
         log.warning("no model to report in metrics: %s", exc)
         return None
+
+
+def _stage_one_kept(app: FastAPI) -> tuple[int, int] | None:
+    """(buildings with stage 1 kept, buildings) for the metrics gauges; None without a state."""
+    engine = getattr(app.state, "engine", None)
+    return None if engine is None else engine.candidates_kept()
 
 
 def _openapi_with_settings(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:

@@ -84,10 +84,33 @@ class _ModelCollector(Collector):
         yield loaded
 
 
+class _StageOneCollector(Collector):
+    """Reports at scrape time how many buildings have their stage 1 kept (the background fill
+    after a data or model change, ``matching.precomputed``) out of how many."""
+
+    def __init__(self, kept_of: Callable[[], tuple[int, int] | None]) -> None:
+        self._kept_of = kept_of
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        kept, total = self._kept_of() or (0, 0)
+        for name, text, value in (
+            ("tenantmatch_stage1_buildings_kept", "Buildings whose stage 1 is kept.", kept),
+            ("tenantmatch_stage1_buildings", "Buildings of the data version served.", total),
+        ):
+            gauge = GaugeMetricFamily(name, text)
+            gauge.add_metric([], float(value))
+            yield gauge
+
+
 class Metrics:
     """A private Prometheus registry per app (several apps may live in one test process)."""
 
-    def __init__(self, *, model_version: Callable[[], str | None]) -> None:
+    def __init__(
+        self,
+        *,
+        model_version: Callable[[], str | None],
+        stage_one_kept: Callable[[], tuple[int, int] | None] = lambda: None,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.latency = Histogram(
             "tenantmatch_http_request_duration_seconds",
@@ -97,6 +120,7 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_ModelCollector(model_version))
+        self.registry.register(_StageOneCollector(stage_one_kept))
 
     def observe(self, *, method: str, route: str, status: int, seconds: float) -> None:
         """Record one finished request under its route template (never the raw path)."""

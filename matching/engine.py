@@ -170,6 +170,14 @@ class Engine:
         """The version id of the model now serving (refreshing first)."""
         return self.state().model.version
 
+    def candidates_kept(self) -> tuple[int, int] | None:
+        """(buildings whose stage 1 is kept, buildings) of the state now served, without
+        refreshing it (for monitoring); None before a state is built or if it keeps none."""
+        state = self._state
+        if state is None or state.candidates is None:
+            return None
+        return state.candidates.filled, len(state.candidates)
+
     @property
     def as_of(self) -> pd.Timestamp:
         """The date the snapshot stands on now."""

@@ -35,6 +35,7 @@ def test_readyz_is_503_without_a_model(tmp_path: Path) -> None:
         assert client.get("/healthz").status_code == 200
         metrics = client.get("/metrics").text
         assert "tenantmatch_model_loaded 0.0" in metrics
+        assert "tenantmatch_stage1_buildings_kept 0.0" in metrics
 
 
 def test_a_worker_loads_its_scoring_state_before_taking_requests(
@@ -73,6 +74,16 @@ def test_metrics_histogram_by_route_template(service: Service) -> None:
     assert service.own_building not in text  # raw paths never become labels
     version = service.client.get("/readyz").json()["model_version"]
     assert f'tenantmatch_model_info{{version="{version}"}} 1.0' in text
+
+
+def test_metrics_count_the_buildings_whose_stage_one_is_kept(service: Service) -> None:
+    engine = service.client.app.state.engine  # type: ignore[attr-defined]
+    state = engine.state()
+    assert engine.precompute_candidates and state.candidates.complete.wait(timeout=60)
+    n = len(state.pool.buildings.ids)
+    text = service.client.get("/metrics").text
+    assert f"tenantmatch_stage1_buildings_kept {float(n)}" in text
+    assert f"tenantmatch_stage1_buildings {float(n)}" in text
 
 
 def test_request_id_in_and_out(service: Service) -> None:
