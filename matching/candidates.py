@@ -259,14 +259,18 @@ class CandidatePool:
         return ok
 
     def cached_enterprise_mask(self, rules: PoolRules, *, location: bool) -> np.ndarray:
-        """:meth:`enterprise_mask`, kept for the last few rule sets (read-only array)."""
+        """:meth:`enterprise_mask`, kept for the last few rule sets (read-only array). Safe
+        from several threads (a server's background fill beside its requests): the keys are
+        copied in one step and evicted with ``pop(key, None)``, so two threads evicting at once
+        cannot fail."""
         key = (rules, location)
         mask = self._masks.get(key)
         if mask is None:
             mask = self.enterprise_mask(rules, location=location)
             mask.flags.writeable = False
-            if len(self._masks) >= MASK_CACHE_SIZE:
-                self._masks.pop(next(iter(self._masks)))
+            keys = list(self._masks)
+            for old in keys[: max(0, len(keys) - MASK_CACHE_SIZE + 1)]:
+                self._masks.pop(old, None)
             self._masks[key] = mask
         return mask
 

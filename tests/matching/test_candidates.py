@@ -9,6 +9,8 @@ after the snapshot date.
 from __future__ import annotations
 
 import dataclasses
+import sys
+import threading
 
 import numpy as np
 import pandas as pd
@@ -16,6 +18,7 @@ import pytest
 
 from features import Registry, Snapshot
 from matching.candidates import (
+    MASK_CACHE_SIZE,
     CandidatePool,
     PoolRules,
     _in_sorted,
@@ -249,3 +252,35 @@ def test_in_sorted_is_isin_for_sorted_members(seed: int) -> None:
     values = rng.integers(-5, 310, 2000)
     np.testing.assert_array_equal(_in_sorted(values, members), np.isin(values, members))
     assert _in_sorted(values[:0], members).shape == (0,)
+
+
+def test_mask_cache_keeps_the_latest_rule_sets_and_survives_threads() -> None:
+    pool = CandidatePool.from_snapshot(Snapshot.at(Registry.from_tables(world_tables()), AS_OF))
+    rule_sets = [PoolRules(min_need_m2=float(n)) for n in range(3 * MASK_CACHE_SIZE)]
+    errors: list[BaseException] = []
+
+    def hammer(offset: int) -> None:
+        try:
+            for i in range(300):
+                rules = rule_sets[(i * 7 + offset) % len(rule_sets)]
+                mask = pool.cached_enterprise_mask(rules, location=True)
+                assert np.array_equal(mask, pool.enterprise_mask(rules, location=True))
+        except BaseException as exc:  # reported below, with its thread's
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hammer, args=(k,)) for k in range(4)]
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(previous)
+    assert errors == []
+    assert len(pool._masks) <= MASK_CACHE_SIZE
+    for rules in rule_sets[:MASK_CACHE_SIZE]:  # one thread: the latest MASK_CACHE_SIZE stay
+        pool.cached_enterprise_mask(rules, location=False)
+    assert [r for r, _ in pool._masks] == rule_sets[:MASK_CACHE_SIZE]
+    assert not pool.cached_enterprise_mask(rule_sets[0], location=False).flags.writeable
