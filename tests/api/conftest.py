@@ -62,7 +62,7 @@ def wait_ready(base: str, server: subprocess.Popen[bytes], *, timeout_s: float =
 
 @dataclass(frozen=True)
 class Served:
-    """A real ``tenantmatch serve`` process over a copy of the world, and a viewer's key."""
+    """A real ``tenantmatch serve`` process over a copy of the world, and a key to call it with."""
 
     process: subprocess.Popen[bytes]
     base: str
@@ -80,13 +80,21 @@ def serve_command(port: int, *, workers: int, db: str, models: Path) -> list[str
 
 
 @contextmanager
-def tenantmatch_serve(world: World, tmp: Path, *, workers: int = 2) -> Iterator[Served]:
-    """``tenantmatch serve --workers N`` on a free port until ready; SIGTERM to its session
-    when the block ends, waiting for the exit (the caller checks ``process.returncode``)."""
+def tenantmatch_serve(
+    world: World, tmp: Path, *, workers: int = 2, role: str = "viewer", copy_models: bool = False
+) -> Iterator[Served]:
+    """``tenantmatch serve --workers N`` over a copy of the world's database (and, if asked,
+    of its model store) on a free port until ready, with a key of ``role``; SIGTERM to its
+    session when the block ends, waiting for the exit (the caller checks
+    ``process.returncode``)."""
     shutil.copy(world.db_file, tmp / "service.db")
     db = f"sqlite:///{tmp / 'service.db'}"
+    models = world.models
+    if copy_models:
+        models = tmp / "store"
+        shutil.copytree(world.models, models)
     repo = Repository(db)
-    key = create_key(repo, role="viewer", created=datetime.now(UTC))
+    key = create_key(repo, role=role, created=datetime.now(UTC))
     building = str(repo.load_table("buildings")["building_id"].iloc[0])
     repo.close()
     shared, port = tmp / "shared", free_port()
@@ -95,7 +103,7 @@ def tenantmatch_serve(world: World, tmp: Path, *, workers: int = 2) -> Iterator[
            "TENANTMATCH_COMPILE_TREES": "false"}  # fmt: skip
     with (tmp / "server.log").open("wb") as log:
         server = subprocess.Popen(
-            serve_command(port, workers=workers, db=db, models=world.models),
+            serve_command(port, workers=workers, db=db, models=models),
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         try:

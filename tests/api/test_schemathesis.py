@@ -1,20 +1,16 @@
-"""Schemathesis against the real service: uvicorn on loopback over a copy of the demo world, an
-admin key, every check, a fixed seed, bounded examples; zero failures allowed."""
+"""Schemathesis against the real service: ``tenantmatch serve`` on loopback over a copy of the
+demo world, an admin key, every check, a fixed seed, bounded examples; zero failures allowed."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from matching import Repository, create_key
-from tests.api.conftest import World, free_port, wait_ready
+from tests.api.conftest import World, tenantmatch_serve
 
 SEED = 20261125
 MAX_EXAMPLES = 12
@@ -36,30 +32,9 @@ SKIPPED_OPERATION = "start_retrain_v1_admin_retrain_post"
 
 @pytest.fixture
 def served(world: World, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """(base URL, admin key) of uvicorn serving a private copy of the world."""
-    shutil.copy(world.db_file, tmp_path / "service.db")
-    shutil.copytree(world.models, tmp_path / "store")
-    db = f"sqlite:///{tmp_path / 'service.db'}"
-    repo = Repository(db)
-    key = create_key(repo, role="admin", created=datetime.now(UTC))
-    repo.close()
-    port = free_port()
-    env = {**os.environ, "TENANTMATCH_DB": db, "TENANTMATCH_MODELS": str(tmp_path / "store"),
-           "TENANTMATCH_JOBS_DIR": str(tmp_path / "jobs")}  # fmt: skip
-    log = (tmp_path / "server.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, server)
-        yield base, key
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+    """(base URL, admin key) of ``tenantmatch serve`` over a private copy of the world."""
+    with tenantmatch_serve(world, tmp_path, workers=1, role="admin", copy_models=True) as served:
+        yield served.base, served.key
 
 
 @pytest.mark.slow
