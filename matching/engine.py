@@ -211,27 +211,31 @@ class Engine:
             return state
 
     def _fill_candidates(self, ref: weakref.ref[ScoringState]) -> None:
-        """Background: stage 1 of every building of the state ``ref`` names, a few buildings at
-        a time, until all are kept or the state is no longer the engine's (it then holds no
-        reference that would keep an old state's arrays alive)."""
+        """Background: stage 1 of every building of the state ``ref`` names that has none yet,
+        a few buildings at a time, until all are kept or the state is no longer the engine's
+        (between chunks it holds no reference that would keep an old state's arrays alive)."""
         lowest_priority()
-        start, filled = time.perf_counter(), 0
-        while True:
+        start = time.perf_counter()
+        state = ref()
+        if state is None or state.candidates is None:
+            return
+        todo = state.candidates.missing()
+        del state
+        for first in range(0, len(todo), FILL_CHUNK):
             state = ref()
-            if state is None or state is not self._state or state.candidates is None:
-                return
-            todo = state.candidates.missing()[:FILL_CHUNK]
-            if len(todo) == 0:
-                logger.info("stage-1 candidates of %d buildings kept (%.0f MB) in %.1f s",
-                            len(state.candidates), state.candidates.nbytes / 2**20,
-                            time.perf_counter() - start)  # fmt: skip
+            if state is None or state is not self._state:
                 return
             try:
-                filled += precompute_candidates(state, todo)
+                precompute_candidates(state, todo[first : first + FILL_CHUNK])
             except Exception:  # an optimisation: queries compute what is missing themselves
-                logger.exception("precomputing stage-1 candidates failed after %d", filled)
+                logger.exception("precomputing stage-1 candidates failed after %d", first)
                 return
             del state
+        state = ref()
+        if state is not None and state.candidates is not None:
+            logger.info("stage-1 candidates of %d buildings kept (%.0f MB) in %.1f s",
+                        len(state.candidates), state.candidates.nbytes / 2**20,
+                        time.perf_counter() - start)  # fmt: skip
 
     def _current_model_version(self) -> str:
         try:
