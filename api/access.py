@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from api.errors import ApiError
-from matching import (
-    NotFoundError,
+from tenantmatch.api.errors import ApiError
+from tenantmatch.registry import NotFoundError
+from tenantmatch.store import (
     Principal,
     Repository,
     Role,

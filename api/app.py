@@ -13,23 +13,26 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
-from api.answers import ShortlistAnswers, shared_answers_for
-from api.errors import install_error_handlers
-from api.jobs import RetrainJobs
-from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from api.observability import Metrics, configure_json_logging
-from api.routes import admin, buildings, enterprises, health, planning, shortlists, tenancies, web
-from api.settings import Settings
-from matching import (
-    AuditWriter,
-    Engine,
-    KeyCache,
-    ModelNotReadyError,
-    RegistryLists,
-    Repository,
-    TenantmatchError,
+from tenantmatch.api.answers import ShortlistAnswers, shared_answers_for
+from tenantmatch.api.errors import install_error_handlers
+from tenantmatch.api.jobs import RetrainJobs
+from tenantmatch.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from tenantmatch.api.observability import Metrics, configure_json_logging
+from tenantmatch.api.routes import (
+    admin,
+    buildings,
+    enterprises,
+    health,
+    planning,
+    shortlists,
+    tenancies,
+    web,
 )
-from models import ModelsError
+from tenantmatch.api.settings import Settings
+from tenantmatch.matching import Engine, ModelNotReadyError
+from tenantmatch.models import ModelsError
+from tenantmatch.registry import TenantmatchError
+from tenantmatch.store import AuditWriter, KeyCache, RegistryLists, Repository
 
 log = logging.getLogger(__name__)
 

@@ -10,15 +10,15 @@ from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 
-from api.access import require_role
-from api.answers import ShortlistAnswers
-from api.errors import ApiError, forbidden, unauthorized
-from api.jobs import RetrainJobs
-from api.schemas import ShortlistQuery
-from api.settings import Settings
-from matching import (
+from tenantmatch.api.access import require_role
+from tenantmatch.api.answers import ShortlistAnswers
+from tenantmatch.api.errors import ApiError, forbidden, unauthorized
+from tenantmatch.api.jobs import RetrainJobs
+from tenantmatch.api.schemas import ShortlistQuery
+from tenantmatch.api.settings import Settings
+from tenantmatch.matching import Engine
+from tenantmatch.store import (
     AuditWriter,
-    Engine,
     KeyCache,
     Principal,
     RegistryLists,

@@ -14,15 +14,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from matching import (
-    InputError,
-    ModelNotReadyError,
-    NotFoundError,
-    StorageError,
-    TenantmatchError,
-    ValidationFailed,
-)
-from models import ModelsError
+from tenantmatch.matching import ModelNotReadyError
+from tenantmatch.models import ModelsError
+from tenantmatch.registry import InputError, NotFoundError, TenantmatchError, ValidationFailed
+from tenantmatch.store import StorageError
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from api.errors import ApiError
-from matching import NotFoundError
+from tenantmatch.api.errors import ApiError
+from tenantmatch.registry import NotFoundError
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import cache
 
-from features import industry_divisions
-from matching.enums import LABELS_ZH
+from tenantmatch.registry import industry_divisions
+from tenantmatch.registry.enums import LABELS_ZH
 
 
 @cache

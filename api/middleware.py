@@ -11,9 +11,14 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.observability import REQUEST_ID_HEADER, Metrics, accept_request_id, request_id_var
+from tenantmatch.api.observability import (
+    REQUEST_ID_HEADER,
+    Metrics,
+    accept_request_id,
+    request_id_var,
+)
 
-log = logging.getLogger("api.access")
+log = logging.getLogger("tenantmatch.api.access")
 UNMATCHED_ROUTE = "<unmatched>"
 
 

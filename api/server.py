@@ -37,11 +37,11 @@ from typing import Any
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
-from matching import InputError, TenantmatchError
+from tenantmatch.registry import InputError, TenantmatchError
 
 log = logging.getLogger(__name__)
 
-APP = "api.app:create_app"
+APP = "tenantmatch.api.app:create_app"
 POLL_S = 0.5  # how often the supervisor looks at its workers
 STOP_GRACE_S = 30.0  # a worker asked to stop that is still running this long is killed
 READY_POLL_S = 0.1  # how often a worker looks whether uvicorn has started serving

@@ -8,12 +8,16 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from features import DATA_DIR, available_cores
+from tenantmatch.features import available_cores
+from tenantmatch.store import default_db_url, default_models_dir, runtime_dir
 
-DEFAULT_DB_URL = f"sqlite:///{DATA_DIR / 'tenantmatch.db'}"
-DEFAULT_MODELS_DIR = DATA_DIR / "models"
-DEFAULT_JOBS_DIR = DATA_DIR / "runtime" / "jobs"
-DEFAULT_SHARED_CACHE_DIR = DATA_DIR / "runtime" / "shortlists"
+
+def _jobs_dir() -> Path:
+    return runtime_dir() / "jobs"
+
+
+def _shared_cache_dir() -> Path:
+    return runtime_dir() / "shortlists"
 
 
 class Settings(BaseSettings):
@@ -25,9 +29,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TENANTMATCH_", extra="ignore")
 
-    db: str = DEFAULT_DB_URL
-    models: Path = DEFAULT_MODELS_DIR
-    jobs_dir: Path = DEFAULT_JOBS_DIR
+    # defaults below TENANTMATCH_HOME or the per-user data directory (tenantmatch.store.home)
+    db: str = Field(default_factory=default_db_url)
+    models: Path = Field(default_factory=default_models_dir)
+    jobs_dir: Path = Field(default_factory=_jobs_dir)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     max_k: int = Field(default=200, ge=1, le=500)
@@ -40,7 +45,7 @@ class Settings(BaseSettings):
     shortlist_cache: int = Field(default=2_000, ge=0, le=1_000_000)  # ~20 KB JSON each at k=50
     # where the workers of one multi-worker server share scored answers (one file per server
     # run, removed a day after its last use); None: each worker scores for itself
-    shared_cache_dir: Path | None = DEFAULT_SHARED_CACHE_DIR
+    shared_cache_dir: Path | None = Field(default_factory=_shared_cache_dir)
     # an accepted API key is not looked up again for this long (s): a key revoked through
     # another process keeps working at most this long; 0 looks every request up
     key_cache_seconds: float = Field(default=2.0, ge=0, le=60)

@@ -21,15 +21,16 @@ from typing import Any
 
 import numpy as np
 
-from features import available_cores
-from matching import Engine, PoolRules, Repository
-from matching.shortlist import (
+from tenantmatch.features import available_cores
+from tenantmatch.matching import Engine, PoolRules
+from tenantmatch.matching.shortlist import (
     ScoringState,
     precompute_candidates,
     shortlist_for_buildings,
     shortlist_for_enterprises,
 )
-from training import make_split, ndcg_at_k, window_labels
+from tenantmatch.store import Repository
+from tenantmatch.training import make_split, ndcg_at_k, window_labels
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ def breakdown(
     the ranker on M rows, contributions for k rows) on ``threads``: where the time goes, and
     how much of the wall time is waiting for a core on a shared machine (CPU ms count every
     thread's)."""
-    from matching.shortlist import _features, _model_scores, _staged_for_buildings
+    from tenantmatch.matching.shortlist import _features, _model_scores, _staged_for_buildings
 
     names = ("stage1", "stage1_live", "features", "predict", "reasons")
     live = dataclasses.replace(state, candidates=None)

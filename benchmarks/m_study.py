@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.latency import _sample, engine_at_cut, ndcg_by_m, overlap
-from matching import Engine, Repository
-from matching.shortlist import shortlist_for_buildings
+from tenantmatch.matching import Engine
+from tenantmatch.matching.shortlist import shortlist_for_buildings
+from tenantmatch.store import Repository
 
 WORK = Path("benchmarks/work")
 RESULTS = Path("benchmarks/results")

@@ -26,9 +26,9 @@ from typing import Any
 
 import pandas as pd
 
-from matching import Repository, import_dataset
-from models import read_manifest
-from training import (
+from tenantmatch.models import read_manifest
+from tenantmatch.store import Repository, import_dataset
+from tenantmatch.training import (
     DIRECTIONS,
     TrainConfig,
     format_table,
@@ -36,7 +36,7 @@ from training import (
     pool_sensitivity,
     train_and_publish,
 )
-from training.demo import PreferenceWeights, WorldParams, generate_world
+from tenantmatch.training.demo import PreferenceWeights, WorldParams, generate_world
 
 log = logging.getLogger("benchmarks.quality")
 

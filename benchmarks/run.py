@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from matching.engine import DEFAULT_MAX_SCORED, DEFAULT_MAX_SCORED_BUILDINGS
+from tenantmatch.matching.engine import DEFAULT_MAX_SCORED, DEFAULT_MAX_SCORED_BUILDINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / "work"
@@ -89,7 +89,7 @@ def borrow_model(n: int, *, source: int) -> dict[str, Any]:
     features and vocabulary): its version folder copied and promoted, hash checked."""
     import shutil
 
-    from models import current_version, promote
+    from tenantmatch.models import current_version, promote
 
     src, dst = WORK / f"n{source}" / "models", WORK / f"n{n}" / "models"
     version = current_version(src)

@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from benchmarks.quality import METRIC, RESULTS, WORK, WORLDS, build_world
-from training import DIRECTIONS, metric_value, seed_study
+from tenantmatch.training import DIRECTIONS, metric_value, seed_study
 
 log = logging.getLogger("benchmarks.seed_study")
 

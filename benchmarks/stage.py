@@ -26,7 +26,7 @@ def _sqlite(db: str) -> str:
 
 def generate(args: dict[str, Any]) -> dict[str, Any]:
     """Write a demo world of ``n`` enterprises into ``folder``."""
-    from training.demo import WorldParams, generate_world
+    from tenantmatch.training.demo import WorldParams, generate_world
 
     info = generate_world(Path(args["folder"]), WorldParams(enterprises=int(args["n"]), seed=0))
     return {"rows": info.rows, "as_of": str(info.as_of.date()), "truth_dir": str(info.truth_dir)}
@@ -34,7 +34,7 @@ def generate(args: dict[str, Any]) -> dict[str, Any]:
 
 def import_(args: dict[str, Any]) -> dict[str, Any]:
     """Import the world folder into a fresh SQLite file; rows/s over all tables."""
-    from matching import Repository, import_dataset
+    from tenantmatch.store import Repository, import_dataset
 
     db = Path(args["db"])
     db.unlink(missing_ok=True)
@@ -52,8 +52,8 @@ def import_(args: dict[str, Any]) -> dict[str, Any]:
 
 def train(args: dict[str, Any]) -> dict[str, Any]:
     """``training.train_and_publish`` on the imported data; NDCG@10 of the shared ranker."""
-    from matching import Repository
-    from training import TrainConfig, metric_value, train_and_publish
+    from tenantmatch.store import Repository
+    from tenantmatch.training import TrainConfig, metric_value, train_and_publish
 
     tables = Repository(_sqlite(args["db"])).load_tables()
     config = TrainConfig(**args.get("config", {}))
@@ -82,10 +82,10 @@ def train(args: dict[str, Any]) -> dict[str, Any]:
 
 def prescore(args: dict[str, Any]) -> dict[str, Any]:
     """Fit the pre-scorer for the CURRENT model and publish it as a new version."""
-    from features import Registry, Snapshot
-    from matching import Repository, attach_prescorer
-    from models import current_version
-    from training import make_split
+    from tenantmatch.models import current_version
+    from tenantmatch.registry import Registry, Snapshot
+    from tenantmatch.store import Repository
+    from tenantmatch.training import attach_prescorer, make_split
 
     tables = Repository(_sqlite(args["db"])).load_tables()
     cut = make_split(tables).cut
@@ -105,8 +105,9 @@ def engine(args: dict[str, Any]) -> dict[str, Any]:
     background); ``peak_rss_mb`` (added by ``main``) includes the rebuild (a server that held
     the old state meanwhile peaked far higher there).
     """
-    from matching import Engine, Repository
-    from matching.shortlist import precompute_candidates
+    from tenantmatch.matching import Engine
+    from tenantmatch.matching.shortlist import precompute_candidates
+    from tenantmatch.store import Repository
 
     class EditedRepository(Repository):
         """The database as a server sees it after ``edits`` registry edits: the same rows under

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from features.registry import Snapshot
-from features.vocab import Vocabulary
+from tenantmatch.features.vocab import Vocabulary
+from tenantmatch.registry import Snapshot
 
 if TYPE_CHECKING:
-    from features.context import FeatureContext
+    from tenantmatch.features.context import FeatureContext
 
 logger = logging.getLogger(__name__)
 

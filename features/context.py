@@ -16,15 +16,24 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from features.building import building_table
-from features.enterprise import enterprise_table
-from features.errors import FeatureError
-from features.pair import ENTERPRISE_ATTRIBUTES, fitting_building_counts, great_circle_km
-from features.parallel import for_row_chunks
-from features.reference import industry_divisions, shanxi_districts, theme_industry_prior
-from features.registry import STAGE_RANK, Snapshot
-from features.spec import FEATURES, Feature
-from features.vocab import Vocabulary
+from tenantmatch.features.building import building_table
+from tenantmatch.features.enterprise import enterprise_table
+from tenantmatch.features.errors import FeatureError
+from tenantmatch.features.pair import (
+    ENTERPRISE_ATTRIBUTES,
+    fitting_building_counts,
+    great_circle_km,
+)
+from tenantmatch.features.parallel import for_row_chunks
+from tenantmatch.features.spec import FEATURES, Feature
+from tenantmatch.features.vocab import Vocabulary
+from tenantmatch.registry import (
+    Snapshot,
+    industry_divisions,
+    shanxi_districts,
+    theme_industry_prior,
+)
+from tenantmatch.registry.tables import STAGE_RANK
 
 logger = logging.getLogger(__name__)
 

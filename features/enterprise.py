@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from features.building import list_count, list_has
-from features.reference import industry_divisions
-from features.registry import STAGE_RANK, Snapshot
-from features.vocab import Vocabulary
+from tenantmatch.features.building import list_count, list_has
+from tenantmatch.features.vocab import Vocabulary
+from tenantmatch.registry import Snapshot, estimated_space_need_m2, industry_divisions
+from tenantmatch.registry.tables import STAGE_RANK
 
 if TYPE_CHECKING:
-    from features.context import FeatureContext
+    from tenantmatch.features.context import FeatureContext
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,6 @@ TAGS: tuple[str, ...] = (
     "leading_enterprise",
     "platform",
 )
-M2_PER_EMPLOYEE = 10.0
 DAYS_PER_YEAR = 365.25
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 RECENT = pd.DateOffset(months=12)
@@ -220,8 +219,7 @@ def enterprise_table(snapshot: Snapshot, *, vocab: Vocabulary) -> pd.DataFrame:
     recent = events[events["date"] > as_of - RECENT].groupby("enterprise_id").size()
     out["events_12m"] = recent.reindex(e.index, fill_value=0).astype("float64")
     out = out.join(_courtships(events, e.index, as_of=as_of))
-    by_staff = out["employees"] * M2_PER_EMPLOYEE
-    out["space_need_m2"] = out["current_area_m2"].fillna(by_staff)
+    out["space_need_m2"] = estimated_space_need_m2(out["current_area_m2"], out["employees"])
     out["lat"], out["lon"] = e["lat"].astype("float64"), e["lon"].astype("float64")
     # written by features.context.fill_move_hazard when the vocabulary holds a move hazard
     out["move_hazard"] = np.nan

@@ -1,23 +1,18 @@
-"""Errors of the features layer.
-
-``features`` is the lowest layer and cannot import ``matching.errors``; callers above map these
-(``matching`` turns an unknown id into its ``NotFoundError``).
-"""
+"""Errors of the features layer, under the project's ``TenantmatchError`` (exit code 1; an
+unknown id is an ``InputError``, exit code 2)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from tenantmatch.registry import InputError, TenantmatchError
 
-class FeatureError(Exception):
+
+class FeatureError(TenantmatchError):
     """Base of every error the features layer raises on purpose."""
 
 
-class SchemaError(FeatureError):
-    """A registry table lacks a required column or holds a value of the wrong type."""
-
-
-class UnknownIdError(FeatureError):
+class UnknownIdError(FeatureError, InputError):
     """Pairs name building or enterprise ids that the snapshot does not hold."""
 
     def __init__(self, kind: str, ids: Iterable[object], *, total: int) -> None:

@@ -7,11 +7,11 @@ import logging
 import numpy as np
 import pandas as pd
 
-from features.context import SIDE_ROWS, FeatureContext, join_positions
-from features.errors import FeatureError, UnknownIdError, VocabularyError
-from features.registry import Snapshot
-from features.spec import FEATURES
-from features.vocab import Vocabulary
+from tenantmatch.features.context import SIDE_ROWS, FeatureContext, join_positions
+from tenantmatch.features.errors import FeatureError, UnknownIdError, VocabularyError
+from tenantmatch.features.spec import FEATURES
+from tenantmatch.features.vocab import Vocabulary
+from tenantmatch.registry import Snapshot
 
 logger = logging.getLogger(__name__)
 

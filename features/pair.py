@@ -15,17 +15,17 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from features.enterprise import OPEN_COURTSHIP
+from tenantmatch.features.enterprise import OPEN_COURTSHIP
+from tenantmatch.registry import MIN_UNIT_OVERSIZE_FACTOR, space_fits
 
 if TYPE_CHECKING:
-    from features.context import FeatureContext
+    from tenantmatch.features.context import FeatureContext
 
 logger = logging.getLogger(__name__)
 
 EARTH_RADIUS_KM = 6371.0088
 DAYS_PER_YEAR = 365.0
 CNY_PER_10K = 10_000.0
-MIN_UNIT_OVERSIZE_FACTOR = 2.0  # largest min_unit / need ratio a firm is assumed to accept
 # The enterprise attributes (``e_*`` columns of the join) the pair features below read: X joins
 # only these (the ``e__`` features come from the context's precomputed block).
 ENTERPRISE_ATTRIBUTES: tuple[str, ...] = (
@@ -80,21 +80,6 @@ def space_need_log_ratio(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
     """log(1 + space need m²) - log(1 + vacant m²): > 0 when the need exceeds the vacancy."""
     ratio = np.log1p(_space_need(pairs)) - np.log1p(_col(pairs, "b_vacant_area_m2"))
     return _series(ratio, pairs)
-
-
-def space_fits(
-    need_m2: np.ndarray | float, *, vacant_m2: np.ndarray | float, min_unit_m2: np.ndarray | float
-) -> np.ndarray:
-    """The one space-fit rule (feature and candidate filter alike); boolean, arrays broadcast,
-    areas in m². The area taken, max(need, min unit), must not exceed the vacancy, and a firm
-    takes a whole min unit only if it is at most ``MIN_UNIT_OVERSIZE_FACTOR`` x its need.
-    A missing need or vacancy cannot fail the rule (True); a missing min unit lets any size."""
-    need = np.asarray(need_m2, dtype=np.float64)
-    unit = np.nan_to_num(np.asarray(min_unit_m2, dtype=np.float64), nan=0.0)
-    with np.errstate(invalid="ignore"):
-        fits_vacancy = ~(np.maximum(need, unit) > np.asarray(vacant_m2, dtype=np.float64))
-        unit_ok = ~(unit > MIN_UNIT_OVERSIZE_FACTOR * need)
-    return fits_vacancy & unit_ok
 
 
 FAR_VACANCY_M2 = 1e8  # stands in for an unknown vacancy, which never fails :func:`space_fits`

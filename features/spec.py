@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
-from features import building as b
-from features import enterprise as e
-from features import pair as p
+from tenantmatch.features import building as b
+from tenantmatch.features import enterprise as e
+from tenantmatch.features import pair as p
 
 if TYPE_CHECKING:
-    from features.context import FeatureContext
+    from tenantmatch.features.context import FeatureContext
 
 FeatureKind = Literal["numeric", "count", "flag", "ordinal", "categorical"]
 FeatureFn = Callable[[pd.DataFrame, "FeatureContext"], pd.Series]

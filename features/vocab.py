@@ -19,8 +19,8 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from features.errors import VocabularyError
-from features.registry import Snapshot
+from tenantmatch.features.errors import VocabularyError
+from tenantmatch.registry import Snapshot
 
 logger = logging.getLogger(__name__)
 

@@ -15,10 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from features import Snapshot, Vocabulary, context_for
-from matching.enums import HqType, Tag
-from matching.errors import InputError, NotFoundError
-from matching.rules import (
+from tenantmatch.features import Vocabulary, context_for
+from tenantmatch.matching.rules import (
     MIN_UNIT_OVERSIZE_FACTOR,
     RISK_FLAGS,
     eligible_by_risk,
@@ -26,6 +24,7 @@ from matching.rules import (
     list_bitmask,
     space_fits,
 )
+from tenantmatch.registry import HqType, InputError, NotFoundError, Snapshot, Tag
 
 logger = logging.getLogger(__name__)
 

@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import FeatureContext, build_matrix
-from matching.candidates import Pairs, PoolRules
-from matching.engine import Engine
-from matching.reasons import top_reasons
-from matching.rules import risk_warnings
-from matching.shortlist import SCORE_DECIMALS, ScoringState, check_k
+from tenantmatch.features import FeatureContext, build_matrix
+from tenantmatch.matching.candidates import Pairs, PoolRules
+from tenantmatch.matching.engine import Engine
+from tenantmatch.matching.reasons import top_reasons
+from tenantmatch.matching.rules import risk_warnings
+from tenantmatch.matching.shortlist import SCORE_DECIMALS, ScoringState, check_k
 
 logger = logging.getLogger(__name__)
 

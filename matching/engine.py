@@ -16,41 +16,41 @@ from typing import Any
 
 import pandas as pd
 
-from features import (
+from tenantmatch.features import (
     FeatureError,
-    Registry,
-    Snapshot,
     Vocabulary,
     available_cores,
     context_for,
     feature_names,
     feature_spec_fingerprint,
 )
-from matching.cache import ResultCache
-from matching.candidates import CandidatePool, PoolRules
-from matching.errors import InputError
-from matching.precomputed import BuildingCandidates, lowest_priority
-from matching.prescore import PRESCORER_FILE, Prescorer, unfitted_prescorer
-from matching.shortlist import (
+from tenantmatch.matching.cache import ResultCache
+from tenantmatch.matching.candidates import CandidatePool, PoolRules
+from tenantmatch.matching.precomputed import BuildingCandidates, lowest_priority
+from tenantmatch.matching.shortlist import (
     ScoringState,
     precompute_candidates,
     shortlist_for_buildings,
     shortlist_for_enterprises,
 )
-from matching.storage import Repository
-from models import (
+from tenantmatch.models import (
+    PRESCORER_FILE,
     CompiledModel,
     IncompatibleModelError,
     LoadedModel,
     ModelStoreError,
     PathExplainer,
+    Prescorer,
     check_compatible,
     compiled_model,
     current_version,
     load_current,
     model_vocabulary,
     path_explainer,
+    unfitted_prescorer,
 )
+from tenantmatch.registry import InputError, Registry, Snapshot
+from tenantmatch.store import Repository
 
 logger = logging.getLogger(__name__)
 

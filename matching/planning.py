@@ -41,13 +41,12 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from features import FeatureContext, context_for
-from matching.candidates import Pairs, PoolRules
-from matching.chain import MISSING_WEIGHT, score_pairs
-from matching.engine import Engine
-from matching.enums import Theme, label_zh
-from matching.errors import InputError
-from matching.shortlist import SCORE_DECIMALS, ScoringState
+from tenantmatch.features import FeatureContext, context_for
+from tenantmatch.matching.candidates import Pairs, PoolRules
+from tenantmatch.matching.chain import MISSING_WEIGHT, score_pairs
+from tenantmatch.matching.engine import Engine
+from tenantmatch.matching.shortlist import SCORE_DECIMALS, ScoringState
+from tenantmatch.registry import InputError, Theme, label_zh
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ import threading
 
 import numpy as np
 
-from matching.candidates import CandidatePool, PoolRules
-from matching.prescore import PrescoreIndex
+from tenantmatch.matching.candidates import CandidatePool, PoolRules
+from tenantmatch.models import PrescoreIndex
 
 logger = logging.getLogger(__name__)
 

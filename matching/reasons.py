@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from features import FEATURES, Feature, Vocabulary, industry_divisions
-from matching.enums import label_zh
+from tenantmatch.features import FEATURES, Feature, Vocabulary
+from tenantmatch.registry import industry_divisions, label_zh
 
 logger = logging.getLogger(__name__)
 

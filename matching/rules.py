@@ -6,7 +6,7 @@ Rules:
 - a deregistered enterprise (risk flag ``deregistered``) is never shortlisted;
 - an enterprise with any other risk flag is shortlisted only when the caller asks
   (``include_risky``), and then carries its warnings;
-- space must fit: the one rule is ``features.space_fits`` (re-exported here), which the feature
+- space must fit: the one rule is ``registry.space_fits`` (re-exported here), which the feature
   ``pair__space_need_fits`` uses too: the area taken, ``max(need, min_unit)``, must not exceed
   the building's vacant area, and a firm takes a whole minimum unit only when that unit is at most
   ``MIN_UNIT_OVERSIZE_FACTOR`` times its need (a 300 m² firm may take a 600 m² unit, not a 700 m²).
@@ -19,9 +19,13 @@ import math
 import numpy as np
 import pandas as pd
 
-from features import MIN_UNIT_OVERSIZE_FACTOR, space_fits
-from matching.contract import LIST_SEPARATOR
-from matching.enums import RiskFlag, label_zh
+from tenantmatch.registry import (
+    LIST_SEPARATOR,
+    MIN_UNIT_OVERSIZE_FACTOR,
+    RiskFlag,
+    label_zh,
+    space_fits,
+)
 
 __all__ = [
     "ALWAYS_EXCLUDED_FLAGS",

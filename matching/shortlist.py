@@ -23,21 +23,24 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from features import FeatureContext, Snapshot, Vocabulary, build_matrix_at
-from matching.candidates import CandidatePool, Pairs, PoolRules
-from matching.errors import InputError
-from matching.precomputed import BuildingCandidates
-from matching.prescore import (
+from tenantmatch.features import FeatureContext, Vocabulary, build_matrix_at
+from tenantmatch.matching.candidates import CandidatePool, Pairs, PoolRules
+from tenantmatch.matching.precomputed import BuildingCandidates
+from tenantmatch.matching.reasons import top_reasons
+from tenantmatch.matching.rules import risk_warnings
+from tenantmatch.models import (
+    CompiledModel,
+    LoadedModel,
+    PathExplainer,
     PrescoreIndex,
     Prescorer,
+    in_order,
     top_m,
-    top_m_checked,
     unfitted_prescorer,
     with_history,
 )
-from matching.reasons import top_reasons
-from matching.rules import risk_warnings
-from models import CompiledModel, LoadedModel, PathExplainer, in_order
+from tenantmatch.models.prescore import top_m_checked
+from tenantmatch.registry import InputError, Snapshot
 
 logger = logging.getLogger(__name__)
 

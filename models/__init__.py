@@ -1,8 +1,9 @@
-"""Rankers, baselines and the model store: one ``Scorer`` interface, one artifact format."""
+"""Every fitted thing (ranker, baselines, move hazard, pre-scorer) behind one ``Scorer``
+interface, and the model store with its one artifact format."""
 
 from typing import TYPE_CHECKING, Any
 
-from models.artifact import (
+from tenantmatch.models.artifact import (
     RESERVED_KEYS,
     LoadedModel,
     check_compatible,
@@ -17,7 +18,7 @@ from models.artifact import (
     save_version,
     version_id,
 )
-from models.baselines import (
+from tenantmatch.models.baselines import (
     POPULARITY_COLUMN_BUILDING_QUERY,
     POPULARITY_COLUMN_ENTERPRISE_QUERY,
     HandRuleScorer,
@@ -25,8 +26,8 @@ from models.baselines import (
     PopularityScorer,
     RandomScorer,
 )
-from models.compiled import CompiledModel, compiled_model
-from models.errors import (
+from tenantmatch.models.compiled import CompiledModel, compiled_model
+from tenantmatch.models.errors import (
     CorruptModelError,
     FeatureMismatchError,
     GroupSizeError,
@@ -38,25 +39,39 @@ from models.errors import (
     NotFittedError,
     UnknownScorerError,
 )
-from models.explain import PathExplainer, path_explainer
-from models.factory import SCORERS, make_scorer
-from models.hazard import (
+from tenantmatch.models.explain import PathExplainer, path_explainer
+from tenantmatch.models.factory import SCORERS, make_scorer
+from tenantmatch.models.hazard import (
     HAZARD_FILE,
     MoveHazard,
     fit_move_hazard,
     hazard_attachments,
     model_vocabulary,
 )
-from models.ranker import LGBMRankerScorer
-from models.scorers import MAX_GRADE, Scorer, check_group, in_order
+from tenantmatch.models.prescore import (
+    PRESCORER_FILE,
+    PrescoreIndex,
+    Prescorer,
+    bins,
+    pair_term_values,
+    top_m,
+    unfitted_prescorer,
+    with_history,
+)
+from tenantmatch.models.prescore_terms import CHUNK_ROWS, SPARSE_EDGES
+from tenantmatch.models.ranker import LGBMRankerScorer
+from tenantmatch.models.scorers import MAX_GRADE, Scorer, check_group, in_order
 
 __all__ = [
+    "CHUNK_ROWS",
     "HAZARD_FILE",
     "MAX_GRADE",
     "POPULARITY_COLUMN_BUILDING_QUERY",
     "POPULARITY_COLUMN_ENTERPRISE_QUERY",
+    "PRESCORER_FILE",
     "RESERVED_KEYS",
     "SCORERS",
+    "SPARSE_EDGES",
     "CompiledModel",
     "CorruptModelError",
     "DaskLGBMRankerScorer",
@@ -75,9 +90,12 @@ __all__ = [
     "NotFittedError",
     "PathExplainer",
     "PopularityScorer",
+    "PrescoreIndex",
+    "Prescorer",
     "RandomScorer",
     "Scorer",
     "UnknownScorerError",
+    "bins",
     "check_compatible",
     "check_group",
     "compiled_model",
@@ -91,20 +109,24 @@ __all__ = [
     "load_version",
     "make_scorer",
     "model_vocabulary",
+    "pair_term_values",
     "path_explainer",
     "promote",
     "read_manifest",
     "reject",
     "save_version",
+    "top_m",
+    "unfitted_prescorer",
     "version_id",
+    "with_history",
 ]
 
 # The Dask scorer pulls in dask and distributed (slow to import); load it only when asked for.
-_LAZY = {"DaskLGBMRankerScorer": "models.distributed"}
+_LAZY = {"DaskLGBMRankerScorer": "tenantmatch.models.distributed"}
 
 
 if TYPE_CHECKING:
-    from models.distributed import DaskLGBMRankerScorer
+    from tenantmatch.models.distributed import DaskLGBMRankerScorer
 
 
 def __getattr__(name: str) -> Any:

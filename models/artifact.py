@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 import sklearn
 
-from models.errors import CorruptModelError, IncompatibleModelError, ModelStoreError
-from models.factory import make_scorer
-from models.scorers import Scorer
+from tenantmatch.models.errors import CorruptModelError, IncompatibleModelError, ModelStoreError
+from tenantmatch.models.factory import make_scorer
+from tenantmatch.models.scorers import Scorer
 
 logger = logging.getLogger(__name__)
 

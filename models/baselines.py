@@ -16,8 +16,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from models.errors import CorruptModelError, FeatureMismatchError, InvalidTargetError
-from models.scorers import Scorer, ValidSet
+from tenantmatch.models.errors import CorruptModelError, FeatureMismatchError, InvalidTargetError
+from tenantmatch.models.scorers import Scorer, ValidSet
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features import for_row_chunks
-from models.scorers import Scorer, in_order
+from tenantmatch.features import for_row_chunks
+from tenantmatch.models.scorers import Scorer, in_order
 
 logger = logging.getLogger(__name__)
 

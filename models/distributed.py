@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 from lightgbm.dask import DaskLGBMRanker
 
-from models.errors import FeatureMismatchError, GroupSizeError, ModelsError
-from models.ranker import LGBMRankerScorer
-from models.scorers import ValidSet, check_features, check_grades, check_group
+from tenantmatch.models.errors import FeatureMismatchError, GroupSizeError, ModelsError
+from tenantmatch.models.ranker import LGBMRankerScorer
+from tenantmatch.models.scorers import ValidSet, check_features, check_grades, check_group
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features import for_row_chunks
-from models.scorers import Scorer
+from tenantmatch.features import for_row_chunks
+from tenantmatch.models.scorers import Scorer
 
 logger = logging.getLogger(__name__)
 

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.baselines import HandRuleScorer, LogisticScorer, PopularityScorer, RandomScorer
-from models.errors import UnknownScorerError
-from models.ranker import LGBMRankerScorer
-from models.scorers import Scorer
+from tenantmatch.models.baselines import (
+    HandRuleScorer,
+    LogisticScorer,
+    PopularityScorer,
+    RandomScorer,
+)
+from tenantmatch.models.errors import UnknownScorerError
+from tenantmatch.models.ranker import LGBMRankerScorer
+from tenantmatch.models.scorers import Scorer
 
 SCORERS: dict[str, type[Scorer]] = {
     cls.name: cls

@@ -23,9 +23,9 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features import Vocabulary
-from models.artifact import LoadedModel
-from models.errors import CorruptModelError, FeatureMismatchError
+from tenantmatch.features import Vocabulary
+from tenantmatch.models.artifact import LoadedModel
+from tenantmatch.models.errors import CorruptModelError, FeatureMismatchError
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from models.errors import FeatureMismatchError
-from models.scorers import MAX_GRADE, Scorer, ValidSet
+from tenantmatch.models.errors import FeatureMismatchError
+from tenantmatch.models.scorers import MAX_GRADE, Scorer, ValidSet
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 
-from models.errors import (
+from tenantmatch.models.errors import (
     FeatureMismatchError,
     GroupSizeError,
     InvalidTargetError,

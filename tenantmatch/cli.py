@@ -15,23 +15,24 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from api import Settings
-from api.answers import remove_shared_answers
-from matching import (
-    Engine,
-    InputError,
-    PoolRules,
+from tenantmatch import __version__, output
+from tenantmatch.api import Settings
+from tenantmatch.api.answers import remove_shared_answers
+from tenantmatch.matching import Engine, PoolRules
+from tenantmatch.registry import InputError, TenantmatchError, reference_location
+from tenantmatch.store import (
+    HOME_ENV,
     Repository,
-    TenantmatchError,
     audit,
     create_key,
+    home,
     import_dataset,
     list_keys,
+    redacted_url,
     revoke_key,
 )
-from tenantmatch import output
-from training import TrainResult, evaluate_current, train_and_publish
-from training.demo import PreferenceWeights, WorldParams, generate_world
+from tenantmatch.training import TrainResult, evaluate_current, train_and_publish
+from tenantmatch.training.demo import PreferenceWeights, WorldParams, generate_world
 
 log = logging.getLogger("tenantmatch")
 
@@ -43,16 +44,37 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tenantmatch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Tenant-attraction matchmaking for office buildings (楼宇招商匹配)."""
+
+
 DbOpt = Annotated[
     str | None,
     typer.Option(
-        "--db", envvar="TENANTMATCH_DB", help="Database URL (default: SQLite under data/)."
+        "--db",
+        envvar="TENANTMATCH_DB",
+        help="Database URL (default: SQLite under TENANTMATCH_HOME, see 'tenantmatch info').",
     ),
 ]
 ModelsOpt = Annotated[
     Path | None,
     typer.Option(
-        "--models", envvar="TENANTMATCH_MODELS", help="Model store (default: data/models/)."
+        "--models",
+        envvar="TENANTMATCH_MODELS",
+        help="Model store (default: models/ under TENANTMATCH_HOME, see 'tenantmatch info').",
     ),
 ]
 TRUTH_META_KEY = "demo_truth_dir"
@@ -196,7 +218,7 @@ def batch_shortlists_(
     models: ModelsOpt = None,
 ) -> None:
     """Score every building's shortlist on a Dask cluster into a jsonl file (see docs/dask.md)."""
-    from training.distributed import batch_shortlists, connect  # imports dask: only when used
+    from tenantmatch.training.distributed import batch_shortlists, connect
 
     settings = _settings(db, models)
     engine = Engine(Repository(settings.db), settings.models, as_of=date.today())
@@ -259,7 +281,7 @@ def serve(
     models: ModelsOpt = None,
 ) -> None:
     """The HTTP API and the web page (on Linux each worker listens on a socket of its own)."""
-    from api.server import serve as serve_app
+    from tenantmatch.api.server import serve as serve_app
 
     settings = _settings(db, models, host=host, port=port, workers=workers)
     # Workers are separate processes: they read the same settings from the environment.
@@ -269,6 +291,24 @@ def serve(
         serve_app(host=settings.host, port=settings.port, workers=settings.workers)
     finally:
         remove_shared_answers(settings)  # the workers are gone: nobody reads it any more
+
+
+@app.command()
+def info(db: DbOpt = None, models: ModelsOpt = None) -> None:
+    """Where everything is: version, runtime home, database, model store, jobs, reference data."""
+    settings = _settings(db, models)
+    rows = {
+        "version": __version__,
+        "home": f"{home()}  ({HOME_ENV} overrides)",
+        "database": redacted_url(settings.db),
+        "models": str(settings.models),
+        "jobs": str(settings.jobs_dir),
+        "shared answers": str(settings.shared_cache_dir or "-"),
+        "reference data": str(reference_location()),
+        "code": str(Path(__file__).resolve().parent),
+    }
+    for name, value in rows.items():
+        typer.echo(f"{name:<15} {value}")
 
 
 # -- API keys of the service ------------------------------------------------------------------

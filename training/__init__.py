@@ -1,10 +1,16 @@
 """Training: labels, temporal splits, dataset assembly, evaluation, reports and publishing
 with the promotion gate (the demo world lives in ``training.demo``)."""
 
-from training.calibration import Calibration, calibrate_ranker, fit_platt, platt_probability
-from training.dataset import RankingSet, SamplingConfig, build_sets, window_examples
-from training.errors import NotEnoughDataError, TrainingError
-from training.evaluate import (
+from tenantmatch.training.calibration import (
+    Calibration,
+    calibrate_ranker,
+    fit_platt,
+    platt_probability,
+)
+from tenantmatch.training.dataset import RankingSet, SamplingConfig, build_sets, window_examples
+from tenantmatch.training.distill import DistillConfig, attach_prescorer, fit_prescorer
+from tenantmatch.training.errors import NotEnoughDataError, TrainingError
+from tenantmatch.training.evaluate import (
     STAGE_LIMITS,
     EvalPools,
     System,
@@ -15,8 +21,8 @@ from training.evaluate import (
     score_and_measure,
     staged_pool,
 )
-from training.holdout import Evaluation, evaluate_holdout, holdout_calibration
-from training.labels import (
+from tenantmatch.training.holdout import Evaluation, evaluate_holdout, holdout_calibration
+from tenantmatch.training.labels import (
     BUILDING_TO_ENTERPRISE,
     DIRECTIONS,
     ENTERPRISE_TO_BUILDING,
@@ -24,8 +30,8 @@ from training.labels import (
     sample_examples,
     window_labels,
 )
-from training.metrics import ndcg_at_k, recall_at_k, reciprocal_rank, summarize
-from training.pipeline import (
+from tenantmatch.training.metrics import ndcg_at_k, recall_at_k, reciprocal_rank, summarize
+from tenantmatch.training.pipeline import (
     RANKER_DIRECTIONS,
     TrainConfig,
     TrainResult,
@@ -36,8 +42,8 @@ from training.pipeline import (
     seed_study,
     train_and_publish,
 )
-from training.report import write_report
-from training.splits import TemporalSplit, Window, make_split
+from tenantmatch.training.report import write_report
+from tenantmatch.training.splits import TemporalSplit, Window, make_split
 
 __all__ = [
     "BUILDING_TO_ENTERPRISE",
@@ -47,6 +53,7 @@ __all__ = [
     "STAGE_LIMITS",
     "Calibration",
     "Direction",
+    "DistillConfig",
     "EvalPools",
     "Evaluation",
     "NotEnoughDataError",
@@ -58,6 +65,7 @@ __all__ = [
     "TrainResult",
     "TrainingError",
     "Window",
+    "attach_prescorer",
     "build_sets",
     "calibrate_ranker",
     "data_fingerprint",
@@ -66,6 +74,7 @@ __all__ = [
     "evaluate_systems",
     "evaluation_pools",
     "fit_platt",
+    "fit_prescorer",
     "format_table",
     "holdout_calibration",
     "make_split",

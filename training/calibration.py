@@ -15,12 +15,13 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-from features import Snapshot, Vocabulary, build_matrix
-from models import Scorer
-from training.dataset import candidate_pool, pool_source
-from training.errors import NotEnoughDataError
-from training.evaluate import EvalPools
-from training.labels import PAIR, TENANCY_GRADE, PairKeys, in_sorted
+from tenantmatch.features import Vocabulary, build_matrix
+from tenantmatch.models import Scorer
+from tenantmatch.registry import Snapshot
+from tenantmatch.training.dataset import candidate_pool, pool_source
+from tenantmatch.training.errors import NotEnoughDataError
+from tenantmatch.training.evaluate import EvalPools
+from tenantmatch.training.labels import PAIR, TENANCY_GRADE, PairKeys, in_sorted
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,10 @@ import pandas as pd
 from joblib import Parallel, delayed
 from tqdm import tqdm
 
-from features import Registry, Snapshot, Vocabulary, build_matrix, context_for
-from matching import CandidatePool, PoolRules
-from training.labels import (
+from tenantmatch.features import Vocabulary, build_matrix, context_for
+from tenantmatch.matching import CandidatePool, PoolRules
+from tenantmatch.registry import Registry, Snapshot
+from tenantmatch.training.labels import (
     DIRECTIONS,
     PAIR,
     Direction,
@@ -30,7 +31,7 @@ from training.labels import (
     sample_examples,
     window_labels,
 )
-from training.splits import Window
+from tenantmatch.training.splits import Window
 
 log = logging.getLogger(__name__)
 

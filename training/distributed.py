@@ -23,15 +23,16 @@ import distributed
 import numpy as np
 import pandas as pd
 
-from features import Registry, Vocabulary, categorical_features
-from matching import InputError, PoolRules, ScoringState, check_k, shortlist_for_buildings
-from matching.engine import DEFAULT_MAX_SCORED
-from models import DaskLGBMRankerScorer, Scorer
-from training.dataset import RankingSet, SamplingConfig, window_examples
-from training.evaluate import System
-from training.hazard import firm_examples, fit_hazard_vocabularies, hazard_windows
-from training.pipeline import TrainConfig, fit_baselines, plan_training, ranker_systems
-from training.splits import TemporalSplit, Window
+from tenantmatch.features import Vocabulary, categorical_features
+from tenantmatch.matching import PoolRules, ScoringState, check_k, shortlist_for_buildings
+from tenantmatch.matching.engine import DEFAULT_MAX_SCORED
+from tenantmatch.models import DaskLGBMRankerScorer, Scorer
+from tenantmatch.registry import InputError, Registry
+from tenantmatch.training.dataset import RankingSet, SamplingConfig, window_examples
+from tenantmatch.training.evaluate import System
+from tenantmatch.training.hazard import firm_examples, fit_hazard_vocabularies, hazard_windows
+from tenantmatch.training.pipeline import TrainConfig, fit_baselines, plan_training, ranker_systems
+from tenantmatch.training.splits import TemporalSplit, Window
 
 log = logging.getLogger(__name__)
 

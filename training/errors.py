@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from matching import InputError, TenantmatchError
+from tenantmatch.registry import InputError, TenantmatchError
 
 
 class TrainingError(TenantmatchError):

@@ -17,11 +17,13 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from features import Registry, Snapshot, Vocabulary, build_matrix, context_for
-from matching import CandidatePool, PrescoreIndex, Prescorer, unfitted_prescorer, with_history
-from matching.engine import DEFAULT_MAX_SCORED, DEFAULT_MAX_SCORED_BUILDINGS
-from training.dataset import candidate_pool, pool_source, registry_tables
-from training.labels import (
+from tenantmatch.features import Vocabulary, build_matrix, context_for
+from tenantmatch.matching import CandidatePool
+from tenantmatch.matching.engine import DEFAULT_MAX_SCORED, DEFAULT_MAX_SCORED_BUILDINGS
+from tenantmatch.models import PrescoreIndex, Prescorer, unfitted_prescorer, with_history
+from tenantmatch.registry import Registry, Snapshot
+from tenantmatch.training.dataset import candidate_pool, pool_source, registry_tables
+from tenantmatch.training.labels import (
     DIRECTIONS,
     PAIR,
     TENANCY_GRADE,
@@ -32,8 +34,8 @@ from training.labels import (
     query_ids,
     window_labels,
 )
-from training.metrics import summarize
-from training.splits import Window
+from tenantmatch.training.metrics import summarize
+from tenantmatch.training.splits import Window
 
 log = logging.getLogger(__name__)
 

@@ -17,19 +17,18 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from features import (
+from tenantmatch.features import (
     FEATURES,
     HAZARD_FEATURE,
-    Registry,
-    Snapshot,
     Vocabulary,
     categorical_features,
     context_for,
     enterprise_features,
 )
-from models.hazard import fit_move_hazard
-from training.dataset import registry_tables
-from training.splits import TemporalSplit, Window
+from tenantmatch.models import fit_move_hazard
+from tenantmatch.registry import Registry, Snapshot
+from tenantmatch.training.dataset import registry_tables
+from tenantmatch.training.splits import TemporalSplit, Window
 
 log = logging.getLogger(__name__)
 

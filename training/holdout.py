@@ -11,19 +11,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features import Registry, Snapshot, Vocabulary
-from models import Scorer
-from training.calibration import Calibration, calibrate_ranker
-from training.dataset import registry_tables
-from training.errors import NotEnoughDataError
-from training.evaluate import (
-    EvalPools,
-    System,
-    evaluation_pools,
-    score_and_measure,
-)
-from training.labels import BUILDING_TO_ENTERPRISE, window_labels
-from training.splits import TemporalSplit
+from tenantmatch.features import Vocabulary
+from tenantmatch.models import Scorer
+from tenantmatch.registry import Registry, Snapshot
+from tenantmatch.training.calibration import Calibration, calibrate_ranker
+from tenantmatch.training.dataset import registry_tables
+from tenantmatch.training.errors import NotEnoughDataError
+from tenantmatch.training.evaluate import EvalPools, System, evaluation_pools, score_and_measure
+from tenantmatch.training.labels import BUILDING_TO_ENTERPRISE, window_labels
+from tenantmatch.training.splits import TemporalSplit
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +39,7 @@ class Evaluation:
 
 def ceiling_system(tables: dict[str, pd.DataFrame], split: TemporalSplit, truth: Path) -> System:
     """The generator's true move probability as a system (demo worlds; evaluation only)."""
-    from training.demo import ceiling_scores  # demo worlds only; never used by features
+    from tenantmatch.training.demo import ceiling_scores
 
     window = split.evaluation
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from training.errors import TrainingError
-from training.splits import Window
+from tenantmatch.training.errors import TrainingError
+from tenantmatch.training.splits import Window
 
 log = logging.getLogger(__name__)
 

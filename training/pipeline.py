@@ -16,15 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import (
-    Registry,
-    Snapshot,
+from tenantmatch.features import (
     Vocabulary,
     categorical_features,
     feature_names,
     feature_spec_fingerprint,
 )
-from models import (
+from tenantmatch.models import (
     LoadedModel,
     Scorer,
     current_version,
@@ -36,30 +34,21 @@ from models import (
     reject,
     save_version,
 )
-from training.calibration import Calibration
-from training.dataset import (
-    RankingSet,
-    SamplingConfig,
-    build_sets,
-    data_fingerprint,
-)
-from training.errors import TrainingError
-from training.evaluate import (
-    STAGE_LIMITS,
-    System,
-    format_table,
-    metric_value,
-)
-from training.hazard import fit_hazard_vocabularies
-from training.holdout import (
+from tenantmatch.registry import Registry, Snapshot
+from tenantmatch.training.calibration import Calibration
+from tenantmatch.training.dataset import RankingSet, SamplingConfig, build_sets, data_fingerprint
+from tenantmatch.training.errors import TrainingError
+from tenantmatch.training.evaluate import STAGE_LIMITS, System, format_table, metric_value
+from tenantmatch.training.hazard import fit_hazard_vocabularies
+from tenantmatch.training.holdout import (
     Evaluation,
     ceiling_system,
     evaluate_holdout,
     holdout_calibration,
 )
-from training.labels import BUILDING_TO_ENTERPRISE, DIRECTIONS, direction_by_name
-from training.report import training_summary, write_report
-from training.splits import TemporalSplit, make_split
+from tenantmatch.training.labels import BUILDING_TO_ENTERPRISE, DIRECTIONS, direction_by_name
+from tenantmatch.training.report import training_summary, write_report
+from tenantmatch.training.splits import TemporalSplit, make_split
 
 log = logging.getLogger(__name__)
 
@@ -421,7 +410,7 @@ def train_and_publish(
         registry, split, vocab, train, valid = _prepare(tables, config=config, progress=progress)
         ranker, systems = fit_systems(train, valid, config=config)
     else:
-        from training.distributed import fit_at  # needs dask, only imported when asked for
+        from tenantmatch.training.distributed import fit_at
 
         run = fit_at(dask_address, tables, config=config)
         registry, split, vocab = run.registry, run.split, run.vocab

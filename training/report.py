@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from training.dataset import RankingSet
-from training.evaluate import EvalPools, format_table
-from training.splits import TemporalSplit
+from tenantmatch.training.dataset import RankingSet
+from tenantmatch.training.evaluate import EvalPools, format_table
+from tenantmatch.training.splits import TemporalSplit
 
 log = logging.getLogger(__name__)
 

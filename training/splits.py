@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from training.errors import NotEnoughDataError
+from tenantmatch.training.errors import NotEnoughDataError
 
 log = logging.getLogger(__name__)
 

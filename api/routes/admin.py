@@ -8,9 +8,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, UploadFile
 
-from api.deps import AdminDep, AuditDep, JobsDep, KeysDep, RepositoryDep, SettingsDep, ViewerDep
-from api.errors import ApiError
-from api.schemas import (
+from tenantmatch.api.deps import (
+    AdminDep,
+    AuditDep,
+    JobsDep,
+    KeysDep,
+    RepositoryDep,
+    SettingsDep,
+    ViewerDep,
+)
+from tenantmatch.api.errors import ApiError
+from tenantmatch.api.schemas import (
     AUTH_ERRORS,
     ImportOut,
     JobOut,
@@ -21,9 +29,9 @@ from api.schemas import (
     RevokedOut,
     error_responses,
 )
-from matching import bulk_upload, create_key, list_keys, parse_key, revoke_key
-from matching.contract import TABLES_BY_NAME
-from models import current_version, list_versions
+from tenantmatch.models import current_version, list_versions
+from tenantmatch.registry import TABLES_BY_NAME
+from tenantmatch.store import bulk_upload, create_key, list_keys, parse_key, revoke_key
 
 router = APIRouter(prefix="/v1", tags=["administration"])
 STATUSES = (400, 404, 503, *AUTH_ERRORS)

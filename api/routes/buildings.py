@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from api.access import building_write, editable_building
-from api.deps import (
+from tenantmatch.api.access import building_write, editable_building
+from tenantmatch.api.deps import (
     AuditDep,
     ListsDep,
     OperatorDep,
@@ -17,7 +17,7 @@ from api.deps import (
     ViewerDep,
     check_page,
 )
-from api.schemas import (
+from tenantmatch.api.schemas import (
     AUTH_ERRORS,
     BuildingIn,
     BuildingListOut,
@@ -27,8 +27,9 @@ from api.schemas import (
     EntityId,
     error_responses,
 )
-from api.settings import Settings
-from matching import (
+from tenantmatch.api.settings import Settings
+from tenantmatch.registry import label_zh
+from tenantmatch.store import (
     BuildingFilter,
     delete_building,
     is_stale,
@@ -36,7 +37,6 @@ from matching import (
     require_record,
     upsert_building,
 )
-from matching.enums import label_zh
 
 router = APIRouter(prefix="/v1/buildings", tags=["registry"])
 

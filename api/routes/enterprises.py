@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from api.access import enterprise_view
-from api.deps import (
+from tenantmatch.api.access import enterprise_view
+from tenantmatch.api.deps import (
     AdminDep,
     AuditDep,
     ListsDep,
@@ -20,7 +20,7 @@ from api.deps import (
     ViewerDep,
     check_page,
 )
-from api.schemas import (
+from tenantmatch.api.schemas import (
     AUTH_ERRORS,
     DeletedOut,
     EnterpriseIn,
@@ -30,7 +30,7 @@ from api.schemas import (
     EntityId,
     error_responses,
 )
-from matching import (
+from tenantmatch.store import (
     EnterpriseFilter,
     delete_enterprise,
     plain_record,

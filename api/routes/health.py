@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api.deps import EngineDep, RepositoryDep
-from api.schemas import HealthOut, ReadyOut, error_responses
+from tenantmatch.api.deps import EngineDep, RepositoryDep
+from tenantmatch.api.schemas import HealthOut, ReadyOut, error_responses
 
 router = APIRouter(tags=["operations"])
 

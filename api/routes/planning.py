@@ -6,10 +6,24 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from api.access import editable_building
-from api.deps import AuditDep, EngineDep, OperatorDep, RepositoryDep, ShortlistQueryDep, ViewerDep
-from api.schemas import AUTH_ERRORS, ChainLeadsOut, EntityId, PlanIn, PlanOut, error_responses
-from matching import chain_leads, fill_plan, theme_fit
+from tenantmatch.api.access import editable_building
+from tenantmatch.api.deps import (
+    AuditDep,
+    EngineDep,
+    OperatorDep,
+    RepositoryDep,
+    ShortlistQueryDep,
+    ViewerDep,
+)
+from tenantmatch.api.schemas import (
+    AUTH_ERRORS,
+    ChainLeadsOut,
+    EntityId,
+    PlanIn,
+    PlanOut,
+    error_responses,
+)
+from tenantmatch.matching import chain_leads, fill_plan, theme_fit
 
 router = APIRouter(prefix="/v1/buildings", tags=["planning"])
 

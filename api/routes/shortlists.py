@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from api.deps import AnswersDep, AuditDep, ShortlistQueryDep, ViewerDep
-from api.schemas import AUTH_ERRORS, EntityId, ShortlistOut, error_responses
+from tenantmatch.api.deps import AnswersDep, AuditDep, ShortlistQueryDep, ViewerDep
+from tenantmatch.api.schemas import AUTH_ERRORS, EntityId, ShortlistOut, error_responses
 
 router = APIRouter(prefix="/v1", tags=["shortlists"])
 

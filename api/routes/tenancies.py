@@ -9,9 +9,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.access import editable_building
-from api.deps import AuditDep, OperatorDep, RepositoryDep
-from api.schemas import (
+from tenantmatch.api.access import editable_building
+from tenantmatch.api.deps import AuditDep, OperatorDep, RepositoryDep
+from tenantmatch.api.schemas import (
     AUTH_ERRORS,
     EventIn,
     EventOut,
@@ -20,7 +20,7 @@ from api.schemas import (
     TenancyOut,
     error_responses,
 )
-from matching import move_in, move_out, plain_record, record_event
+from tenantmatch.store import move_in, move_out, plain_record, record_event
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 ERRORS = error_responses(400, 404, 503, *AUTH_ERRORS)

@@ -7,8 +7,8 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from api.labels import code_labels, industry_labels
-from api.schemas import LabelsOut
+from tenantmatch.api.labels import code_labels, industry_labels
+from tenantmatch.api.schemas import LabelsOut
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 router = APIRouter(tags=["web"])

@@ -1,6 +1,6 @@
 """Request and response schemas: the JSON shapes of interface.md, with bounds."""
 
-from api.schemas.admin import (
+from tenantmatch.api.schemas.admin import (
     HealthOut,
     ImportOut,
     JobOut,
@@ -14,7 +14,7 @@ from api.schemas.admin import (
     ReadyOut,
     RevokedOut,
 )
-from api.schemas.common import (
+from tenantmatch.api.schemas.common import (
     AUTH_ERRORS,
     EntityId,
     ErrorDetail,
@@ -22,7 +22,7 @@ from api.schemas.common import (
     ReasonOut,
     error_responses,
 )
-from api.schemas.registry import (
+from tenantmatch.api.schemas.registry import (
     BuildingIn,
     BuildingListOut,
     BuildingListQuery,
@@ -38,7 +38,7 @@ from api.schemas.registry import (
     MoveOutIn,
     TenancyOut,
 )
-from api.schemas.shortlists import (
+from tenantmatch.api.schemas.shortlists import (
     ChainLeadOut,
     ChainLeadsOut,
     ChainLinkOut,

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.common import EntityId, StrictIn
+from tenantmatch.api.schemas.common import EntityId, StrictIn
 
 
 class KeyCreateIn(StrictIn):

@@ -11,9 +11,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.schemas.common import EntityId, ShortText, StrictIn
-from matching.contract import CHINA_LAT, CHINA_LON
-from matching.enums import Amenity, Grade, HqType, RiskFlag, Stage, Tag, Theme
+from tenantmatch.api.schemas.common import EntityId, ShortText, StrictIn
+from tenantmatch.registry import Amenity, Grade, HqType, RiskFlag, Stage, Tag, Theme
+from tenantmatch.registry.contract import CHINA_LAT, CHINA_LON
 
 Lat = Annotated[float, Field(ge=CHINA_LAT[0], le=CHINA_LAT[1])]
 Lon = Annotated[float, Field(ge=CHINA_LON[0], le=CHINA_LON[1])]

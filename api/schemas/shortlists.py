@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.schemas.common import EntityId, ReasonOut, ShortText, StrictIn
-from matching import PoolRules
-from matching.enums import HqType, Tag, Theme
+from tenantmatch.api.schemas.common import EntityId, ReasonOut, ShortText, StrictIn
+from tenantmatch.matching import PoolRules
+from tenantmatch.registry import HqType, Tag, Theme
 
 MAX_FILTER_VALUES = 50
 Section = Annotated[str, StringConstraints(pattern=r"^[A-T]$")]

@@ -22,10 +22,16 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from api import Settings, create_app
-from matching import Repository, create_key, import_dataset, upsert_building, upsert_enterprise
-from training import TrainConfig, train_and_publish
-from training.demo import WorldParams, generate_world
+from tenantmatch.api import Settings, create_app
+from tenantmatch.store import (
+    Repository,
+    create_key,
+    import_dataset,
+    upsert_building,
+    upsert_enterprise,
+)
+from tenantmatch.training import TrainConfig, train_and_publish
+from tenantmatch.training.demo import WorldParams, generate_world
 
 N_ENTERPRISES = 800
 SEED = 11

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from api.errors import ApiError
-from api.jobs import RetrainJobs
-from matching import create_key, move_in
+from tenantmatch.api.errors import ApiError
+from tenantmatch.api.jobs import RetrainJobs
+from tenantmatch.store import create_key, move_in
 from tests.api.conftest import Service, World, start_service
 
 CALLERS = ("none", "bad", "viewer", "op_own", "op_other", "admin")

@@ -16,16 +16,18 @@ from typing import Any
 import httpx
 import pytest
 
-from api.answers import (
+from tenantmatch.api.answers import (
     ShortlistAnswers,
     remove_shared_answers,
     shared_answers_for,
     shared_answers_path,
 )
-from api.schemas import ShortlistQuery
-from api.settings import Settings
-from matching import Engine, NotFoundError, Repository, parse_key, revoke_key
-from matching.cache import SharedAnswers
+from tenantmatch.api.schemas import ShortlistQuery
+from tenantmatch.api.settings import Settings
+from tenantmatch.matching import Engine
+from tenantmatch.matching.cache import SharedAnswers
+from tenantmatch.registry import NotFoundError
+from tenantmatch.store import Repository, parse_key, revoke_key
 from tests.api.conftest import Service, World, start_service, tenantmatch_serve
 
 
@@ -320,7 +322,7 @@ def test_an_unknown_id_in_a_batch_fails_only_its_own_request(
 def test_an_idle_scorer_thread_ends_and_the_next_miss_starts_another(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("api.answers.IDLE_SCORER_S", 1.0)
+    monkeypatch.setattr("tenantmatch.api.answers.IDLE_SCORER_S", 1.0)
     engine = _engine(service)
     answers = ShortlistAnswers(engine, maxsize=10)
     ids = _building_ids(engine, 2)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from api import Settings, create_app
-from api.observability import JsonFormatter, request_id_var
+from tenantmatch.api import Settings, create_app
+from tenantmatch.api.observability import JsonFormatter, request_id_var
 from tests.api.conftest import Service, World, start_service
 
 STATIC = Path(__file__).resolve().parents[2] / "api" / "static"
@@ -98,7 +98,7 @@ def test_request_id_in_and_out(service: Service) -> None:
 def test_json_log_lines_carry_request_id() -> None:
     token = request_id_var.set("rid-1")
     try:
-        record = logging.LogRecord("api.access", logging.INFO, __file__, 1, "GET %s %d",
+        record = logging.LogRecord("tenantmatch.api.access", logging.INFO, __file__, 1, "GET %s %d",
                                    ("/x", 200), None)  # fmt: skip
         record.status = 200
         line = json.loads(JsonFormatter().format(record))

@@ -18,7 +18,7 @@ import httpx
 import psutil
 import pytest
 
-from api.server import PortInUseError, check_port_free, worker_socket
+from tenantmatch.api.server import PortInUseError, check_port_free, worker_socket
 from tests.api.conftest import World, free_port, serve_command, tenantmatch_serve, wait_ready
 
 CONNECTIONS = 32

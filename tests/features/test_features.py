@@ -8,11 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import (
+from tenantmatch.features import (
     FEATURES,
     FeatureContext,
-    Registry,
-    Snapshot,
     Vocabulary,
     build_matrix,
     build_matrix_at,
@@ -20,10 +18,10 @@ from features import (
     feature_names,
     fill_move_hazard,
     join_attributes,
-    shanxi_districts,
 )
-from features.enterprise import lease_end_probability, months_to_cycle_end
-from features.errors import FeatureError
+from tenantmatch.features.enterprise import lease_end_probability, months_to_cycle_end
+from tenantmatch.features.errors import FeatureError
+from tenantmatch.registry import Registry, Snapshot, shanxi_districts
 from tests.features import world
 
 NAN = math.nan
@@ -374,7 +372,7 @@ def test_lease_end_probability_is_the_same_in_any_block_size(
     tenure = np.where(rng.random(500) < 0.7, rng.uniform(0, 80, 500), np.nan)
     owner, months = rng.integers(0, 500, 400), rng.uniform(1, 100, 400)
     whole = lease_end_probability(tenure, owner, months)
-    monkeypatch.setattr("features.enterprise._LEASE_CHUNK", 7)
+    monkeypatch.setattr("tenantmatch.features.enterprise._LEASE_CHUNK", 7)
     np.testing.assert_allclose(lease_end_probability(tenure, owner, months), whole)
     assert np.isnan(whole).sum() == np.isnan(tenure).sum()
 
@@ -416,7 +414,7 @@ def test_threads_give_the_same_matrix(ctx_t: FeatureContext, threads: int) -> No
 
 
 def test_positions_out_of_range_raise_feature_error(ctx_t: FeatureContext) -> None:
-    from features import FeatureError
+    from tenantmatch.features import FeatureError
 
     n_b = len(ctx_t.buildings)
     with pytest.raises(FeatureError, match=f"building positions must lie in 0..{n_b - 1}"):
@@ -440,7 +438,7 @@ def test_unseen_category_is_nan_not_a_shifted_code() -> None:
 
 
 def test_unknown_ids_raise_feature_error_naming_them(ctx_t: FeatureContext) -> None:
-    from features import FeatureError
+    from tenantmatch.features import FeatureError
 
     pairs = pd.DataFrame({"building_id": ["B1", "B9"], "enterprise_id": ["E1", "E1"]})
     with pytest.raises(FeatureError, match="B9"):
@@ -451,7 +449,7 @@ def test_unknown_ids_raise_feature_error_naming_them(ctx_t: FeatureContext) -> N
 
 
 def test_context_built_with_another_vocabulary_is_refused(ctx_t: FeatureContext) -> None:
-    from features import VocabularyError
+    from tenantmatch.features import VocabularyError
 
     with pytest.raises(VocabularyError):
         build_matrix(world.all_pairs(), ctx_t, vocab=Vocabulary())

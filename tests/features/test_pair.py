@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.pair import fitting_building_counts, space_fits
+from tenantmatch.features.pair import fitting_building_counts, space_fits
 
 NAN = np.nan
 

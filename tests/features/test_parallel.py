@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from features import available_cores, for_row_chunks, row_chunks, run_parallel
+from tenantmatch.features import available_cores, for_row_chunks, row_chunks, run_parallel
 
 
 @pytest.mark.parametrize("n", [0, 1, 5, 10, 1001])

@@ -5,12 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features import (
+from tenantmatch.features import (
     FEATURES,
     Feature,
     FeatureContext,
-    Registry,
-    Snapshot,
     Vocabulary,
     build_matrix,
     build_matrix_at,
@@ -19,7 +17,8 @@ from features import (
     feature_spec_fingerprint,
     spec,
 )
-from features.context import join_positions
+from tenantmatch.features.context import join_positions
+from tenantmatch.registry import Registry, Snapshot
 
 BASELINE_COLUMNS = (
     "pair__theme_prior_fit",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features import Registry
+from tenantmatch.registry import Registry
 
 T = pd.Timestamp("2023-01-01")
 T2 = pd.Timestamp("2023-06-30")

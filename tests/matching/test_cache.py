@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from matching.cache import ResultCache, SharedAnswers, StateCache, _use_wal
+from tenantmatch.matching.cache import ResultCache, SharedAnswers, StateCache, _use_wal
 
 
 class State:

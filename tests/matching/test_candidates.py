@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import Registry, Snapshot
-from matching.candidates import (
+from tenantmatch.matching.candidates import (
     MASK_CACHE_SIZE,
     CandidatePool,
     PoolRules,
@@ -25,7 +24,8 @@ from matching.candidates import (
     candidates_for_buildings,
     candidates_for_enterprises,
 )
-from matching.errors import InputError, NotFoundError
+from tenantmatch.registry import Registry, Snapshot
+from tenantmatch.registry.errors import InputError, NotFoundError
 
 AS_OF = pd.Timestamp("2024-06-30")
 
@@ -201,9 +201,9 @@ def test_building_query_over_many_enterprises_is_vectorised() -> None:
 def test_space_fit_is_one_rule_for_filter_and_feature() -> None:
     """The pool's per-building range filter, ``features.space_fits`` and the feature agree,
     including where the old feature disagreed (a 300 m² firm may take a 500 m² unit)."""
-    from features import space_fits
-    from features.pair import space_need_fits
-    from matching import space_fits as rules_space_fits
+    from tenantmatch.features.pair import space_need_fits
+    from tenantmatch.matching import space_fits as rules_space_fits
+    from tenantmatch.registry import space_fits
 
     assert rules_space_fits is space_fits
     rng = np.random.default_rng(1)

@@ -11,19 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import (
-    Registry,
-    Snapshot,
-    Vocabulary,
-    build_matrix,
-    feature_spec_fingerprint,
-)
-from matching.candidates import PoolRules
-from matching.chain import chain_leads
-from matching.engine import Engine
-from matching.errors import InputError, NotFoundError
-from matching.storage import Repository
-from models import LGBMRankerScorer, promote, save_version
+from tenantmatch.features import Vocabulary, build_matrix, feature_spec_fingerprint
+from tenantmatch.matching.candidates import PoolRules
+from tenantmatch.matching.chain import chain_leads
+from tenantmatch.matching.engine import Engine
+from tenantmatch.models import LGBMRankerScorer, promote, save_version
+from tenantmatch.registry import Registry, Snapshot
+from tenantmatch.registry.errors import InputError, NotFoundError
+from tenantmatch.store import Repository
 
 AS_OF = date(2024, 6, 30)
 N_FILLERS = 40

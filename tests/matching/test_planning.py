@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from features import build_matrix
-from matching.candidates import PoolRules
-from matching.engine import Engine
-from matching.errors import InputError, NotFoundError
-from matching.planning import THEMES, fill_plan, probabilities, theme_context, theme_fit
+from tenantmatch.features import build_matrix
+from tenantmatch.matching.candidates import PoolRules
+from tenantmatch.matching.engine import Engine
+from tenantmatch.matching.planning import THEMES, fill_plan, probabilities, theme_context, theme_fit
+from tenantmatch.registry.errors import InputError, NotFoundError
 from tests.matching.test_chain import fit_model, make_engine
 
 

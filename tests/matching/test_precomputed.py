@@ -16,14 +16,14 @@ from datetime import date
 import numpy as np
 import pytest
 
-from matching import Engine, PoolRules
-from matching.precomputed import LOWEST_NICE, BuildingCandidates, lowest_priority
-from matching.shortlist import (
+from tenantmatch.matching import Engine, PoolRules
+from tenantmatch.matching.precomputed import LOWEST_NICE, BuildingCandidates, lowest_priority
+from tenantmatch.matching.shortlist import (
     ScoringState,
     precompute_candidates,
     shortlist_for_buildings,
 )
-from tests.matching.test_prescore import engine, world  # noqa: F401  (fixtures)
+from tests.models.test_prescore import engine, world  # noqa: F401  (fixtures)
 from tests.matching.test_shortlist import new_enterprise_e9
 
 M = 8  # below the pool's size, so stage 1 chooses

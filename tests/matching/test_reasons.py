@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from features import FEATURES, Vocabulary
-from matching.reasons import reason_text, top_reasons
+from tenantmatch.features import FEATURES, Vocabulary
+from tenantmatch.matching.reasons import reason_text, top_reasons
 
 BY_NAME = {f.name: f for f in FEATURES}
 VOCAB = Vocabulary(theme=("finance", "tech_rnd"), section=("I", "J"), division=("65", "66"),

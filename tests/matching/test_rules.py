@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from matching.rules import (
+from tenantmatch.matching.rules import (
     RISK_FLAGS,
     eligible_by_risk,
     flags_bits,

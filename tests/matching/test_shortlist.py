@@ -12,19 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import (
-    Registry,
-    Snapshot,
-    Vocabulary,
-    build_matrix,
-    feature_names,
-    feature_spec_fingerprint,
-)
-from matching.candidates import PoolRules
-from matching.engine import Engine, ModelNotReadyError
-from matching.errors import InputError, NotFoundError
-from matching.storage import Repository
-from models import LGBMRankerScorer, promote, save_version
+from tenantmatch.features import Vocabulary, build_matrix, feature_names, feature_spec_fingerprint
+from tenantmatch.matching.candidates import PoolRules
+from tenantmatch.matching.engine import Engine, ModelNotReadyError
+from tenantmatch.models import LGBMRankerScorer, promote, save_version
+from tenantmatch.registry import Registry, Snapshot
+from tenantmatch.registry.errors import InputError, NotFoundError
+from tenantmatch.store import Repository
 from tests.matching.test_candidates import AS_OF, world_tables
 
 N_EXTRA = 60
@@ -254,7 +248,7 @@ def test_engine_follows_current_model_and_needs_one(
 
 
 def test_max_scored_caps_model_work_but_keeps_k(engine: Engine) -> None:
-    from matching.shortlist import shortlist_for_buildings
+    from tenantmatch.matching.shortlist import shortlist_for_buildings
 
     state = engine.state()
     exact = shortlist_for_buildings(state, ["B3"], k=5)[0]["items"]

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import ndcg_score
 
-from models import Scorer
+from tenantmatch.models import Scorer
 
 S = TypeVar("S", bound=Scorer)
 

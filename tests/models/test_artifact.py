@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import models.artifact as artifact
-from models import (
+from tenantmatch.models import (
     SCORERS,
     CorruptModelError,
     IncompatibleModelError,
     LGBMRankerScorer,
     ModelStoreError,
     Scorer,
+    artifact,
     check_compatible,
     current_version,
     list_versions,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models import (
+from tenantmatch.models import (
     FeatureMismatchError,
     HandRuleScorer,
     InvalidTargetError,

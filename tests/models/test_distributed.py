@@ -13,8 +13,14 @@ import pandas as pd
 import pytest
 from distributed import Client
 
-from models import GroupSizeError, InvalidTargetError, LGBMRankerScorer, load_version, save_version
-from models.distributed import DaskLGBMRankerScorer, mean_ndcg
+from tenantmatch.models import (
+    GroupSizeError,
+    InvalidTargetError,
+    LGBMRankerScorer,
+    load_version,
+    save_version,
+)
+from tenantmatch.models.distributed import DaskLGBMRankerScorer, mean_ndcg
 from tests.dask_cluster import local_client
 from tests.models.conftest import World, fit_with_valid, make_world, mean_ndcg_at_10
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models import LGBMRankerScorer, RandomScorer, compiled_model, path_explainer
+from tenantmatch.models import LGBMRankerScorer, RandomScorer, compiled_model, path_explainer
 
 
 def _fitted() -> tuple[LGBMRankerScorer, pd.DataFrame]:

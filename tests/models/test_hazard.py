@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import Vocabulary
-from models import (
+from tenantmatch.features import Vocabulary
+from tenantmatch.models import (
     HAZARD_FILE,
     CorruptModelError,
     LGBMRankerScorer,
@@ -22,7 +22,7 @@ from models import (
     model_vocabulary,
     save_version,
 )
-from models.hazard import FOLDS, fold_of
+from tenantmatch.models.hazard import FOLDS, fold_of
 
 
 def _firms(n: int = 4000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models import FeatureMismatchError, LGBMRankerScorer, RandomScorer
+from tenantmatch.models import FeatureMismatchError, LGBMRankerScorer, RandomScorer
 from tests.models.conftest import World, fit_with_valid, make_world, mean_ndcg_at_10
 
 

@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matching.planning import probabilities
-from training.calibration import fit_platt, platt_probability
-from training.errors import NotEnoughDataError
-from training.evaluate import EvalPools, System, score_pools
-from training.labels import BUILDING_TO_ENTERPRISE, in_sorted
+from tenantmatch.matching.planning import probabilities
+from tenantmatch.training.calibration import fit_platt, platt_probability
+from tenantmatch.training.errors import NotEnoughDataError
+from tenantmatch.training.evaluate import EvalPools, System, score_pools
+from tenantmatch.training.labels import BUILDING_TO_ENTERPRISE, in_sorted
 
 
 def _draw(n: int, *, a: float, b: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

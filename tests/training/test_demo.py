@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matching import validate_dataset
-from matching.contract import TABLES, TABLES_BY_NAME
-from matching.errors import InputError, NotFoundError
-from training.demo import (
+from tenantmatch.registry.contract import TABLES, TABLES_BY_NAME
+from tenantmatch.registry.errors import InputError, NotFoundError
+from tenantmatch.store import validate_dataset
+from tenantmatch.training.demo import (
     TRUTH_DIR,
     PreferenceWeights,
     WorldInfo,
@@ -263,7 +263,7 @@ def test_truth_is_kept_apart_and_round_trips(
     assert list(latent["enterprise_id"]) == list(tables["enterprises"]["enterprise_id"])
     assert {"mobility", "taste_quality", "growth_per_year"} <= set(latent.columns)
     assert not {"mobility", "taste_quality"} & set(tables["enterprises"].columns)
-    from training.demo.truth import read_truth
+    from tenantmatch.training.demo.truth import read_truth
 
     assert read_truth(info.truth_dir).params == SMALL
     assert info.as_of == pd.Timestamp("2026-10-31")
@@ -300,7 +300,7 @@ def test_the_importer_accepts_the_world_and_its_tables_feed_the_ceiling(
 
 
 def test_moves_under_way_on_the_cut_date_are_certain_for_the_ceiling() -> None:
-    from training.demo.ceiling import _in_flight
+    from tenantmatch.training.demo.ceiling import _in_flight
 
     d = pd.Timestamp
     tables = {

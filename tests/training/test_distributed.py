@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 from distributed import Client, Future
 
-import training.distributed
-from features import Registry, Snapshot, Vocabulary, categorical_features, feature_spec_fingerprint
-from matching import Engine, InputError, NotFoundError, Repository, import_dataset
-from models import (
+from tenantmatch import cli
+from tenantmatch.features import Vocabulary, categorical_features, feature_spec_fingerprint
+from tenantmatch.matching import Engine
+from tenantmatch.models import (
     LGBMRankerScorer,
     Scorer,
     current_version,
@@ -28,9 +28,9 @@ from models import (
     promote,
     save_version,
 )
-from tenantmatch import cli
-from tests.dask_cluster import local_client
-from training import (
+from tenantmatch.registry import InputError, NotFoundError, Registry, Snapshot
+from tenantmatch.store import Repository, import_dataset
+from tenantmatch.training import (
     BUILDING_TO_ENTERPRISE,
     DIRECTIONS,
     RANKER_DIRECTIONS,
@@ -45,8 +45,9 @@ from training import (
     metric_value,
     train_and_publish,
 )
-from training.demo import WorldParams, generate_world
-from training.distributed import (
+from tenantmatch.training import distributed as training_distributed
+from tenantmatch.training.demo import WorldParams, generate_world
+from tenantmatch.training.distributed import (
     batch_shortlists,
     connect,
     dask_ranking_set,
@@ -55,6 +56,7 @@ from training.distributed import (
     read_jsonl,
     submit_windows,
 )
+from tests.dask_cluster import local_client
 
 pytestmark = pytest.mark.slow  # a process LocalCluster, a demo world and ten fits: about 2 min
 B2E = BUILDING_TO_ENTERPRISE.name
@@ -290,7 +292,7 @@ def test_cli_train_exits_2_when_the_scheduler_is_unreachable(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(training.distributed, "CONNECT_TIMEOUT_S", 1)
+    monkeypatch.setattr(training_distributed, "CONNECT_TIMEOUT_S", 1)
     argv = ["tenantmatch", "train", "--dask", "tcp://127.0.0.1:9", "--db", world.db_url,
             "--models", str(tmp_path / "models")]  # fmt: skip
     monkeypatch.setattr(sys, "argv", argv)

@@ -8,8 +8,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from models import current_version, list_versions, load_current, make_scorer, promote, save_version
-from training.pipeline import CURRENT, RANKER, promotion_gate
+from tenantmatch.models import (
+    current_version,
+    list_versions,
+    load_current,
+    make_scorer,
+    promote,
+    save_version,
+)
+from tenantmatch.training.pipeline import CURRENT, RANKER, promotion_gate
 
 B2E = "building_to_enterprise"
 

@@ -9,13 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features import Registry, Snapshot, Vocabulary, context_for
-from matching import Repository, import_dataset
-from models import MoveHazard
-from tests.features import world as hand_world
-from training.demo.params import WorldParams
-from training.demo.world import generate_world
-from training.hazard import (
+from tenantmatch.features import Vocabulary, context_for
+from tenantmatch.models import MoveHazard
+from tenantmatch.registry import Registry, Snapshot
+from tenantmatch.store import Repository, import_dataset
+from tenantmatch.training.demo.params import WorldParams
+from tenantmatch.training.demo.world import generate_world
+from tenantmatch.training.hazard import (
     HAZARD_FEATURE,
     HAZARD_INPUTS,
     firm_examples,
@@ -23,7 +23,8 @@ from training.hazard import (
     hazard_windows,
     moved_within,
 )
-from training.splits import TemporalSplit, Window, make_split
+from tenantmatch.training.splits import TemporalSplit, Window, make_split
+from tests.features import world as hand_world
 
 D = pd.Timestamp
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from training.errors import TrainingError
-from training.labels import (
+from tenantmatch.training.errors import TrainingError
+from tenantmatch.training.labels import (
     BUILDING_TO_ENTERPRISE,
     ENTERPRISE_TO_BUILDING,
     PairKeys,
@@ -16,7 +16,7 @@ from training.labels import (
     sample_examples,
     window_labels,
 )
-from training.splits import Window
+from tenantmatch.training.splits import Window
 
 D = pd.Timestamp
 

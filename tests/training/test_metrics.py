@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.metrics import (
+from tenantmatch.training.metrics import (
     catalog_coverage,
     ndcg_at_k,
     per_query_metrics,

@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import Registry, Snapshot, Vocabulary, context_for
-from matching import Repository, import_dataset, unfitted_prescorer
-from models import current_version, list_versions, read_manifest
-from training import (
+from tenantmatch.features import Vocabulary, context_for
+from tenantmatch.models import current_version, list_versions, read_manifest, unfitted_prescorer
+from tenantmatch.registry import Registry, Snapshot
+from tenantmatch.store import Repository, import_dataset
+from tenantmatch.training import (
     BUILDING_TO_ENTERPRISE,
     TrainConfig,
     TrainingError,
@@ -28,15 +29,15 @@ from training import (
     seed_study,
     train_and_publish,
 )
-from training.dataset import (
+from tenantmatch.training.dataset import (
     SamplingConfig,
     candidate_pool,
     courted_flags,
     pool_source,
     window_examples,
 )
-from training.demo.params import WorldParams
-from training.demo.world import generate_world
+from tenantmatch.training.demo.params import WorldParams
+from tenantmatch.training.demo.world import generate_world
 
 pytestmark = pytest.mark.slow
 B2E = BUILDING_TO_ENTERPRISE.name

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from training.errors import NotEnoughDataError
-from training.splits import latest_date, make_split
+from tenantmatch.training.errors import NotEnoughDataError
+from tenantmatch.training.splits import latest_date, make_split
 
 D = pd.Timestamp
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from matching.errors import InputError, NotFoundError
-from training.demo import catalog as cat
-from training.demo.choice import (
+from tenantmatch.registry import InputError, NotFoundError
+from tenantmatch.training.demo import catalog as cat
+from tenantmatch.training.demo.choice import (
     Buildings,
     ChainLookup,
     Firms,
@@ -21,8 +21,8 @@ from training.demo.choice import (
     utilities,
     utility_terms,
 )
-from training.demo.params import WorldParams
-from training.demo.truth import Truth, read_truth
+from tenantmatch.training.demo.params import WorldParams
+from tenantmatch.training.demo.truth import Truth, read_truth
 
 CELLS_PER_CHUNK = 2_000_000  # enterprises x buildings evaluated at once
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from training.demo import catalog as cat
+from tenantmatch.training.demo import catalog as cat
 
 EARTH_RADIUS_KM = 6371.0
 MAX_NEED_M2 = 25_000.0

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 from faker.providers.company.zh_CN import Provider as CompanyProvider
 
-from training.demo import catalog as cat
-from training.demo.params import WorldParams
-from training.demo.population import jitter, pick_districts
+from tenantmatch.training.demo import catalog as cat
+from tenantmatch.training.demo.params import WorldParams
+from tenantmatch.training.demo.population import jitter, pick_districts
 
 NEVER = 10**6  # month index meaning "does not happen"
 

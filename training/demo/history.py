@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from training.demo.choice import (
+from tenantmatch.training.demo.choice import (
     Buildings,
     ChainLookup,
     Firms,
@@ -19,7 +19,7 @@ from training.demo.choice import (
     utilities,
     utility_terms,
 )
-from training.demo.params import WorldParams
+from tenantmatch.training.demo.params import WorldParams
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from training.demo import catalog as cat
+from tenantmatch.training.demo import catalog as cat
 
 
 def _sample_in_groups(

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from matching.errors import InputError
+from tenantmatch.registry import InputError
 
 # Names of the utility terms, in the order of ``PreferenceWeights.vector()``.
 UTILITY_TERMS: tuple[str, ...] = (

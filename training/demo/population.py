@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from training.demo import catalog as cat
-from training.demo.params import WorldParams
+from tenantmatch.training.demo import catalog as cat
+from tenantmatch.training.demo.params import WorldParams
 
 KM_PER_DEG_LAT = 111.0
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from matching.errors import InputError
-from training.demo import catalog as cat
-from training.demo.params import WorldParams
+from tenantmatch.registry import InputError
+from tenantmatch.training.demo import catalog as cat
+from tenantmatch.training.demo.params import WorldParams
 
 TRUTH_DIR = "_truth"
 PARAMS_FILE = "params.json"

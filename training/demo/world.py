@@ -10,16 +10,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import features
-from training.demo import catalog as cat
-from training.demo.choice import Buildings, ChainLookup, Firms
-from training.demo.events import draw_events
-from training.demo.firms import draw_enterprises
-from training.demo.history import History, simulate
-from training.demo.links import draw_links
-from training.demo.params import WorldParams
-from training.demo.population import draw_buildings
-from training.demo.truth import TRUTH_DIR, Truth, true_affinity, write_truth
+from tenantmatch import registry
+from tenantmatch.training.demo import catalog as cat
+from tenantmatch.training.demo.choice import Buildings, ChainLookup, Firms
+from tenantmatch.training.demo.events import draw_events
+from tenantmatch.training.demo.firms import draw_enterprises
+from tenantmatch.training.demo.history import History, simulate
+from tenantmatch.training.demo.links import draw_links
+from tenantmatch.training.demo.params import WorldParams
+from tenantmatch.training.demo.population import draw_buildings
+from tenantmatch.training.demo.truth import TRUTH_DIR, Truth, true_affinity, write_truth
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +42,11 @@ class WorldInfo:
 def generate_world(out_dir: Path, params: WorldParams, *, progress: bool = False) -> WorldInfo:
     """Draw, simulate and write the world into ``out_dir`` (created; files overwritten)."""
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(params.seed).spawn(5)]
-    districts = features.shanxi_districts()
+    districts = registry.shanxi_districts()
     buildings = draw_buildings(streams[0], params, districts)
     enterprises, latent = draw_enterprises(streams[1], params, districts)
     latent["employees_end"] = enterprises["employees"].to_numpy(float)
-    affinity = true_affinity(streams[2], features.theme_industry_prior())
+    affinity = true_affinity(streams[2], registry.theme_industry_prior())
     firms = Firms.from_latent(latent, enterprises["employees"].to_numpy(float))
     home_city = pd.Categorical(latent["home_city"], categories=list(cat.CITY_SHARES)).codes
     links = draw_links(

@@ -1,0 +1,51 @@
+"""The project's base errors, at the bottom of the layers; the CLI and the API map them to exit
+codes (2 for InputError, 1 for the rest) and HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class TenantmatchError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class InputError(TenantmatchError):
+    """The caller's input is wrong (CLI exit code 2, HTTP 4xx)."""
+
+
+class NotFoundError(InputError):
+    """An id that the registry does not hold."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One rejected row: where it is and why. ``row`` is the 1-based line/row number in the file
+    with the header as row 1 (so the first data row is 2), for CSV, xlsx and Parquet alike."""
+
+    file: str
+    row: int
+    column: str
+    value: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.row}: column {self.column!r} value {self.value!r}: {self.reason}"
+
+
+class ValidationFailed(InputError):
+    """A dataset broke the data contract; nothing was written."""
+
+    def __init__(self, errors: list[RowError]) -> None:
+        self.errors = errors
+        shown = "\n".join(f"  {e}" for e in errors[:20])
+        more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
+        super().__init__(f"{len(errors)} invalid row(s), nothing imported:\n{shown}{more}")
+
+
+class SchemaError(InputError):
+    """A registry table lacks a required column or holds a value of the wrong type."""
+
+
+class ReferenceDataError(TenantmatchError):
+    """The packaged reference data (GB/T 4754 divisions, districts, themes) is missing or broken."""

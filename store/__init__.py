@@ -1,0 +1,104 @@
+"""Storage of the registry (SQLAlchemy over SQLite or PostgreSQL), where runtime state lives, file
+readers, validation and import, live updates, API keys, access policy and the audit log.
+SQLAlchemy is imported only below this package."""
+
+from tenantmatch.store.access import (
+    AuditWriter,
+    KeyCache,
+    Principal,
+    Role,
+    audit,
+    authenticate,
+    can_edit_building,
+    can_see_credit,
+    create_key,
+    has_role,
+    list_keys,
+    parse_key,
+    revoke_key,
+)
+from tenantmatch.store.engine import make_engine
+from tenantmatch.store.errors import StorageError
+from tenantmatch.store.home import (
+    HOME_ENV,
+    default_db_url,
+    default_models_dir,
+    demo_dir,
+    home,
+    runtime_dir,
+)
+from tenantmatch.store.importer import ImportReport, TableReport, import_dataset, validate_dataset
+from tenantmatch.store.listing import (
+    BuildingFilter,
+    EnterpriseFilter,
+    RegistryLists,
+    days_since_update,
+    is_stale,
+    plain_record,
+)
+from tenantmatch.store.repository import Repository, redacted_url
+from tenantmatch.store.schema import SCHEMA_VERSION
+from tenantmatch.store.updates import (
+    bulk_upload,
+    delete_building,
+    delete_enterprise,
+    move_in,
+    move_out,
+    record_event,
+    require_record,
+    stale_buildings,
+    upsert_building,
+    upsert_enterprise,
+)
+from tenantmatch.store.upsert import UpsertCount
+from tenantmatch.store.validation import ValidationResult, validate_table
+
+__all__ = [
+    "HOME_ENV",
+    "SCHEMA_VERSION",
+    "AuditWriter",
+    "BuildingFilter",
+    "EnterpriseFilter",
+    "ImportReport",
+    "KeyCache",
+    "Principal",
+    "RegistryLists",
+    "Repository",
+    "Role",
+    "StorageError",
+    "TableReport",
+    "UpsertCount",
+    "ValidationResult",
+    "audit",
+    "authenticate",
+    "bulk_upload",
+    "can_edit_building",
+    "can_see_credit",
+    "create_key",
+    "days_since_update",
+    "default_db_url",
+    "default_models_dir",
+    "delete_building",
+    "delete_enterprise",
+    "demo_dir",
+    "has_role",
+    "home",
+    "import_dataset",
+    "is_stale",
+    "list_keys",
+    "make_engine",
+    "move_in",
+    "move_out",
+    "parse_key",
+    "plain_record",
+    "record_event",
+    "redacted_url",
+    "require_record",
+    "revoke_key",
+    "runtime_dir",
+    "stale_buildings",
+    "upsert_building",
+    "upsert_enterprise",
+    "validate_dataset",
+    "validate_table",
+]

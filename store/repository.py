@@ -1,0 +1,365 @@
+"""The repository: canonical tables, metadata, API keys and the audit log in one database."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Text,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from tenantmatch.registry import NotFoundError, contract
+from tenantmatch.store import records
+from tenantmatch.store.engine import make_engine, normalise_url, write_transaction
+from tenantmatch.store.errors import StorageError
+from tenantmatch.store.frames import canonical_frame, chunk_bounds, coerce
+from tenantmatch.store.schema import (
+    DATA_TABLES,
+    DATA_VERSION_KEY,
+    SCHEMA_VERSION_KEY,
+    api_keys,
+    audit_log,
+    check_schema_version,
+    ensure_schema,
+    meta,
+    stored_schema_version,
+)
+from tenantmatch.store.upsert import (
+    KEY_CHUNK_ROWS,
+    UpsertCount,
+    key_filter,
+    read_frame,
+    upsert_frame,
+)
+
+logger = logging.getLogger(__name__)
+
+ID_TABLES = {"buildings": "building_id", "enterprises": "enterprise_id"}
+_RESERVED_META = (SCHEMA_VERSION_KEY, DATA_VERSION_KEY)
+
+
+def redacted_url(url: str) -> str:
+    """``url`` as SQLAlchemy reads it, with any password masked (for logs and ``info``)."""
+    return normalise_url(url).render_as_string(hide_password=True)
+
+
+class Repository:
+    """Storage of tenantmatch's data in SQLite or PostgreSQL; creates and checks the schema.
+
+    ``url``: ``sqlite:///path/to.db``, a bare file path, or ``postgresql[+psycopg]://...``.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine = make_engine(url)
+        self.dialect: str = normalise_url(url).get_backend_name()
+        with self._reading() as conn:
+            stored = stored_schema_version(conn)
+        if stored is not None:
+            check_schema_version(stored)
+            return
+        # Only creating the schema takes the writer lock, so opening never waits for an import.
+        with self._writing("create the schema") as conn:
+            ensure_schema(conn)
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Repository:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Repository({redacted_url(self.url)!r})"
+
+    # -- canonical tables ------------------------------------------------------------------
+
+    def upsert(
+        self, tables: Mapping[str, pd.DataFrame], *, progress: bool = False
+    ) -> dict[str, UpsertCount]:
+        """Write canonical frames in one transaction, parents first; all or nothing.
+
+        Rows equal to the stored row are not touched; a tqdm bar goes to stderr if ``progress``.
+        """
+        unknown = sorted(set(tables) - set(DATA_TABLES))
+        if unknown:
+            raise StorageError(f"unknown table(s) {unknown}; allowed: {list(DATA_TABLES)}")
+        specs = [spec for spec in contract.TABLES if spec.name in tables]
+        frames = {spec.name: canonical_frame(tables[spec.name], spec) for spec in specs}
+        now = datetime.now(UTC)
+        counts: dict[str, UpsertCount] = {}
+        with self._writing("upsert") as conn:
+            for spec in specs:
+                counts[spec.name] = self._upsert_one(conn, frames[spec.name], spec, now, progress)
+            if any(c.inserted or c.updated for c in counts.values()):
+                _bump_data_version(conn)
+        return counts
+
+    def _upsert_one(
+        self,
+        conn: Connection,
+        frame: pd.DataFrame,
+        spec: contract.Table,
+        now: datetime,
+        progress: bool,
+    ) -> UpsertCount:
+        try:
+            return upsert_frame(
+                conn, frame, DATA_TABLES[spec.name], spec, now=now, progress=progress
+            )
+        except IntegrityError as exc:
+            raise StorageError(
+                f"table {spec.name!r} breaks a database constraint (unknown referenced id, missing "
+                f"required value or duplicate key); nothing was written: {exc.orig}"
+            ) from exc
+
+    def load_table(self, name: str) -> pd.DataFrame:
+        """The canonical frame of table ``name``: contract columns plus ``updated_at`` (UTC)."""
+        spec = _spec(name)
+        with self._reading() as conn:
+            return read_frame(conn, DATA_TABLES[name], spec)
+
+    def load_tables(self) -> dict[str, pd.DataFrame]:
+        """All five canonical frames, read from one consistent snapshot."""
+        with self._reading() as conn:
+            return {s.name: read_frame(conn, DATA_TABLES[s.name], s) for s in contract.TABLES}
+
+    def ids(self, table: str) -> set[str]:
+        """The ids stored in ``buildings`` or ``enterprises``."""
+        if table not in ID_TABLES:
+            raise StorageError(f"ids() of table {table!r}; allowed: {list(ID_TABLES)}")
+        column = DATA_TABLES[table].c[ID_TABLES[table]]
+        with self._reading() as conn:
+            return set(conn.execute(select(column)).scalars())
+
+    def counts(self) -> dict[str, int]:
+        """Row count of each of the five canonical tables."""
+        with self._reading() as conn:
+            return {
+                name: int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+                for name, table in DATA_TABLES.items()
+            }
+
+    def get_row(self, table: str, key: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The stored row with natural ``key``, or None: Python values (str, float, int,
+        ``datetime.date``, None for missing) and ``updated_at`` as an aware UTC datetime."""
+        spec = _spec(table)
+        keys = _key_frame([dict(key)], spec, exact=True)
+        with self._reading() as conn:
+            row = conn.execute(
+                select(DATA_TABLES[table]).where(key_filter(DATA_TABLES[table], spec, keys))
+            ).first()
+        return None if row is None else records.data_row(row._asdict())
+
+    def delete_rows(self, table: str, keys: pd.DataFrame | list[dict[str, Any]]) -> int:
+        """Delete rows by natural key (extra columns ignored); returns how many rows of ``table``
+        went. Links, tenancies and events of a deleted building or enterprise go with it."""
+        spec = _spec(table)
+        frame = _key_frame(keys, spec, exact=False)
+        deleted = 0
+        with self._writing(f"delete from {table}") as conn:
+            for start, stop in chunk_bounds(len(frame), KEY_CHUNK_ROWS):
+                where = key_filter(DATA_TABLES[table], spec, frame.iloc[start:stop])
+                deleted += conn.execute(delete(DATA_TABLES[table]).where(where)).rowcount
+            if deleted:
+                _bump_data_version(conn)
+        logger.info("deleted %d row(s) from %s", deleted, table)
+        return deleted
+
+    def clear_registry(self) -> dict[str, int]:
+        """Delete every row of the five contract tables (children first), in one transaction;
+        returns rows deleted per table. Keys, audit and metadata stay."""
+        deleted: dict[str, int] = {}
+        with self._writing("clear registry") as conn:
+            for spec in reversed(contract.TABLES):
+                deleted[spec.name] = conn.execute(delete(DATA_TABLES[spec.name])).rowcount
+            if any(deleted.values()):
+                _bump_data_version(conn)
+        logger.info("cleared the registry: %s", deleted)
+        return deleted
+
+    # -- metadata --------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        """The stored value of metadata ``key``, None when absent."""
+        with self._reading() as conn:
+            return conn.execute(_META_VALUE, {"key": key}).scalar()
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store metadata ``key``; ``schema_version`` and ``data_version`` are storage's own."""
+        if key in _RESERVED_META:
+            raise StorageError(f"meta key {key!r} is maintained by storage; use another key")
+        with self._writing(f"set meta {key}") as conn:
+            records.put_meta(conn, key, str(value))
+
+    def data_version(self) -> int:
+        """A counter raised by every write that changes a canonical table (caches key on it)."""
+        return int(self.get_meta(DATA_VERSION_KEY) or 0)
+
+    # -- API keys and audit ----------------------------------------------------------------
+
+    def add_api_key(
+        self,
+        key_id: str,
+        *,
+        key_hash: str,
+        role: str,
+        operator_id: str | None = None,
+        created_at: datetime | None = None,
+    ) -> None:
+        """Store a new API key; the caller hashes the secret. A repeated ``key_id`` is refused."""
+        row = records.api_key_row(key_id, key_hash, role, operator_id, created_at)
+        try:
+            with self._writing("add API key") as conn:
+                conn.execute(insert(api_keys), [row])
+        except StorageError as exc:
+            if isinstance(exc.__cause__, IntegrityError):
+                raise StorageError(f"API key id {key_id!r} already exists; ids are unique") from exc
+            raise
+
+    def find_api_key(self, key_id: str) -> dict[str, Any] | None:
+        """The API key row (key_id, key_hash, role, operator_id, created_at, revoked_at) or None."""
+        with self._reading() as conn:
+            row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
+        return None if row is None else records.timestamped(row._asdict())
+
+    def list_api_keys(self) -> list[dict[str, Any]]:
+        """Every API key row, oldest first, revoked ones included."""
+        query = select(api_keys).order_by(api_keys.c.created_at, api_keys.c.key_id)
+        with self._reading() as conn:
+            return [records.timestamped(r._asdict()) for r in conn.execute(query)]
+
+    def revoke_api_key(self, key_id: str, *, revoked_at: datetime | None = None) -> bool:
+        """Mark a key revoked; False if it already was. Unknown ``key_id``: NotFoundError."""
+        with self._writing("revoke API key") as conn:
+            current = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
+            if current is None:
+                raise NotFoundError(f"API key id {key_id!r} does not exist")
+            if current.revoked_at is not None:
+                return False
+            when = records.utc(revoked_at)
+            conn.execute(
+                update(api_keys).where(api_keys.c.key_id == key_id).values(revoked_at=when)
+            )
+        return True
+
+    def append_audit(
+        self,
+        action: str,
+        *,
+        target: str | None = None,
+        key_id: str | None = None,
+        detail: str | None = None,
+        ts: datetime | None = None,
+    ) -> int:
+        """Append one audit entry (``ts`` defaults to now, UTC); returns its id."""
+        row = {
+            "ts": records.utc(ts),
+            "key_id": key_id,
+            "action": action,
+            "target": target,
+            "detail": detail,
+        }
+        with self._writing("append audit") as conn:
+            key = conn.execute(insert(audit_log).values(row)).inserted_primary_key
+        if key is None:
+            raise StorageError(f"the database returned no id for the audit entry {action!r}")
+        return int(key[0])
+
+    def append_audit_many(self, entries: Sequence[Mapping[str, Any]]) -> int:
+        """Append audit entries (mappings with ``action`` and optional ``target``, ``key_id``,
+        ``detail``, ``ts``) in one transaction, in the given order; returns how many."""
+        rows = [
+            {
+                "ts": records.utc(e.get("ts")),
+                "key_id": e.get("key_id"),
+                "action": e["action"],
+                "target": e.get("target"),
+                "detail": e.get("detail"),
+            }
+            for e in entries
+        ]
+        if rows:
+            with self._writing(f"append {len(rows)} audit entries") as conn:
+                conn.execute(insert(audit_log), rows)
+        return len(rows)
+
+    def read_audit(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest ``limit`` audit entries, newest first."""
+        if limit < 1:
+            raise StorageError(f"read_audit limit {limit} must be a positive integer")
+        query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+        with self._reading() as conn:
+            return [records.timestamped(r._asdict()) for r in conn.execute(query)]
+
+    # -- transactions ----------------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[Connection]:
+        try:
+            with write_transaction(self._engine) as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StorageError(f"{what} failed and was rolled back: {exc}") from exc
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StorageError(f"reading {self!r} failed: {exc}") from exc
+
+
+# built once: the service reads data_version on every scored request
+_META_VALUE = select(meta.c.value).where(meta.c.key == bindparam("key"))
+
+
+def _spec(name: str) -> contract.Table:
+    if name not in contract.TABLES_BY_NAME:
+        raise StorageError(f"unknown table {name!r}; allowed: {list(contract.TABLES_BY_NAME)}")
+    return contract.TABLES_BY_NAME[name]
+
+
+def _key_frame(
+    keys: pd.DataFrame | list[dict[str, Any]], spec: contract.Table, *, exact: bool
+) -> pd.DataFrame:
+    """Canonical key columns of ``keys``; with ``exact`` no other column is allowed."""
+    frame = pd.DataFrame(keys) if isinstance(keys, list) else keys
+    if frame.empty and len(frame.columns) == 0:
+        frame = pd.DataFrame({k: pd.Series([], dtype=object) for k in spec.key})
+    names = set(frame.columns)
+    if not (names == set(spec.key) if exact else names >= set(spec.key)):
+        raise StorageError(
+            f"key columns {sorted(names)} do not fit table {spec.name!r}; its key is "
+            f"{list(spec.key)}"
+        )
+    try:
+        return pd.DataFrame(
+            {k: coerce(frame[k].reset_index(drop=True), spec.column(k).type) for k in spec.key}
+        )
+    except (TypeError, ValueError) as exc:
+        raise StorageError(f"a key of table {spec.name!r} cannot be read: {exc}") from exc
+
+
+def _bump_data_version(conn: Connection) -> None:
+    bumped = cast(cast(meta.c.value, Integer) + 1, Text)
+    conn.execute(update(meta).where(meta.c.key == DATA_VERSION_KEY).values(value=bumped))

@@ -1,0 +1,146 @@
+"""The database schema, derived from ``matching.contract``, and its version check."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    inspect,
+    select,
+)
+from sqlalchemy.types import TypeEngine
+
+from tenantmatch.registry import contract
+from tenantmatch.store.errors import StorageError
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+DATA_VERSION_KEY = "data_version"
+SCHEMA_VERSION_KEY = "schema_version"
+
+_SQL_TYPES: dict[contract.ColumnType, type[TypeEngine]] = {
+    "str": Text,
+    "enum": Text,
+    "list": Text,  # canonical ";"-joined codes
+    "float": Double,
+    "int": BigInteger,
+    "date": Date,
+}
+_INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "buildings": (("city", "district"), ("operator_id",)),
+    "enterprises": (("city",), ("industry_code",)),
+    "links": (("target_id",),),
+    "tenancies": (("building_id", "end_date"), ("enterprise_id",)),
+    "events": (("building_id", "date"), ("enterprise_id",)),
+}
+
+metadata = MetaData()
+
+
+def _contract_column(col: contract.Column) -> Column:
+    args: list[ForeignKey] = []
+    if col.references is not None:
+        args.append(ForeignKey(col.references, ondelete="CASCADE"))
+    return Column(col.name, _SQL_TYPES[col.type](), *args, nullable=not col.required)
+
+
+def _data_table(spec: contract.Table) -> Table:
+    indexes = [
+        Index(f"ix_{spec.name}_{'_'.join(cols)}", *cols) for cols in _INDEXES.get(spec.name, ())
+    ]
+    return Table(
+        spec.name,
+        metadata,
+        *(_contract_column(c) for c in spec.columns),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+        PrimaryKeyConstraint(*spec.key, name=f"pk_{spec.name}"),
+        *indexes,
+    )
+
+
+DATA_TABLES: dict[str, Table] = {spec.name: _data_table(spec) for spec in contract.TABLES}
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", Text, primary_key=True),
+    Column("key_hash", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("operator_id", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", DateTime(timezone=True), nullable=False),
+    Column("key_id", Text, nullable=True),  # no foreign key: the log outlives its keys
+    Column("action", Text, nullable=False),
+    Column("target", Text, nullable=True),
+    Column("detail", Text, nullable=True),
+    Index("ix_audit_log_ts", "ts"),
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+
+def ensure_schema(conn: Connection) -> None:
+    """Create missing tables and the meta rows, then check the stored schema version.
+
+    Run inside a write transaction so concurrent first uses do not race.
+    """
+    metadata.create_all(conn, checkfirst=True)
+    stored = stored_schema_version(conn)
+    if stored is None:
+        logger.info("created tenantmatch schema version %d", SCHEMA_VERSION)
+        conn.execute(
+            meta.insert(),
+            [
+                {"key": SCHEMA_VERSION_KEY, "value": str(SCHEMA_VERSION)},
+                {"key": DATA_VERSION_KEY, "value": "0"},
+            ],
+        )
+        return
+    check_schema_version(stored)
+
+
+def stored_schema_version(conn: Connection) -> str | None:
+    """The schema_version recorded in the database; None when no schema was created yet."""
+    if not inspect(conn).has_table(meta.name):
+        return None
+    return conn.execute(select(meta.c.value).where(meta.c.key == SCHEMA_VERSION_KEY)).scalar()
+
+
+def check_schema_version(stored: str) -> None:
+    """Raise StorageError unless ``stored`` is the schema version this code writes."""
+    if stored.strip().isdigit() and int(stored) > SCHEMA_VERSION:
+        raise StorageError(
+            f"database schema_version {stored} is newer than this tenantmatch supports "
+            f"({SCHEMA_VERSION}); upgrade tenantmatch"
+        )
+    if stored.strip() != str(SCHEMA_VERSION):
+        raise StorageError(
+            f"database schema_version {stored!r} is unknown; this tenantmatch reads and writes "
+            f"version {SCHEMA_VERSION} only"
+        )
