@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tenantmatch.features import available_cores
+from tenantmatch.matching import MAX_K
 from tenantmatch.store import default_db_url, default_models_dir, runtime_dir
 
 
@@ -35,7 +36,7 @@ class Settings(BaseSettings):
     jobs_dir: Path = Field(default_factory=_jobs_dir)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    max_k: int = Field(default=200, ge=1, le=500)
+    max_k: int = Field(default=200, ge=1, le=MAX_K)
     max_page_size: int = Field(default=500, ge=1, le=5000)
     max_body_kb: int = Field(default=256, ge=1, le=65536)
     max_upload_mb: int = Field(default=50, ge=1, le=2048)

@@ -8,16 +8,13 @@ an input is missing.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from tenantmatch.features.lookups import ContextData
 from tenantmatch.features.vocab import Vocabulary
 from tenantmatch.registry import Snapshot
-
-if TYPE_CHECKING:
-    from tenantmatch.features.context import FeatureContext
 
 logger = logging.getLogger(__name__)
 
@@ -92,96 +89,96 @@ def _log_m2(values: pd.Series) -> np.ndarray:
     return np.log1p(values.to_numpy(dtype=np.float64))
 
 
-def theme_code(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def theme_code(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Building theme as its vocabulary code; NaN if unseen at training."""
     return _series(pairs["b_theme_code"], pairs)
 
 
-def grade_rank(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def grade_rank(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Grade as an ordinal: c 1, b 2, a 3, super_a 4; NaN if missing."""
     return _series(pairs["b_grade_rank"], pairs)
 
 
-def total_area_log_m2(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def total_area_log_m2(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """log(1 + total area in m²)."""
     return _series(_log_m2(pairs["b_total_area_m2"]), pairs)
 
 
-def vacant_area_log_m2(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def vacant_area_log_m2(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """log(1 + vacant area in m² as of the snapshot)."""
     return _series(_log_m2(pairs["b_vacant_area_m2"]), pairs)
 
 
-def vacancy_rate(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def vacancy_rate(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Vacant / total area as of the snapshot, 0..1."""
     return _series(pairs["b_vacant_area_m2"] / pairs["b_total_area_m2"], pairs)
 
 
-def min_unit_log_m2(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def min_unit_log_m2(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """log(1 + smallest lettable unit in m²); NaN if unknown."""
     return _series(_log_m2(pairs["b_min_unit_m2"]), pairs)
 
 
-def rent_cny_m2_day(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def rent_cny_m2_day(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Rent in CNY per m² per day; NaN if unknown."""
     return _series(pairs["b_rent_cny_m2_day"], pairs)
 
 
-def smart_5a_level(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def smart_5a_level(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Number of 5A systems, 0..5; NaN if unknown."""
     return _series(pairs["b_smart_5a"], pairs)
 
 
-def amenity_count(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def amenity_count(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Number of listed amenities; NaN if the amenities cell is missing."""
     return _series(pairs["b_amenity_count"], pairs)
 
 
-def has_metro(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def has_metro(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """1.0 if metro is among the amenities, 0.0 if not, NaN if amenities are missing."""
     return _series(pairs["b_has_metro"], pairs)
 
 
-def has_parking(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def has_parking(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """1.0 if parking is among the amenities, 0.0 if not, NaN if amenities are missing."""
     return _series(pairs["b_has_parking"], pairs)
 
 
-def building_lat(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def building_lat(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Building latitude (WGS84 degrees); NaN if missing."""
     return _series(pairs["b_lat"], pairs)
 
 
-def building_lon(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def building_lon(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Building longitude (WGS84 degrees); NaN if missing."""
     return _series(pairs["b_lon"], pairs)
 
 
-def building_age_years(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def building_age_years(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Snapshot year minus completion year; NaN if unknown."""
     return _series(pairs["b_age_years"], pairs)
 
 
-def centre_km(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def centre_km(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Great-circle km to the centre of the building's city (reference coordinates)."""
     return _series(pairs["b_centre_km"], pairs)
 
 
-def tenant_count(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def tenant_count(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Enterprises with an open tenancy in the building as of the snapshot."""
     return _series(pairs["b_tenant_count"], pairs)
 
 
-def tenant_mix_entropy(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def tenant_mix_entropy(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Shannon entropy (nats) of current tenants' industry divisions; NaN with no known tenant."""
     return _series(pairs["b_tenant_entropy"], pairs)
 
 
-def moveins_12m(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def moveins_12m(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Tenancies started in the 12 months up to the snapshot date."""
     return _series(pairs["b_moveins_12m"], pairs)
 
 
-def occupancy_trend_12m(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def occupancy_trend_12m(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Move-ins minus move-outs in the 12 months up to the snapshot date."""
     return _series(pairs["b_moveins_12m"] - pairs["b_moveouts_12m"], pairs)

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from tenantmatch.features.building import list_count, list_has
+from tenantmatch.features.lookups import ContextData
 from tenantmatch.features.vocab import Vocabulary
 from tenantmatch.registry import Snapshot, estimated_space_need_m2, industry_divisions
 from tenantmatch.registry.tables import STAGE_RANK
-
-if TYPE_CHECKING:
-    from tenantmatch.features.context import FeatureContext
 
 logger = logging.getLogger(__name__)
 
@@ -234,53 +231,53 @@ def _log1p(values: pd.Series) -> np.ndarray:
     return np.log1p(values.to_numpy(dtype=np.float64))
 
 
-def section_code(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def section_code(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """GB/T 4754 section as its vocabulary code; NaN if unseen at training or unknown."""
     return _series(pairs["e_section_code"], pairs)
 
 
-def division_code(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def division_code(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """GB/T 4754 division as its vocabulary code; NaN if unseen at training or unknown."""
     return _series(pairs["e_division_code"], pairs)
 
 
-def hq_type_code(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def hq_type_code(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Headquarters type as its vocabulary code; NaN if unseen or missing."""
     return _series(pairs["e_hq_type_code"], pairs)
 
 
-def employees_log(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def employees_log(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """log(1 + employees)."""
     return _series(_log1p(pairs["e_employees"]), pairs)
 
 
-def revenue_log_10k_cny(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def revenue_log_10k_cny(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """log(1 + revenue in 10k CNY); NaN if unknown."""
     return _series(_log1p(pairs["e_revenue_10k_cny"]), pairs)
 
 
-def capital_log_10k_cny(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def capital_log_10k_cny(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """log(1 + registered capital in 10k CNY); NaN if unknown."""
     return _series(_log1p(pairs["e_capital_10k_cny"]), pairs)
 
 
-def age_years(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def age_years(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Years from founding to the snapshot date; NaN if the founding date is unknown."""
     return _series(pairs["e_age_years"], pairs)
 
 
-def moves_3y(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def moves_3y(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Tenancies started in the 3 years up to the snapshot date (a growth signal)."""
     return _series(pairs["e_moves_3y"], pairs)
 
 
-def area_growth_log(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def area_growth_log(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """log(area of the latest tenancy / area of the one before); NaN without both areas."""
     return _series(pairs["e_area_growth_log"], pairs)
 
 
-def _tag_feature(tag: str) -> Callable[[pd.DataFrame, FeatureContext], pd.Series]:
-    def tag_flag(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def _tag_feature(tag: str) -> Callable[[pd.DataFrame, ContextData], pd.Series]:
+    def tag_flag(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
         return _series(pairs[f"e_tag_{tag}"], pairs)
 
     tag_flag.__name__ = f"tag_{tag}"
@@ -291,80 +288,80 @@ def _tag_feature(tag: str) -> Callable[[pd.DataFrame, FeatureContext], pd.Series
 TAG_FEATURES = {tag: _tag_feature(tag) for tag in TAGS}
 
 
-def credit_score(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def credit_score(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Credit score 0..100 (higher is better); NaN if unknown."""
     return _series(pairs["e_credit_score"], pairs)
 
 
-def risk_flag_count(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def risk_flag_count(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Number of risk flags; NaN if the risk_flags cell is missing."""
     return _series(pairs["e_risk_count"], pairs)
 
 
-def tenure_years(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def tenure_years(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Years in the current tenancy as of the snapshot; NaN if the enterprise has none."""
     return _series(pairs["e_tenure_years"], pairs)
 
 
-def in_building(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def in_building(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """1.0 if the enterprise has an open tenancy anywhere as of the snapshot, else 0.0."""
     return _series(pairs["e_in_building"], pairs)
 
 
-def months_since_move(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def months_since_move(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Months since the latest tenancy start; NaN if the enterprise never had a tenancy."""
     return _series(pairs["e_months_since_move"], pairs)
 
 
-def months_to_cycle_end_feature(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def months_to_cycle_end_feature(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Months until the current tenancy completes a cycle of the last ended tenancy's length
     (a likely lease expiry, see :func:`months_to_cycle_end`); NaN if unknown."""
     return _series(pairs["e_months_to_cycle_end"], pairs)
 
 
-def best_open_stage(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def best_open_stage(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Furthest stage among the buildings courting the enterprise now (contacted 1, visited 2,
     negotiating 3, signed 4; NaN if none): with the pair's own stage it tells the courtship in
     the lead from the runner-ups."""
     return _series(pairs["e_best_open_stage"], pairs)
 
 
-def lease_end_12m(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def lease_end_12m(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Probability that a lease term of the current tenancy ends within 12 months, with the
     term inferred from the enterprise's ended tenancies (see :func:`lease_end_probability`);
     NaN without a current tenancy."""
     return _series(pairs["e_lease_end_12m"], pairs)
 
 
-def area_per_employee_log(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def area_per_employee_log(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """log(current tenancy area m² / employees): low means crowded, a reason to move out;
     NaN without a tenancy, an area or a headcount."""
     values = pairs["e_area_per_employee_log"].to_numpy(dtype=np.float64)
     return _series(np.where(np.isfinite(values), values, np.nan), pairs)
 
 
-def space_need_m2(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def space_need_m2(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Estimated space need in m²: area of the current tenancy, else employees x 10 m²."""
     return _series(pairs["e_space_need_m2"], pairs)
 
 
-def fitting_buildings_in_city(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def fitting_buildings_in_city(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Buildings in the enterprise's city whose vacancy fits its space need (the space-fit
     rule) as of the snapshot: the fewer it has, the likelier it picks any one of them."""
     return _series(pairs["e_fitting_buildings"], pairs)
 
 
-def events_12m(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def events_12m(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Attraction events (any building, any stage) in the 12 months up to the snapshot date."""
     return _series(pairs["e_events_12m"], pairs)
 
 
-def move_hazard(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def move_hazard(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Probability that the enterprise starts a new tenancy within a year, from the move-hazard
     model of the context's vocabulary (learned on earlier years' firms); NaN without one."""
     return _series(pairs["e_move_hazard"], pairs)
 
 
-def recent_declines(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def recent_declines(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Buildings the enterprise declined in the last 60 days (any building): it is deciding."""
     return _series(pairs["e_recent_declines"], pairs)

@@ -9,17 +9,14 @@ tenant mix and size similarity leave the enterprise itself out.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
 from tenantmatch.features.enterprise import OPEN_COURTSHIP
+from tenantmatch.features.lookups import ContextData
 from tenantmatch.registry import MIN_UNIT_OVERSIZE_FACTOR, space_fits
-
-if TYPE_CHECKING:
-    from tenantmatch.features.context import FeatureContext
 
 logger = logging.getLogger(__name__)
 
@@ -63,20 +60,20 @@ def _space_need(pairs: pd.DataFrame) -> np.ndarray:
     return _col(pairs, "e_space_need_m2")
 
 
-def theme_fit_learned(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def theme_fit_learned(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Lift of the enterprise's division in buildings of this theme, learned from tenancies up
     to the snapshot and smoothed towards the prior; 1.0 = average, NaN if theme/division unknown."""
     fit = _cell(ctx.theme_fit, _col(pairs, "b_theme_idx"), _col(pairs, "e_division_num"))
     return _series(fit, pairs)
 
 
-def theme_prior_fit(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def theme_prior_fit(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Reference prior of how well the division suits the theme, 0..1; NaN if unknown."""
     fit = _cell(ctx.theme_prior, _col(pairs, "b_theme_idx"), _col(pairs, "e_division_num"))
     return _series(fit, pairs)
 
 
-def space_need_log_ratio(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def space_need_log_ratio(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """log(1 + space need m²) - log(1 + vacant m²): > 0 when the need exceeds the vacancy."""
     ratio = np.log1p(_space_need(pairs)) - np.log1p(_col(pairs, "b_vacant_area_m2"))
     return _series(ratio, pairs)
@@ -117,7 +114,7 @@ def fitting_building_counts(
     return np.where(known, (units_in_reach - too_small).astype(np.float64), np.nan)
 
 
-def space_need_fits(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def space_need_fits(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """1.0 if the space fits by :func:`space_fits`, else 0.0; NaN if the need or the vacancy
     is unknown."""
     need, vacant = _space_need(pairs), _col(pairs, "b_vacant_area_m2")
@@ -125,7 +122,7 @@ def space_need_fits(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
     return _series(np.where(np.isnan(need) | np.isnan(vacant), np.nan, fits), pairs)
 
 
-def rent_burden(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def rent_burden(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Yearly rent of the space need (need x rent x 365 CNY) over revenue; NaN if any is
     unknown or revenue is 0."""
     rent = _space_need(pairs) * _col(pairs, "b_rent_cny_m2_day") * DAYS_PER_YEAR
@@ -135,33 +132,33 @@ def rent_burden(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
     return _series(burden, pairs)
 
 
-def chain_partners_in_building(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def chain_partners_in_building(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Distinct linked enterprises (supplier, customer, investment, partner) in the building."""
     return _series(_lookup(ctx.partners["any"], pairs), pairs)
 
 
-def upstream_partners_in_building(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def upstream_partners_in_building(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Suppliers of the enterprise that are tenants of the building."""
     return _series(_lookup(ctx.partners["upstream"], pairs), pairs)
 
 
-def downstream_partners_in_building(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def downstream_partners_in_building(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Customers (enterprises it supplies) that are tenants of the building."""
     return _series(_lookup(ctx.partners["downstream"], pairs), pairs)
 
 
-def invest_partners_in_building(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def invest_partners_in_building(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Investors in, or investees of, the enterprise that are tenants of the building."""
     return _series(_lookup(ctx.partners["invest"], pairs), pairs)
 
 
-def chain_weight_in_building(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def chain_weight_in_building(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Sum over linked tenants of the strongest link weight (0..1 each; missing weight = 1)."""
     return _series(_lookup(ctx.partners["weight"], pairs), pairs)
 
 
 def _mix_share(
-    pairs: pd.DataFrame, mix: np.ndarray, *, total: np.ndarray, column: str, ctx: FeatureContext
+    pairs: pd.DataFrame, mix: np.ndarray, *, total: np.ndarray, column: str, ctx: ContextData
 ) -> np.ndarray:
     """Share of the enterprise's class among the building's other tenants with a known class
     (``total``: the mix summed per building, kept on the context)."""
@@ -173,7 +170,7 @@ def _mix_share(
         return np.where(others > 0, (own - self_) / others, np.nan)
 
 
-def division_share_in_building(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def division_share_in_building(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Share of the building's other current tenants in the enterprise's division, 0..1;
     NaN if the division is unknown or the building has no other tenant."""
     share = _mix_share(pairs, ctx.division_mix, total=ctx.division_total,
@@ -181,14 +178,14 @@ def division_share_in_building(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.S
     return _series(share, pairs)
 
 
-def section_share_in_building(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def section_share_in_building(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Share of the building's other current tenants in the enterprise's section, 0..1."""
     share = _mix_share(pairs, ctx.section_mix, total=ctx.section_total,
                        column="e_section_num", ctx=ctx)  # fmt: skip
     return _series(share, pairs)
 
 
-def size_similarity_to_tenants(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def size_similarity_to_tenants(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Mean over the building's other tenants of min/max of (1 + employees), 0..1."""
     similarity = ctx.sizes.mean_similarity(
         pairs["b_pos"].to_numpy(),
@@ -211,7 +208,7 @@ def great_circle_km(
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
-def distance_km(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def distance_km(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Great-circle km from the enterprise (its lat/lon, else its district's or city's
     centroid) to the building; NaN if either location is unknown."""
     km = great_circle_km(_col(pairs, "e_loc_lat"), _col(pairs, "e_loc_lon"),
@@ -224,22 +221,22 @@ def _same(pairs: pd.DataFrame, column: str) -> np.ndarray:
     return np.where(np.isnan(b) | np.isnan(e), np.nan, (b == e).astype(np.float64))
 
 
-def same_city(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def same_city(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """1.0 if the enterprise is in the building's city, 0.0 if not, NaN if its city is unknown."""
     return _series(_same(pairs, "city_code"), pairs)
 
 
-def same_district(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def same_district(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """1.0 if in the building's city and district, 0.0 if not, NaN if either is unknown."""
     return _series(_same(pairs, "place_code"), pairs)
 
 
-def grade_x_log_employees(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def grade_x_log_employees(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Grade rank (c 1 .. super_a 4) x log(1 + employees): big firms in top buildings."""
     return _series(_col(pairs, "b_grade_rank") * np.log1p(_col(pairs, "e_employees")), pairs)
 
 
-def amenities_x_log_employees(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def amenities_x_log_employees(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Amenity count x log(1 + employees)."""
     product = _col(pairs, "b_amenity_count") * np.log1p(_col(pairs, "e_employees"))
     return _series(product, pairs)
@@ -251,37 +248,37 @@ def _vs_office(pairs: pd.DataFrame, attribute: str) -> pd.Series:
     return _series(_col(pairs, f"b_{attribute}") - _col(pairs, f"e_office_{attribute}"), pairs)
 
 
-def grade_vs_office(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def grade_vs_office(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Grade rank above (+) or below (-) the enterprise's latest office building: the grade a
     firm chose once reveals the quality it looks for."""
     return _vs_office(pairs, "grade_rank")
 
 
-def age_vs_office(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def age_vs_office(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Building age in years minus that of the enterprise's latest office building."""
     return _vs_office(pairs, "age_years")
 
 
-def centre_km_vs_office(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def centre_km_vs_office(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """km to the city centre minus that of the enterprise's latest office building: how much
     more central (-) or peripheral (+) than the place the firm chose before."""
     return _vs_office(pairs, "centre_km")
 
 
-def days_since_last_event(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def days_since_last_event(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Days from this pair's latest attraction event to the snapshot date; NaN if none."""
     days = _lookup(ctx.last_event_days, pairs)
     return _series(np.where(days == 0, np.nan, days - 1.0), pairs)
 
 
-def last_event_stage(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def last_event_stage(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Stage of this pair's latest attraction event: contacted 1, visited 2, negotiating 3,
     signed 4, declined -1; NaN if none. A courtship still open differs from one declined."""
     stage = _lookup(ctx.last_event_stage, pairs)
     return _series(np.where(stage == 0, np.nan, stage - 2.0), pairs)
 
 
-def rival_courtships(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def rival_courtships(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Other buildings courting the enterprise now (open pipelines in the last 120 days, not
     declined), this pair's own excluded: one move is shared among them."""
     days, stage = _lookup(ctx.last_event_days, pairs), _lookup(ctx.last_event_stage, pairs)
@@ -290,7 +287,7 @@ def rival_courtships(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
     return _series(np.maximum(total - own_open, 0.0), pairs)
 
 
-def prior_events(pairs: pd.DataFrame, ctx: FeatureContext) -> pd.Series:
+def prior_events(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Highest stage of this pair's attraction events by the snapshot date: contacted 1,
     visited 2, negotiating 3, signed 4, declined -1 (only if nothing else); NaN if none."""
     stage = _lookup(ctx.prior_events, pairs)

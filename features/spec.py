@@ -10,19 +10,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import pandas as pd
 
 from tenantmatch.features import building as b
 from tenantmatch.features import enterprise as e
 from tenantmatch.features import pair as p
-
-if TYPE_CHECKING:
-    from tenantmatch.features.context import FeatureContext
+from tenantmatch.features.lookups import ContextData
 
 FeatureKind = Literal["numeric", "count", "flag", "ordinal", "categorical"]
-FeatureFn = Callable[[pd.DataFrame, "FeatureContext"], pd.Series]
+FeatureFn = Callable[[pd.DataFrame, "ContextData"], pd.Series]
 SPEC_VERSION = "1"  # of the registry as a whole (joining, context semantics)
 
 

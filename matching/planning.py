@@ -46,7 +46,7 @@ from tenantmatch.matching.candidates import Pairs, PoolRules
 from tenantmatch.matching.chain import MISSING_WEIGHT, score_pairs
 from tenantmatch.matching.engine import Engine
 from tenantmatch.matching.shortlist import SCORE_DECIMALS, ScoringState
-from tenantmatch.registry import InputError, Theme, label_zh
+from tenantmatch.registry import InputError, Theme, area_taken_m2, label_zh
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ def fill_plan(
     ctx = theme_context(state, building_id, _check_theme(theme))
     vacant, unit = _space(state, b_pos)
     pool = _plan_pool(state, b_pos, ctx=ctx, rules=rules or PoolRules(), top=candidates)
-    pool["area_m2"] = np.maximum(pool["need_m2"], unit)
+    pool["area_m2"] = area_taken_m2(pool["need_m2"].to_numpy(), min_unit_m2=unit)
     probs, kind = probabilities(pool["score"].to_numpy(), manifest=state.model.manifest)
     pool["probability"] = probs
     pool["chain"] = _chain_synergy(state, b_pos, pool["enterprise"].to_numpy())

@@ -38,6 +38,7 @@ from tenantmatch.registry.reference import (
 from tenantmatch.registry.rules import (
     M2_PER_EMPLOYEE,
     MIN_UNIT_OVERSIZE_FACTOR,
+    area_taken_m2,
     estimated_space_need_m2,
     space_fits,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "TenantmatchError",
     "Theme",
     "ValidationFailed",
+    "area_taken_m2",
     "division_of",
     "divisions_of",
     "estimated_space_need_m2",

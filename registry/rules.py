@@ -20,6 +20,13 @@ def estimated_space_need_m2(current_area_m2: pd.Series, employees: pd.Series) ->
     return current_area_m2.astype("float64").fillna(by_staff)
 
 
+def area_taken_m2(need_m2: np.ndarray | float, *, min_unit_m2: np.ndarray | float) -> np.ndarray:
+    """The area a firm takes in a building: its need, or the building's minimum unit when that is
+    larger (float64, arrays broadcast); a missing min unit takes the need."""
+    unit = np.nan_to_num(np.asarray(min_unit_m2, dtype=np.float64), nan=0.0)
+    return np.maximum(np.asarray(need_m2, dtype=np.float64), unit)
+
+
 def space_fits(
     need_m2: np.ndarray | float, *, vacant_m2: np.ndarray | float, min_unit_m2: np.ndarray | float
 ) -> np.ndarray:
@@ -30,6 +37,7 @@ def space_fits(
     need = np.asarray(need_m2, dtype=np.float64)
     unit = np.nan_to_num(np.asarray(min_unit_m2, dtype=np.float64), nan=0.0)
     with np.errstate(invalid="ignore"):
-        fits_vacancy = ~(np.maximum(need, unit) > np.asarray(vacant_m2, dtype=np.float64))
+        taken = area_taken_m2(need, min_unit_m2=unit)
+        fits_vacancy = ~(taken > np.asarray(vacant_m2, dtype=np.float64))
         unit_ok = ~(unit > MIN_UNIT_OVERSIZE_FACTOR * need)
     return fits_vacancy & unit_ok

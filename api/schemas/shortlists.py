@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from tenantmatch.api.schemas.common import EntityId, ReasonOut, ShortText, StrictIn
-from tenantmatch.matching import PoolRules
+from tenantmatch.matching import MAX_K, PoolRules
 from tenantmatch.registry import HqType, Tag, Theme
 
 MAX_FILTER_VALUES = 50
@@ -21,7 +21,9 @@ class ShortlistQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    k: int = Field(10, ge=1, le=500, description="Items to return (capped by the server's max_k).")
+    k: int = Field(
+        10, ge=1, le=MAX_K, description="Items to return (capped by the server's max_k)."
+    )
     city: list[ShortText] = Field([], max_length=MAX_FILTER_VALUES)
     district: list[ShortText] = Field([], max_length=MAX_FILTER_VALUES)
     industry_section: list[Section] = Field(
