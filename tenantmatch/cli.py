@@ -191,13 +191,18 @@ def train(
     """Train, evaluate against the current model and baselines, promote only if not worse."""
     settings = _settings(db, models)
     repo = Repository(settings.db)
+    fitter = None
+    if dask is not None:
+        from tenantmatch.training.distributed import dask_fitter
+
+        fitter = dask_fitter(dask)
     result = train_and_publish(
         repo.load_tables(),
         store=settings.models,
         truth_dir=_truth_dir(repo),
         created=_now(),
         progress=True,
-        dask_address=dask,
+        fitter=fitter,
     )
     _echo_training(result)
 

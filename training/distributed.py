@@ -29,9 +29,15 @@ from tenantmatch.matching.engine import DEFAULT_MAX_SCORED
 from tenantmatch.models import DaskLGBMRankerScorer, Scorer
 from tenantmatch.registry import InputError, Registry
 from tenantmatch.training.dataset import RankingSet, SamplingConfig, window_examples
-from tenantmatch.training.evaluate import System
 from tenantmatch.training.hazard import firm_examples, fit_hazard_vocabularies, hazard_windows
-from tenantmatch.training.pipeline import TrainConfig, fit_baselines, plan_training, ranker_systems
+from tenantmatch.training.pipeline import (
+    FitRun,
+    Fitter,
+    TrainConfig,
+    fit_baselines,
+    plan_training,
+    ranker_systems,
+)
 from tenantmatch.training.splits import TemporalSplit, Window
 
 log = logging.getLogger(__name__)
@@ -48,19 +54,6 @@ class DaskRankingSet:
     X: dd.DataFrame
     y: dd.Series
     group: dd.Series
-
-
-@dataclass(frozen=True)
-class ClusterRun:
-    """What a training run prepares and fits on the cluster, in the pipeline's terms."""
-
-    registry: Registry
-    split: TemporalSplit
-    vocab: Vocabulary
-    train: RankingSet
-    valid: RankingSet
-    ranker: Scorer
-    systems: list[System]
 
 
 def connect(address: str, *, timeout_s: float | None = None) -> distributed.Client:
@@ -187,7 +180,7 @@ def fit_dask_ranker(
 
 def fit_on_cluster(
     client: distributed.Client, tables: dict[str, pd.DataFrame], *, config: TrainConfig
-) -> ClusterRun:
+) -> FitRun:
     """The pipeline's preparation and fitting with the training windows built and the
     LightGBM rankers trained on the cluster; the baselines are fitted locally on the same rows,
     exactly as without Dask."""
@@ -207,9 +200,7 @@ def fit_on_cluster(
 
     ranker, systems = ranker_systems(fit, config=config)
     train = RankingSet.concat(gather_sets(client, train_futures))
-    return ClusterRun(
-        registry, split, vocab, train, valid, ranker, [*systems, *fit_baselines(train)]
-    )
+    return FitRun(registry, split, vocab, train, valid, ranker, [*systems, *fit_baselines(train)])
 
 
 def hazard_examples(
@@ -232,7 +223,18 @@ def hazard_examples(
     return list(client.gather(futures))
 
 
-def fit_at(address: str, tables: dict[str, pd.DataFrame], *, config: TrainConfig) -> ClusterRun:
+def dask_fitter(address: str) -> Fitter:
+    """The pipeline's fitter for the Dask scheduler at ``address`` (``train_and_publish``)."""
+    return functools.partial(fit_at, address)
+
+
+def fit_at(
+    address: str,
+    tables: dict[str, pd.DataFrame],
+    *,
+    config: TrainConfig,
+    progress: bool = False,
+) -> FitRun:
     """:func:`fit_on_cluster` on the scheduler at ``address`` (InputError if unreachable); the
     client is closed afterwards, the fitted models live on in this process."""
     with connect(address) as client:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -391,6 +391,37 @@ def _calibration(
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class FitRun:
+    """What a training run prepares and fits, locally or on a cluster."""
+
+    registry: Registry
+    split: TemporalSplit
+    vocab: Vocabulary
+    train: RankingSet
+    valid: RankingSet
+    ranker: Scorer
+    systems: list[System]
+
+
+class Fitter(Protocol):
+    """Prepares the training sets and fits the candidate systems (one interface for the local
+    fitter and the Dask one, so the pipeline imports neither's internals)."""
+
+    def __call__(
+        self, tables: dict[str, pd.DataFrame], *, config: TrainConfig, progress: bool
+    ) -> FitRun: ...
+
+
+def local_fit(
+    tables: dict[str, pd.DataFrame], *, config: TrainConfig, progress: bool = False
+) -> FitRun:
+    """The sets built and the systems fitted in this process (joblib for the windows)."""
+    registry, split, vocab, train, valid = _prepare(tables, config=config, progress=progress)
+    ranker, systems = fit_systems(train, valid, config=config)
+    return FitRun(registry, split, vocab, train, valid, ranker, systems)
+
+
 def train_and_publish(
     tables: dict[str, pd.DataFrame],
     *,
@@ -399,22 +430,16 @@ def train_and_publish(
     created: datetime,
     progress: bool,
     config: TrainConfig = TrainConfig(),
-    dask_address: str | None = None,
+    fitter: Fitter | None = None,
 ) -> TrainResult:
     """Fit the ranker and baselines, evaluate them (and the current model) on the held-out
     window, store the ranker as a new version with its report, then run the promotion gate.
-    With ``dask_address`` the training windows and the LightGBM rankers are built and fitted on
-    that Dask scheduler's cluster (``training.distributed``); the rest is unchanged."""
+    ``fitter`` prepares the sets and fits the systems: :func:`local_fit` by default, or
+    ``training.distributed.dask_fitter(address)`` on a Dask cluster; the rest is unchanged."""
     store = Path(store)
-    if dask_address is None:
-        registry, split, vocab, train, valid = _prepare(tables, config=config, progress=progress)
-        ranker, systems = fit_systems(train, valid, config=config)
-    else:
-        from tenantmatch.training.distributed import fit_at
-
-        run = fit_at(dask_address, tables, config=config)
-        registry, split, vocab = run.registry, run.split, run.vocab
-        train, valid, ranker, systems = run.train, run.valid, run.ranker, run.systems
+    run = (fitter or local_fit)(tables, config=config, progress=progress)
+    registry, split, vocab = run.registry, run.split, run.vocab
+    train, valid, ranker, systems = run.train, run.valid, run.ranker, run.systems
     previous = current_version(store) if store.is_dir() else None
     current = _compatible_current(store)
     if current is not None:

@@ -50,6 +50,7 @@ from tenantmatch.training.demo import WorldParams, generate_world
 from tenantmatch.training.distributed import (
     batch_shortlists,
     connect,
+    dask_fitter,
     dask_ranking_set,
     fit_dask_ranker,
     gather_sets,
@@ -274,7 +275,7 @@ def test_train_and_publish_on_the_cluster(client: Client, world: DemoWorld, tmp_
     result = train_and_publish(
         world.tables, store=store, truth_dir=None, created=datetime(2026, 11, 3, tzinfo=UTC),
         progress=False, config=TrainConfig(n_jobs=1, compare_directions=True),
-        dask_address=client.scheduler_info()["address"],
+        fitter=dask_fitter(client.scheduler_info()["address"]),
     )  # fmt: skip
     ranker = metric_value(result.metrics, system="lightgbm", direction=B2E, metric="ndcg@10")
     random = metric_value(result.metrics, system="random", direction=B2E, metric="ndcg@10")
