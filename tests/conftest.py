@@ -1,4 +1,5 @@
-"""Backend fixtures: every storage test runs on an SQLite file and on PostgreSQL.
+"""Fixtures for every test package: a private runtime home, and the backends (every storage
+test runs on an SQLite file and on PostgreSQL).
 
 PostgreSQL needs ``TENANTMATCH_TEST_PG_URL`` (``scripts/ci_postgres.sh`` starts a server and prints
 it). Without it the postgres cases are skipped, except in CI (``CI=true``), where they fail.
@@ -15,9 +16,23 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tenantmatch.store import Repository
+from tenantmatch.store import HOME_ENV, Repository
 
 PG_URL_ENV = "TENANTMATCH_TEST_PG_URL"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Runtime state of every test (and every server a test starts) under a temporary
+    TENANTMATCH_HOME, never the user's own data directory."""
+    before = os.environ.get(HOME_ENV)
+    home = tmp_path_factory.mktemp("tenantmatch-home")
+    os.environ[HOME_ENV] = str(home)
+    yield home
+    if before is None:
+        os.environ.pop(HOME_ENV, None)
+    else:
+        os.environ[HOME_ENV] = before
 
 
 def _postgres_base_url() -> str:
