@@ -1,6 +1,7 @@
 """The domain: contract, storage, import, candidate pools, rules, shortlists with reasons."""
 
 from matching.access import (
+    AuditNote,
     AuditWriter,
     KeyCache,
     Principal,
@@ -25,8 +26,10 @@ from matching.chain import chain_leads
 from matching.distill import DistillConfig, attach_prescorer, fit_prescorer
 from matching.engine import Engine, ModelNotReadyError
 from matching.errors import (
+    ConflictError,
     InputError,
     NotFoundError,
+    PreconditionFailed,
     RowError,
     StorageError,
     TenantmatchError,
@@ -67,6 +70,7 @@ from matching.updates import (
     move_out,
     record_event,
     require_record,
+    row_etag,
     stale_buildings,
     upsert_building,
     upsert_enterprise,
@@ -78,9 +82,11 @@ __all__ = [
     "MAX_K",
     "MIN_UNIT_OVERSIZE_FACTOR",
     "PRESCORER_FILE",
+    "AuditNote",
     "AuditWriter",
     "BuildingFilter",
     "CandidatePool",
+    "ConflictError",
     "DistillConfig",
     "Engine",
     "EnterpriseFilter",
@@ -90,6 +96,7 @@ __all__ = [
     "ModelNotReadyError",
     "NotFoundError",
     "PoolRules",
+    "PreconditionFailed",
     "PrescoreIndex",
     "Prescorer",
     "Principal",
@@ -133,6 +140,7 @@ __all__ = [
     "require_record",
     "revoke_key",
     "risk_warnings",
+    "row_etag",
     "shortlist_for_buildings",
     "shortlist_for_enterprises",
     "space_fits",

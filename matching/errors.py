@@ -44,3 +44,13 @@ class ValidationFailed(InputError):
 
 class StorageError(TenantmatchError):
     """The database refused or failed an operation, or holds a schema this version cannot use."""
+
+
+class ConflictError(InputError):
+    """The request is well formed but conflicts with the stored state (an id that exists, a
+    move-in larger than the vacancy); nothing was written (HTTP 409)."""
+
+
+class PreconditionFailed(InputError):
+    """The caller's copy is stale: the stored record no longer has the ETag it sent in
+    ``If-Match`` (or does not exist); nothing was written (HTTP 412)."""

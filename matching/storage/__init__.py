@@ -6,6 +6,7 @@ SQLAlchemy is imported only below this package.
 from matching.storage.engine import make_engine
 from matching.storage.repository import Repository
 from matching.storage.schema import SCHEMA_VERSION
+from matching.storage.transaction import WriteTransaction
 from matching.storage.upsert import UpsertCount
 
-__all__ = ["SCHEMA_VERSION", "Repository", "UpsertCount", "make_engine"]
+__all__ = ["SCHEMA_VERSION", "Repository", "UpsertCount", "WriteTransaction", "make_engine"]
