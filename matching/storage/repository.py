@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -56,6 +57,9 @@ class Repository:
     def __init__(self, url: str) -> None:
         self.url = url
         self._engine = make_engine(url)
+        # This process's writers queue here rather than polling the database's lock (SQLite's
+        # busy handler sleeps and retries, so 20 waiting threads starve one another).
+        self._write_lock = threading.RLock()
         self.dialect: str = normalise_url(url).get_backend_name()
         with self._reading() as conn:
             stored = stored_schema_version(conn)
@@ -266,7 +270,7 @@ class Repository:
     @contextmanager
     def _writing(self, what: str) -> Iterator[Connection]:
         try:
-            with write_transaction(self._engine) as conn:
+            with self._write_lock, write_transaction(self._engine) as conn:
                 yield conn
         except SQLAlchemyError as exc:
             raise StorageError(f"{what} failed and was rolled back: {exc}") from exc
