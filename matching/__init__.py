@@ -44,6 +44,7 @@ from matching.listing import (
     is_stale,
     plain_record,
 )
+from matching.moves import move_in, move_out
 from matching.planning import fill_plan, theme_fit
 from matching.prescore import (
     PRESCORER_FILE,
@@ -66,16 +67,14 @@ from matching.updates import (
     bulk_upload,
     delete_building,
     delete_enterprise,
-    move_in,
-    move_out,
     record_event,
-    require_record,
     row_etag,
     stale_buildings,
     upsert_building,
     upsert_enterprise,
 )
 from matching.validation import ValidationResult, validate_table
+from matching.write_rows import require_record
 
 __all__ = [
     "LOW_CREDIT_SCORE",

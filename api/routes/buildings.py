@@ -46,7 +46,8 @@ from matching.enums import label_zh
 router = APIRouter(prefix="/v1/buildings", tags=["registry"])
 
 BuildingIdPath = Annotated[EntityId, Path(description="A building_id.")]
-ERRORS = error_responses(400, 404, 503, *AUTH_ERRORS)
+STATUSES = (400, 404, 503, *AUTH_ERRORS)
+ERRORS = error_responses(*STATUSES)
 
 
 def _out(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
@@ -73,7 +74,7 @@ def list_buildings(
 
 
 @router.post("", response_model=BuildingOut, status_code=201,
-             responses=error_responses(409, *ERRORS))  # fmt: skip
+             responses=error_responses(409, *STATUSES))  # fmt: skip
 def create_building(
     body: BuildingCreateIn, principal: OperatorDep, repo: RepositoryDep, audit: AuditDep,
     settings: SettingsDep, response: Response,
@@ -101,7 +102,7 @@ def get_building(
 
 
 @router.put("/{building_id}", response_model=BuildingOut,
-            responses=error_responses(412, *ERRORS))  # fmt: skip
+            responses=error_responses(412, *STATUSES))  # fmt: skip
 def put_building(
     building_id: BuildingIdPath, body: BuildingIn, principal: OperatorDep, repo: RepositoryDep,
     audit: AuditDep, settings: SettingsDep, if_match: IfMatchDep, response: Response,

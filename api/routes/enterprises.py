@@ -44,7 +44,8 @@ from matching import (
 router = APIRouter(prefix="/v1/enterprises", tags=["registry"])
 
 EnterpriseIdPath = Annotated[EntityId, Path(description="An enterprise_id.")]
-ERRORS = error_responses(400, 404, 503, *AUTH_ERRORS)
+STATUSES = (400, 404, 503, *AUTH_ERRORS)
+ERRORS = error_responses(*STATUSES)
 
 
 @router.get("", response_model=EnterpriseListOut, response_model_exclude_unset=True,
@@ -67,7 +68,7 @@ def list_enterprises(
 
 
 @router.post("", response_model=EnterpriseOut, status_code=201,
-             responses=error_responses(409, *ERRORS))  # fmt: skip
+             responses=error_responses(409, *STATUSES))  # fmt: skip
 def create_enterprise(
     body: EnterpriseCreateIn, principal: OperatorDep, repo: RepositoryDep, audit: AuditDep,
     response: Response,
@@ -95,7 +96,7 @@ def get_enterprise(
 
 
 @router.put("/{enterprise_id}", response_model=EnterpriseOut,
-            responses=error_responses(412, *ERRORS))  # fmt: skip
+            responses=error_responses(412, *STATUSES))  # fmt: skip
 def put_enterprise(
     enterprise_id: EnterpriseIdPath, body: EnterpriseIn, principal: OperatorDep,
     repo: RepositoryDep, audit: AuditDep, if_match: IfMatchDep, response: Response,

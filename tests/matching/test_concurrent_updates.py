@@ -15,9 +15,9 @@ from sqlalchemy import create_engine, text
 
 from matching.access import AuditNote
 from matching.errors import ConflictError, NotFoundError, PreconditionFailed, StorageError
+from matching.moves import move_in
 from matching.storage import Repository
 from matching.updates import (
-    move_in,
     row_etag,
     upsert_building,
     upsert_enterprise,

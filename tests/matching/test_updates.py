@@ -10,12 +10,11 @@ import pandas as pd
 import pytest
 
 from matching.errors import InputError, NotFoundError, ValidationFailed
+from matching.moves import move_in, move_out
 from matching.updates import (
     bulk_upload,
     delete_building,
     delete_enterprise,
-    move_in,
-    move_out,
     record_event,
     stale_buildings,
     upsert_building,
