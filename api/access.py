@@ -6,7 +6,8 @@ Another operator's building answers exactly like a missing one (404), so ids do 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from tenantmatch.api.errors import ApiError
@@ -32,17 +33,21 @@ def editable_building(repo: Repository, principal: Principal, building_id: str) 
     return row
 
 
-def building_write(
-    repo: Repository, principal: Principal, building_id: str, fields: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The record to upsert for ``PUT /v1/buildings/{id}``: the caller's fields plus the id.
+def may_edit(principal: Principal) -> Callable[[Mapping[str, Any]], bool]:
+    """Whether the caller may change a stored building: the check a registry write runs inside
+    its own transaction (a building it refuses answers 404, like a missing one)."""
+    return partial(can_edit_building, principal)
 
-    Existing buildings must be editable by the caller (else 404). An operator's new building
-    belongs to it; an operator may not hand a building to another operator (403).
+
+def building_write(
+    principal: Principal, building_id: str, fields: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The record to write for ``PUT``/``POST /v1/buildings``: the caller's fields plus the id.
+
+    An operator's new building belongs to it; an operator may not hand a building to another
+    operator (403). Whether it may edit an existing one is checked by the write (see
+    :func:`may_edit`).
     """
-    stored = repo.get_row("buildings", {"building_id": building_id})
-    if stored is not None and not can_edit_building(principal, stored):
-        raise NotFoundError(f"building_id {building_id!r} does not exist in buildings")
     record = {**fields, "building_id": building_id}
     if principal.role != Role.ADMIN:
         wanted = fields.get("operator_id", principal.operator_id)

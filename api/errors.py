@@ -1,7 +1,8 @@
 """The one place errors become HTTP answers: ``{"error": {"code", "message"}}``.
 
 Domain errors of ``matching`` (and of the model store below it) map by class; the service's own
-refusals (401, 403, 409) are raised as :class:`ApiError` by dependencies, never built in routes.
+refusals (401, 403, a running job's 409) are raised as :class:`ApiError` by dependencies, never
+built in routes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ from starlette.routing import Match
 
 from tenantmatch.matching import ModelNotReadyError
 from tenantmatch.models import ModelsError
-from tenantmatch.registry import InputError, NotFoundError, TenantmatchError, ValidationFailed
+from tenantmatch.registry import (
+    ConflictError,
+    InputError,
+    NotFoundError,
+    PreconditionFailed,
+    TenantmatchError,
+    ValidationFailed,
+)
 from tenantmatch.store import StorageError
 
 log = logging.getLogger(__name__)
@@ -25,6 +33,8 @@ log = logging.getLogger(__name__)
 DOMAIN_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (ModelNotReadyError, 503, "model_unavailable"),  # an InputError of the CLI, not of a caller
     (NotFoundError, 404, "not_found"),
+    (ConflictError, 409, "conflict"),
+    (PreconditionFailed, 412, "precondition_failed"),
     (ValidationFailed, 400, "invalid_data"),
     (InputError, 400, "bad_request"),
     (StorageError, 503, "storage_unavailable"),
@@ -39,6 +49,7 @@ STATUS_CODES: dict[int, str] = {
     405: "method_not_allowed",
     406: "not_acceptable",
     409: "conflict",
+    412: "precondition_failed",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_request",

@@ -15,8 +15,10 @@ from tenantmatch.registry.enums import (
     label_zh,
 )
 from tenantmatch.registry.errors import (
+    ConflictError,
     InputError,
     NotFoundError,
+    PreconditionFailed,
     ReferenceDataError,
     RowError,
     SchemaError,
@@ -52,10 +54,12 @@ __all__ = [
     "TABLES_BY_NAME",
     "Amenity",
     "Column",
+    "ConflictError",
     "Grade",
     "HqType",
     "InputError",
     "NotFoundError",
+    "PreconditionFailed",
     "ReferenceDataError",
     "Registry",
     "Relation",

@@ -43,6 +43,16 @@ class ValidationFailed(InputError):
         super().__init__(f"{len(errors)} invalid row(s), nothing imported:\n{shown}{more}")
 
 
+class ConflictError(InputError):
+    """The request is well formed but conflicts with the stored state (an id that exists, a
+    move-in larger than the vacancy); nothing was written (HTTP 409)."""
+
+
+class PreconditionFailed(InputError):
+    """The caller's copy is stale: the stored record no longer has the ETag it sent in
+    ``If-Match`` (or does not exist); nothing was written (HTTP 412)."""
+
+
 class SchemaError(InputError):
     """A registry table lacks a required column or holds a value of the wrong type."""
 

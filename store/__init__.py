@@ -3,6 +3,7 @@ readers, validation and import, live updates, API keys, access policy and the au
 SQLAlchemy is imported only below this package."""
 
 from tenantmatch.store.access import (
+    AuditNote,
     AuditWriter,
     KeyCache,
     Principal,
@@ -36,26 +37,28 @@ from tenantmatch.store.listing import (
     is_stale,
     plain_record,
 )
+from tenantmatch.store.moves import move_in, move_out
 from tenantmatch.store.repository import Repository, redacted_url
 from tenantmatch.store.schema import SCHEMA_VERSION
+from tenantmatch.store.transaction import WriteTransaction
 from tenantmatch.store.updates import (
     bulk_upload,
     delete_building,
     delete_enterprise,
-    move_in,
-    move_out,
     record_event,
-    require_record,
+    row_etag,
     stale_buildings,
     upsert_building,
     upsert_enterprise,
 )
 from tenantmatch.store.upsert import UpsertCount
 from tenantmatch.store.validation import ValidationResult, validate_table
+from tenantmatch.store.write_rows import require_record
 
 __all__ = [
     "HOME_ENV",
     "SCHEMA_VERSION",
+    "AuditNote",
     "AuditWriter",
     "BuildingFilter",
     "EnterpriseFilter",
@@ -69,6 +72,7 @@ __all__ = [
     "TableReport",
     "UpsertCount",
     "ValidationResult",
+    "WriteTransaction",
     "audit",
     "authenticate",
     "bulk_upload",
@@ -95,6 +99,7 @@ __all__ = [
     "redacted_url",
     "require_record",
     "revoke_key",
+    "row_etag",
     "runtime_dir",
     "stale_buildings",
     "upsert_building",

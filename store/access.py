@@ -236,6 +236,29 @@ def _json(detail: Mapping[str, Any]) -> str:
     return json.dumps(dict(detail), ensure_ascii=False, sort_keys=True, default=str)
 
 
+@dataclass(frozen=True)
+class AuditNote:
+    """Who does which registry write: the write stores its entries in its own transaction, so
+    a change is never committed without them (see ``AuditWriter.for_write``)."""
+
+    key_id: str | None
+    action: str
+    detail: Mapping[str, Any] | None = None
+
+    def entry(
+        self, target: str | None, *, action: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        """An audit row of this write about ``target``; ``extra`` joins the detail (as JSON)."""
+        detail = {**(self.detail or {}), **extra}
+        return {
+            "ts": datetime.now(UTC),
+            "key_id": self.key_id,
+            "action": action or self.action,
+            "target": target,
+            "detail": _json(detail) if detail else None,
+        }
+
+
 class AuditWriter:
     """Audit entries appended by a background thread in batches, in the order they were added.
 
@@ -283,6 +306,21 @@ class AuditWriter:
             backlog = len(self._pending)
         if wait or backlog >= self.max_pending or self._stop.is_set():
             self.flush()
+
+    def for_write(
+        self,
+        principal: Principal | None,
+        *,
+        action: str,
+        detail: Mapping[str, Any] | None = None,
+    ) -> AuditNote:
+        """The note a registry write stores with its change; the entries queued so far are
+        stored first, so the log keeps request order."""
+        if not action:
+            raise InputError("audit action must be a non-empty string such as 'building.update'")
+        self.flush()
+        key_id = None if principal is None else principal.key_id
+        return AuditNote(key_id=key_id, action=action, detail=detail)
 
     def flush(self) -> int:
         """Store every entry added so far; returns how many this call wrote. StorageError when

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +39,18 @@ def put_meta(conn: Connection, key: str, value: str) -> None:
         conn.execute(update(meta).where(meta.c.key == key).values(value=value))
     else:
         conn.execute(meta.insert().values(key=key, value=value))
+
+
+def audit_row(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The audit_log row of an entry with ``action`` and optional ``target``, ``key_id``,
+    ``detail``, ``ts`` (default now, UTC)."""
+    return {
+        "ts": utc(entry.get("ts")),
+        "key_id": entry.get("key_id"),
+        "action": entry["action"],
+        "target": entry.get("target"),
+        "detail": entry.get("detail"),
+    }
 
 
 def api_key_row(

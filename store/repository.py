@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -27,7 +28,6 @@ from tenantmatch.registry import NotFoundError, contract
 from tenantmatch.store import records
 from tenantmatch.store.engine import make_engine, normalise_url, write_transaction
 from tenantmatch.store.errors import StorageError
-from tenantmatch.store.frames import canonical_frame, chunk_bounds, coerce
 from tenantmatch.store.schema import (
     DATA_TABLES,
     DATA_VERSION_KEY,
@@ -39,13 +39,8 @@ from tenantmatch.store.schema import (
     meta,
     stored_schema_version,
 )
-from tenantmatch.store.upsert import (
-    KEY_CHUNK_ROWS,
-    UpsertCount,
-    key_filter,
-    read_frame,
-    upsert_frame,
-)
+from tenantmatch.store.transaction import WriteTransaction, key_frame, table_spec
+from tenantmatch.store.upsert import UpsertCount, key_filter, read_frame
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +62,9 @@ class Repository:
     def __init__(self, url: str) -> None:
         self.url = url
         self._engine = make_engine(url)
+        # This process's writers queue here rather than polling the database's lock (SQLite's
+        # busy handler sleeps and retries, so 20 waiting threads starve one another).
+        self._write_lock = threading.RLock()
         self.dialect: str = normalise_url(url).get_backend_name()
         with self._reading() as conn:
             stored = stored_schema_version(conn)
@@ -99,41 +97,24 @@ class Repository:
 
         Rows equal to the stored row are not touched; a tqdm bar goes to stderr if ``progress``.
         """
-        unknown = sorted(set(tables) - set(DATA_TABLES))
-        if unknown:
-            raise StorageError(f"unknown table(s) {unknown}; allowed: {list(DATA_TABLES)}")
-        specs = [spec for spec in contract.TABLES if spec.name in tables]
-        frames = {spec.name: canonical_frame(tables[spec.name], spec) for spec in specs}
-        now = datetime.now(UTC)
-        counts: dict[str, UpsertCount] = {}
-        with self._writing("upsert") as conn:
-            for spec in specs:
-                counts[spec.name] = self._upsert_one(conn, frames[spec.name], spec, now, progress)
-            if any(c.inserted or c.updated for c in counts.values()):
-                _bump_data_version(conn)
-        return counts
+        with self.transaction("upsert") as tx:
+            return tx.upsert(tables, progress=progress)
 
-    def _upsert_one(
-        self,
-        conn: Connection,
-        frame: pd.DataFrame,
-        spec: contract.Table,
-        now: datetime,
-        progress: bool,
-    ) -> UpsertCount:
-        try:
-            return upsert_frame(
-                conn, frame, DATA_TABLES[spec.name], spec, now=now, progress=progress
-            )
-        except IntegrityError as exc:
-            raise StorageError(
-                f"table {spec.name!r} breaks a database constraint (unknown referenced id, missing "
-                f"required value or duplicate key); nothing was written: {exc.orig}"
-            ) from exc
+    @contextmanager
+    def transaction(self, what: str) -> Iterator[WriteTransaction]:
+        """One write transaction holding the writer lock from its start: reads inside it see
+        every committed write and nothing changes them before commit. Commits when the block
+        ends (raising ``data_version`` if a canonical table changed); any error rolls it all
+        back, a database error as StorageError naming ``what``."""
+        with self._writing(what) as conn:
+            tx = WriteTransaction(conn, now=datetime.now(UTC))
+            yield tx
+            if tx.changed:
+                _bump_data_version(conn)
 
     def load_table(self, name: str) -> pd.DataFrame:
         """The canonical frame of table ``name``: contract columns plus ``updated_at`` (UTC)."""
-        spec = _spec(name)
+        spec = table_spec(name)
         with self._reading() as conn:
             return read_frame(conn, DATA_TABLES[name], spec)
 
@@ -161,8 +142,8 @@ class Repository:
     def get_row(self, table: str, key: Mapping[str, Any]) -> dict[str, Any] | None:
         """The stored row with natural ``key``, or None: Python values (str, float, int,
         ``datetime.date``, None for missing) and ``updated_at`` as an aware UTC datetime."""
-        spec = _spec(table)
-        keys = _key_frame([dict(key)], spec, exact=True)
+        spec = table_spec(table)
+        keys = key_frame([dict(key)], spec, exact=True)
         with self._reading() as conn:
             row = conn.execute(
                 select(DATA_TABLES[table]).where(key_filter(DATA_TABLES[table], spec, keys))
@@ -172,15 +153,8 @@ class Repository:
     def delete_rows(self, table: str, keys: pd.DataFrame | list[dict[str, Any]]) -> int:
         """Delete rows by natural key (extra columns ignored); returns how many rows of ``table``
         went. Links, tenancies and events of a deleted building or enterprise go with it."""
-        spec = _spec(table)
-        frame = _key_frame(keys, spec, exact=False)
-        deleted = 0
-        with self._writing(f"delete from {table}") as conn:
-            for start, stop in chunk_bounds(len(frame), KEY_CHUNK_ROWS):
-                where = key_filter(DATA_TABLES[table], spec, frame.iloc[start:stop])
-                deleted += conn.execute(delete(DATA_TABLES[table]).where(where)).rowcount
-            if deleted:
-                _bump_data_version(conn)
+        with self.transaction(f"delete from {table}") as tx:
+            deleted = tx.delete(table, keys)
         logger.info("deleted %d row(s) from %s", deleted, table)
         return deleted
 
@@ -271,13 +245,9 @@ class Repository:
         ts: datetime | None = None,
     ) -> int:
         """Append one audit entry (``ts`` defaults to now, UTC); returns its id."""
-        row = {
-            "ts": records.utc(ts),
-            "key_id": key_id,
-            "action": action,
-            "target": target,
-            "detail": detail,
-        }
+        row = records.audit_row(
+            {"ts": ts, "key_id": key_id, "action": action, "target": target, "detail": detail}
+        )
         with self._writing("append audit") as conn:
             key = conn.execute(insert(audit_log).values(row)).inserted_primary_key
         if key is None:
@@ -287,20 +257,10 @@ class Repository:
     def append_audit_many(self, entries: Sequence[Mapping[str, Any]]) -> int:
         """Append audit entries (mappings with ``action`` and optional ``target``, ``key_id``,
         ``detail``, ``ts``) in one transaction, in the given order; returns how many."""
-        rows = [
-            {
-                "ts": records.utc(e.get("ts")),
-                "key_id": e.get("key_id"),
-                "action": e["action"],
-                "target": e.get("target"),
-                "detail": e.get("detail"),
-            }
-            for e in entries
-        ]
-        if rows:
-            with self._writing(f"append {len(rows)} audit entries") as conn:
-                conn.execute(insert(audit_log), rows)
-        return len(rows)
+        if entries:
+            with self._writing(f"append {len(entries)} audit entries") as conn:
+                conn.execute(insert(audit_log), [records.audit_row(e) for e in entries])
+        return len(entries)
 
     def read_audit(self, limit: int = 100) -> list[dict[str, Any]]:
         """The newest ``limit`` audit entries, newest first."""
@@ -315,7 +275,7 @@ class Repository:
     @contextmanager
     def _writing(self, what: str) -> Iterator[Connection]:
         try:
-            with write_transaction(self._engine) as conn:
+            with self._write_lock, write_transaction(self._engine) as conn:
                 yield conn
         except SQLAlchemyError as exc:
             raise StorageError(f"{what} failed and was rolled back: {exc}") from exc
@@ -331,33 +291,6 @@ class Repository:
 
 # built once: the service reads data_version on every scored request
 _META_VALUE = select(meta.c.value).where(meta.c.key == bindparam("key"))
-
-
-def _spec(name: str) -> contract.Table:
-    if name not in contract.TABLES_BY_NAME:
-        raise StorageError(f"unknown table {name!r}; allowed: {list(contract.TABLES_BY_NAME)}")
-    return contract.TABLES_BY_NAME[name]
-
-
-def _key_frame(
-    keys: pd.DataFrame | list[dict[str, Any]], spec: contract.Table, *, exact: bool
-) -> pd.DataFrame:
-    """Canonical key columns of ``keys``; with ``exact`` no other column is allowed."""
-    frame = pd.DataFrame(keys) if isinstance(keys, list) else keys
-    if frame.empty and len(frame.columns) == 0:
-        frame = pd.DataFrame({k: pd.Series([], dtype=object) for k in spec.key})
-    names = set(frame.columns)
-    if not (names == set(spec.key) if exact else names >= set(spec.key)):
-        raise StorageError(
-            f"key columns {sorted(names)} do not fit table {spec.name!r}; its key is "
-            f"{list(spec.key)}"
-        )
-    try:
-        return pd.DataFrame(
-            {k: coerce(frame[k].reset_index(drop=True), spec.column(k).type) for k in spec.key}
-        )
-    except (TypeError, ValueError) as exc:
-        raise StorageError(f"a key of table {spec.name!r} cannot be read: {exc}") from exc
 
 
 def _bump_data_version(conn: Connection) -> None:

@@ -53,11 +53,10 @@ def import_file(
 ) -> dict[str, Any]:
     """Load one data-contract file with the CLI import's validator (all-or-nothing by default)."""
     content = file.file.read(settings.max_upload_bytes + 1)
-    report = bulk_upload(repo, table=table.value, filename=file.filename or "",
-                         content=content, skip_invalid=skip_invalid)  # fmt: skip
-    audit.add(principal, action="import", target=table.value,
-              detail={"file": file.filename, "skip_invalid": skip_invalid}, wait=True)  # fmt: skip
-    return report
+    detail = {"file": file.filename, "skip_invalid": skip_invalid}
+    note = audit.for_write(principal, action="import", detail=detail)
+    return bulk_upload(repo, table=table.value, filename=file.filename or "", content=content,
+                       skip_invalid=skip_invalid, audit=note)  # fmt: skip
 
 
 @router.post("/admin/retrain", response_model=JobOut, status_code=202,

@@ -1,13 +1,16 @@
-"""The building registry (楼宇台账): list, read, create or update, delete."""
+"""The building registry (楼宇台账): list, read, create or update, delete.
+
+Reads and writes of one building answer its ``ETag``; ``PUT`` honours ``If-Match``.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
-from tenantmatch.api.access import building_write, editable_building
+from tenantmatch.api.access import building_write, may_edit
 from tenantmatch.api.deps import (
     AuditDep,
     ListsDep,
@@ -17,8 +20,10 @@ from tenantmatch.api.deps import (
     ViewerDep,
     check_page,
 )
+from tenantmatch.api.etags import IfMatchDep, set_etag
 from tenantmatch.api.schemas import (
     AUTH_ERRORS,
+    BuildingCreateIn,
     BuildingIn,
     BuildingListOut,
     BuildingListQuery,
@@ -41,7 +46,8 @@ from tenantmatch.store import (
 router = APIRouter(prefix="/v1/buildings", tags=["registry"])
 
 BuildingIdPath = Annotated[EntityId, Path(description="A building_id.")]
-ERRORS = error_responses(400, 404, 503, *AUTH_ERRORS)
+STATUSES = (400, 404, 503, *AUTH_ERRORS)
+ERRORS = error_responses(*STATUSES)
 
 
 def _out(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
@@ -67,24 +73,48 @@ def list_buildings(
     return {"total": total, "offset": query.offset, "limit": query.limit, "items": items}
 
 
+@router.post("", response_model=BuildingOut, status_code=201,
+             responses=error_responses(409, *STATUSES))  # fmt: skip
+def create_building(
+    body: BuildingCreateIn, principal: OperatorDep, repo: RepositoryDep, audit: AuditDep,
+    settings: SettingsDep, response: Response,
+) -> dict[str, Any]:  # fmt: skip
+    """Create a building; an id that exists already answers 409 (operators: theirs only)."""
+    fields = body.model_dump(mode="json", exclude_unset=True, exclude={"building_id"})
+    record = building_write(principal, body.building_id, fields)
+    note = audit.for_write(principal, action="building.create", detail=fields)
+    row = upsert_building(repo, record, may_edit=may_edit(principal), create_only=True,
+                          audit=note)  # fmt: skip
+    set_etag(response, row)
+    response.headers["Location"] = f"{router.prefix}/{body.building_id}"
+    return _out(row, settings)
+
+
 @router.get("/{building_id}", response_model=BuildingOut, responses=ERRORS)
 def get_building(
-    building_id: BuildingIdPath, _: ViewerDep, repo: RepositoryDep, settings: SettingsDep
-) -> dict[str, Any]:
-    """One building as stored, with its last update and stale flag."""
-    return _out(require_record(repo, "buildings", building_id), settings)
+    building_id: BuildingIdPath, _: ViewerDep, repo: RepositoryDep, settings: SettingsDep,
+    response: Response,
+) -> dict[str, Any]:  # fmt: skip
+    """One building as stored, with its last update and stale flag (and its ETag)."""
+    row = require_record(repo, "buildings", building_id)
+    set_etag(response, row)
+    return _out(row, settings)
 
 
-@router.put("/{building_id}", response_model=BuildingOut, responses=ERRORS)
+@router.put("/{building_id}", response_model=BuildingOut,
+            responses=error_responses(412, *STATUSES))  # fmt: skip
 def put_building(
     building_id: BuildingIdPath, body: BuildingIn, principal: OperatorDep, repo: RepositoryDep,
-    audit: AuditDep, settings: SettingsDep,
+    audit: AuditDep, settings: SettingsDep, if_match: IfMatchDep, response: Response,
 ) -> dict[str, Any]:  # fmt: skip
-    """Create a building or update the fields given (operators: only their own buildings)."""
+    """Create a building or update the fields given (operators: only their own buildings);
+    with ``If-Match`` only while the stored building still has that ETag (else 412)."""
     fields = body.model_dump(mode="json", exclude_unset=True)
-    record = building_write(repo, principal, building_id, fields)
-    row = upsert_building(repo, record)
-    audit.add(principal, action="building.upsert", target=building_id, detail=fields, wait=True)
+    record = building_write(principal, building_id, fields)
+    note = audit.for_write(principal, action="building.upsert", detail=fields)
+    row = upsert_building(repo, record, may_edit=may_edit(principal), if_match=if_match,
+                          audit=note)  # fmt: skip
+    set_etag(response, row)
     return _out(row, settings)
 
 
@@ -93,7 +123,6 @@ def remove_building(
     building_id: BuildingIdPath, principal: OperatorDep, repo: RepositoryDep, audit: AuditDep
 ) -> DeletedOut:
     """Delete a building with its tenancies and events (operators: only their own)."""
-    editable_building(repo, principal, building_id)
-    delete_building(repo, building_id)
-    audit.add(principal, action="building.delete", target=building_id, wait=True)
+    note = audit.for_write(principal, action="building.delete")
+    delete_building(repo, building_id, may_edit=may_edit(principal), audit=note)
     return DeletedOut(deleted=building_id)

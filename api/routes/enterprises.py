@@ -1,13 +1,14 @@
 """The enterprise registry: list, read, create or update, delete.
 
 Credit details (``credit_score``, ``risk_flags``) are shown to operators and admins only.
+Reads and writes of one enterprise answer its ``ETag``; ``PUT`` honours ``If-Match``.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from tenantmatch.api.access import enterprise_view
 from tenantmatch.api.deps import (
@@ -20,9 +21,11 @@ from tenantmatch.api.deps import (
     ViewerDep,
     check_page,
 )
+from tenantmatch.api.etags import IfMatchDep, set_etag
 from tenantmatch.api.schemas import (
     AUTH_ERRORS,
     DeletedOut,
+    EnterpriseCreateIn,
     EnterpriseIn,
     EnterpriseListOut,
     EnterpriseListQuery,
@@ -41,7 +44,8 @@ from tenantmatch.store import (
 router = APIRouter(prefix="/v1/enterprises", tags=["registry"])
 
 EnterpriseIdPath = Annotated[EntityId, Path(description="An enterprise_id.")]
-ERRORS = error_responses(400, 404, 503, *AUTH_ERRORS)
+STATUSES = (400, 404, 503, *AUTH_ERRORS)
+ERRORS = error_responses(*STATUSES)
 
 
 @router.get("", response_model=EnterpriseListOut, response_model_exclude_unset=True,
@@ -63,25 +67,47 @@ def list_enterprises(
     return {"total": total, "offset": query.offset, "limit": query.limit, "items": visible}
 
 
+@router.post("", response_model=EnterpriseOut, status_code=201,
+             responses=error_responses(409, *STATUSES))  # fmt: skip
+def create_enterprise(
+    body: EnterpriseCreateIn, principal: OperatorDep, repo: RepositoryDep, audit: AuditDep,
+    response: Response,
+) -> dict[str, Any]:  # fmt: skip
+    """Create an enterprise (operators and admins); an id that exists already answers 409."""
+    fields = body.model_dump(mode="json", exclude_unset=True, exclude={"enterprise_id"})
+    note = audit.for_write(principal, action="enterprise.create", detail=fields)
+    row = upsert_enterprise(repo, {**fields, "enterprise_id": body.enterprise_id},
+                            create_only=True, audit=note)  # fmt: skip
+    set_etag(response, row)
+    response.headers["Location"] = f"{router.prefix}/{body.enterprise_id}"
+    return plain_record(row)
+
+
 @router.get("/{enterprise_id}", response_model=EnterpriseOut, response_model_exclude_unset=True,
             responses=ERRORS)  # fmt: skip
 def get_enterprise(
-    enterprise_id: EnterpriseIdPath, principal: ViewerDep, repo: RepositoryDep
-) -> dict[str, Any]:
-    """One enterprise as stored (credit details for operators and admins only)."""
+    enterprise_id: EnterpriseIdPath, principal: ViewerDep, repo: RepositoryDep,
+    response: Response,
+) -> dict[str, Any]:  # fmt: skip
+    """One enterprise as stored (credit details for operators and admins only; its ETag)."""
     row = require_record(repo, "enterprises", enterprise_id)
+    set_etag(response, row)
     return enterprise_view(plain_record(row), principal)
 
 
-@router.put("/{enterprise_id}", response_model=EnterpriseOut, responses=ERRORS)
+@router.put("/{enterprise_id}", response_model=EnterpriseOut,
+            responses=error_responses(412, *STATUSES))  # fmt: skip
 def put_enterprise(
     enterprise_id: EnterpriseIdPath, body: EnterpriseIn, principal: OperatorDep,
-    repo: RepositoryDep, audit: AuditDep,
+    repo: RepositoryDep, audit: AuditDep, if_match: IfMatchDep, response: Response,
 ) -> dict[str, Any]:  # fmt: skip
-    """Create an enterprise or update the fields given (operators and admins)."""
+    """Create an enterprise or update the fields given (operators and admins); with
+    ``If-Match`` only while the stored enterprise still has that ETag (else 412)."""
     fields = body.model_dump(mode="json", exclude_unset=True)
-    row = upsert_enterprise(repo, {**fields, "enterprise_id": enterprise_id})
-    audit.add(principal, action="enterprise.upsert", target=enterprise_id, detail=fields, wait=True)
+    note = audit.for_write(principal, action="enterprise.upsert", detail=fields)
+    row = upsert_enterprise(repo, {**fields, "enterprise_id": enterprise_id},
+                            if_match=if_match, audit=note)  # fmt: skip
+    set_etag(response, row)
     return plain_record(row)
 
 
@@ -90,6 +116,6 @@ def remove_enterprise(
     enterprise_id: EnterpriseIdPath, principal: AdminDep, repo: RepositoryDep, audit: AuditDep
 ) -> DeletedOut:
     """Delete an enterprise with its links, tenancies and events (admins)."""
-    delete_enterprise(repo, enterprise_id)
-    audit.add(principal, action="enterprise.delete", target=enterprise_id, wait=True)
+    note = audit.for_write(principal, action="enterprise.delete")
+    delete_enterprise(repo, enterprise_id, audit=note)
     return DeletedOut(deleted=enterprise_id)

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from tenantmatch.api.access import editable_building
+from tenantmatch.api.access import may_edit
 from tenantmatch.api.deps import AuditDep, OperatorDep, RepositoryDep
 from tenantmatch.api.schemas import (
     AUTH_ERRORS,
@@ -23,7 +23,7 @@ from tenantmatch.api.schemas import (
 from tenantmatch.store import move_in, move_out, plain_record, record_event
 
 router = APIRouter(prefix="/v1", tags=["registry"])
-ERRORS = error_responses(400, 404, 503, *AUTH_ERRORS)
+ERRORS = error_responses(400, 404, 409, 503, *AUTH_ERRORS)
 
 
 @router.post("/tenancies/move-in", response_model=TenancyOut, responses=ERRORS)
@@ -31,12 +31,12 @@ def post_move_in(
     body: MoveInIn, principal: OperatorDep, repo: RepositoryDep, audit: AuditDep
 ) -> dict[str, Any]:
     """An enterprise moves into a building: its open tenancy elsewhere ends the day before, the
-    building's vacancy drops by the area, and it leaves that building's shortlist at once."""
-    editable_building(repo, principal, body.building_id)
+    building's vacancy drops by the area (409 when it does not fit), and it leaves that
+    building's shortlist at once."""
+    note = audit.for_write(principal, action="tenancy.move_in", detail=body.model_dump(mode="json"))
     row = move_in(repo, enterprise_id=body.enterprise_id, building_id=body.building_id,
-                  start_date=body.start_date, area_m2=body.area_m2)  # fmt: skip
-    audit.add(principal, action="tenancy.move_in", target=body.building_id,
-              detail=body.model_dump(mode="json"), wait=True)  # fmt: skip
+                  start_date=body.start_date, area_m2=body.area_m2,
+                  may_edit=may_edit(principal), audit=note)  # fmt: skip
     return plain_record(row)
 
 
@@ -45,11 +45,10 @@ def post_move_out(
     body: MoveOutIn, principal: OperatorDep, repo: RepositoryDep, audit: AuditDep
 ) -> dict[str, Any]:
     """An enterprise leaves a building on ``end_date``; the vacancy rises by its area."""
-    editable_building(repo, principal, body.building_id)
+    note = audit.for_write(principal, action="tenancy.move_out",
+                           detail=body.model_dump(mode="json"))  # fmt: skip
     row = move_out(repo, enterprise_id=body.enterprise_id, building_id=body.building_id,
-                   end_date=body.end_date)  # fmt: skip
-    audit.add(principal, action="tenancy.move_out", target=body.building_id,
-              detail=body.model_dump(mode="json"), wait=True)  # fmt: skip
+                   end_date=body.end_date, may_edit=may_edit(principal), audit=note)  # fmt: skip
     return plain_record(row)
 
 
@@ -58,8 +57,7 @@ def post_event(
     body: EventIn, principal: OperatorDep, repo: RepositoryDep, audit: AuditDep
 ) -> dict[str, Any]:
     """Record an outcome of attraction work (contacted, visited, negotiating, signed, declined)."""
-    editable_building(repo, principal, body.building_id)
     fields = body.model_dump(mode="json")
-    row = record_event(repo, fields)
-    audit.add(principal, action="event.record", target=body.building_id, detail=fields, wait=True)
+    note = audit.for_write(principal, action="event.record", detail=fields)
+    row = record_event(repo, fields, may_edit=may_edit(principal), audit=note)
     return plain_record(row)

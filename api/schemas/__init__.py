@@ -23,11 +23,13 @@ from tenantmatch.api.schemas.common import (
     error_responses,
 )
 from tenantmatch.api.schemas.registry import (
+    BuildingCreateIn,
     BuildingIn,
     BuildingListOut,
     BuildingListQuery,
     BuildingOut,
     DeletedOut,
+    EnterpriseCreateIn,
     EnterpriseIn,
     EnterpriseListOut,
     EnterpriseListQuery,
@@ -55,6 +57,7 @@ from tenantmatch.api.schemas.shortlists import (
 
 __all__ = [
     "AUTH_ERRORS",
+    "BuildingCreateIn",
     "BuildingIn",
     "BuildingListOut",
     "BuildingListQuery",
@@ -63,6 +66,7 @@ __all__ = [
     "ChainLeadsOut",
     "ChainLinkOut",
     "DeletedOut",
+    "EnterpriseCreateIn",
     "EnterpriseIn",
     "EnterpriseListOut",
     "EnterpriseListQuery",

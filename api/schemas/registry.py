@@ -44,6 +44,12 @@ class BuildingIn(StrictIn):
     operator_id: EntityId | None = None
 
 
+class BuildingCreateIn(BuildingIn):
+    """A new building: its id and every required field (``POST``; an existing id is 409)."""
+
+    building_id: EntityId
+
+
 class BuildingOut(BaseModel):
     building_id: str
     name: str
@@ -84,6 +90,12 @@ class EnterpriseIn(StrictIn):
     tags: list[Tag] | None = Field(None, max_length=len(Tag))
     credit_score: Annotated[float, Field(ge=0, le=100)] | None = None
     risk_flags: list[RiskFlag] | None = Field(None, max_length=len(RiskFlag))
+
+
+class EnterpriseCreateIn(EnterpriseIn):
+    """A new enterprise: its id and every required field (``POST``; an existing id is 409)."""
+
+    enterprise_id: EntityId
 
 
 class EnterpriseOut(BaseModel):

@@ -71,6 +71,22 @@ def _put_building(svc: Service, target: str) -> Request:
     return "PUT", f"/v1/buildings/{building_id}", {"json": {"name": name}}
 
 
+def _post_building(svc: Service, target: str) -> Request:
+    """Create a building: a new id (``missing``) or the id of an existing one (409, or 404 when
+    it belongs to another operator)."""
+    building_id = f"N{uuid.uuid4().hex[:8]}" if target == "missing" else _building(svc, target)
+    body = {"building_id": building_id, "name": "新建大厦", "city": "太原市", "district": "小店区",
+            "theme": "finance", "total_area_m2": 1000.0, "vacant_area_m2": 500.0}  # fmt: skip
+    return "POST", "/v1/buildings", {"json": body}
+
+
+def _post_enterprise(svc: Service, target: str) -> Request:
+    enterprise_id = f"N{uuid.uuid4().hex[:8]}" if target == "missing" else _enterprise(svc, target)
+    body = {"enterprise_id": enterprise_id, "name": "新建科技有限公司", "industry_code": "65",
+            "employees": 12}  # fmt: skip
+    return "POST", "/v1/enterprises", {"json": body}
+
+
 def _put_enterprise(svc: Service, target: str) -> Request:
     if target == "missing":
         body = {"name": "新建科技有限公司", "industry_code": "65", "employees": 12}
@@ -174,11 +190,14 @@ CASES: tuple[Case, ...] = (
     Case("models", "read", _call("GET", "/v1/models"), targets=ONE),
     Case("plan", "edit", _call("POST", "/v1/buildings/{b}/plan", json=PLAN_BODY)),
     Case("put building", "edit", _put_building, missing=200),
+    Case("create building", "edit", _post_building, ok=409, missing=201),
     Case("delete building", "edit", _delete_building),
     Case("move-in", "edit", _move_in),
     Case("move-out", "edit", _move_out),
     Case("event", "edit", _event),
     Case("put enterprise", "operator", _put_enterprise, missing=200, targets=ENTERPRISE),
+    Case("create enterprise", "operator", _post_enterprise, ok=409, missing=201,
+         targets=ENTERPRISE),
     Case("delete enterprise", "admin", _delete_enterprise, targets=ENTERPRISE),
     Case("import", "admin", _import, targets=ONE),
     Case("retrain", "admin", _call("POST", "/v1/admin/retrain"), ok=202, targets=ONE),

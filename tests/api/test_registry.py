@@ -136,8 +136,10 @@ def test_move_in_larger_than_vacancy_is_refused(fresh_service: Service) -> None:
         "enterprise_id": svc.fresh_enterprise(), "building_id": building_id,
         "start_date": "2026-11-01", "area_m2": 500.0,
     })  # fmt: skip
-    assert response.status_code == 400
-    assert "vacant" in response.json()["error"]["message"]
+    assert response.status_code == 409 and response.json()["error"]["code"] == "conflict"
+    message = response.json()["error"]["message"]
+    assert "500" in message and "200" in message and "空置面积" in message and "vacant" in message
+    assert svc.get(f"/v1/buildings/{building_id}").json()["vacant_area_m2"] == 200.0
 
 
 def test_event_is_recorded(fresh_service: Service) -> None:

@@ -10,12 +10,11 @@ import pandas as pd
 import pytest
 
 from tenantmatch.registry.errors import InputError, NotFoundError, ValidationFailed
+from tenantmatch.store.moves import move_in, move_out
 from tenantmatch.store.updates import (
     bulk_upload,
     delete_building,
     delete_enterprise,
-    move_in,
-    move_out,
     record_event,
     stale_buildings,
     upsert_building,
