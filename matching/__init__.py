@@ -26,6 +26,7 @@ from matching.distill import DistillConfig, attach_prescorer, fit_prescorer
 from matching.engine import Engine, ModelNotReadyError
 from matching.errors import (
     InputError,
+    MissingExtraError,
     NotFoundError,
     RowError,
     StorageError,
@@ -87,6 +88,7 @@ __all__ = [
     "ImportReport",
     "InputError",
     "KeyCache",
+    "MissingExtraError",
     "ModelNotReadyError",
     "NotFoundError",
     "PoolRules",

@@ -44,3 +44,15 @@ class ValidationFailed(InputError):
 
 class StorageError(TenantmatchError):
     """The database refused or failed an operation, or holds a schema this version cannot use."""
+
+
+class MissingExtraError(InputError):
+    """A feature needs an optional dependency that is not installed (CLI exit code 2)."""
+
+    def __init__(self, feature: str, *, module: str, extra: str) -> None:
+        self.module = module
+        self.extra = extra
+        super().__init__(
+            f"{feature} needs the optional package {module!r}, which is not installed; "
+            f"install the extra: pip install 'tenantmatch[{extra}]'"
+        )

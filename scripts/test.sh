@@ -10,7 +10,9 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[dev]'
+# The pinned versions of requirements/dev.txt (scripts/lock.sh), then tenantmatch itself.
+.venv/bin/python -m pip install --quiet -r requirements/dev.txt
+.venv/bin/python -m pip install --quiet --no-deps -e .
 
 # PostgreSQL: the storage suite runs against SQLite and a real server. Reuse a given URL, else start
 # a throwaway cluster on loopback (needs root to run initdb as the postgres user).

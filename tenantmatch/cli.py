@@ -9,6 +9,7 @@ import logging
 import sys
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -56,6 +57,22 @@ ModelsOpt = Annotated[
     ),
 ]
 TRUTH_META_KEY = "demo_truth_dir"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tenantmatch {metadata.version('tenantmatch')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = None,
+) -> None:
+    """Tenant-attraction matchmaking for office buildings (楼宇招商匹配)."""
 
 
 class Format(StrEnum):
