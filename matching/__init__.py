@@ -29,6 +29,7 @@ from matching.errors import (
     MissingExtraError,
     NotFoundError,
     RowError,
+    SchemaOutdatedError,
     StorageError,
     TenantmatchError,
     ValidationFailed,
@@ -59,7 +60,7 @@ from matching.shortlist import (
     shortlist_for_buildings,
     shortlist_for_enterprises,
 )
-from matching.storage import Repository, UpsertCount
+from matching.storage import Repository, UpsertCount, upgrade_database
 from matching.updates import (
     bulk_upload,
     delete_building,
@@ -99,6 +100,7 @@ __all__ = [
     "Repository",
     "Role",
     "RowError",
+    "SchemaOutdatedError",
     "ScoringState",
     "StorageError",
     "TableReport",
@@ -142,6 +144,7 @@ __all__ = [
     "theme_fit",
     "top_reasons",
     "unfitted_prescorer",
+    "upgrade_database",
     "upsert_building",
     "upsert_enterprise",
     "validate_dataset",
