@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install tenantmatch with its dev tools into .venv, start a throwaway PostgreSQL for the storage
-# tests, then run the checks: ruff, import-linter (the layer rules), mypy, pytest.
+# Install tenantmatch with its dev tools into .venv (the pinned versions of requirements/dev.txt),
+# start a throwaway PostgreSQL for the storage tests, then run the checks: ruff, import-linter (the
+# layer rules), mypy, pytest, and the wheel check (scripts/wheel_check.sh).
 # This is the README's test command; .ci/run calls it unchanged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,5 +48,11 @@ set -e
 if [ "$status" -eq 5 ]; then
     echo "pytest collected no tests" >&2
     exit 1
+fi
+# The wheel as a new user gets it (issue 18): built, installed in a fresh venv, used from outside.
+# Skipped when pytest was given a selection (a developer running a few tests).
+if [ "$#" -eq 0 ]; then
+    echo "== wheel check"
+    bash scripts/wheel_check.sh || status=1
 fi
 exit "$status"

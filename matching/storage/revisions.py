@@ -19,7 +19,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, Text, column, inspect, select, table
 
 from matching.errors import SchemaOutdatedError, StorageError
 from matching.storage.engine import make_engine, normalise_url, write_transaction
@@ -38,6 +38,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 PRE_MIGRATIONS_REVISION = "0001"  # schema version 1, as created before migrations existed
 VERSION_TABLE = "alembic_version"
 UPGRADE_COMMAND = "tenantmatch db upgrade"
+_VERSION_NUM = table(VERSION_TABLE, column("version_num", Text)).c.version_num
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,14 @@ def head_revision() -> str:
 def current_revision(conn: Connection) -> str | None:
     """The revision the database is at; None for an empty database."""
     if inspect(conn).has_table(VERSION_TABLE):
-        return MigrationContext.configure(conn).get_current_revision()
+        # read directly: MigrationContext logs two INFO lines whenever it is made
+        revisions = conn.execute(select(_VERSION_NUM)).scalars().all()
+        if len(revisions) != 1:
+            raise StorageError(
+                f"the database's {VERSION_TABLE} table holds {revisions}; tenantmatch expects "
+                "exactly one schema revision"
+            )
+        return str(revisions[0])
     stored = stored_schema_version(conn)
     if stored is None:
         return None
