@@ -17,6 +17,7 @@ from tenantmatch.registry.enums import (
 from tenantmatch.registry.errors import (
     ConflictError,
     InputError,
+    MissingExtraError,
     NotFoundError,
     PreconditionFailed,
     ReferenceDataError,
@@ -58,6 +59,7 @@ __all__ = [
     "Grade",
     "HqType",
     "InputError",
+    "MissingExtraError",
     "NotFoundError",
     "PreconditionFailed",
     "ReferenceDataError",

@@ -59,3 +59,15 @@ class SchemaError(InputError):
 
 class ReferenceDataError(TenantmatchError):
     """The packaged reference data (GB/T 4754 divisions, districts, themes) is missing or broken."""
+
+
+class MissingExtraError(InputError):
+    """A feature needs an optional dependency that is not installed (CLI exit code 2)."""
+
+    def __init__(self, feature: str, *, module: str, extra: str) -> None:
+        self.module = module
+        self.extra = extra
+        super().__init__(
+            f"{feature} needs the optional package {module!r}, which is not installed; "
+            f"install the extra: pip install 'tenantmatch[{extra}]'"
+        )

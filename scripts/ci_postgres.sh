@@ -1,46 +1,72 @@
 #!/usr/bin/env bash
-# Start a throwaway PostgreSQL 15 cluster for the storage tests and print the line
-#   TENANTMATCH_TEST_PG_URL=postgresql+psycopg://postgres@127.0.0.1:55432/tenantmatch_test
-# on stdout (everything else goes to stderr), e.g.
-#   scripts/ci_postgres.sh >> "$GITHUB_ENV"        # GitHub Actions
-#   export "$(scripts/ci_postgres.sh)"             # a local shell
-# Idempotent: when the cluster is already running it only makes sure the database exists.
+# A throwaway PostgreSQL cluster for the storage tests, on any Debian/Ubuntu, as root or not.
+#   scripts/ci_postgres.sh [start]   start it (initdb first if needed) and print the line
+#       TENANTMATCH_TEST_PG_URL=postgresql+psycopg://postgres@127.0.0.1:55432/tenantmatch_test
+#     on stdout (everything else goes to stderr), e.g.
+#       scripts/ci_postgres.sh >> "$GITHUB_ENV"        # GitHub Actions
+#       export "$(scripts/ci_postgres.sh)"             # a local shell
+#     Idempotent: when the cluster is already running it only makes sure the database exists.
+#   scripts/ci_postgres.sh stop      stop it (scripts/test.sh does this on exit)
+# The server's binaries: TENANTMATCH_PG_BIN, else the newest /usr/lib/postgresql/*/bin, else
+# `pg_config --bindir`; when none has initdb, apt installs the distribution's postgresql.
+# Root runs initdb and pg_ctl as the user postgres (PostgreSQL refuses to run as root); any
+# other user runs them as itself, with the cluster in a folder of its own (TENANTMATCH_PG_DIR).
 # Trust authentication on loopback only: never use this cluster for anything but tests.
 set -euo pipefail
 
-PG_VERSION=15
-PG_BIN="/usr/lib/postgresql/${PG_VERSION}/bin"
 PG_PORT="${TENANTMATCH_PG_PORT:-55432}"
 PG_DB=tenantmatch_test
-PG_DIR="${TENANTMATCH_PG_DIR:-${TMPDIR:-/tmp}/tenantmatch-pg${PG_VERSION}-${PG_PORT}}"
+PG_DIR="${TENANTMATCH_PG_DIR:-${TMPDIR:-/tmp}/tenantmatch-pg-$(id -un)-${PG_PORT}}"
 DATA_DIR="${PG_DIR}/data"
 LOG_FILE="${PG_DIR}/server.log"
 
 log() { echo "ci_postgres: $*" >&2; }
 
-as_postgres() {
-    if [ "$(id -un)" = postgres ]; then
+find_bin() {
+    local candidate
+    if [ -n "${TENANTMATCH_PG_BIN:-}" ]; then
+        echo "${TENANTMATCH_PG_BIN}"
+        return
+    fi
+    # The highest major version first (sort -V: 9.6 < 10 < 15 < 17).
+    for candidate in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -rV); do
+        if [ -x "${candidate}/initdb" ]; then
+            echo "${candidate}"
+            return
+        fi
+    done
+    if command -v pg_config >/dev/null 2>&1; then
+        candidate=$(pg_config --bindir)
+        if [ -x "${candidate}/initdb" ]; then
+            echo "${candidate}"
+            return
+        fi
+    fi
+}
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then
         "$@"
-    elif [ "$(id -u)" = 0 ]; then
-        runuser -u postgres -- "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
     else
-        sudo -u postgres -- "$@"
+        log "PostgreSQL is not installed and '$*' needs root; install the postgresql package"
+        exit 1
     fi
 }
 
 install_postgres() {
-    if [ -x "${PG_BIN}/initdb" ]; then
-        return
-    fi
-    log "PostgreSQL ${PG_VERSION} binaries not found under ${PG_BIN}; installing"
+    log "no PostgreSQL server binaries found (TENANTMATCH_PG_BIN, /usr/lib/postgresql/*/bin, pg_config); installing"
+    as_root apt-get update >&2
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql >&2
+}
+
+# Root hands the cluster to the postgres user; anyone else keeps it.
+as_owner() {
     if [ "$(id -u)" = 0 ]; then
-        apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql >&2
+        runuser -u postgres -- "$@"
     else
-        sudo apt-get update >&2 && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql >&2
-    fi
-    if [ ! -x "${PG_BIN}/initdb" ]; then
-        log "apt installed PostgreSQL, but not version ${PG_VERSION} (no ${PG_BIN}/initdb)"
-        exit 1
+        "$@"
     fi
 }
 
@@ -48,22 +74,28 @@ init_cluster() {
     if [ -f "${DATA_DIR}/PG_VERSION" ]; then
         return
     fi
-    log "initdb in ${DATA_DIR}"
+    log "initdb in ${DATA_DIR} ($("${PG_BIN}/initdb" --version))"
     mkdir -p "${PG_DIR}"
-    chown postgres: "${PG_DIR}" 2>/dev/null || true
+    if [ "$(id -u)" = 0 ]; then
+        chown postgres: "${PG_DIR}"
+    fi
     chmod 700 "${PG_DIR}"
-    as_postgres "${PG_BIN}/initdb" --pgdata="${DATA_DIR}" --username=postgres \
+    as_owner "${PG_BIN}/initdb" --pgdata="${DATA_DIR}" --username=postgres \
         --auth-local=trust --auth-host=trust --encoding=UTF8 --locale=C.UTF-8 >&2
 }
 
+running() {
+    as_owner "${PG_BIN}/pg_ctl" status --pgdata="${DATA_DIR}" >/dev/null 2>&1
+}
+
 start_cluster() {
-    if as_postgres "${PG_BIN}/pg_ctl" status --pgdata="${DATA_DIR}" >/dev/null 2>&1; then
+    if running; then
         log "already running (${DATA_DIR})"
         return
     fi
     log "starting on 127.0.0.1:${PG_PORT}"
     # The socket lives in the data folder so no system directory has to exist or be writable.
-    as_postgres "${PG_BIN}/pg_ctl" start --pgdata="${DATA_DIR}" --log="${LOG_FILE}" --wait \
+    as_owner "${PG_BIN}/pg_ctl" start --pgdata="${DATA_DIR}" --log="${LOG_FILE}" --wait \
         --options="-c listen_addresses=127.0.0.1 -p ${PG_PORT} -k ${DATA_DIR} -c fsync=off" >&2
 }
 
@@ -90,9 +122,37 @@ create_database() {
     fi
 }
 
-install_postgres
-init_cluster
-start_cluster
-wait_ready
-create_database
-echo "TENANTMATCH_TEST_PG_URL=postgresql+psycopg://postgres@127.0.0.1:${PG_PORT}/${PG_DB}"
+stop_cluster() {
+    if [ -f "${DATA_DIR}/PG_VERSION" ] && running; then
+        log "stopping the cluster in ${DATA_DIR}"
+        as_owner "${PG_BIN}/pg_ctl" stop --pgdata="${DATA_DIR}" --mode=fast --wait >&2
+    fi
+}
+
+PG_BIN=$(find_bin)
+case "${1:-start}" in
+    start)
+        if [ -z "${PG_BIN}" ]; then
+            install_postgres
+            PG_BIN=$(find_bin)
+            if [ -z "${PG_BIN}" ]; then
+                log "apt installed postgresql, but no initdb was found under /usr/lib/postgresql/*/bin"
+                exit 1
+            fi
+        fi
+        init_cluster
+        start_cluster
+        wait_ready
+        create_database
+        echo "TENANTMATCH_TEST_PG_URL=postgresql+psycopg://postgres@127.0.0.1:${PG_PORT}/${PG_DB}"
+        ;;
+    stop)
+        if [ -n "${PG_BIN}" ]; then
+            stop_cluster
+        fi
+        ;;
+    *)
+        log "usage: $0 [start|stop]"
+        exit 2
+        ;;
+esac

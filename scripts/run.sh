@@ -9,7 +9,9 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e .
+# The pinned versions of requirements/run.txt (scripts/lock.sh), then tenantmatch itself.
+.venv/bin/python -m pip install --quiet -r requirements/run.txt
+.venv/bin/python -m pip install --quiet --no-deps -e .
 
 .venv/bin/tenantmatch demo "$@"
 # The web page and the /v1 routes need an API key: make one for this demo (shown once).

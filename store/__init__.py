@@ -1,6 +1,6 @@
-"""Storage of the registry (SQLAlchemy over SQLite or PostgreSQL), where runtime state lives, file
-readers, validation and import, live updates, API keys, access policy and the audit log.
-SQLAlchemy is imported only below this package."""
+"""Storage of the registry (SQLAlchemy over SQLite or PostgreSQL, Alembic migrations), where
+runtime state lives, file readers, validation and import, live updates, API keys, access policy
+and the audit log. SQLAlchemy and Alembic are imported only below this package."""
 
 from tenantmatch.store.access import (
     AuditNote,
@@ -19,7 +19,7 @@ from tenantmatch.store.access import (
     revoke_key,
 )
 from tenantmatch.store.engine import make_engine
-from tenantmatch.store.errors import StorageError
+from tenantmatch.store.errors import SchemaOutdatedError, StorageError
 from tenantmatch.store.home import (
     HOME_ENV,
     default_db_url,
@@ -39,6 +39,7 @@ from tenantmatch.store.listing import (
 )
 from tenantmatch.store.moves import move_in, move_out
 from tenantmatch.store.repository import Repository, redacted_url
+from tenantmatch.store.revisions import Upgrade, head_revision, upgrade_database
 from tenantmatch.store.schema import SCHEMA_VERSION
 from tenantmatch.store.transaction import WriteTransaction
 from tenantmatch.store.updates import (
@@ -68,8 +69,10 @@ __all__ = [
     "RegistryLists",
     "Repository",
     "Role",
+    "SchemaOutdatedError",
     "StorageError",
     "TableReport",
+    "Upgrade",
     "UpsertCount",
     "ValidationResult",
     "WriteTransaction",
@@ -86,6 +89,7 @@ __all__ = [
     "delete_enterprise",
     "demo_dir",
     "has_role",
+    "head_revision",
     "home",
     "import_dataset",
     "is_stale",
@@ -102,6 +106,7 @@ __all__ = [
     "row_etag",
     "runtime_dir",
     "stale_buildings",
+    "upgrade_database",
     "upsert_building",
     "upsert_enterprise",
     "validate_dataset",

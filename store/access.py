@@ -68,19 +68,27 @@ def hash_secret(secret: str) -> str:
 
 
 def create_key(
-    repo: Repository, *, role: str, operator_id: str | None = None, created: datetime
+    repo: Repository,
+    *,
+    role: str,
+    operator_id: str | None = None,
+    created: datetime,
+    expires_at: datetime | None = None,
 ) -> str:
     """Store a new key and return its plaintext ``tm_<key_id>_<secret>`` (shown only this once).
 
-    Operators need ``operator_id``; viewers and admins must not have one.
+    Operators need ``operator_id``; viewers and admins must not have one. A key with
+    ``expires_at`` (after ``created``) is refused from that moment on; without, it never expires.
     """
     role = _check_role(role)
     operator_id = _check_operator(role, operator_id)
+    if expires_at is not None and expires_at <= created:
+        raise InputError(f"expires_at {expires_at.isoformat()} must be after the key's creation "
+                         f"({created.isoformat()})")  # fmt: skip
     key_id = secrets.token_hex(KEY_ID_HEX_DIGITS // 2)
     secret = secrets.token_urlsafe(SECRET_BYTES)
-    repo.add_api_key(
-        key_id, key_hash=hash_secret(secret), role=role, operator_id=operator_id, created_at=created
-    )
+    repo.add_api_key(key_id, key_hash=hash_secret(secret), role=role, operator_id=operator_id,
+                     created_at=created, expires_at=expires_at)  # fmt: skip
     logger.info("created API key %s (role %s)", key_id, role)
     return f"{KEY_PREFIX}_{key_id}_{secret}"
 
@@ -109,9 +117,12 @@ def parse_key(presented: str | None) -> tuple[str, str] | None:
     return None if match is None else (match.group(1), match.group(2))
 
 
-def authenticate(repo: Repository, presented: str | None) -> Principal | None:
-    """The principal of a valid, unrevoked key; None for a missing, malformed, unknown, wrong or
-    revoked key (the caller answers 401 without saying which)."""
+def authenticate(
+    repo: Repository, presented: str | None, *, now: datetime | None = None
+) -> Principal | None:
+    """The principal of a valid, unrevoked, unexpired key (at ``now``, default the current UTC
+    time); None for a missing, malformed, unknown, wrong, revoked or expired key (the caller
+    answers 401 without saying which)."""
     parsed = parse_key(presented)
     if parsed is None:
         return None
@@ -119,19 +130,25 @@ def authenticate(repo: Repository, presented: str | None) -> Principal | None:
     row = repo.find_api_key(key_id)
     stored = _DUMMY_HASH if row is None else str(row["key_hash"])
     matches = hmac.compare_digest(stored.encode("ascii"), hash_secret(secret).encode("ascii"))
-    if row is None or not matches or row["revoked_at"] is not None:
+    if row is None or not matches or row["revoked_at"] is not None or _expired(row, now):
         logger.info("API key %s refused", key_id)
         return None
     return Principal(key_id=key_id, role=str(row["role"]), operator_id=row["operator_id"])
+
+
+def _expired(row: Mapping[str, Any], now: datetime | None) -> bool:
+    expires_at = row.get("expires_at")
+    return expires_at is not None and expires_at <= (now or datetime.now(UTC))
 
 
 class KeyCache:
     """Principals of keys accepted in the last ``ttl_s`` seconds, so a busy caller costs one key
     lookup per ``ttl_s`` instead of one per request.
 
-    A key revoked elsewhere (another worker, the CLI) still works here for at most ``ttl_s``
-    seconds; ``forget`` drops it at once in this process. Refusals are never cached, so a new
-    key works at once and a wrong secret always reaches the database. ``ttl_s=0`` disables it.
+    A key revoked elsewhere (another worker, the CLI), or past its expiry, still works here
+    for at most ``ttl_s`` seconds; ``forget`` drops it at once in this process. Refusals are
+    never cached, so a new key works at once and a wrong secret always reaches the database.
+    ``ttl_s=0`` disables it.
     """
 
     def __init__(
@@ -181,8 +198,9 @@ def revoke_key(repo: Repository, key_id: str, *, revoked_at: datetime | None = N
 
 
 def list_keys(repo: Repository) -> list[dict[str, Any]]:
-    """Every key's key_id, role, operator_id, created_at and revoked_at (never the hash)."""
-    fields = ("key_id", "role", "operator_id", "created_at", "revoked_at")
+    """Every key's key_id, role, operator_id, created_at, revoked_at and expires_at (never the
+    hash)."""
+    fields = ("key_id", "role", "operator_id", "created_at", "revoked_at", "expires_at")
     return [{f: row[f] for f in fields} for row in repo.list_api_keys()]
 
 

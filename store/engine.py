@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from tenantmatch.registry import MissingExtraError
 from tenantmatch.store.errors import StorageError
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,12 @@ def make_engine(url: str) -> Engine:
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
-    engine = create_engine(parsed, pool_pre_ping=True)
+    try:
+        engine = create_engine(parsed, pool_pre_ping=True)
+    except ImportError as exc:
+        raise MissingExtraError(
+            "a PostgreSQL database", module="psycopg", extra="postgres"
+        ) from exc
     event.listen(engine, "begin", _pg_begin)
     return engine
 

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, select, update
 
 from tenantmatch.store.schema import meta
 
-_TIMESTAMPS = ("updated_at", "created_at", "revoked_at", "ts")
+_TIMESTAMPS = ("updated_at", "created_at", "revoked_at", "expires_at", "ts")
 
 
 def utc(value: datetime | None) -> datetime:
@@ -54,9 +54,15 @@ def audit_row(entry: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def api_key_row(
-    key_id: str, key_hash: str, role: str, operator_id: str | None, created_at: datetime | None
+    key_id: str,
+    key_hash: str,
+    role: str,
+    operator_id: str | None,
+    created_at: datetime | None,
+    expires_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """The api_keys row to insert; ``created_at`` defaults to now (UTC)."""
+    """The api_keys row to insert; ``created_at`` defaults to now (UTC), no ``expires_at``
+    means the key never expires."""
     return {
         "key_id": key_id,
         "key_hash": key_hash,
@@ -64,4 +70,5 @@ def api_key_row(
         "operator_id": operator_id,
         "created_at": utc(created_at),
         "revoked_at": None,
+        "expires_at": None if expires_at is None else utc(expires_at),
     }

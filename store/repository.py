@@ -28,16 +28,14 @@ from tenantmatch.registry import NotFoundError, contract
 from tenantmatch.store import records
 from tenantmatch.store.engine import make_engine, normalise_url, write_transaction
 from tenantmatch.store.errors import StorageError
+from tenantmatch.store.revisions import check_current, create_at_head, current_revision
 from tenantmatch.store.schema import (
     DATA_TABLES,
     DATA_VERSION_KEY,
     SCHEMA_VERSION_KEY,
     api_keys,
     audit_log,
-    check_schema_version,
-    ensure_schema,
     meta,
-    stored_schema_version,
 )
 from tenantmatch.store.transaction import WriteTransaction, key_frame, table_spec
 from tenantmatch.store.upsert import UpsertCount, key_filter, read_frame
@@ -54,7 +52,8 @@ def redacted_url(url: str) -> str:
 
 
 class Repository:
-    """Storage of tenantmatch's data in SQLite or PostgreSQL; creates and checks the schema.
+    """Storage of tenantmatch's data in SQLite or PostgreSQL; creates the schema of an empty
+    database, and refuses an older one with SchemaOutdatedError (``tenantmatch db upgrade``).
 
     ``url``: ``sqlite:///path/to.db``, a bare file path, or ``postgresql[+psycopg]://...``.
     """
@@ -66,14 +65,24 @@ class Repository:
         # busy handler sleeps and retries, so 20 waiting threads starve one another).
         self._write_lock = threading.RLock()
         self.dialect: str = normalise_url(url).get_backend_name()
+        try:
+            self._open_schema()
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    def _open_schema(self) -> None:
         with self._reading() as conn:
-            stored = stored_schema_version(conn)
-        if stored is not None:
-            check_schema_version(stored)
-            return
-        # Only creating the schema takes the writer lock, so opening never waits for an import.
-        with self._writing("create the schema") as conn:
-            ensure_schema(conn)
+            revision = current_revision(conn)
+        if revision is None:
+            # Only creating the schema takes the writer lock, so opening never waits for an
+            # import; inside the lock look again, another process may have created it.
+            with self._writing("create the schema") as conn:
+                revision = current_revision(conn)
+                if revision is None:
+                    create_at_head(conn)
+                    return
+        check_current(revision, database=repr(self))
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -198,9 +207,11 @@ class Repository:
         role: str,
         operator_id: str | None = None,
         created_at: datetime | None = None,
+        expires_at: datetime | None = None,
     ) -> None:
-        """Store a new API key; the caller hashes the secret. A repeated ``key_id`` is refused."""
-        row = records.api_key_row(key_id, key_hash, role, operator_id, created_at)
+        """Store a new API key; the caller hashes the secret. A repeated ``key_id`` is refused;
+        no ``expires_at``: the key never expires."""
+        row = records.api_key_row(key_id, key_hash, role, operator_id, created_at, expires_at)
         try:
             with self._writing("add API key") as conn:
                 conn.execute(insert(api_keys), [row])
@@ -210,7 +221,8 @@ class Repository:
             raise
 
     def find_api_key(self, key_id: str) -> dict[str, Any] | None:
-        """The API key row (key_id, key_hash, role, operator_id, created_at, revoked_at) or None."""
+        """The API key row (key_id, key_hash, role, operator_id, created_at, revoked_at,
+        expires_at) or None."""
         with self._reading() as conn:
             row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
         return None if row is None else records.timestamped(row._asdict())

@@ -1,8 +1,9 @@
-"""The database schema, derived from ``matching.contract``, and its version check."""
+"""The database schema at the newest revision, derived from ``matching.contract``.
+
+Changing it needs a migration in ``migrations/versions`` (``revisions.py`` says how databases
+move between them); a test checks that the migrations build exactly this schema."""
 
 from __future__ import annotations
-
-import logging
 
 from sqlalchemy import (
     BigInteger,
@@ -24,11 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeEngine
 
 from tenantmatch.registry import contract
-from tenantmatch.store.errors import StorageError
 
-logger = logging.getLogger(__name__)
-
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # recorded in meta by each revision; old code refuses a newer database
 DATA_VERSION_KEY = "data_version"
 SCHEMA_VERSION_KEY = "schema_version"
 
@@ -83,6 +81,7 @@ api_keys = Table(
     Column("operator_id", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=True),  # NULL: never expires
 )
 
 audit_log = Table(
@@ -105,42 +104,8 @@ meta = Table(
 )
 
 
-def ensure_schema(conn: Connection) -> None:
-    """Create missing tables and the meta rows, then check the stored schema version.
-
-    Run inside a write transaction so concurrent first uses do not race.
-    """
-    metadata.create_all(conn, checkfirst=True)
-    stored = stored_schema_version(conn)
-    if stored is None:
-        logger.info("created tenantmatch schema version %d", SCHEMA_VERSION)
-        conn.execute(
-            meta.insert(),
-            [
-                {"key": SCHEMA_VERSION_KEY, "value": str(SCHEMA_VERSION)},
-                {"key": DATA_VERSION_KEY, "value": "0"},
-            ],
-        )
-        return
-    check_schema_version(stored)
-
-
 def stored_schema_version(conn: Connection) -> str | None:
-    """The schema_version recorded in the database; None when no schema was created yet."""
+    """The schema_version recorded in the database's meta table; None when it has none."""
     if not inspect(conn).has_table(meta.name):
         return None
     return conn.execute(select(meta.c.value).where(meta.c.key == SCHEMA_VERSION_KEY)).scalar()
-
-
-def check_schema_version(stored: str) -> None:
-    """Raise StorageError unless ``stored`` is the schema version this code writes."""
-    if stored.strip().isdigit() and int(stored) > SCHEMA_VERSION:
-        raise StorageError(
-            f"database schema_version {stored} is newer than this tenantmatch supports "
-            f"({SCHEMA_VERSION}); upgrade tenantmatch"
-        )
-    if stored.strip() != str(SCHEMA_VERSION):
-        raise StorageError(
-            f"database schema_version {stored!r} is unknown; this tenantmatch reads and writes "
-            f"version {SCHEMA_VERSION} only"
-        )

@@ -1,13 +1,14 @@
 """``tenantmatch``: one console script over the matching engine, the training job and the service.
 
-Exit codes (interface.md): 0 success, 2 bad input (message on stderr), 1 anything else.
+Exit codes (interface.md): 0 success, 2 bad input or a database schema that needs
+`tenantmatch db upgrade` (message on stderr), 1 anything else.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +24,7 @@ from tenantmatch.registry import InputError, TenantmatchError, reference_locatio
 from tenantmatch.store import (
     HOME_ENV,
     Repository,
+    SchemaOutdatedError,
     audit,
     create_key,
     home,
@@ -30,6 +32,7 @@ from tenantmatch.store import (
     list_keys,
     redacted_url,
     revoke_key,
+    upgrade_database,
 )
 from tenantmatch.training import TrainResult, evaluate_current, train_and_publish
 from tenantmatch.training.demo import PreferenceWeights, WorldParams, generate_world
@@ -289,6 +292,7 @@ def serve(
     from tenantmatch.api.server import serve as serve_app
 
     settings = _settings(db, models, host=host, port=port, workers=workers)
+    Repository(settings.db).close()  # an outdated schema stops here, before any worker starts
     # Workers are separate processes: they read the same settings from the environment.
     settings.export_to_environ()
     output.info(f"tenantmatch serving on http://{settings.host}:{settings.port}/")
@@ -337,12 +341,19 @@ def keys_create(
     operator: Annotated[
         str | None, typer.Option("--operator", help="Operator id (required for operators).")
     ] = None,
+    expires_days: Annotated[
+        int | None,
+        typer.Option("--expires-days", min=1, help="Refuse the key after this many days."),
+    ] = None,
     db: DbOpt = None,
     models: ModelsOpt = None,
 ) -> None:
     """Create an API key and print it once (send it in the X-API-Key header)."""
     repo = Repository(_settings(db, models).db)
-    key = create_key(repo, role=role.value, operator_id=operator, created=_now())
+    created = _now()
+    expires_at = None if expires_days is None else created + timedelta(days=expires_days)
+    key = create_key(repo, role=role.value, operator_id=operator, created=created,
+                     expires_at=expires_at)  # fmt: skip
     key_id = key.split("_")[1]
     audit(repo, None, action="key.create", target=key_id,
           detail={"role": role.value, "operator_id": operator, "via": "cli"})  # fmt: skip
@@ -358,8 +369,10 @@ def keys_list(db: DbOpt = None, models: ModelsOpt = None) -> None:
         output.info("no API keys yet: tenantmatch keys create --role admin")
     for row in rows:
         revoked = row["revoked_at"].isoformat() if row["revoked_at"] else "-"
+        expires = row["expires_at"].isoformat() if row["expires_at"] else "never"
         typer.echo(f"{row['key_id']}  {row['role']:<8}  {row['operator_id'] or '-':<16}  "
-                   f"created {row['created_at'].isoformat()}  revoked {revoked}")  # fmt: skip
+                   f"created {row['created_at'].isoformat()}  revoked {revoked}  "
+                   f"expires {expires}")  # fmt: skip
 
 
 @keys_app.command("revoke")
@@ -375,6 +388,25 @@ def keys_revoke(
     typer.echo(f"revoked {key_id}" if changed else f"{key_id} was already revoked")
 
 
+# -- the database's schema --------------------------------------------------------------------
+
+db_app = typer.Typer(help="The database's schema (migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOpt = None, models: ModelsOpt = None) -> None:
+    """Bring the database's schema to this version's (creates an empty one); back it up first."""
+    settings = _settings(db, models)
+    done = upgrade_database(settings.db)
+    if done.before is None:
+        typer.echo(f"created the schema at revision {done.after} in {settings.db}")
+    elif done.changed:
+        typer.echo(f"upgraded {settings.db} from revision {done.before} to {done.after}")
+    else:
+        typer.echo(f"{settings.db} is already at revision {done.after}")
+
+
 def main() -> None:
     """Console-script entry: run the app and map domain errors to exit codes."""
     logging.basicConfig(
@@ -384,7 +416,7 @@ def main() -> None:
     )
     try:
         app()
-    except InputError as exc:
+    except (InputError, SchemaOutdatedError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(2)
     except TenantmatchError as exc:

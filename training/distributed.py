@@ -18,10 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import dask.dataframe as dd
-import distributed
 import numpy as np
 import pandas as pd
+
+from tenantmatch.registry import MissingExtraError
+
+try:
+    import dask.dataframe as dd
+    import distributed
+except ImportError as exc:  # callers import this module only when --dask is asked for
+    raise MissingExtraError(
+        "training or scoring on a Dask cluster",
+        module=(exc.name or "dask").split(".")[0],
+        extra="dask",
+    ) from exc
 
 from tenantmatch.features import Vocabulary, categorical_features
 from tenantmatch.matching import PoolRules, ScoringState, check_k, shortlist_for_buildings

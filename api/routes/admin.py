@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -88,12 +88,17 @@ def add_key(
 ) -> dict[str, Any]:
     """Create an API key; the answer holds the key itself, shown only this once."""
     created = datetime.now(UTC)
-    key = create_key(repo, role=body.role, operator_id=body.operator_id, created=created)
+    expires_at = None
+    if body.expires_in_days is not None:
+        expires_at = created + timedelta(days=body.expires_in_days)
+    key = create_key(repo, role=body.role, operator_id=body.operator_id, created=created,
+                     expires_at=expires_at)  # fmt: skip
     key_id = parse_key(key)[0]  # type: ignore[index]
     audit.add(principal, action="key.create", target=key_id,
               detail={"role": body.role, "operator_id": body.operator_id}, wait=True)  # fmt: skip
     return {"key_id": key_id, "role": body.role, "operator_id": body.operator_id,
-            "created_at": created, "revoked_at": None, "key": key}  # fmt: skip
+            "created_at": created, "revoked_at": None, "expires_at": expires_at,
+            "key": key}  # fmt: skip
 
 
 @router.get("/admin/keys", response_model=KeyListOut, responses=ERRORS)

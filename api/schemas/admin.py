@@ -15,6 +15,9 @@ class KeyCreateIn(StrictIn):
     operator_id: EntityId | None = Field(
         None, description="Required for operators: the operating company whose buildings it edits."
     )
+    expires_in_days: int | None = Field(
+        None, ge=1, le=3650, description="Refuse the key after this many days; omitted: never."
+    )
 
 
 class KeyOut(BaseModel):
@@ -23,6 +26,7 @@ class KeyOut(BaseModel):
     operator_id: str | None = None
     created_at: datetime
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None
 
 
 class KeyCreatedOut(KeyOut):

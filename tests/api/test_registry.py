@@ -195,11 +195,16 @@ def test_import_upload_too_large_is_413(world, tmp_path) -> None:  # type: ignor
 
 def test_keys_lifecycle_and_audit(fresh_service: Service) -> None:
     svc = fresh_service
-    created = _send(svc, "POST", "/v1/admin/keys", json={"role": "operator", "operator_id": "OPX"})
+    body = {"role": "operator", "operator_id": "OPX", "expires_in_days": 30}
+    created = _send(svc, "POST", "/v1/admin/keys", json=body)
     assert created.status_code == 201, created.text
     key, key_id = created.json()["key"], created.json()["key_id"]
+    made, expires = (
+        datetime.fromisoformat(created.json()[f]) for f in ("created_at", "expires_at")
+    )
+    assert expires - made == timedelta(days=30)
     listed = _send(svc, "GET", "/v1/admin/keys").json()["items"]
-    assert key_id in {k["key_id"] for k in listed}
+    assert {k["key_id"]: k["expires_at"] for k in listed}[key_id] is not None
     assert all("key" not in k and "key_hash" not in k for k in listed)
     assert svc.client.get("/v1/buildings", headers={"X-API-Key": key}).status_code == 200
     assert _send(svc, "DELETE", f"/v1/admin/keys/{key_id}").json() == {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -120,8 +120,22 @@ def test_create_key_refuses_bad_roles(repo, role, operator_id, message):
 def test_list_keys_hides_hashes(repo):
     create_key(repo, role="admin", created=CREATED)
     (row,) = list_keys(repo)
-    assert set(row) == {"key_id", "role", "operator_id", "created_at", "revoked_at"}
-    assert row["role"] == "admin"
+    assert set(row) == {"key_id", "role", "operator_id", "created_at", "revoked_at", "expires_at"}
+    assert (row["role"], row["expires_at"]) == ("admin", None)
+
+
+def test_a_key_is_refused_from_its_expiry_on(repo):
+    expires = CREATED + timedelta(days=30)
+    key = create_key(repo, role="viewer", created=CREATED, expires_at=expires)
+    assert authenticate(repo, key, now=expires - timedelta(seconds=1)) is not None
+    assert authenticate(repo, key, now=expires) is None
+    assert list_keys(repo)[0]["expires_at"] == expires
+
+
+def test_a_key_cannot_expire_before_it_exists(repo):
+    with pytest.raises(InputError, match="must be after the key's creation"):
+        create_key(repo, role="viewer", created=CREATED, expires_at=CREATED)
+    assert list_keys(repo) == []
 
 
 VIEWER = Principal("k1", "viewer")

@@ -297,14 +297,14 @@ def test_ids_counts_and_meta(repo: Repository) -> None:
     assert repo.data_version() == 1
 
 
-@pytest.mark.parametrize(("stored", "message"), [("99", "newer"), ("zero", "unknown")])
-def test_an_unsupported_schema_version_is_refused(db_url: str, stored: str, message: str) -> None:
+def test_a_schema_version_without_a_revision_is_refused(db_url: str) -> None:
     Repository(db_url).close()
     engine = make_engine(db_url)
     with engine.begin() as conn:
-        conn.execute(update(meta).where(meta.c.key == "schema_version").values(value=stored))
+        conn.execute(text("DROP TABLE alembic_version"))
+        conn.execute(update(meta).where(meta.c.key == "schema_version").values(value="zero"))
     engine.dispose()
-    with pytest.raises(StorageError, match=message):
+    with pytest.raises(StorageError, match="'zero' has no migration revision"):
         Repository(db_url)
 
 

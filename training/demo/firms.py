@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from faker.providers.company.zh_CN import Provider as CompanyProvider
 
+from tenantmatch.registry import MissingExtraError
 from tenantmatch.training.demo import catalog as cat
 from tenantmatch.training.demo.params import WorldParams
 from tenantmatch.training.demo.population import jitter, pick_districts
@@ -157,10 +157,19 @@ def _uscc(rng: np.random.Generator, city: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(chars).view("<U18").ravel().astype(object)
 
 
+def company_prefixes() -> list[str]:
+    """Faker's zh_CN company-name prefixes, sorted; MissingExtraError without the demo extra."""
+    try:
+        from faker.providers.company.zh_CN import Provider
+    except ImportError as exc:
+        raise MissingExtraError("the demo world", module="faker", extra="demo") from exc
+    return sorted(set(Provider.company_prefixes))
+
+
 def _company_names(rng: np.random.Generator, city: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """'{city}{Faker zh_CN prefix or two auspicious characters}{industry word}[集团]有限公司'."""
     n = city.size
-    prefixes = np.array(sorted(set(CompanyProvider.company_prefixes)))
+    prefixes = np.array(company_prefixes())
     tokens = np.array(cat.NAME_TOKENS)
     faker_part = prefixes[rng.integers(0, prefixes.size, n)]
     token_part = np.char.add(
