@@ -1,4 +1,4 @@
-"""The database schema, derived from ``matching.contract``, and its version check."""
+"""The database schema, derived from ``registry.contract``, and its version check."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Live registry updates (楼宇台账动态更新): single-record writes, moves, events, bulk uploads.
 
-Every write goes through the contract validator (``matching.validation.validate_table``, the same
+Every write goes through the contract validator (``store.validation.validate_table``, the same
 one the CLI import uses) and then through one ``Repository.upsert`` transaction, which raises the
 repository's ``data_version`` so a cached Engine rebuilds its snapshot on the next query.
 A record is a mapping of contract columns to Python values (``None`` = empty cell, lists of codes

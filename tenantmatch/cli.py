@@ -1,6 +1,6 @@
 """``tenantmatch``: one console script over the matching engine, the training job and the service.
 
-Exit codes (interface.md): 0 success, 2 bad input (message on stderr), 1 anything else.
+Exit codes (docs/interface.md): 0 success, 2 bad input (message on stderr), 1 anything else.
 """
 
 from __future__ import annotations
