@@ -23,8 +23,8 @@ from tenantmatch.matching.shortlist import (
     precompute_candidates,
     shortlist_for_buildings,
 )
-from tests.models.test_prescore import engine, world  # noqa: F401  (fixtures)
 from tests.matching.test_shortlist import new_enterprise_e9
+from tests.models.test_prescore import engine, world  # noqa: F401  (fixtures)
 
 M = 8  # below the pool's size, so stage 1 chooses
 

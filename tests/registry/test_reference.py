@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tenantmatch.registry import InputError
 from tenantmatch.registry import (
+    InputError,
     division_of,
     divisions_of,
     industry_divisions,
