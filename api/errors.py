@@ -82,7 +82,7 @@ def forbidden(role: str, needed: str) -> ApiError:
 
 
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
-    """The JSON error form of interface.md."""
+    """The JSON error form of docs/interface.md."""
     return {"error": {"code": code, "message": message}}
 
 
@@ -137,7 +137,7 @@ async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Map every error the service can raise to the JSON error form of interface.md."""
+    """Map every error the service can raise to the JSON error form of docs/interface.md."""
     app.add_exception_handler(TenantmatchError, _domain)
     app.add_exception_handler(ModelsError, _domain)
     app.add_exception_handler(RequestValidationError, _validation)

@@ -1,6 +1,6 @@
 """Enumerations of data contract v1, each code with the Chinese label staff read.
 
-The codes are the contract (``../shared/data-contract.md``); the labels are for display only.
+The codes are the contract (``docs/data-contract.md``); the labels are for display only.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Conversions between canonical frames (see ``matching.contract``) and database values."""
+"""Conversions between canonical frames (see ``registry.contract``) and database values."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Every format (CSV in UTF-8, UTF-8 with BOM or GB18030/GBK; Parquet; xlsx) is normalised to the
 same raw form: a frame of ``str`` cells where ``""`` means missing, plus the file row number of
-each record (header = row 1), so one parser (``matching.validation``) serves all formats.
+each record (header = row 1), so one parser (``store.validation``) serves all formats.
 """
 
 from __future__ import annotations

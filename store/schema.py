@@ -1,7 +1,4 @@
-"""The database schema at the newest revision, derived from ``matching.contract``.
-
-Changing it needs a migration in ``migrations/versions`` (``revisions.py`` says how databases
-move between them); a test checks that the migrations build exactly this schema."""
+"""The database schema, derived from ``registry.contract``, and its version check."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Live registry updates (楼宇台账动态更新): single-record writes, events, bulk uploads (tenancy
 moves: ``matching.moves``).
 
-Every write goes through the contract validator (``matching.validation.validate_table``, the same
+Every write goes through the contract validator (``store.validation.validate_table``, the same
 one the CLI import uses) inside one ``Repository.transaction`` that reads, checks and writes (and
 stores the audit entries), and raises the repository's ``data_version`` so a cached Engine
 rebuilds its snapshot on the next query.

@@ -1,7 +1,7 @@
-"""Validation of raw text tables against data contract v1 (``matching.contract``).
+"""Validation of raw text tables against data contract v1 (``registry.contract``).
 
-Input: a frame of ``str`` cells (``""`` = missing) as ``matching.readers`` produces. Output: the
-canonical frame of the valid rows (types as the ``matching.contract`` docstring defines) and one
+Input: a frame of ``str`` cells (``""`` = missing) as ``store.readers`` produces. Output: the
+canonical frame of the valid rows (types as the ``registry.contract`` docstring defines) and one
 ``RowError`` per bad cell. All checks are vectorised; Python loops only format the error list.
 """
 

@@ -1,6 +1,6 @@
 """``tenantmatch``: one console script over the matching engine, the training job and the service.
 
-Exit codes (interface.md): 0 success, 2 bad input or a database schema that needs
+Exit codes (docs/interface.md): 0 success, 2 bad input or a database schema that needs
 `tenantmatch db upgrade` (message on stderr), 1 anything else.
 """
 

@@ -1,4 +1,4 @@
-"""Request and response schemas: the JSON shapes of interface.md, with bounds."""
+"""Request and response schemas: the JSON shapes of docs/interface.md, with bounds."""
 
 from tenantmatch.api.schemas.admin import (
     HealthOut,

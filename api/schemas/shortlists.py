@@ -1,4 +1,4 @@
-"""Shortlist, chain-lead and planning shapes: the jsonl objects of interface.md, with bounds."""
+"""Shortlist, chain-lead and planning shapes: the jsonl objects of docs/interface.md, bounded."""
 
 from __future__ import annotations
 
