@@ -47,7 +47,7 @@ mkdir -p "$work/src" "$work/dist"
 (cd "$repo" && git ls-files -z --cached --others --exclude-standard) |
     while IFS= read -r -d '' file; do
         [ -e "$repo/$file" ] && printf '%s\0' "$file"
-    done | (cd "$repo" && xargs -0 cp --parents -t "$work/src")
+    done | (cd "$repo" && xargs -0 cp -P --parents -t "$work/src")
 "$BUILD_PYTHON" -m pip wheel --quiet --no-deps --wheel-dir "$work/dist" "$work/src" >&2
 wheel=$(ls "$work"/dist/tenantmatch-*.whl)
 echo "built $(basename "$wheel") ($(du -k "$wheel" | cut -f1) KiB)"
