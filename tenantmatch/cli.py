@@ -282,7 +282,7 @@ def serve(
     from api.server import serve as serve_app
 
     settings = _settings(db, models, host=host, port=port, workers=workers)
-    Repository(settings.db).close()  # an outdated schema stops here, before any worker starts
+    _refuse_outdated_schema(settings.db)
     # Workers are separate processes: they read the same settings from the environment.
     settings.export_to_environ()
     output.info(f"tenantmatch serving on http://{settings.host}:{settings.port}/")
@@ -290,6 +290,19 @@ def serve(
         serve_app(host=settings.host, port=settings.port, workers=settings.workers)
     finally:
         remove_shared_answers(settings)  # the workers are gone: nobody reads it any more
+
+
+def _refuse_outdated_schema(db: str) -> None:
+    """SchemaOutdatedError (exit 2) before any worker starts when the database needs
+    ``tenantmatch db upgrade``. Other database failures are the workers' to report: their
+    startup fails with the same error (exit 1, see api.server)."""
+    try:
+        Repository(db).close()
+    except SchemaOutdatedError:
+        raise
+    except TenantmatchError as exc:
+        log.info("checking the database before serving failed; the workers will report it: %s",
+                 exc)  # fmt: skip
 
 
 # -- API keys of the service ------------------------------------------------------------------
