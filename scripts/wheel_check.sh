@@ -150,6 +150,13 @@ EOF
         return 1
     fi
     stop_server
+
+    step "runtime state is under TENANTMATCH_HOME, none beside the installed code"
+    site=$("$venv_python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    state=$(find "$TENANTMATCH_HOME" -name '*.db' | head -n 1)
+    [ -n "$state" ] || { echo "no database under TENANTMATCH_HOME=$TENANTMATCH_HOME" >&2; return 1; }
+    stray=$(find "$site" \( -name '*.db' -o -name 'manifest.json' \) | head -n 5)
+    [ -z "$stray" ] || { echo "runtime files inside site-packages: $stray" >&2; return 1; }
 }
 
 # A subshell with -e, run outside any `if` (where bash would ignore -e): stops at the first failure.

@@ -82,7 +82,8 @@ class Repository:
                 if revision is None:
                     create_at_head(conn)
                     return
-        check_current(revision, database=repr(self))
+        where = normalise_url(self.url).render_as_string(hide_password=True)
+        check_current(revision, database=where)
 
     def close(self) -> None:
         """Close every pooled connection."""

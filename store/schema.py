@@ -1,4 +1,9 @@
-"""The database schema, derived from ``registry.contract``, and its version check."""
+"""The database schema at the newest revision, derived from ``registry.contract``.
+
+Changing it needs a new revision in ``migrations/versions`` (copy the newest: its
+``down_revision`` is the previous id; batch operations keep SQLite working) and a higher
+``SCHEMA_VERSION`` that the revision records in meta; ``revisions.py`` moves databases between
+them, and tests/store/test_migrations.py checks the migrations build exactly this schema."""
 
 from __future__ import annotations
 

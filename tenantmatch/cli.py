@@ -292,7 +292,7 @@ def serve(
     from tenantmatch.api.server import serve as serve_app
 
     settings = _settings(db, models, host=host, port=port, workers=workers)
-    Repository(settings.db).close()  # an outdated schema stops here, before any worker starts
+    _refuse_outdated_schema(settings.db)
     # Workers are separate processes: they read the same settings from the environment.
     settings.export_to_environ()
     output.info(f"tenantmatch serving on http://{settings.host}:{settings.port}/")
@@ -318,6 +318,19 @@ def info(db: DbOpt = None, models: ModelsOpt = None) -> None:
     }
     for name, value in rows.items():
         typer.echo(f"{name:<15} {value}")
+
+
+def _refuse_outdated_schema(db: str) -> None:
+    """SchemaOutdatedError (exit 2) before any worker starts when the database needs
+    ``tenantmatch db upgrade``. Other database failures are the workers' to report: their
+    startup fails with the same error (exit 1, see api.server)."""
+    try:
+        Repository(db).close()
+    except SchemaOutdatedError:
+        raise
+    except TenantmatchError as exc:
+        log.info("checking the database before serving failed; the workers will report it: %s",
+                 exc)  # fmt: skip
 
 
 # -- API keys of the service ------------------------------------------------------------------

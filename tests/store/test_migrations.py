@@ -15,7 +15,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, inspect, text
 from typer.testing import CliRunner
 
 from tenantmatch import cli
@@ -182,3 +182,18 @@ def test_cli_refuses_an_old_schema_with_exit_2_until_db_upgrade(
     assert f"from revision 0001 to {head_revision()}" in upgraded.stdout
     listed = CliRunner().invoke(cli.app, ["keys", "list", "--db", url])
     assert listed.exit_code == 0 and KEY_ID in listed.stdout and "expires never" in listed.stdout
+
+
+def test_the_head_revision_downgrades_to_version_1_and_back(db_url: str, engine: Engine) -> None:
+    _build_version_1(engine)
+    _fill_version_1(engine)
+    upgrade_database(db_url)
+    with engine.begin() as conn:
+        command.downgrade(_alembic(conn), "0001")
+    with engine.connect() as conn:
+        columns = {c["name"] for c in inspect(conn).get_columns("api_keys")}
+        version = conn.execute(text("SELECT value FROM meta WHERE key = 'schema_version'"))
+        assert ("expires_at" in columns, version.scalar()) == (False, "1")
+    assert upgrade_database(db_url).before == "0001"
+    with Repository(db_url) as repo:
+        assert authenticate(repo, f"tm_{KEY_ID}_{SECRET}") is not None
