@@ -56,11 +56,11 @@ def move_in(
     """
     new: dict[str, Any] = {"enterprise_id": enterprise_id, "building_id": building_id,
                            "start_date": start_date}  # fmt: skip
-    first = validated("tenancies", [text_record("tenancies", new)], known=ids_of(new))
-    start = pd.Timestamp(first["start_date"].iloc[0])
     with repo.transaction(f"move-in of {enterprise_id!r} into {building_id!r}") as tx:
         enterprise = require_locked(tx, "enterprises", enterprise_id)
         building = require_locked(tx, "buildings", building_id, may_edit=may_edit)
+        first = validated("tenancies", [text_record("tenancies", new)], known=ids_of(new))
+        start = pd.Timestamp(first["start_date"].iloc[0])
         open_ = _open_tenancies(tx, enterprise_id=enterprise_id)
         if (open_["building_id"] == building_id).any():
             raise ConflictError(
