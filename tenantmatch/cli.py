@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from api import Settings
 from api.answers import remove_shared_answers
+from features import FeatureError, UnknownIdError
 from matching import (
     Engine,
     InputError,
@@ -29,6 +30,7 @@ from matching import (
     list_keys,
     revoke_key,
 )
+from models import ModelsError
 from tenantmatch import output
 from training import TrainResult, evaluate_current, train_and_publish
 from training.demo import PreferenceWeights, WorldParams, generate_world
@@ -56,6 +58,12 @@ ModelsOpt = Annotated[
     ),
 ]
 TRUTH_META_KEY = "demo_truth_dir"
+# Errors raised on purpose, by any layer: their message is the whole report (no traceback).
+KNOWN_ERRORS: tuple[type[Exception], ...] = (TenantmatchError, FeatureError, ModelsError)
+# Those of them that blame the caller's input (exit 2): matching's InputError, and an id the
+# data does not hold when a lower layer is the one to notice.
+BAD_INPUT_ERRORS: tuple[type[Exception], ...] = (InputError, UnknownIdError)
+CONTRACT_CODES = (0, 1, 2)  # interface.md: success, anything else, bad input
 
 
 class Format(StrEnum):
@@ -339,9 +347,19 @@ def main() -> None:
     )
     try:
         app()
-    except InputError as exc:
+    except KNOWN_ERRORS as exc:
         sys.stderr.write(f"error: {exc}\n")
-        sys.exit(2)
-    except TenantmatchError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(exit_code(exc))
+    except SystemExit as exc:  # click's own (2 for usage) pass; a library's other code is a 1
+        if isinstance(exc.code, int) and exc.code not in CONTRACT_CODES:
+            sys.exit(1)
+        raise
+    except Exception as exc:  # a bug: its traceback in the log, and the contract's code
+        log.exception("unexpected error")
+        sys.stderr.write(f"error: unexpected {type(exc).__name__}: {exc}\n")
         sys.exit(1)
+
+
+def exit_code(error: Exception) -> int:
+    """The exit code of an error a command raised: 2 when it blames the input, else 1."""
+    return 2 if isinstance(error, BAD_INPUT_ERRORS) else 1
