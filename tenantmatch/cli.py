@@ -266,7 +266,7 @@ def serve(
     db: DbOpt = None,
     models: ModelsOpt = None,
 ) -> None:
-    """The HTTP API and the web page (on Linux each worker listens on a socket of its own)."""
+    """The HTTP API and the web page (several workers under uvicorn's worker manager)."""
     from api.server import serve as serve_app
 
     settings = _settings(db, models, host=host, port=port, workers=workers)
@@ -274,7 +274,8 @@ def serve(
     settings.export_to_environ()
     output.info(f"tenantmatch serving on http://{settings.host}:{settings.port}/")
     try:
-        serve_app(host=settings.host, port=settings.port, workers=settings.workers)
+        serve_app(host=settings.host, port=settings.port, workers=settings.workers,
+                  worker_timeout_s=settings.worker_timeout_s)  # fmt: skip
     finally:
         remove_shared_answers(settings)  # the workers are gone: nobody reads it any more
 
