@@ -42,9 +42,11 @@ def _workers(server: subprocess.Popen[bytes]) -> list[psutil.Process]:
     return found
 
 
-def _n_workers(server: subprocess.Popen[bytes], n: int) -> list[psutil.Process]:
+def _n_workers(
+    server: subprocess.Popen[bytes], n: int, *, timeout_s: float = 120
+) -> list[psutil.Process]:
     """The server's workers, once there are ``n`` of them."""
-    return list(_until(lambda: (w := _workers(server)) and len(w) == n and w))
+    return list(_until(lambda: (w := _workers(server)) and len(w) == n and w, timeout_s))
 
 
 def _until(condition, timeout_s: float = 120):  # type: ignore[no-untyped-def]
@@ -55,6 +57,12 @@ def _until(condition, timeout_s: float = 120):  # type: ignore[no-untyped-def]
             return value
         time.sleep(0.2)
     raise AssertionError("condition not met in time")
+
+
+def _started(tmp: Path) -> int:
+    """How many workers of the server ``tenantmatch_serve`` started in ``tmp`` have finished
+    loading, as its log says."""
+    return (tmp / "server.log").read_text(errors="replace").count("Application startup complete")
 
 
 def _holder(workers: list[psutil.Process], *, port: int, client_port: int) -> int | None:
@@ -104,11 +112,13 @@ def test_a_worker_that_dies_is_replaced_and_the_other_keeps_answering(
 ) -> None:
     with tenantmatch_serve(world, tmp_path, workers=2) as served:
         victim, survivor = _n_workers(served.process, 2)
-        victim.kill()
-        victim.wait(timeout=30)
+        _until(lambda: _started(tmp_path) == 2)  # the survivor takes connections at once
+        victim.kill()  # a zombie until the manager reaps it: not waited for here
+        _until(lambda: not victim.is_running() or victim.status() == psutil.STATUS_ZOMBIE)
         for _ in range(8):
             assert httpx.get(f"{served.base}/healthz", timeout=30).status_code == 200
-        pids = {w.pid for w in _n_workers(served.process, 2)}
+        # at once, or WORKER_TIMEOUT_S (60 s) later if it died while the manager pinged it
+        pids = {w.pid for w in _n_workers(served.process, 2, timeout_s=240)}
         assert survivor.pid in pids and victim.pid not in pids
         wait_ready(served.base, served.process)
     assert served.process.returncode == 0
