@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             app.state.audit.close()  # stores the entries still queued
             repo.close()
+            metrics.close()
 
     app = FastAPI(
         title="tenantmatch",

@@ -1,16 +1,22 @@
-"""Structured JSON logs carrying the request id, and the Prometheus metrics of one app."""
+"""Structured JSON logs carrying the request id, and the Prometheus metrics of one app (or of
+every worker of a server, through prometheus_client's multiprocess mode)."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
@@ -21,6 +27,9 @@ request_id_var: ContextVar[str | None] = ContextVar("tenantmatch_request_id", de
 # Latency buckets in seconds: shortlists take milliseconds, planning and imports take seconds.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _STD_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({})))
+# prometheus_client's switch: when set as it is imported, every metric of the process lives
+# in files of this folder, and one scrape can sum the files of every process
+MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def accept_request_id(presented: str | None) -> str:
@@ -102,8 +111,29 @@ class _StageOneCollector(Collector):
             yield gauge
 
 
+@contextmanager
+def metrics_folder() -> Iterator[Path]:
+    """A private, empty folder for the metric files of the workers this process starts, named
+    in ``PROMETHEUS_MULTIPROC_DIR`` (the workers import prometheus_client after it is set);
+    the variable restored and the folder removed at the end, when the workers are gone."""
+    folder = tempfile.mkdtemp(prefix="tenantmatch-metrics-")  # mode 0700
+    before = os.environ.get(MULTIPROC_DIR_ENV)
+    os.environ[MULTIPROC_DIR_ENV] = folder
+    try:
+        yield Path(folder)
+    finally:
+        if before is None:
+            os.environ.pop(MULTIPROC_DIR_ENV, None)
+        else:
+            os.environ[MULTIPROC_DIR_ENV] = before
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 class Metrics:
-    """A private Prometheus registry per app (several apps may live in one test process)."""
+    """A private Prometheus registry per app (several apps may live in one test process). Under
+    ``PROMETHEUS_MULTIPROC_DIR`` (the workers of ``tenantmatch serve``) the request latencies
+    are read from the files of every worker, so one scrape counts every worker's requests; the
+    model and stage-1 gauges are those of the worker that answers the scrape."""
 
     def __init__(
         self,
@@ -112,15 +142,25 @@ class Metrics:
         stage_one_kept: Callable[[], tuple[int, int] | None] = lambda: None,
     ) -> None:
         self.registry = CollectorRegistry()
+        self._shared_dir = os.environ.get(MULTIPROC_DIR_ENV)
         self.latency = Histogram(
             "tenantmatch_http_request_duration_seconds",
             "Request latency by method, route template and status.",
             ["method", "route", "status"],
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+            # in multiprocess mode the collector below reports it, from every worker's file
+            registry=None if self._shared_dir else self.registry,
         )
+        if self._shared_dir:
+            multiprocess.MultiProcessCollector(self.registry, path=self._shared_dir)
         self.registry.register(_ModelCollector(model_version))
         self.registry.register(_StageOneCollector(stage_one_kept))
+
+    def close(self) -> None:
+        """At the worker's exit: prometheus_client's bookkeeping for a process gone (its files
+        of live gauges removed; its counts stay in the sums)."""
+        if self._shared_dir:
+            multiprocess.mark_process_dead(os.getpid(), self._shared_dir)
 
     def observe(self, *, method: str, route: str, status: int, seconds: float) -> None:
         """Record one finished request under its route template (never the raw path)."""

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(default=50, ge=1, le=2048)
     stale_days: int = Field(default=90, ge=1)
     workers: int = Field(default=1, ge=1, le=16)
+    # a worker that does not answer uvicorn's manager for this long (s) is replaced; a SIGHUP
+    # waits as long for each new worker to load. A worker busy scoring answers late (uvicorn's
+    # 5 s restarted busy workers under load); a worker that dies while the manager waits for
+    # its answer is replaced only after this long; one loading 1M enterprises takes ~150 s,
+    # so a SIGHUP at that size needs more (docs/api.md).
+    worker_timeout_s: int = Field(default=60, ge=5, le=3600)
     # finished shortlists each worker keeps until the data, the model or the date changes
     shortlist_cache: int = Field(default=2_000, ge=0, le=1_000_000)  # ~20 KB JSON each at k=50
     # where the workers of one multi-worker server share scored answers (one file per server

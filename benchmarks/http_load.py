@@ -210,8 +210,8 @@ def _wrk(
 def _connections_per_worker(server: psutil.Process, *, port: int) -> list[int]:
     """Established connections on ``port`` held by each worker process, most first. A worker
     keeps a connection for the whole run and scores in batches the misses its connections
-    queue, so the split matters: with uvicorn's one shared socket a run once split 29/3; with
-    a socket per worker (``api.server``) the kernel spreads them by a hash."""
+    queue, so the split matters: one run on uvicorn's shared socket split 29/3; see
+    ``results/http-supervisor-5000.json`` for uvicorn's manager against a socket per worker."""
     counts = []
     for worker in server.children(recursive=True):
         try:

@@ -1,13 +1,15 @@
 """Errors of the models layer; messages name the bad value and what is allowed.
 
-``models`` sits below ``matching`` in the layers, so these do not derive from
-``matching.errors``; callers map them (a bad model store is an operator problem, not input).
+They derive the project's ``TenantmatchError`` (exit code 1: a bad model store is an operator
+problem, not input).
 """
 
 from __future__ import annotations
 
+from tenantmatch.registry import TenantmatchError
 
-class ModelsError(Exception):
+
+class ModelsError(TenantmatchError):
     """Base of every error the models layer raises on purpose."""
 
 

@@ -81,6 +81,12 @@ ModelsOpt = Annotated[
     ),
 ]
 TRUTH_META_KEY = "demo_truth_dir"
+# Errors raised on purpose, by any layer: their message is the whole report (no traceback).
+KNOWN_ERRORS: tuple[type[Exception], ...] = (TenantmatchError,)  # every layer's errors derive it
+# Those of them that blame the caller (exit 2): bad input (an unknown id included, whichever layer
+# notices it), and a database whose schema needs `tenantmatch db upgrade`.
+BAD_INPUT_ERRORS: tuple[type[Exception], ...] = (InputError, SchemaOutdatedError)
+CONTRACT_CODES = (0, 1, 2)  # interface.md: success, anything else, bad input
 
 
 class Format(StrEnum):
@@ -288,7 +294,7 @@ def serve(
     db: DbOpt = None,
     models: ModelsOpt = None,
 ) -> None:
-    """The HTTP API and the web page (on Linux each worker listens on a socket of its own)."""
+    """The HTTP API and the web page (several workers under uvicorn's worker manager)."""
     from tenantmatch.api.server import serve as serve_app
 
     settings = _settings(db, models, host=host, port=port, workers=workers)
@@ -297,7 +303,8 @@ def serve(
     settings.export_to_environ()
     output.info(f"tenantmatch serving on http://{settings.host}:{settings.port}/")
     try:
-        serve_app(host=settings.host, port=settings.port, workers=settings.workers)
+        serve_app(host=settings.host, port=settings.port, workers=settings.workers,
+                  worker_timeout_s=settings.worker_timeout_s)  # fmt: skip
     finally:
         remove_shared_answers(settings)  # the workers are gone: nobody reads it any more
 
@@ -429,9 +436,19 @@ def main() -> None:
     )
     try:
         app()
-    except (InputError, SchemaOutdatedError) as exc:
+    except KNOWN_ERRORS as exc:
         sys.stderr.write(f"error: {exc}\n")
-        sys.exit(2)
-    except TenantmatchError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(exit_code(exc))
+    except SystemExit as exc:  # click's own (2 for usage) pass; a library's other code is a 1
+        if isinstance(exc.code, int) and exc.code not in CONTRACT_CODES:
+            sys.exit(1)
+        raise
+    except Exception as exc:  # a bug: its traceback in the log, and the contract's code
+        log.exception("unexpected error")
+        sys.stderr.write(f"error: unexpected {type(exc).__name__}: {exc}\n")
         sys.exit(1)
+
+
+def exit_code(error: Exception) -> int:
+    """The exit code of an error a command raised: 2 when it blames the input, else 1."""
+    return 2 if isinstance(error, BAD_INPUT_ERRORS) else 1

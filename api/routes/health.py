@@ -26,6 +26,7 @@ def readyz(repo: RepositoryDep, engine: EngineDep) -> ReadyOut:
 
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request) -> Response:
-    """Prometheus text exposition: request latency by route template and status, model version."""
+    """Prometheus text exposition: request latency by route template and status (of every
+    worker), model version."""
     body = generate_latest(request.app.state.metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

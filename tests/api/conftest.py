@@ -90,9 +90,11 @@ def tenantmatch_serve(
     world: World, tmp: Path, *, workers: int = 2, role: str = "viewer", copy_models: bool = False
 ) -> Iterator[Served]:
     """``tenantmatch serve --workers N`` over a copy of the world's database (and, if asked,
-    of its model store) on a free port until ready, with a key of ``role``; SIGTERM to its
-    session when the block ends, waiting for the exit (the caller checks
-    ``process.returncode``)."""
+    of its model store) on a free port until ready, with a key of ``role``; SIGTERM to the
+    server process when the block ends (it stops its workers; a SIGTERM to the whole session
+    would make uvicorn's manager replace the workers it kills before it reads its own), waiting
+    for the exit (the caller checks ``process.returncode``); SIGKILL to the session if it does
+    not exit."""
     shutil.copy(world.db_file, tmp / "service.db")
     db = f"sqlite:///{tmp / 'service.db'}"
     models = world.models
@@ -118,8 +120,12 @@ def tenantmatch_serve(
             yield Served(server, base, port, key, building, shared)
         finally:
             with suppress(ProcessLookupError):  # a test may have stopped it already
-                os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=60)
+                os.kill(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=120)
+            finally:
+                with suppress(ProcessLookupError):  # workers left behind, if any
+                    os.killpg(server.pid, signal.SIGKILL)
 
 
 @dataclass(frozen=True)
