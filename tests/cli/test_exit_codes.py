@@ -40,7 +40,7 @@ def _run_import_raising(
         (UnknownIdError("enterprise", ["E404"], total=3), 2),
         (StorageError("database is locked"), 1),
         (FeatureError("reference file gbt4754_2017_divisions.csv is missing"), 1),
-        (SchemaError("buildings.floor_area_m2 must be numeric"), 1),
+        (SchemaError("buildings.floor_area_m2 must be numeric"), 2),  # the data is to blame
         (CorruptModelError("model 20261201T000000Z does not match its manifest hash"), 1),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, Exception) else str(value),
