@@ -42,6 +42,9 @@ class ImportTableOut(BaseModel):
     updated: int
     unchanged: int
     rejected: int
+    duplicates_merged: int = Field(
+        0, description="Rows identical in every column to another row: imported once."
+    )
 
 
 class RowErrorOut(BaseModel):
