@@ -32,6 +32,7 @@ from matching.errors import (
     TenantmatchError,
     ValidationFailed,
 )
+from matching.freshness import STALE_AFTER_DAYS, Freshness, registry_freshness
 from matching.importer import ImportReport, TableReport, import_dataset, validate_dataset
 from matching.listing import (
     BuildingFilter,
@@ -78,12 +79,14 @@ __all__ = [
     "MAX_K",
     "MIN_UNIT_OVERSIZE_FACTOR",
     "PRESCORER_FILE",
+    "STALE_AFTER_DAYS",
     "AuditWriter",
     "BuildingFilter",
     "CandidatePool",
     "DistillConfig",
     "Engine",
     "EnterpriseFilter",
+    "Freshness",
     "ImportReport",
     "InputError",
     "KeyCache",
@@ -130,6 +133,7 @@ __all__ = [
     "plain_record",
     "reason_text",
     "record_event",
+    "registry_freshness",
     "require_record",
     "revoke_key",
     "risk_warnings",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Hashable, Mapping
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -35,13 +36,15 @@ LINK_COLUMNS = ("enterprise", "tenant", "relation", "direction", "weight")
 
 
 def chain_leads(
-    engine: Engine, building_id: str, *, k: int = 20, rules: PoolRules | None = None
-) -> dict[str, Any]:
+    engine: Engine, building_id: str, *, k: int = 20, rules: PoolRules | None = None,
+    as_of: date | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """The k best chain leads of ``building_id`` as ``{"query", "model_version", "tenants",
     "items"}``; each item names the tenant it comes through (its strongest link) and lists every
-    link in ``links``. NotFoundError for an unknown building."""
+    link in ``links``. NotFoundError for an unknown building. ``as_of``: the registry as it
+    stood that day (default: the engine's date)."""
     k, rules = check_k(k), rules or PoolRules()
-    state = engine.state()
+    state = engine.state(as_of=as_of)
     b_pos = int(state.pool.buildings.positions([building_id], kind="building")[0])
     tenants = state.pool.tenants_of.get(b_pos, np.empty(0, dtype=np.int64))
     links = tenant_links(state, tenants)

@@ -216,8 +216,12 @@ def _write_report(
 
 def _unimported(result: ValidationResult) -> dict[str, dict[str, object]]:
     return {
-        name: {"file": file, "rows_read": result.rows_read[name], "rejected": result.rejected[name],
-               "duplicates_merged": result.merged.get(name, 0)}
+        name: {
+            "file": file,
+            "rows_read": result.rows_read[name],
+            "rejected": result.rejected[name],
+            "duplicates_merged": result.merged.get(name, 0),
+        }
         for name, file in result.files.items()
     }
 

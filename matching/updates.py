@@ -262,9 +262,7 @@ def _read_upload(filename: str, content: bytes, *, table: str) -> RawTable:
         return read_table_file(path, name=table)
 
 
-def _check_upload(
-    repo: Repository, raw: RawTable
-) -> tuple[pd.DataFrame, list[RowError], int]:
+def _check_upload(repo: Repository, raw: RawTable) -> tuple[pd.DataFrame, list[RowError], int]:
     """Canonical valid rows (RangeIndex), every rejected cell, and how many exact duplicate
     rows were merged; ids may refer to the database."""
     if any(e.row == 1 for e in raw.errors):  # no usable header: nothing to validate

@@ -1,6 +1,7 @@
 """Request and response schemas: the JSON shapes of interface.md, with bounds."""
 
 from api.schemas.admin import (
+    FreshnessOut,
     HealthOut,
     ImportOut,
     JobOut,
@@ -73,6 +74,7 @@ __all__ = [
     "EventIn",
     "EventOut",
     "FillPlanOut",
+    "FreshnessOut",
     "HealthOut",
     "ImportOut",
     "JobOut",
