@@ -418,11 +418,11 @@ def _check_unique(
     copy_of[complete] = first_pos.to_numpy()
     merged = complete & (copy_of != np.arange(len(raw)))
     distinct = complete & ~merged
-    dup = np.zeros(len(raw), dtype=bool)
-    dup[distinct] = key[distinct].duplicated(keep="first").to_numpy()
-    dup |= merged & dup[copy_of]  # a copy of a conflicting row conflicts too
+    conflict = np.zeros(len(raw), dtype=bool)
+    conflict[distinct] = key[distinct].duplicated(keep="first").to_numpy()
+    conflict |= merged & conflict[copy_of]  # a copy of a conflicting row conflicts too
     first = rows.groupby([key[k] for k in table.key], dropna=False).transform("min").astype(str)
     shown = ", ".join(table.key)
     reason = f"duplicate row: same {shown} as row " + first + " but other values"
-    errors.add(dup, table.key[0], raw[table.key[0]], reason)
-    return merged & ~dup
+    errors.add(conflict, table.key[0], raw[table.key[0]], reason)
+    return merged & ~conflict
