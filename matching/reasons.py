@@ -274,75 +274,79 @@ def top_reasons(
     ``contributions``: (n, n_features[+1 bias]) in X's column order. ``groups``: the shortlist
     of each row (n,), None: all rows are one. ``declined_on``: per row the ISO date of a recent
     decline or None; a date puts "已婉拒 (date)" first (not counted in ``top``)."""
-    names = [str(c) for c in X.columns.tolist()]  # not label by label from pyarrow
-    cols = np.array([j for j, n in enumerate(names) if n in REASON_FEATURES], dtype=np.intp)
+    layout = _layout(tuple(str(c) for c in X.columns.tolist()))  # not label by label (pyarrow)
     n = len(X)
     if n == 0:
         return []
-    codes = (
-        np.zeros(n, dtype=np.intp) if groups is None else np.unique(groups, return_inverse=True)[1]
-    )
+    shortlists = _Groups(groups, n)
     values = X.to_numpy(dtype=np.float64)
-    contrib = np.asarray(contributions, dtype=np.float64)[:, : len(names)][:, cols]
-    weight = _relative(contrib, codes)
-    usable = (weight > 0) & ~_same_in_group(values[:, cols], codes)
-    usable &= ~(_ended_in_decline(values, names)[:, None] & _courtship_mask(names, cols)[None, :])
-    ranked = _ranked(weight, usable)
-    rows = _Rows(values.tolist(), {name: j for j, name in enumerate(names)})
-    ctx = _Texts(names=[names[j] for j in cols], weight=weight.tolist(), ranked=ranked,
-                 rows=rows, vocab=vocab, top=top)  # fmt: skip
-    reasons = _without_common_texts(ctx, codes)
-    if declined_on is not None:
-        flag = _declined_weight(names, cols, weight)
-        for i, day in enumerate(declined_on):
-            if day:
-                text = declined_text(day)
-                reasons[i] = [{"feature": "pair__last_event_stage", "text": text,
-                               "weight": flag[i]}, *reasons[i]]  # fmt: skip
+    contrib = np.asarray(contributions, dtype=np.float64)[:, : len(layout.columns)]
+    weight = _relative(contrib[:, layout.cols], shortlists)
+    usable = (weight > 0) & ~_same_in_group(values[:, layout.cols], shortlists)
+    if layout.stage is not None:  # a courtship that ended in a decline is no reason
+        declined = values[:, layout.stage] == DECLINED_STAGE
+        usable &= ~(declined[:, None] & layout.courtship[None, :])
+    ctx = _Texts(names=layout.names, weight=weight.tolist(), ranked=_ranked(weight, usable),
+                 rows=_Rows(values.tolist(), layout.columns), vocab=vocab, top=top)  # fmt: skip
+    reasons = _without_common_texts(ctx, shortlists.codes)
+    for i, day in enumerate(declined_on or ()):
+        if day:
+            flag = 0.0 if layout.stage_k is None else weight[i, layout.stage_k]
+            reasons[i] = [{"feature": "pair__last_event_stage", "text": declined_text(day),
+                           "weight": round(float(flag), WEIGHT_DECIMALS)}, *reasons[i]]  # fmt: skip
     return reasons
 
 
-def _relative(contrib: np.ndarray, codes: np.ndarray) -> np.ndarray:
+class _Layout:
+    """What a column order means for reasons, worked out once per order: ``cols`` the reason
+    features' positions, ``names`` theirs, ``courtship`` which of them are attraction history,
+    ``stage`` / ``stage_k`` the latest stage's position in X / among ``cols`` (None: absent)."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.columns = {name: j for j, name in enumerate(names)}
+        self.cols = np.array([j for j, n in enumerate(names) if n in REASON_FEATURES], np.intp)
+        self.names = [names[j] for j in self.cols]
+        self.courtship = np.array([n in _COURTSHIP for n in self.names], dtype=bool)
+        self.stage = self.columns.get("pair__last_event_stage")
+        stage_k = [k for k, n in enumerate(self.names) if n == "pair__last_event_stage"]
+        self.stage_k = stage_k[0] if stage_k else None
+
+
+@functools.lru_cache(maxsize=16)
+def _layout(names: tuple[str, ...]) -> _Layout:
+    return _Layout(names)
+
+
+def _relative(contrib: np.ndarray, groups: _Groups) -> np.ndarray:
     """Contribution minus the mean of its shortlist (rows of one-row shortlists unchanged)."""
-    n_groups = int(codes.max()) + 1
-    sizes = np.bincount(codes, minlength=n_groups).astype(np.float64)
-    sums = np.zeros((n_groups, contrib.shape[1]))
-    np.add.at(sums, codes, contrib)
-    mean = sums / sizes[:, None]
-    mean[sizes == 1] = 0.0
-    return contrib - mean[codes]
+    mean = np.add.reduceat(contrib[groups.order], groups.starts, axis=0) / groups.sizes[:, None]
+    mean[groups.sizes == 1] = 0.0
+    return contrib - mean[groups.codes]
 
 
-def _same_in_group(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+def _same_in_group(values: np.ndarray, groups: _Groups) -> np.ndarray:
     """(n, f) True where the feature has one value over the row's whole shortlist (missing
     counts as a value of its own); all False for a one-row shortlist."""
-    filled = np.where(np.isnan(values), -np.inf, values)
-    n_groups = int(codes.max()) + 1
-    low = np.full((n_groups, values.shape[1]), np.inf)
-    high = np.full((n_groups, values.shape[1]), -np.inf)
-    np.minimum.at(low, codes, filled)
-    np.maximum.at(high, codes, filled)
+    filled = np.where(np.isnan(values), -np.inf, values)[groups.order]
+    low = np.minimum.reduceat(filled, groups.starts, axis=0)
+    high = np.maximum.reduceat(filled, groups.starts, axis=0)
     same = low == high
-    same[np.bincount(codes, minlength=n_groups) < 2] = False
-    return same[codes]
+    same[groups.sizes < 2] = False
+    return same[groups.codes]
 
 
-def _ended_in_decline(values: np.ndarray, names: list[str]) -> np.ndarray:
-    if "pair__last_event_stage" not in names:
-        return np.zeros(len(values), dtype=bool)
-    return values[:, names.index("pair__last_event_stage")] == DECLINED_STAGE
+class _Groups:
+    """The shortlists of the rows: ``codes`` (n,) 0..g-1, ``order`` sorting rows by shortlist,
+    ``starts`` of each shortlist in that order, ``sizes`` (g,)."""
 
-
-def _courtship_mask(names: list[str], cols: np.ndarray) -> np.ndarray:
-    return np.array([names[j] in _COURTSHIP for j in cols], dtype=bool)
-
-
-def _declined_weight(names: list[str], cols: np.ndarray, weight: np.ndarray) -> list[float]:
-    """The relative weight of the latest stage (the decline) per row; 0.0 if not a column."""
-    where = [k for k, j in enumerate(cols) if names[j] == "pair__last_event_stage"]
-    if not where:
-        return [0.0] * len(weight)
-    return [round(float(w), WEIGHT_DECIMALS) for w in weight[:, where[0]]]
+    def __init__(self, groups: np.ndarray | None, n: int) -> None:
+        if groups is None:
+            self.codes = np.zeros(n, dtype=np.intp)
+        else:
+            self.codes = np.unique(np.asarray(groups), return_inverse=True)[1].reshape(-1)
+        self.order = np.argsort(self.codes, kind="stable")
+        self.sizes = np.bincount(self.codes)
+        self.starts = np.r_[0, np.cumsum(self.sizes)[:-1]]
 
 
 def _ranked(weight: np.ndarray, usable: np.ndarray) -> list[list[int]]:
@@ -372,6 +376,10 @@ class _RowView(Mapping[str, float]):
 
     def __getitem__(self, name: str) -> float:
         return self._values[self._columns[name]]
+
+    def get(self, name: str, default: float = math.nan) -> float:  # type: ignore[override]
+        at = self._columns.get(name)
+        return default if at is None else self._values[at]
 
     def __contains__(self, name: object) -> bool:
         return name in self._columns
