@@ -21,7 +21,7 @@ from matching.candidates import Pairs, PoolRules
 from matching.engine import Engine
 from matching.reasons import top_reasons
 from matching.rules import risk_warnings
-from matching.shortlist import SCORE_DECIMALS, ScoringState, check_k
+from matching.shortlist import SCORE_DECIMALS, ScoringState, check_k, declined_on
 
 logger = logging.getLogger(__name__)
 
@@ -82,10 +82,12 @@ def tenant_links(state: ScoringState, tenants: np.ndarray) -> pd.DataFrame:
 
 
 def score_pairs(
-    state: ScoringState, pairs: Pairs, *, ctx: FeatureContext | None = None, explain: bool = True
-) -> tuple[np.ndarray, list[list[dict[str, object]]]]:
-    """Model scores (float64, one per pair) and, if ``explain``, the top reasons of each pair;
-    ``ctx`` defaults to the state's feature context (pass another for a counterfactual)."""
+    state: ScoringState, pairs: Pairs, *, ctx: FeatureContext | None = None, explain: bool = True,
+    declined: list[str | None] | None = None,
+) -> tuple[np.ndarray, list[list[dict[str, object]]]]:  # fmt: skip
+    """Model scores (float64, one per pair) and, if ``explain``, the top reasons of each pair
+    (all pairs one list; ``declined``: their decline dates, see ``top_reasons``); ``ctx``
+    defaults to the state's feature context (pass another for a counterfactual)."""
     if len(pairs) == 0:
         return np.empty(0), []
     ctx = state.ctx if ctx is None else ctx
@@ -95,7 +97,8 @@ def score_pairs(
     if not explain or contributions is None:
         return scores, [[] for _ in range(len(pairs))]
     aligned = X[state.model.manifest["feature_names"]]
-    return scores, top_reasons(contributions(aligned), aligned, vocab=state.vocab)
+    reasons = top_reasons(contributions(aligned), aligned, vocab=state.vocab, declined_on=declined)
+    return scores, reasons
 
 
 def _items(
@@ -111,12 +114,19 @@ def _items(
     scores, _ = score_pairs(state, pairs, explain=False)
     order = np.lexsort((leads, -strongest["strength"].to_numpy(), -scores))[:k]
     kept = Pairs.of([leads[order]], fixed=np.array([b_pos]), fixed_is_building=True)
-    _, reasons = score_pairs(state, kept)
+    declined = declined_on(state, kept)
+    _, reasons = score_pairs(state, kept, declined=declined)
+    # a recent decline goes after the other leads (``matching.rules``), flagged
+    last = np.argsort(np.array([d is not None for d in declined], dtype=bool), kind="stable")
     rows = strongest.iloc[order].to_dict("records")
-    return [
-        _item(state, rank, row, float(scores[i]), reasons[rank - 1], strength, rules=rules)
-        for rank, (i, row) in enumerate(zip(order, rows, strict=True), start=1)
-    ]
+    items = []
+    for rank, j in enumerate(last.tolist(), start=1):
+        i, row = order[j], rows[j]
+        item = _item(state, rank, row, float(scores[i]), reasons[j], strength, rules=rules)
+        if declined[j] is not None:
+            item["declined_on"] = declined[j]
+        items.append(item)
+    return items
 
 
 def _item(

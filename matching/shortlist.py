@@ -383,7 +383,7 @@ def _concat(parts: list[_Kept]) -> _Kept:
 
 
 def _reasons(
-    state: ScoringState, kept: _Kept, *, declined_on: list[str | None], threads: int
+    state: ScoringState, kept: _Kept, *, declined: list[str | None], threads: int
 ) -> list[list[dict[str, object]]]:
     """Top reasons of every kept pair, relative to the others of its query; [] each when the
     model gives no contributions."""
@@ -396,10 +396,10 @@ def _reasons(
     X = kept.X if kept.X is not None else _features(state, pairs, threads=threads)
     aligned = in_order(X, state.model.manifest["feature_names"])
     return top_reasons(explain(aligned), aligned, vocab=state.vocab, groups=pairs.query,
-                       declined_on=declined_on)  # fmt: skip
+                       declined_on=declined)  # fmt: skip
 
 
-def _declined_on(state: ScoringState, pairs: Pairs) -> list[str | None]:
+def declined_on(state: ScoringState, pairs: Pairs) -> list[str | None]:
     """Per pair, the ISO date of its decline when its latest attraction event is a decline
     within ``DECLINE_MEMORY_DAYS`` of the snapshot's date (``matching.rules``), else None."""
     if len(pairs) == 0:
@@ -429,8 +429,8 @@ def _items(
     """Shortlist items per query: rank, candidate id and name, score, reasons (and warnings);
     recently declined pairs after the others of their query, flagged with ``declined_on``."""
     pool, pairs = state.pool, kept.pairs
-    declined = _declined_on(state, pairs)
-    reasons = _reasons(state, kept, declined_on=declined, threads=threads)
+    declined = declined_on(state, pairs)
+    reasons = _reasons(state, kept, declined=declined, threads=threads)
     side = pool.enterprises if building_query else pool.buildings
     other = pairs.enterprise if building_query else pairs.building
     key = "enterprise_id" if building_query else "building_id"

@@ -107,6 +107,9 @@ class ChainLeadOut(ChainLinkOut):
     reasons: list[ReasonOut] = []
     links: list[ChainLinkOut] = []
     risk_warnings: list[str] | None = None
+    declined_on: date | None = Field(
+        None, description="已婉拒: as on shortlists; such leads come last."
+    )
 
 
 class ChainLeadsOut(BaseModel):
