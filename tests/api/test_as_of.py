@@ -62,3 +62,10 @@ def test_readyz_reports_a_stale_registry_and_stays_200(fresh_service: Service) -
         assert (registry["days_behind"], registry["stale"]) == (days, stale)
         assert (registry.get("warning_zh") is not None) is stale
     assert "台账数据已过期" in registry["warning_zh"]
+
+
+def test_the_page_has_a_stale_banner_fed_by_readyz(service: Service) -> None:
+    page = service.client.get("/").text
+    script = service.client.get("/static/app.js").text
+    assert 'id="stale-banner"' in page
+    assert 'fetch("/readyz")' in script and "registry.stale" in script and "已婉拒" in script
