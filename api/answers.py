@@ -96,6 +96,9 @@ class ShortlistAnswers:
     def _answer(
         self, shortlists: Shortlists, direction: str, id_: str, query: ShortlistQuery
     ) -> bytes:
+        if query.as_of is not None:  # an admin's dated shortlist: scored, never cached
+            dated = self.engine.state(as_of=query.as_of)
+            return self._score(dated, shortlists, [id_], query)[0]
         # One freshness check per request: a miss is scored on ``state`` itself, the state its
         # answer is stored under (a newer state replaces both on the next request).
         state = self.engine.state()

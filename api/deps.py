@@ -89,14 +89,17 @@ AdminDep = Annotated[Principal, Depends(_at_least(Role.ADMIN))]
 async def shortlist_query(
     query: Annotated[ShortlistQuery, Query()], principal: ViewerDep, settings: SettingsDep
 ) -> ShortlistQuery:
-    """The shortlist filters, with k capped by the server's ``max_k`` and ``include_risky``
-    (which shows risk flags and credit warnings) reserved for operators and admins."""
+    """The shortlist filters, with k capped by the server's ``max_k``, ``include_risky``
+    (which shows risk flags and credit warnings) reserved for operators and admins and
+    ``as_of`` (a dated shortlist) for admins."""
     if query.k > settings.max_k:
         raise ApiError(
             422, f"k={query.k} is above this server's limit; allowed: 1 to {settings.max_k}"
         )
     if query.include_risky:
         require_role(principal, Role.OPERATOR, why="include_risky (risk flags, credit warnings)")
+    if query.as_of is not None:
+        require_role(principal, Role.ADMIN, why="as_of (the registry as it stood another day)")
     return query
 
 

@@ -9,6 +9,7 @@ from tenantmatch.matching.candidates import (
 )
 from tenantmatch.matching.chain import chain_leads
 from tenantmatch.matching.engine import Engine, ModelNotReadyError
+from tenantmatch.matching.freshness import STALE_AFTER_DAYS, Freshness, registry_freshness
 from tenantmatch.matching.planning import fill_plan, theme_fit
 from tenantmatch.matching.reasons import reason_text, top_reasons
 from tenantmatch.matching.rules import (
@@ -29,8 +30,10 @@ __all__ = [
     "LOW_CREDIT_SCORE",
     "MAX_K",
     "MIN_UNIT_OVERSIZE_FACTOR",
+    "STALE_AFTER_DAYS",
     "CandidatePool",
     "Engine",
+    "Freshness",
     "ModelNotReadyError",
     "PoolRules",
     "ScoringState",
@@ -40,6 +43,7 @@ __all__ = [
     "check_k",
     "fill_plan",
     "reason_text",
+    "registry_freshness",
     "risk_warnings",
     "shortlist_for_buildings",
     "shortlist_for_enterprises",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Hashable, Mapping
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from tenantmatch.matching.candidates import Pairs, PoolRules
 from tenantmatch.matching.engine import Engine
 from tenantmatch.matching.reasons import top_reasons
 from tenantmatch.matching.rules import risk_warnings
-from tenantmatch.matching.shortlist import SCORE_DECIMALS, ScoringState, check_k
+from tenantmatch.matching.shortlist import SCORE_DECIMALS, ScoringState, check_k, declined_on
 
 logger = logging.getLogger(__name__)
 
@@ -35,13 +36,15 @@ LINK_COLUMNS = ("enterprise", "tenant", "relation", "direction", "weight")
 
 
 def chain_leads(
-    engine: Engine, building_id: str, *, k: int = 20, rules: PoolRules | None = None
-) -> dict[str, Any]:
+    engine: Engine, building_id: str, *, k: int = 20, rules: PoolRules | None = None,
+    as_of: date | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """The k best chain leads of ``building_id`` as ``{"query", "model_version", "tenants",
     "items"}``; each item names the tenant it comes through (its strongest link) and lists every
-    link in ``links``. NotFoundError for an unknown building."""
+    link in ``links``. NotFoundError for an unknown building. ``as_of``: the registry as it
+    stood that day (default: the engine's date)."""
     k, rules = check_k(k), rules or PoolRules()
-    state = engine.state()
+    state = engine.state(as_of=as_of)
     b_pos = int(state.pool.buildings.positions([building_id], kind="building")[0])
     tenants = state.pool.tenants_of.get(b_pos, np.empty(0, dtype=np.int64))
     links = tenant_links(state, tenants)
@@ -79,10 +82,12 @@ def tenant_links(state: ScoringState, tenants: np.ndarray) -> pd.DataFrame:
 
 
 def score_pairs(
-    state: ScoringState, pairs: Pairs, *, ctx: FeatureContext | None = None, explain: bool = True
-) -> tuple[np.ndarray, list[list[dict[str, object]]]]:
-    """Model scores (float64, one per pair) and, if ``explain``, the top reasons of each pair;
-    ``ctx`` defaults to the state's feature context (pass another for a counterfactual)."""
+    state: ScoringState, pairs: Pairs, *, ctx: FeatureContext | None = None, explain: bool = True,
+    declined: list[str | None] | None = None,
+) -> tuple[np.ndarray, list[list[dict[str, object]]]]:  # fmt: skip
+    """Model scores (float64, one per pair) and, if ``explain``, the top reasons of each pair
+    (all pairs one list; ``declined``: their decline dates, see ``top_reasons``); ``ctx``
+    defaults to the state's feature context (pass another for a counterfactual)."""
     if len(pairs) == 0:
         return np.empty(0), []
     ctx = state.ctx if ctx is None else ctx
@@ -92,7 +97,8 @@ def score_pairs(
     if not explain or contributions is None:
         return scores, [[] for _ in range(len(pairs))]
     aligned = X[state.model.manifest["feature_names"]]
-    return scores, top_reasons(contributions(aligned), aligned, vocab=state.vocab)
+    reasons = top_reasons(contributions(aligned), aligned, vocab=state.vocab, declined_on=declined)
+    return scores, reasons
 
 
 def _items(
@@ -108,12 +114,19 @@ def _items(
     scores, _ = score_pairs(state, pairs, explain=False)
     order = np.lexsort((leads, -strongest["strength"].to_numpy(), -scores))[:k]
     kept = Pairs.of([leads[order]], fixed=np.array([b_pos]), fixed_is_building=True)
-    _, reasons = score_pairs(state, kept)
+    declined = declined_on(state, kept)
+    _, reasons = score_pairs(state, kept, declined=declined)
+    # a recent decline goes after the other leads (``matching.rules``), flagged
+    last = np.argsort(np.array([d is not None for d in declined], dtype=bool), kind="stable")
     rows = strongest.iloc[order].to_dict("records")
-    return [
-        _item(state, rank, row, float(scores[i]), reasons[rank - 1], strength, rules=rules)
-        for rank, (i, row) in enumerate(zip(order, rows, strict=True), start=1)
-    ]
+    items = []
+    for rank, j in enumerate(last.tolist(), start=1):
+        i, row = order[j], rows[j]
+        item = _item(state, rank, row, float(scores[i]), reasons[j], strength, rules=rules)
+        if declined[j] is not None:
+            item["declined_on"] = declined[j]
+        items.append(item)
+    return items
 
 
 def _item(

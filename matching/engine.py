@@ -26,6 +26,7 @@ from tenantmatch.features import (
 )
 from tenantmatch.matching.cache import ResultCache
 from tenantmatch.matching.candidates import CandidatePool, PoolRules
+from tenantmatch.matching.freshness import Freshness, registry_freshness
 from tenantmatch.matching.precomputed import BuildingCandidates, lowest_priority
 from tenantmatch.matching.shortlist import (
     ScoringState,
@@ -122,6 +123,14 @@ class Engine:
         self._lock = threading.Lock()
         self._state: ScoringState | None = None
         self._data_version: int | None = None
+        # One state on another date (``state(as_of=...)``), for admins' dated shortlists: built
+        # on demand beside the current one (as much memory again), replaced by the next date.
+        self._dated_lock = threading.Lock()
+        self._dated: tuple[tuple[int | None, str, pd.Timestamp], ScoringState] | None = None
+        self._freshness: weakref.WeakKeyDictionary[ScoringState, Freshness] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._freshness_lock = threading.Lock()
         self.cache = ResultCache(cache_size)
         # Scoring is CPU-bound: one at a time per engine. More threads would only contend for
         # the GIL and the cores; waiting requests sleep, cached answers never wait.
@@ -155,7 +164,8 @@ class Engine:
         max_scored: int | None,
         state: ScoringState | None,
     ) -> list[dict[str, Any]]:
-        """Both directions: cached answers as they are, the others scored one call at a time."""
+        """Both directions: cached answers as they are, the others scored one call at a time
+        (a dated state's answers are not cached: the cache belongs to the current state)."""
         state, rules = state or self.state(), rules or PoolRules()
 
         def score(missing: list[str]) -> list[dict[str, Any]]:
@@ -163,6 +173,8 @@ class Engine:
                 return fn(state, missing, k=k, rules=rules, max_scored=max_scored,
                           threads=self.threads)  # fmt: skip
 
+        if state is not self._state:
+            return score([str(i) for i in ids])
         return self.cache.results(state, (fn.__name__, k, rules, max_scored), ids, score)
 
     @property
@@ -183,9 +195,45 @@ class Engine:
         """The date the snapshot stands on now."""
         return pd.Timestamp(self._as_of())
 
-    def state(self) -> ScoringState:
+    def state(self, *, as_of: date | pd.Timestamp | None = None) -> ScoringState:
         """The current scoring state, rebuilt if the data or the CURRENT model changed;
-        ModelNotReadyError when no usable model is stored."""
+        ModelNotReadyError when no usable model is stored. ``as_of``: the registry as it
+        stood that day instead (tenancies and events after it ignored, tenure-like features
+        computed at it); None or the engine's own date: the current state."""
+        current = self._current_state()
+        if as_of is None:
+            return current
+        day = pd.Timestamp(as_of).normalize()
+        if day == current.snapshot.as_of:
+            return current
+        return self._dated_state(day, current)
+
+    def freshness(self, *, as_of: date | pd.Timestamp | None = None) -> Freshness:
+        """How current the registry is on the state's date (see ``matching.freshness``);
+        computed once per state."""
+        state = self.state(as_of=as_of)
+        with self._freshness_lock:
+            found = self._freshness.get(state)
+        if found is None:
+            found = registry_freshness(state.snapshot)
+            with self._freshness_lock:
+                self._freshness[state] = found
+        return found
+
+    def _dated_state(self, day: pd.Timestamp, current: ScoringState) -> ScoringState:
+        """The state of the registry on ``day`` with the current model (the last one asked for
+        is kept while the data and the model stay the same)."""
+        with self._dated_lock:
+            key = (self._data_version, current.model.version, day)
+            if self._dated is not None and self._dated[0] == key:
+                return self._dated[1]
+            self._dated = None  # free the old date's arrays before loading the new
+            snapshot = self._load_snapshot(day)
+            state = self._build(snapshot, previous=None, parts=_ModelParts.of(current))
+            self._dated = (key, state)
+            return state
+
+    def _current_state(self) -> ScoringState:
         with self._lock:
             data_version = self.repo.data_version()
             version = self._current_model_version()
@@ -274,8 +322,9 @@ class Engine:
         prescorer = _prescorer_of(model, previous=parts)
         reuse = previous is not None and previous.ctx is ctx and previous.prescorer is prescorer
         index = previous.prescore if reuse else prescorer.build_index(ctx)  # type: ignore[union-attr]
+        fitted = "fitted" if prescorer.fitted else "unfitted"
         logger.info("serving model %s on data as of %s (%s pre-score)", model.version,
-                    self.as_of.date(), "fitted" if prescorer.fitted else "unfitted")  # fmt: skip
+                    snapshot.as_of.date(), fitted)  # fmt: skip
         explainer = parts.explainer if same_model else path_explainer(model.scorer)  # type: ignore[union-attr]
         compiled = parts.compiled if same_model else self._compiled(model)  # type: ignore[union-attr]
         kept = None

@@ -6,6 +6,9 @@ Rules:
 - a deregistered enterprise (risk flag ``deregistered``) is never shortlisted;
 - an enterprise with any other risk flag is shortlisted only when the caller asks
   (``include_risky``), and then carries its warnings;
+- a firm whose latest attraction event with a building is a decline within
+  ``DECLINE_MEMORY_DAYS`` of the shortlist's date comes after every other candidate on that
+  building's shortlist (and on its own shortlist of buildings), flagged "已婉拒 (YYYY-MM-DD)";
 - space must fit: the one rule is ``registry.space_fits`` (re-exported here), which the feature
   ``pair__space_need_fits`` uses too: the area taken, ``max(need, min_unit)``, must not exceed
   the building's vacant area, and a firm takes a whole minimum unit only when that unit is at most
@@ -29,12 +32,15 @@ from tenantmatch.registry import (
 
 __all__ = [
     "ALWAYS_EXCLUDED_FLAGS",
+    "DECLINE_MEMORY_DAYS",
     "LOW_CREDIT_SCORE",
     "MIN_UNIT_OVERSIZE_FACTOR",
     "RISK_FLAGS",
+    "declined_text",
     "eligible_by_risk",
     "flags_bits",
     "list_bitmask",
+    "recent_declines",
     "risk_warnings",
     "space_fits",
 ]
@@ -42,6 +48,8 @@ __all__ = [
 RISK_FLAGS: tuple[str, ...] = tuple(f.value for f in RiskFlag)
 ALWAYS_EXCLUDED_FLAGS: frozenset[str] = frozenset({RiskFlag.DEREGISTERED.value})
 LOW_CREDIT_SCORE = 60.0  # credit_score strictly below this earns a warning
+DECLINE_MEMORY_DAYS = 365  # a decline this recent (days before the shortlist's date) demotes
+DECLINED_RANK = -1.0  # the stage rank of ``declined`` in the features (``STAGE_RANK``)
 
 
 def list_bitmask(cells: pd.Series, *, codes: tuple[str, ...]) -> np.ndarray:
@@ -85,3 +93,16 @@ def risk_warnings(risk_flags: str | None, *, credit_score: float | None) -> list
     ):
         warnings.append(f"信用评分 {credit_score:.0f} 分，低于 {LOW_CREDIT_SCORE:.0f} 分")
     return warnings
+
+
+def recent_declines(last_stage: np.ndarray, days_since: np.ndarray) -> np.ndarray:
+    """Boolean mask (n,) of pairs whose latest attraction event (stage rank ``last_stage``,
+    NaN = none; ``days_since`` days before the shortlist's date) is a decline within
+    ``DECLINE_MEMORY_DAYS``."""
+    with np.errstate(invalid="ignore"):
+        return (last_stage == DECLINED_RANK) & (days_since <= DECLINE_MEMORY_DAYS)
+
+
+def declined_text(day: str) -> str:
+    """The flag of a recent decline, ``day`` an ISO date: "已婉拒 (2024-03-01)"."""
+    return f"已婉拒 ({day})"

@@ -27,7 +27,7 @@ from tenantmatch.features import FeatureContext, Vocabulary, build_matrix_at
 from tenantmatch.matching.candidates import CandidatePool, Pairs, PoolRules
 from tenantmatch.matching.precomputed import BuildingCandidates
 from tenantmatch.matching.reasons import top_reasons
-from tenantmatch.matching.rules import risk_warnings
+from tenantmatch.matching.rules import recent_declines, risk_warnings
 from tenantmatch.models import (
     CompiledModel,
     LoadedModel,
@@ -177,7 +177,8 @@ def _shortlists(
 def _result(
     state: ScoringState, key: str, query_id: str, items: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    return {"query": {key: query_id}, "model_version": state.model.version, "items": items}
+    return {"query": {key: query_id}, "model_version": state.model.version,
+            "as_of": state.snapshot.as_of.date().isoformat(), "items": items}  # fmt: skip
 
 
 def _query_chunks(positions: np.ndarray, *, per_query: int) -> Iterator[tuple[int, np.ndarray]]:
@@ -384,8 +385,11 @@ def _concat(parts: list[_Kept]) -> _Kept:
     return _Kept(pairs, np.concatenate([p.score for p in parts]), X)
 
 
-def _reasons(state: ScoringState, kept: _Kept, *, threads: int) -> list[list[dict[str, object]]]:
-    """Top reasons of every kept pair; [] each when the model gives no contributions."""
+def _reasons(
+    state: ScoringState, kept: _Kept, *, declined: list[str | None], threads: int
+) -> list[list[dict[str, object]]]:
+    """Top reasons of every kept pair, relative to the others of its query; [] each when the
+    model gives no contributions."""
     pairs = kept.pairs
     explain = getattr(state.model.scorer, "contributions", None)
     if state.explainer is not None:
@@ -394,7 +398,26 @@ def _reasons(state: ScoringState, kept: _Kept, *, threads: int) -> list[list[dic
         return [[] for _ in range(len(pairs))]
     X = kept.X if kept.X is not None else _features(state, pairs, threads=threads)
     aligned = in_order(X, state.model.manifest["feature_names"])
-    return top_reasons(explain(aligned), aligned, vocab=state.vocab)
+    return top_reasons(explain(aligned), aligned, vocab=state.vocab, groups=pairs.query,
+                       declined_on=declined)  # fmt: skip
+
+
+def declined_on(state: ScoringState, pairs: Pairs) -> list[str | None]:
+    """Per pair, the ISO date of its decline when its latest attraction event is a decline
+    within ``DECLINE_MEMORY_DAYS`` of the snapshot's date (``matching.rules``), else None."""
+    if len(pairs) == 0:
+        return []
+    ctx = state.ctx  # sparse (enterprise, building): stage rank + 2 and days + 1, 0 = none
+    rank = np.asarray(ctx.last_event_stage[pairs.enterprise, pairs.building], dtype=np.float64)
+    days = np.asarray(ctx.last_event_days[pairs.enterprise, pairs.building], dtype=np.float64)
+    rank, days = rank.reshape(-1), days.reshape(-1)
+    mask = recent_declines(np.where(rank == 0, np.nan, rank - 2.0),
+                           np.where(days == 0, np.nan, days - 1.0))  # fmt: skip
+    as_of = state.snapshot.as_of
+    return [
+        (as_of - pd.Timedelta(days=int(d))).date().isoformat() if m else None
+        for m, d in zip(mask.tolist(), np.nan_to_num(days - 1.0).tolist(), strict=True)
+    ]
 
 
 def _items(
@@ -406,9 +429,11 @@ def _items(
     building_query: bool,
     threads: int,
 ) -> list[list[dict[str, Any]]]:
-    """Shortlist items per query: rank, candidate id and name, score, reasons (and warnings)."""
+    """Shortlist items per query: rank, candidate id and name, score, reasons (and warnings);
+    recently declined pairs after the others of their query, flagged with ``declined_on``."""
     pool, pairs = state.pool, kept.pairs
-    reasons = _reasons(state, kept, threads=threads)
+    declined = declined_on(state, pairs)
+    reasons = _reasons(state, kept, declined=declined, threads=threads)
     side = pool.enterprises if building_query else pool.buildings
     other = pairs.enterprise if building_query else pairs.building
     key = "enterprise_id" if building_query else "building_id"
@@ -416,7 +441,9 @@ def _items(
     ids, names = side.ids[other].tolist(), side.names[other].tolist()
     queries, scores = pairs.query.tolist(), kept.score.tolist()
     out: list[list[dict[str, Any]]] = [[] for _ in range(n_queries)]
-    for i in range(len(pairs)):
+    # rows come grouped by query in rank order: a stable sort moves the declines to the end
+    demoted = np.array([d is not None for d in declined], dtype=bool)
+    for i in np.lexsort((np.arange(len(pairs)), demoted, pairs.query)).tolist():
         q = queries[i]
         item = {
             "rank": len(out[q]) + 1,
@@ -425,6 +452,8 @@ def _items(
             "score": round(scores[i], SCORE_DECIMALS),
             "reasons": reasons[i],
         }
+        if declined[i] is not None:
+            item["declined_on"] = declined[i]
         if rules.include_risky:
             e = int(pairs.enterprise[i])
             flags, credit = pool.risk_flags[e], pool.credit_score[e]

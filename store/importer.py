@@ -47,6 +47,7 @@ class TableReport:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    duplicates_merged: int = 0  # rows identical in every column to another: imported once
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ def _collect(result: ValidationResult, raw: RawTable, checked: TableResult) -> N
     result.errors.extend(sorted(raw.errors + checked.errors, key=lambda e: e.row))
     result.rows_read[raw.name] = checked.rows_read + ragged
     result.rejected[raw.name] = len(checked.rejected_rows) + ragged
+    result.merged[raw.name] = checked.merged
 
 
 def _note_ids(
@@ -173,6 +175,7 @@ def _report(result: ValidationResult, counts: Mapping[str, object]) -> ImportRep
             updated=int(getattr(counts.get(name), "updated", 0)),
             unchanged=int(getattr(counts.get(name), "unchanged", 0)),
             rejected=result.rejected[name],
+            duplicates_merged=result.merged.get(name, 0),
         )
         for name in result.files
     }
@@ -212,7 +215,12 @@ def _write_report(
 
 def _unimported(result: ValidationResult) -> dict[str, dict[str, object]]:
     return {
-        name: {"file": file, "rows_read": result.rows_read[name], "rejected": result.rejected[name]}
+        name: {
+            "file": file,
+            "rows_read": result.rows_read[name],
+            "rejected": result.rejected[name],
+            "duplicates_merged": result.merged.get(name, 0),
+        }
         for name, file in result.files.items()
     }
 
@@ -220,7 +228,8 @@ def _unimported(result: ValidationResult) -> dict[str, dict[str, object]]:
 def _log(report: ImportReport) -> None:
     for name, t in report.tables.items():
         logger.info(
-            "import %s (%s): %d read, %d inserted, %d updated, %d unchanged, %d rejected",
+            "import %s (%s): %d read, %d inserted, %d updated, %d unchanged, %d rejected, "
+            "%d exact duplicates merged",
             name,
             t.file,
             t.rows_read,
@@ -228,6 +237,7 @@ def _log(report: ImportReport) -> None:
             t.updated,
             t.unchanged,
             t.rejected,
+            t.duplicates_merged,
         )
     if report.rejects_path is not None:
         logger.info("rejects: %s; summary: %s", report.rejects_path, report.summary_path)

@@ -219,14 +219,15 @@ def bulk_upload(
     if table not in TABLES_BY_NAME:
         raise InputError(f"table {table!r} is unknown; allowed: {', '.join(TABLES_BY_NAME)}")
     raw = _read_upload(filename, content, table=table)
-    frame, errors = _check_upload(repo, raw)
+    frame, errors, merged = _check_upload(repo, raw)
     if errors and not skip_invalid:
         raise ValidationFailed(errors)
     with repo.transaction(f"upload of {table}") as tx:
         counts = tx.upsert({table: frame})[table] if len(frame) else None
         tx.append_audit(audit_entries(audit, table))
     rows_read = len(raw.frame) + len({e.row for e in raw.errors if e.row > 1})
-    report = _upload_report(table, raw.file, rows_read, counts, errors, kept=len(frame))
+    report = _upload_report(table, raw.file, rows_read, counts, errors, kept=len(frame),
+                            merged=merged)  # fmt: skip
     logger.info("bulk upload %s (%s): %s", table, raw.file, report.tables[table])
     out = report.to_dict()
     out["errors"] = [_error_dict(e) for e in errors[:MAX_REPORTED_ERRORS]]
@@ -246,14 +247,15 @@ def _read_upload(filename: str, content: bytes, *, table: str) -> RawTable:
         return read_table_file(path, name=table)
 
 
-def _check_upload(repo: Repository, raw: RawTable) -> tuple[pd.DataFrame, list[RowError]]:
-    """Canonical valid rows (RangeIndex) and every rejected cell; ids may refer to the database."""
+def _check_upload(repo: Repository, raw: RawTable) -> tuple[pd.DataFrame, list[RowError], int]:
+    """Canonical valid rows (RangeIndex), every rejected cell, and how many exact duplicate
+    rows were merged; ids may refer to the database."""
     if any(e.row == 1 for e in raw.errors):  # no usable header: nothing to validate
-        return empty_frame(raw.name), list(raw.errors)
+        return empty_frame(raw.name), list(raw.errors), 0
     known = {t: repo.ids(t) for t in ID_COLUMNS}
     checked = validate_table(raw.name, raw.frame, file=raw.file, rows=raw.rows, known_ids=known)
     errors = sorted(raw.errors + checked.errors, key=lambda e: e.row)
-    return checked.frame.reset_index(drop=True), errors
+    return checked.frame.reset_index(drop=True), errors, checked.merged
 
 
 def _upload_report(
@@ -264,6 +266,7 @@ def _upload_report(
     errors: list[RowError],
     *,
     kept: int,
+    merged: int = 0,
 ) -> ImportReport:
     counted = TableReport(
         file=file,
@@ -271,7 +274,8 @@ def _upload_report(
         inserted=getattr(counts, "inserted", 0),
         updated=getattr(counts, "updated", 0),
         unchanged=getattr(counts, "unchanged", 0),
-        rejected=rows_read - kept,
+        rejected=rows_read - kept - merged,
+        duplicates_merged=merged,
     )
     return ImportReport({table: counted}, list(errors))
 

@@ -58,6 +58,7 @@ class TableResult:
     errors: list[RowError]
     rows_read: int
     rejected_rows: np.ndarray
+    merged: int = 0  # rows identical in every column to an earlier valid row: kept once
 
 
 @dataclass
@@ -69,6 +70,7 @@ class ValidationResult:
     files: dict[str, str] = field(default_factory=dict)
     rows_read: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
+    merged: dict[str, int] = field(default_factory=dict)
 
 
 class _Errors:
@@ -127,20 +129,24 @@ def validate_table(
     raw = _as_text(raw)
     rows = np.arange(2, len(raw) + 2, dtype=np.int64) if rows is None else np.asarray(rows)
     errors = _Errors(file, rows)
+    merged = np.zeros(len(raw), dtype=bool)
     if _check_header(table, raw, errors):
         canon, bad = empty_frame(table, index=raw.index), np.arange(len(raw))
     else:
         canon = _parse_columns(table, raw, errors, divisions)
         _check_cross(table, raw, canon, errors)
-        _check_unique(table, raw, canon, errors)
+        merged = _check_unique(table, raw, canon, errors)
         if known_ids is not None:
             _check_references(table, raw, errors, known=known_ids, rejected=rejected_ids or {})
         bad = errors.bad_positions()
-    good = np.ones(len(raw), dtype=bool)
-    good[bad] = False
+    rejected = np.zeros(len(raw), dtype=bool)
+    rejected[bad] = True
+    merged &= ~rejected
+    good = ~rejected & ~merged
     frame = canon.loc[good].set_axis(pd.Index(rows[good], name="row"))
     order = {c: i for i, c in enumerate(table.column_names)}
-    return TableResult(table.name, file, frame, errors.to_list(order), len(raw), rows[~good])
+    return TableResult(table.name, file, frame, errors.to_list(order), len(raw), rows[rejected],
+                       merged=int(merged.sum()))  # fmt: skip
 
 
 def _check_references(
@@ -384,8 +390,13 @@ def _check_cross(table: Table, raw: pd.DataFrame, canon: pd.DataFrame, errors: _
         errors.add(broken, column, raw[column], reason)
 
 
-def _check_unique(table: Table, raw: pd.DataFrame, canon: pd.DataFrame, errors: _Errors) -> None:
-    """Unique id columns, then the natural key of tables without one: later duplicates are bad."""
+def _check_unique(
+    table: Table, raw: pd.DataFrame, canon: pd.DataFrame, errors: _Errors
+) -> np.ndarray:
+    """Unique id columns, then the natural key of tables without one: later duplicates are bad,
+    except that a row identical in every (canonical) column to an earlier valid row is merged
+    into it (real registries repeat themselves). Returns the mask of merged rows (the caller
+    drops those it rejects for other reasons)."""
     rows = pd.Series(errors.rows, index=raw.index)
     for col in table.columns:
         if col.unique and col.name in raw.columns:
@@ -393,11 +404,24 @@ def _check_unique(table: Table, raw: pd.DataFrame, canon: pd.DataFrame, errors: 
             dup = (text != "") & text.duplicated(keep="first")
             first = rows.groupby(text.to_numpy()).transform("min").astype(str)
             errors.add(dup, col.name, text, f"duplicate {col.name}: first seen on row " + first)
+    merged = np.zeros(len(raw), dtype=bool)
     if any(c.unique for c in table.columns) or not table.key:
-        return
+        return merged
     key = canon[list(table.key)]
-    complete = key.notna().all(axis=1)
-    dup = complete & key.duplicated(keep="first")
+    complete = key.notna().all(axis=1).to_numpy()
+    # the first row with the same content (itself for a first occurrence); a copy of a bad row
+    # is as bad as the row (the caller rejects it), but it is no key conflict
+    copy_of = np.arange(len(raw))
+    group = canon[complete].groupby(list(canon.columns), dropna=False, sort=False).ngroup()
+    first_pos = pd.Series(np.flatnonzero(complete)).groupby(group.to_numpy()).transform("min")
+    copy_of[complete] = first_pos.to_numpy()
+    merged = complete & (copy_of != np.arange(len(raw)))
+    distinct = complete & ~merged
+    conflict = np.zeros(len(raw), dtype=bool)
+    conflict[distinct] = key[distinct].duplicated(keep="first").to_numpy()
+    conflict |= merged & conflict[copy_of]  # a copy of a conflicting row conflicts too
     first = rows.groupby([key[k] for k in table.key], dropna=False).transform("min").astype(str)
     shown = ", ".join(table.key)
-    errors.add(dup, table.key[0], raw[table.key[0]], f"duplicate row: same {shown} as row " + first)
+    reason = f"duplicate row: same {shown} as row " + first + " but other values"
+    errors.add(conflict, table.key[0], raw[table.key[0]], reason)
+    return merged & ~conflict

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from tenantmatch import __version__, output
 from tenantmatch.api import Settings
 from tenantmatch.api.answers import remove_shared_answers
-from tenantmatch.matching import Engine, PoolRules
+from tenantmatch.matching import STALE_AFTER_DAYS, Engine, PoolRules
 from tenantmatch.registry import InputError, TenantmatchError, reference_location
 from tenantmatch.store import (
     HOME_ENV,
@@ -264,6 +264,16 @@ def shortlist(
     include_risky: Annotated[
         bool, typer.Option("--include-risky", help="Keep risk-flagged enterprises, with warnings.")
     ] = False,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(
+            "--as-of",
+            formats=["%Y-%m-%d"],
+            help="Rank the registry as it stood on YYYY-MM-DD: tenancies and events after it "
+            "are ignored, tenure and lease features computed at it (default: today). Warns on "
+            f"stderr when the newest tenancy or event is over {STALE_AFTER_DAYS} days older.",
+        ),
+    ] = None,
     db: DbOpt = None,
     models: ModelsOpt = None,
 ) -> None:
@@ -273,8 +283,12 @@ def shortlist(
             "give --building ID (one or more) or --enterprise ID (one or more), not both"
         )
     settings = _settings(db, models)
-    engine = Engine(Repository(settings.db), settings.models, as_of=date.today(),
+    day = as_of.date() if as_of is not None else date.today()
+    engine = Engine(Repository(settings.db), settings.models, as_of=day,
                     threads=settings.threads_per_query)  # fmt: skip
+    warning = engine.freshness().warning()
+    if warning is not None:
+        output.warn(warning)
     rules = PoolRules(include_risky=include_risky)
     if building:
         results = engine.shortlist_for_buildings(building, k=k, rules=rules)

@@ -22,7 +22,8 @@ def shortlist_table(results: Sequence[Mapping[str, Any]]) -> str:
     blocks = []
     for result in results:
         query = ", ".join(f"{k}={v}" for k, v in result["query"].items())
-        lines = [f"# {query}  (model {result['model_version']})"]
+        dated = f", as of {result['as_of']}" if result.get("as_of") else ""
+        lines = [f"# {query}  (model {result['model_version']}{dated})"]
         if not result["items"]:
             lines.append("  (no candidates)")
         for item in result["items"]:
@@ -44,3 +45,8 @@ def frame_table(frame: pd.DataFrame, *, floatfmt: str = "{:.4f}") -> str:
 def info(message: str) -> None:
     """Human-oriented progress and results go to stderr so stdout stays machine-readable."""
     sys.stderr.write(message + "\n")
+
+
+def warn(message: str) -> None:
+    """A warning for the person at the terminal, on stderr (stdout stays machine-readable)."""
+    sys.stderr.write(f"warning: {message}\n")

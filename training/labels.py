@@ -1,8 +1,10 @@
 """Relevance labels for a time window and per-query negative sampling.
 
-Grades: a tenancy starting in the window is 4; otherwise the best event stage of the pair in
-the window (signed 3, negotiating 2, visited 1, contacted 1). A pair whose only stage in the
-window is ``declined`` is an explicit negative (grade 0) kept as a hard negative.
+Grades: a tenancy starting in the window is 4; otherwise the pair's latest event stage in the
+window, as staff read a courtship (signed 3, negotiating 2, visited 1, contacted 1, declined 0):
+contacted -> visited -> declined ended in a "no", so it is an explicit negative (grade 0, kept as
+a hard negative), not grade 1. On one day the furthest stage counts as the latest, as in the
+features (``pair__last_event_stage``).
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ def _in_window(dates: pd.Series, window: Window) -> pd.Series:
 
 def window_labels(tables: dict[str, pd.DataFrame], *, window: Window) -> pd.DataFrame:
     """One row per labelled (building, enterprise) pair of ``window``: columns building_id,
-    enterprise_id, grade (int, 0-4) and explicit_negative (True for declined-only pairs)."""
+    enterprise_id, grade (int, 0-4) and explicit_negative (True where the pair's latest stage in
+    the window is a decline and it did not move in)."""
     parts = []
     tenancies = tables.get("tenancies")
     if tenancies is not None and len(tenancies):
@@ -68,8 +71,7 @@ def window_labels(tables: dict[str, pd.DataFrame], *, window: Window) -> pd.Data
         parts.append(moved.assign(grade=TENANCY_GRADE))
     events = tables.get("events")
     if events is not None and len(events):
-        seen = events.loc[_in_window(events["date"], window)]
-        parts.append(seen[PAIR].assign(grade=seen["stage"].map(STAGE_GRADE).to_numpy()))
+        parts.append(latest_stage_grades(events.loc[_in_window(events["date"], window)]))
     if not parts:
         return _empty_labels()
     rows = pd.concat(parts, ignore_index=True).dropna(subset=["grade"])
@@ -79,6 +81,18 @@ def window_labels(tables: dict[str, pd.DataFrame], *, window: Window) -> pd.Data
     labels["grade"] = labels["grade"].astype("int64")
     labels["explicit_negative"] = labels["grade"].eq(0)
     return labels
+
+
+def latest_stage_grades(events: pd.DataFrame) -> pd.DataFrame:
+    """Per (building, enterprise) pair of ``events``, the grade of its latest stage (on one day
+    the furthest stage, i.e. the highest grade, counts as the latest); columns building_id,
+    enterprise_id, grade (float). Events of unknown stage are ignored."""
+    graded = events[[*PAIR, "date"]].assign(
+        date=pd.to_datetime(events["date"]), grade=events["stage"].map(STAGE_GRADE).to_numpy()
+    )
+    graded = graded.dropna(subset=["grade", "date"])
+    latest = graded.sort_values(["date", "grade"], kind="stable").drop_duplicates(PAIR, keep="last")
+    return latest[[*PAIR, "grade"]]
 
 
 def _empty_labels() -> pd.DataFrame:

@@ -56,6 +56,9 @@ class TemporalSplit:
     def describe(self) -> dict[str, object]:
         """JSON-friendly summary for manifests and reports."""
         return {
+            "dated_by": "the data: the cut is its newest tenancy or event date minus the "
+            "evaluation window, never today's date",
+            "data_end": str(self.evaluation.end.date()),
             "cut": str(self.cut.date()),
             "train": [str(w) for w in self.train],
             "valid": str(self.valid),

@@ -39,7 +39,7 @@ def building_chain_leads(
 ) -> dict[str, Any]:  # fmt: skip
     """Upstream, downstream and invested partners of the building's tenants who are not tenants
     yet, each with the tenant that links them, ranked by the model's fit."""
-    result = chain_leads(engine, building_id, k=query.k, rules=query.rules())
+    result = chain_leads(engine, building_id, k=query.k, rules=query.rules(), as_of=query.as_of)
     audit.add(principal, action="chain_leads", target=building_id,
               detail=query.model_dump(mode="json", exclude_defaults=True))  # fmt: skip
     return result

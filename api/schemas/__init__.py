@@ -1,6 +1,7 @@
 """Request and response schemas: the JSON shapes of docs/interface.md, with bounds."""
 
 from tenantmatch.api.schemas.admin import (
+    FreshnessOut,
     HealthOut,
     ImportOut,
     JobOut,
@@ -77,6 +78,7 @@ __all__ = [
     "EventIn",
     "EventOut",
     "FillPlanOut",
+    "FreshnessOut",
     "HealthOut",
     "ImportOut",
     "JobOut",

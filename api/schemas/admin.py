@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,6 +46,9 @@ class ImportTableOut(BaseModel):
     updated: int
     unchanged: int
     rejected: int
+    duplicates_merged: int = Field(
+        0, description="Rows identical in every column to another row: imported once."
+    )
 
 
 class RowErrorOut(BaseModel):
@@ -93,10 +96,25 @@ class HealthOut(BaseModel):
     status: str
 
 
+class FreshnessOut(BaseModel):
+    as_of: date = Field(description="The day shortlists are ranked as of (today).")
+    newest_record: date | None = Field(
+        description="The newest tenancy start or end, or attraction event, on or before as_of."
+    )
+    days_behind: int | None = Field(description="Days from newest_record to as_of.")
+    stale: bool = Field(description="True when days_behind exceeds stale_after_days.")
+    stale_after_days: int
+    warning_zh: str | None = Field(None, description="The page's banner text when stale.")
+
+
 class ReadyOut(BaseModel):
     status: str
     model_version: str
     counts: dict[str, int]
+    registry: FreshnessOut = Field(
+        description="How current the registry is: a stale one (no tenancy or event in the last "
+        "stale_after_days days) still answers 200, but ranks badly."
+    )
 
 
 class LabelsOut(BaseModel):

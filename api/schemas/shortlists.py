@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -42,6 +43,11 @@ class ShortlistQuery(BaseModel):
         False, description="Keep risk-flagged enterprises with their warnings (operators, admins)."
     )
     exclude: list[EntityId] = Field([], max_length=500, description="Ids never to return.")
+    as_of: date | None = Field(
+        None,
+        description="Rank the registry as it stood that day, YYYY-MM-DD (admins only; default: "
+        "today). Tenancies and events after it are ignored; not cached.",
+    )
 
     def rules(self) -> PoolRules:
         """The matching layer's filter object for this query."""
@@ -71,11 +77,17 @@ class ShortlistItemOut(BaseModel):
     risk_warnings: list[str] | None = Field(
         None, description="风险预警: present only when include_risky was asked."
     )
+    declined_on: date | None = Field(
+        None,
+        description="已婉拒: the day this enterprise declined this building, when that was its "
+        "latest attraction event and within 12 months of as_of; such items come last.",
+    )
 
 
 class ShortlistOut(BaseModel):
     query: dict[str, str]
     model_version: str
+    as_of: date | None = Field(None, description="The day the registry was ranked as of.")
     items: list[ShortlistItemOut]
 
 
@@ -97,6 +109,9 @@ class ChainLeadOut(ChainLinkOut):
     reasons: list[ReasonOut] = []
     links: list[ChainLinkOut] = []
     risk_warnings: list[str] | None = None
+    declined_on: date | None = Field(
+        None, description="已婉拒: as on shortlists; such leads come last."
+    )
 
 
 class ChainLeadsOut(BaseModel):

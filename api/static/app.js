@@ -134,8 +134,25 @@ function query() {
 }
 
 function reasonsCell(item) {
-  return el("td", {}, (item.reasons || []).map((r) => el("span", { class: "reason" }, r.text)),
+  // a decline is a reason's text too (已婉拒 (日期)): shown once, as the flag
+  const reasons = (item.reasons || []).filter((r) => !(item.declined_on && r.text.startsWith("已婉拒")));
+  return el("td", {}, item.declined_on ? el("span", { class: "declined" }, `已婉拒 (${item.declined_on})`) : null,
+    reasons.map((r) => el("span", { class: "reason" }, r.text)),
     (item.risk_warnings || []).map((w) => el("span", { class: "warn" }, w)));
+}
+
+function itemRow(cells, item) { return item.declined_on ? { cells, cls: "declined-row" } : cells; }
+
+// A registry without a tenancy or event in the last 90 days ranks badly: say so on every view.
+async function loadFreshness() {
+  try {
+    const ready = await fetch("/readyz").then((r) => (r.ok ? r.json() : null));
+    const registry = ready && ready.registry;
+    $("stale-banner").hidden = !(registry && registry.stale);
+    $("stale-banner").textContent = registry && registry.stale
+      ? (registry.warning_zh || `台账数据已过期：最新记录为 ${registry.newest_record}，已超过 ${registry.stale_after_days} 天。`)
+      : "";
+  } catch (err) { $("stale-banner").hidden = true; }
 }
 
 function modelNote(result) { $("model").textContent = `模型版本 ${result.model_version}`; }
@@ -148,7 +165,7 @@ async function loadPanel() {
       const r = await api(`/v1/buildings/${id}/shortlist?${query()}`);
       modelNote(r);
       $("panel-shortlist").replaceChildren(table(["排名", "企业", "匹配分", "推荐理由 / 风险预警"], r.items.map((it) =>
-        [it.rank, `${it.name || ""}（${it.enterprise_id}）`, fmt(it.score, 3), reasonsCell(it)])));
+        itemRow([it.rank, `${it.name || ""}（${it.enterprise_id}）`, fmt(it.score, 3), reasonsCell(it)], it))));
     } else if (state.panel === "chain") {
       const r = await api(`/v1/buildings/${id}/chain-leads?${query()}`);
       modelNote(r);
@@ -194,7 +211,7 @@ async function loadFit() {
     const r = await api(`/v1/enterprises/${encodeURIComponent(state.selected.enterprise_id)}/shortlist?k=10`);
     modelNote(r);
     $("panel-fit").replaceChildren(table(["排名", "楼宇", "匹配分", "推荐理由"], r.items.map((it) =>
-      [it.rank, `${it.name || ""}（${it.building_id}）`, fmt(it.score, 3), reasonsCell(it)])));
+      itemRow([it.rank, `${it.name || ""}（${it.building_id}）`, fmt(it.score, 3), reasonsCell(it)], it))));
   } catch (err) { showError(err.message); }
 }
 
@@ -215,5 +232,7 @@ function table(headers, rows) {
     state.labels = labels.labels || {};
     state.industries = labels.industries || {};
   } catch (err) { showError("无法加载中文标签：" + err.message); }
+  loadFreshness();
+  setInterval(loadFreshness, 10 * 60 * 1000);  // the date moves on in a page left open
   keyChanged();
 })();

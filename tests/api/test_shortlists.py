@@ -42,7 +42,7 @@ def test_building_shortlist_is_ranked_with_reasons(service: Service) -> None:
 
 def test_shortlist_same_object_as_cli_jsonl(service: Service) -> None:
     body = service.get(f"/v1/buildings/{service.own_building}/shortlist", params={"k": 2}).json()
-    assert set(body) == {"query", "model_version", "items"}
+    assert set(body) == {"query", "model_version", "as_of", "items"}
     assert body["query"] == {"building_id": service.own_building}
     assert set(body["items"][0]) >= {"rank", "enterprise_id", "score", "reasons"}
 

@@ -180,3 +180,17 @@ def test_no_tenants_unknown_building_and_bad_k(engine: Engine) -> None:
         chain_leads(engine, "NOPE")
     with pytest.raises(InputError, match="k=0"):
         chain_leads(engine, "B1", k=0)
+
+
+def test_a_lead_that_declined_recently_comes_last_flagged(engine: Engine) -> None:
+    before = chain_leads(engine, "B1", k=20)["items"]
+    top = before[0]["enterprise_id"]
+    day = (pd.Timestamp(AS_OF) - pd.Timedelta(days=40)).date()
+    engine.repo.upsert({"events": pd.DataFrame({"enterprise_id": [top], "building_id": ["B1"],
+                                                "date": [pd.Timestamp(day)],
+                                                "stage": ["declined"]})})  # fmt: skip
+    after = chain_leads(engine, "B1", k=20)["items"]
+    assert after[-1]["enterprise_id"] == top and after[-1]["declined_on"] == day.isoformat()
+    assert after[-1]["reasons"][0]["text"] == f"已婉拒 ({day.isoformat()})"
+    assert [i["rank"] for i in after] == list(range(1, len(after) + 1))
+    assert all("declined_on" not in i for i in after[:-1])

@@ -240,11 +240,44 @@ def test_duplicate_id_rejects_every_later_row(tmp_path: Path) -> None:
     assert "first seen on row 2" in result.errors[0].reason
 
 
-def test_duplicate_natural_key_is_rejected(tmp_path: Path) -> None:
+def test_same_natural_key_with_other_values_is_rejected(tmp_path: Path) -> None:
     data = tiny_dataset()
-    data["events"].append(dict(data["events"][0]))
+    other = dict(data["tenancies"][0], area_m2=(data["tenancies"][0]["area_m2"] or 1.0) + 10.0)
+    data["tenancies"] += [other, dict(other)]  # a conflicting row and an exact copy of it
     result = validate_dataset(write_contract_folder(tmp_path / "f", data))
-    assert _cells(result.errors) == [("events.csv", 4, "enterprise_id")]
+    assert _cells(result.errors) == [
+        ("tenancies.csv", 4, "enterprise_id"),
+        ("tenancies.csv", 5, "enterprise_id"),
+    ]
+    assert "same enterprise_id, building_id, start_date as row 2" in result.errors[0].reason
+    assert result.merged["tenancies"] == 0 and result.rejected["tenancies"] == 2
+
+
+def test_exact_duplicate_rows_import_once_and_are_counted(tmp_path: Path) -> None:
+    data = tiny_dataset()
+    for table in ("links", "tenancies", "events"):
+        data[table] += [dict(data[table][0]), dict(data[table][-1]), dict(data[table][0])]
+    repo = _repo(tmp_path)
+    report = import_dataset(write_contract_folder(tmp_path / "f", data), repo)
+    assert report.errors == []
+    stored = _contents(repo)
+    for table in ("links", "tenancies", "events"):
+        expected = len(tiny_dataset()[table])
+        counted = report.tables[table]
+        assert (counted.rows_read, counted.inserted) == (expected + 3, expected)
+        assert (counted.rejected, counted.duplicates_merged) == (0, 3)
+        assert len(stored[table]) == expected
+    assert report.tables["enterprises"].duplicates_merged == 0
+    assert report.to_dict()["tables"]["events"]["duplicates_merged"] == 3  # type: ignore[index]
+
+
+def test_an_exact_duplicate_of_a_rejected_row_is_rejected_too(tmp_path: Path) -> None:
+    data = tiny_dataset()
+    bad = dict(data["events"][0], stage="moved")
+    data["events"] += [bad, dict(bad)]
+    result = validate_dataset(write_contract_folder(tmp_path / "f", data))
+    assert _cells(result.errors) == [("events.csv", 4, "stage"), ("events.csv", 5, "stage")]
+    assert result.merged["events"] == 0
 
 
 def test_missing_required_column_rejects_the_table(tmp_path: Path) -> None:

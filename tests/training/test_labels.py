@@ -75,7 +75,34 @@ def test_grades_take_the_best_outcome_per_pair() -> None:
     assert grades[("B1", "E1")] == 4  # moved in, beats the earlier "signed" event
     assert grades[("B1", "E4")] == 2  # contacted then negotiating
     assert grades[("B2", "E6")] == 1  # visited
-    assert grades[("B1", "E7")] == 1  # visited, later declined: the best stage counts
+    assert grades[("B1", "E7")] == 0  # visited, later declined: the latest stage counts
+
+
+def test_the_latest_stage_of_a_pair_wins() -> None:
+    events = pd.DataFrame(
+        {
+            "enterprise_id": ["A", "A", "A", "R", "R", "S", "S", "M", "M"],
+            "building_id": ["B1"] * 9,
+            "date": [D("2024-02-01"), D("2024-03-01"), D("2024-04-01"),  # A
+                     D("2024-02-01"), D("2024-05-01"),  # R: declined, then courted again
+                     D("2024-03-01"), D("2024-03-01"),  # S: one day
+                     D("2024-02-01"), D("2024-03-01")],  # M: declined, then moved in
+            "stage": ["contacted", "visited", "declined", "declined", "negotiating",
+                      "declined", "visited", "declined", "declined"],
+        }
+    )  # fmt: skip
+    tenancies = pd.DataFrame(
+        {"enterprise_id": ["M"], "building_id": ["B1"], "start_date": [D("2024-06-01")],
+         "end_date": [pd.NaT]}
+    )  # fmt: skip
+    labels = window_labels({"events": events, "tenancies": tenancies}, window=WINDOW)
+    got = labels.set_index("enterprise_id")[["grade", "explicit_negative"]]
+    assert got.to_dict("index") == {
+        "A": {"grade": 0, "explicit_negative": True},  # contacted -> visited -> declined
+        "M": {"grade": 4, "explicit_negative": False},  # the move-in is the outcome
+        "R": {"grade": 2, "explicit_negative": False},  # re-engaged after the decline
+        "S": {"grade": 1, "explicit_negative": False},  # same day: the furthest stage is latest
+    }
 
 
 def test_declined_only_pair_is_an_explicit_negative() -> None:
@@ -118,7 +145,7 @@ def test_sampling_keeps_labelled_pairs_and_caps_negatives() -> None:
         labels, _pool(), direction=BUILDING_TO_ENTERPRISE, n_hard=5, n_random=7, seed=3
     )
     labelled = rows.loc[rows["enterprise_id"].isin(["E1", "E4", "E7"])]
-    assert sorted(labelled["grade"]) == [1, 2, 4]
+    assert sorted(labelled["grade"]) == [0, 2, 4]  # E7 declined last: a kept hard negative
     negatives = rows.loc[rows["enterprise_id"].str.startswith("X")]
     assert len(negatives) == 12 and (negatives["grade"] == 0).all()
     hard = set(_pool().loc[_pool()["hard"], "enterprise_id"])
