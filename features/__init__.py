@@ -31,10 +31,15 @@ from features.reference import (
 )
 from features.registry import Registry, Snapshot, vacancy_as_of
 from features.spec import (
+    FEATURE_SETS,
     FEATURES,
+    PLAIN_SET,
+    RANKER_SET,
+    REGISTERED,
     Feature,
     categorical_features,
     feature_names,
+    feature_set,
     feature_spec_fingerprint,
 )
 from features.vocab import Vocabulary
@@ -42,8 +47,12 @@ from features.vocab import Vocabulary
 __all__ = [
     "DATA_DIR",
     "FEATURES",
+    "FEATURE_SETS",
     "HAZARD_FEATURE",
     "MIN_UNIT_OVERSIZE_FACTOR",
+    "PLAIN_SET",
+    "RANKER_SET",
+    "REGISTERED",
     "Feature",
     "FeatureContext",
     "FeatureError",
@@ -62,6 +71,7 @@ __all__ = [
     "divisions_of",
     "enterprise_features",
     "feature_names",
+    "feature_set",
     "feature_spec_fingerprint",
     "fill_move_hazard",
     "for_row_chunks",

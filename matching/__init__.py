@@ -32,6 +32,7 @@ from matching.errors import (
     TenantmatchError,
     ValidationFailed,
 )
+from matching.first_stage import FIRST_STAGE_KEY, plan_first_stage, served_building_m
 from matching.importer import ImportReport, TableReport, import_dataset, validate_dataset
 from matching.listing import (
     BuildingFilter,
@@ -74,6 +75,7 @@ from matching.updates import (
 from matching.validation import ValidationResult, validate_table
 
 __all__ = [
+    "FIRST_STAGE_KEY",
     "LOW_CREDIT_SCORE",
     "MAX_K",
     "MIN_UNIT_OVERSIZE_FACTOR",
@@ -128,11 +130,13 @@ __all__ = [
     "move_out",
     "parse_key",
     "plain_record",
+    "plan_first_stage",
     "reason_text",
     "record_event",
     "require_record",
     "revoke_key",
     "risk_warnings",
+    "served_building_m",
     "shortlist_for_buildings",
     "shortlist_for_enterprises",
     "space_fits",

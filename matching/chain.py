@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import FeatureContext, build_matrix
+from features import REGISTERED, FeatureContext, build_matrix
 from matching.candidates import Pairs, PoolRules
 from matching.engine import Engine
 from matching.reasons import top_reasons
@@ -86,13 +86,14 @@ def score_pairs(
     if len(pairs) == 0:
         return np.empty(0), []
     ctx = state.ctx if ctx is None else ctx
-    X = build_matrix(state.pool.pair_frame(pairs), ctx, vocab=state.vocab)
+    X = build_matrix(state.pool.pair_frame(pairs), ctx, vocab=state.vocab, features=state.features)
     scores = np.asarray(state.model.scorer.score(X), dtype=np.float64)
     contributions = getattr(state.model.scorer, "contributions", None)
     if not explain or contributions is None:
         return scores, [[] for _ in range(len(pairs))]
     aligned = X[state.model.manifest["feature_names"]]
-    return scores, top_reasons(contributions(aligned), aligned, vocab=state.vocab)
+    return scores, top_reasons(contributions(aligned), aligned, vocab=state.vocab,
+                               features=REGISTERED)  # fmt: skip
 
 
 def _items(

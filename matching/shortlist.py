@@ -23,7 +23,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from features import FeatureContext, Snapshot, Vocabulary, build_matrix_at
+from features import REGISTERED, FeatureContext, Snapshot, Vocabulary, build_matrix_at
 from matching.candidates import CandidatePool, Pairs, PoolRules
 from matching.errors import InputError
 from matching.precomputed import BuildingCandidates
@@ -37,7 +37,7 @@ from matching.prescore import (
 )
 from matching.reasons import top_reasons
 from matching.rules import risk_warnings
-from models import CompiledModel, LoadedModel, PathExplainer, in_order
+from models import CompiledModel, LoadedModel, PathExplainer, feature_set_of, in_order
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +68,11 @@ class ScoringState:
                  (len(self.ctx.buildings), len(self.ctx.enterprises))}  # fmt: skip
         if len(sizes) != 1:
             raise InputError(f"candidate pool and feature context differ in size: {sizes}")
+
+    @property
+    def features(self) -> str:
+        """The feature set the model scores (its manifest's; X is built for it)."""
+        return feature_set_of(self.model.manifest)
 
     def kept_candidates(self, rules: PoolRules, m: int) -> BuildingCandidates | None:
         """``candidates`` when they serve building queries under ``rules`` with this ``m``
@@ -286,7 +291,7 @@ def _features(state: ScoringState, pairs: Pairs, *, threads: int = 1) -> pd.Data
     """X of ``pairs``: pool positions are the context's rows (both follow the snapshot's
     order, see :meth:`ScoringState.__post_init__`), so no ids are looked up."""
     return build_matrix_at(pairs.building, pairs.enterprise, state.ctx, vocab=state.vocab,
-                           threads=threads)  # fmt: skip
+                           threads=threads, features=state.features)  # fmt: skip
 
 
 def _scores(
@@ -391,7 +396,7 @@ def _reasons(state: ScoringState, kept: _Kept, *, threads: int) -> list[list[dic
         return [[] for _ in range(len(pairs))]
     X = kept.X if kept.X is not None else _features(state, pairs, threads=threads)
     aligned = in_order(X, state.model.manifest["feature_names"])
-    return top_reasons(explain(aligned), aligned, vocab=state.vocab)
+    return top_reasons(explain(aligned), aligned, vocab=state.vocab, features=REGISTERED)
 
 
 def _items(

@@ -3,10 +3,12 @@
 from typing import TYPE_CHECKING, Any
 
 from models.artifact import (
+    FEATURE_SET_KEY,
     RESERVED_KEYS,
     LoadedModel,
     check_compatible,
     current_version,
+    feature_set_of,
     library_versions,
     list_versions,
     load_current,
@@ -47,10 +49,12 @@ from models.hazard import (
     hazard_attachments,
     model_vocabulary,
 )
+from models.plain import LGBMBinaryScorer
 from models.ranker import LGBMRankerScorer
 from models.scorers import MAX_GRADE, Scorer, check_group, in_order
 
 __all__ = [
+    "FEATURE_SET_KEY",
     "HAZARD_FILE",
     "MAX_GRADE",
     "POPULARITY_COLUMN_BUILDING_QUERY",
@@ -65,6 +69,7 @@ __all__ = [
     "HandRuleScorer",
     "IncompatibleModelError",
     "InvalidTargetError",
+    "LGBMBinaryScorer",
     "LGBMRankerScorer",
     "LoadedModel",
     "LogisticScorer",
@@ -82,6 +87,7 @@ __all__ = [
     "check_group",
     "compiled_model",
     "current_version",
+    "feature_set_of",
     "fit_move_hazard",
     "hazard_attachments",
     "in_order",

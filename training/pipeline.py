@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from features import (
+    RANKER_SET,
     Registry,
     Snapshot,
     Vocabulary,
@@ -24,12 +25,17 @@ from features import (
     feature_names,
     feature_spec_fingerprint,
 )
+from matching import FIRST_STAGE_KEY
 from models import (
+    FEATURE_SET_KEY,
     LoadedModel,
+    ModelStoreError,
     Scorer,
     current_version,
+    feature_set_of,
     hazard_attachments,
     load_current,
+    load_version,
     make_scorer,
     model_vocabulary,
     promote,
@@ -40,7 +46,6 @@ from training.calibration import Calibration
 from training.dataset import (
     RankingSet,
     SamplingConfig,
-    build_sets,
     data_fingerprint,
 )
 from training.errors import TrainingError
@@ -50,7 +55,6 @@ from training.evaluate import (
     format_table,
     metric_value,
 )
-from training.hazard import fit_hazard_vocabularies
 from training.holdout import (
     Evaluation,
     ceiling_system,
@@ -58,7 +62,16 @@ from training.holdout import (
     holdout_calibration,
 )
 from training.labels import BUILDING_TO_ENTERPRISE, DIRECTIONS, direction_by_name
+from training.plain import PLAIN, PlainConfig
+from training.refit import (
+    Fitted,
+    fit_plain_candidate,
+    ranker_sets,
+    refit_candidate,
+    serving_parts,
+)
 from training.report import training_summary, write_report
+from training.selection import Candidate, choose_system
 from training.splits import TemporalSplit, make_split
 
 log = logging.getLogger(__name__)
@@ -75,6 +88,8 @@ ALL_QUERIES = "lightgbm_all_queries"
 RANKER_DIRECTIONS = (BUILDING_TO_ENTERPRISE.name,)
 CURRENT = "current"
 BASELINES = ("random", "popularity", "hand_rule", "logistic")
+# The systems the gate may serve, in order of preference on a tie.
+CANDIDATES = (RANKER, PLAIN)
 GATE_METRIC = "ndcg@10"
 GATE_TOLERANCE = 1e-9
 
@@ -102,12 +117,26 @@ class TrainConfig:
     calibrate: bool = True  # fit a Platt sigmoid P(move within the window) for the manifest
     # horizon of the move hazard behind e__move_hazard (training.hazard); 0: no hazard
     hazard_months: int = 12
+    # the systems fitted as candidates; the gate serves the best on the held-out window
+    candidates: tuple[str, ...] = CANDIDATES
+    plain: PlainConfig = field(default_factory=PlainConfig)
+    # refit the chosen system with its settings on every window up to the data's end
+    refit: bool = True
+    # distil the first-stage pre-scorer from the served model and plan its M (item 6)
+    distill: bool = True
+    full_scan_below: int = 50_000  # enterprises: below, every feasible pair is scored
 
     def __post_init__(self) -> None:
         if not self.ranker_directions:
             raise TrainingError("ranker_directions is empty; name at least one direction")
         for name in self.ranker_directions:
             direction_by_name(name)  # TrainingError naming the allowed ones
+        unknown = [c for c in self.candidates if c not in CANDIDATES]
+        if unknown or not self.candidates:
+            raise TrainingError(
+                f"candidates {list(self.candidates)} invalid; allowed: a non-empty subset of "
+                f"{list(CANDIDATES)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -122,6 +151,8 @@ class TrainResult:
     table: str
     report: Path
     direction_mode: str
+    system: str = RANKER  # the system stored (and served if promoted)
+    validated_version: str | None = None  # the version fitted up to the cut, when refit
 
 
 def _scorer_system(name: str, scorer: Scorer, *, vocab: Vocabulary | None = None) -> System:
@@ -211,13 +242,30 @@ def fit_systems(
     return ranker, [*systems, *fit_baselines(train)]
 
 
+VALIDATED_KEY = "validated_version"  # manifest key of a refit model: its twin fitted up to the cut
+
+
+def _held_out_model(model: LoadedModel, *, store: Path) -> LoadedModel:
+    """``model`` as it is measured on the held-out window: a refit model has seen the labels
+    after the cut, so its twin fitted up to the cut (``validated_version``) stands in."""
+    twin = model.manifest.get(VALIDATED_KEY)
+    return load_version(store, str(twin)) if twin else model
+
+
 def _compatible_current(store: Path) -> LoadedModel | None:
-    """The CURRENT model if there is one and it was built on today's feature spec."""
+    """The CURRENT model as the gate scores it (:func:`_held_out_model`), if there is one
+    built on today's spec of its feature set."""
     if not Path(store).is_dir() or current_version(store) is None:
         return None
-    current = load_current(store)
-    same_spec = current.manifest.get("feature_spec_fingerprint") == feature_spec_fingerprint()
-    if not same_spec or current.manifest.get("feature_names") != list(feature_names()):
+    try:
+        current = _held_out_model(load_current(store), store=store)
+    except ModelStoreError as exc:
+        log.warning("current model's validated twin unusable (%s); not re-scored", exc)
+        return None
+    features = feature_set_of(current.manifest)
+    fingerprint = feature_spec_fingerprint(features)
+    same_spec = current.manifest.get("feature_spec_fingerprint") == fingerprint
+    if not same_spec or current.manifest.get("feature_names") != feature_names(features):
         log.warning("current model %s uses another feature spec; not re-scored", current.version)
         return None
     return current
@@ -225,9 +273,11 @@ def _compatible_current(store: Path) -> LoadedModel | None:
 
 def _current_system(current: LoadedModel, *, vocab: Vocabulary | None = None) -> System:
     """The CURRENT model as a system, its X built with ``vocab`` (default: the model's own,
-    read from its version)."""
+    read from its version) for its feature set."""
     own = model_vocabulary(current) if vocab is None else vocab
-    return _scorer_system(CURRENT, current.scorer, vocab=own)
+    scorer = current.scorer
+    return System(CURRENT, lambda X, pairs, d: scorer.score(X), own,
+                  features=feature_set_of(current.manifest))  # fmt: skip
 
 
 def _direction_comparison(metrics: pd.DataFrame, *, config: TrainConfig) -> dict[str, Any]:
@@ -257,8 +307,10 @@ def promotion_gate(
     metrics: pd.DataFrame,
     current: LoadedModel | None,
     previous: str | None,
+    system: str = RANKER,
 ) -> tuple[bool, str]:
-    """Promote ``version`` unless the compatible current model has a higher NDCG@10 (b->e)."""
+    """Promote ``version`` (fitted as ``system``) unless the compatible current model has a
+    higher NDCG@10 (b->e) on the same window."""
     if previous == version:
         return True, f"version {version} is already current (identical content)"
     if current is None:
@@ -266,14 +318,14 @@ def promotion_gate(
         why = "no current model" if previous is None else f"current {previous} has another spec"
         return True, f"promoted: {why}"
     d = BUILDING_TO_ENTERPRISE.name
-    new = metric_value(metrics, system=RANKER, direction=d, metric=GATE_METRIC)
+    new = metric_value(metrics, system=system, direction=d, metric=GATE_METRIC)
     old = metric_value(metrics, system=CURRENT, direction=d, metric=GATE_METRIC)
     if new >= old - GATE_TOLERANCE:
         promote(store, version)
-        return True, f"promoted: {d} {GATE_METRIC} {new:.4f} >= current {old:.4f}"
+        return True, f"promoted: {system} {d} {GATE_METRIC} {new:.4f} >= current {old:.4f}"
     reason = (
-        f"{d} {GATE_METRIC} {new:.4f} is worse than current {current.version} {old:.4f} "
-        f"on the same evaluation window; required >= current - {GATE_TOLERANCE}"
+        f"{system} {d} {GATE_METRIC} {new:.4f} is worse than current {current.version} "
+        f"{old:.4f} on the same evaluation window; required >= current - {GATE_TOLERANCE}"
     )
     reject(store, version, reason)
     return False, f"rejected: {reason}"
@@ -301,17 +353,7 @@ def _prepare(
     """The split, the served vocabulary (with the move hazard) and the training and validation
     sets, whose e__move_hazard comes from the cross-fitted hazard."""
     registry, split, vocab = plan_training(tables, config=config)
-    for_training, served = fit_hazard_vocabularies(
-        registry, split, vocab=vocab, horizon_months=config.hazard_months, n_jobs=config.n_jobs
-    )
-    sets = build_sets(
-        registry,
-        split.fit_windows,
-        vocab=for_training,
-        config=config.sampling,
-        n_jobs=config.n_jobs,
-        progress=progress,
-    )
+    served, sets = ranker_sets(registry, split, vocab=vocab, config=config, progress=progress)
     return registry, split, served, RankingSet.concat(sets[:-1]), sets[-1]
 
 
@@ -391,14 +433,54 @@ def seed_study(
 
 
 def _calibration(
-    ranker: Scorer, evaluation: Evaluation, *, registry: Registry, split: TemporalSplit,
+    chosen: Candidate, evaluation: Evaluation, *, registry: Registry, split: TemporalSplit,
     vocab: Vocabulary, config: TrainConfig,
 ) -> Calibration | None:  # fmt: skip
     if not config.calibrate:
         return None
     return holdout_calibration(
-        ranker, evaluation, registry=registry, split=split, vocab=vocab, column=RANKER,
-        seed=config.sampling.seed,
+        chosen.scorer, evaluation, registry=registry, split=split, vocab=vocab,
+        column=chosen.name, seed=config.sampling.seed, features=chosen.features,
+    )  # fmt: skip
+
+
+def _fit_candidates(
+    tables: dict[str, pd.DataFrame], *, config: TrainConfig, progress: bool,
+    dask_address: str | None,
+) -> tuple[Registry, TemporalSplit, Vocabulary, RankingSet, RankingSet, list[System],
+           dict[str, tuple[Candidate, Fitted]]]:  # fmt: skip
+    """The registry, split, served vocabulary, ranker sets, the systems to evaluate and the
+    candidates the gate may serve (each with what it was fitted on), fitted up to the cut."""
+    if dask_address is None:
+        registry, split, vocab, train, valid = _prepare(tables, config=config, progress=progress)
+        ranker, systems = fit_systems(train, valid, config=config)
+    else:
+        from training.distributed import fit_at  # needs dask, only imported when asked for
+
+        run = fit_at(dask_address, tables, config=config)
+        registry, split, vocab = run.registry, run.split, run.vocab
+        train, valid, ranker, systems = run.train, run.valid, run.ranker, run.systems
+    windows = tuple(str(w) for w in split.fit_windows)
+    fitted = {RANKER: (Candidate(RANKER, ranker, RANKER_SET),
+                       Fitted(ranker, RANKER_SET, vocab, windows, split.cut))}  # fmt: skip
+    if PLAIN in config.candidates:
+        fitted[PLAIN] = fit_plain_candidate(registry, split, tables=tables, vocab=vocab,
+                                            config=config)  # fmt: skip
+        systems.append(fitted[PLAIN][0].system())
+    return registry, split, vocab, train, valid, systems, fitted
+
+
+def _store(
+    store: Path, fitted: Fitted, *, system: str, created: datetime, tables: dict[str, pd.DataFrame],
+    metrics: pd.DataFrame, extra: dict[str, Any], attachments: dict[str, bytes],
+) -> str:  # fmt: skip
+    """Save one fitted system as a version (manifest: its system, feature set, fit record)."""
+    return save_version(
+        store, fitted.scorer, created=created, vocabulary=fitted.vocab.to_dict(),
+        feature_spec_fingerprint=feature_spec_fingerprint(fitted.features),
+        data_fingerprint=data_fingerprint(tables), metrics=_system_metrics(metrics, system),
+        manifest_extra={**extra, "system": system, FEATURE_SET_KEY: fitted.features},
+        attachments=attachments,
     )  # fmt: skip
 
 
@@ -412,66 +494,64 @@ def train_and_publish(
     config: TrainConfig = TrainConfig(),
     dask_address: str | None = None,
 ) -> TrainResult:
-    """Fit the ranker and baselines, evaluate them (and the current model) on the held-out
-    window, store the ranker as a new version with its report, then run the promotion gate.
-    With ``dask_address`` the training windows and the LightGBM rankers are built and fitted on
-    that Dask scheduler's cluster (``training.distributed``); the rest is unchanged."""
+    """Fit the candidate systems (the ranker, the plain baseline) and the baselines, evaluate
+    them (and the current model) on the held-out window, choose the best candidate on
+    building->enterprise NDCG@10, store it as fitted up to the cut and, with ``config.refit``,
+    refitted on every window up to the data's end (the version served, with its distilled
+    pre-scorer and first-stage plan), then run the promotion gate on the chosen system's
+    held-out figures. With ``dask_address`` the ranker's windows and fits run on that Dask
+    scheduler's cluster (``training.distributed``); the rest runs here."""
     store = Path(store)
-    if dask_address is None:
-        registry, split, vocab, train, valid = _prepare(tables, config=config, progress=progress)
-        ranker, systems = fit_systems(train, valid, config=config)
-    else:
-        from training.distributed import fit_at  # needs dask, only imported when asked for
-
-        run = fit_at(dask_address, tables, config=config)
-        registry, split, vocab = run.registry, run.split, run.vocab
-        train, valid, ranker, systems = run.train, run.valid, run.ranker, run.systems
+    registry, split, vocab, train, valid, systems, fitted = _fit_candidates(
+        tables, config=config, progress=progress, dask_address=dask_address
+    )
     previous = current_version(store) if store.is_dir() else None
     current = _compatible_current(store)
     if current is not None:
         systems.append(_current_system(current))
-    evaluation = _evaluate(
-        registry,
-        tables,
-        split,
-        systems=systems,
-        vocab=vocab,
-        truth_dir=truth_dir,
-        config=config,
-        progress=progress,
-    )
+    evaluation = _evaluate(registry, tables, split, systems=systems, vocab=vocab,
+                           truth_dir=truth_dir, config=config, progress=progress)  # fmt: skip
     metrics = evaluation.metrics
+    chosen, selection = choose_system(
+        metrics, [c for c in CANDIDATES if c in fitted and c in config.candidates]
+    )
+    candidate, validated = fitted[chosen]
     comparison = _direction_comparison(metrics, config=config)
     summary = training_summary(tables, split, train, valid, evaluation.pools, comparison)
-    calibration = _calibration(
-        ranker, evaluation, registry=registry, split=split, vocab=vocab, config=config
-    )
+    summary = {**summary, "selection": selection}
+    calibration = _calibration(candidate, evaluation, registry=registry, split=split,
+                               vocab=vocab, config=config)  # fmt: skip
     extra = _manifest_extra(metrics, summary=summary, calibration=calibration)
-    version = save_version(
-        store,
-        ranker,
-        created=created,
-        vocabulary=vocab.to_dict(),
-        feature_spec_fingerprint=feature_spec_fingerprint(),
-        data_fingerprint=data_fingerprint(tables),
-        metrics=_ranker_metrics(metrics),
-        manifest_extra=extra,
-        attachments=hazard_attachments(vocab),
-    )
-    promoted, reason = promotion_gate(
-        store, version, metrics=metrics, current=current, previous=previous
-    )
+    kw = {"system": chosen, "created": created, "tables": tables, "metrics": metrics}
+    validated_version = None
+    served = validated
+    if config.refit:
+        validated_version = _store(store, validated, extra={**extra, "fit": validated.record(
+            refit=False), "role": "validated"}, attachments=hazard_attachments(validated.vocab),
+            **kw)  # type: ignore[arg-type]  # fmt: skip
+        served = refit_candidate(candidate, registry=registry, tables=tables, split=split,
+                                 config=config, progress=progress)  # fmt: skip
+    attachments, plan = serving_parts(served, registry=registry, config=config)
+    fit = {**served.record(refit=config.refit), "validated_windows": list(validated.windows),
+           VALIDATED_KEY: validated_version}  # fmt: skip
+    extra = {**extra, "fit": fit, "role": "served"}
+    if validated_version is not None:
+        extra[VALIDATED_KEY] = validated_version
+    if plan is not None:
+        extra[FIRST_STAGE_KEY] = plan
+    version = _store(store, served, extra=extra, attachments=attachments, **kw)  # type: ignore[arg-type]
+    promoted, reason = promotion_gate(store, version, metrics=metrics, current=current,
+                                      previous=previous, system=chosen)  # fmt: skip
     report = write_report(
         store / "versions" / version,
-        title=f"tenantmatch model {version}",
+        title=f"tenantmatch model {version} ({chosen})",
         metrics=metrics,
-        importance=_importance(ranker),
-        summary={"gate": reason, **summary},
+        importance=_importance(served.scorer),
+        summary={"gate": reason, "system": selection["why"], "fit": fit, **summary},
     )
-    log.info("model %s: %s", version, reason)
-    return TrainResult(
-        version, promoted, reason, previous, metrics, format_table(metrics), report, "shared"
-    )
+    log.info("model %s (%s): %s", version, chosen, reason)
+    return TrainResult(version, promoted, reason, previous, metrics, format_table(metrics),
+                       report, "shared", chosen, validated_version)  # fmt: skip
 
 
 def _manifest_extra(
@@ -491,9 +571,10 @@ def _manifest_extra(
     return extra
 
 
-def _ranker_metrics(metrics: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """``{direction: {metric: value}}`` of the shared ranker, for the manifest."""
-    mine = metrics.loc[metrics["system"].eq(RANKER)]
+def _system_metrics(metrics: pd.DataFrame, system: str) -> dict[str, dict[str, float]]:
+    """``{direction: {metric: value}}`` of one system on the held-out window, for the
+    manifest."""
+    mine = metrics.loc[metrics["system"].eq(system)]
     return {
         str(d): dict(zip(g["metric"], g["value"].astype(float), strict=True))
         for d, g in mine.groupby("direction", sort=False)
@@ -513,16 +594,21 @@ def evaluate_current(
     progress: bool = False,
     config: TrainConfig = TrainConfig(),
 ) -> pd.DataFrame:
-    """Tidy metrics (system, direction, metric, value) of the CURRENT model and the baselines
-    (fitted on the same training windows) on the held-out window."""
-    current = load_current(Path(store))
+    """Tidy metrics (system, direction, metric, value) of the CURRENT model, the plain
+    baseline and the other baselines (fitted on the same training windows) on the held-out
+    window. A refit current model is measured by its twin fitted up to the cut (the refit
+    has seen the window's labels)."""
+    current = _held_out_model(load_current(Path(store)), store=Path(store))
     registry, split, vocab, train, _ = _prepare(tables, config=config, progress=progress)
-    baselines = fit_baselines(train)
+    systems = [_current_system(current), *fit_baselines(train)]
+    if PLAIN in config.candidates:
+        plain, _ = fit_plain_candidate(registry, split, tables=tables, vocab=vocab, config=config)
+        systems.append(plain.system())
     evaluation = _evaluate(
         registry,
         tables,
         split,
-        systems=[_current_system(current), *baselines],
+        systems=systems,
         vocab=vocab,
         truth_dir=truth_dir,
         config=config,
