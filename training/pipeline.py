@@ -113,6 +113,7 @@ class TrainConfig:
     # also fit a ranker on every direction's queries and one per direction, and record them
     compare_directions: bool = False
     ranker_params: dict[str, Any] = field(default_factory=dict)
+    ranker_features: str = RANKER_SET  # the feature set the ranker (and baselines) learn from
     staged_evaluation: bool = True  # rank the engine's first-stage pools, not every feasible pair
     calibrate: bool = True  # fit a Platt sigmoid P(move within the window) for the manifest
     # horizon of the move hazard behind e__move_hazard (training.hazard); 0: no hazard
@@ -155,12 +156,16 @@ class TrainResult:
     validated_version: str | None = None  # the version fitted up to the cut, when refit
 
 
-def _scorer_system(name: str, scorer: Scorer, *, vocab: Vocabulary | None = None) -> System:
-    return System(name, lambda X, pairs, d: scorer.score(X), vocab)
+def _scorer_system(
+    name: str, scorer: Scorer, *, vocab: Vocabulary | None = None, features: str = RANKER_SET
+) -> System:
+    return System(name, lambda X, pairs, d: scorer.score(X), vocab, features=features)
 
 
-def _per_direction_system(name: str, scorers: dict[str, Scorer]) -> System:
-    return System(name, lambda X, pairs, d: scorers[d].score(X))
+def _per_direction_system(
+    name: str, scorers: dict[str, Scorer], *, features: str = RANKER_SET
+) -> System:
+    return System(name, lambda X, pairs, d: scorers[d].score(X), features=features)
 
 
 def _fit_ranker(
@@ -168,7 +173,8 @@ def _fit_ranker(
 ) -> Scorer:
     """The ranker trained on and early-stopped on ``directions``' queries."""
     train, valid = train.only(*directions), valid.only(*directions)
-    params = {"categorical_features": tuple(categorical_features()), **config.ranker_params}
+    categorical = tuple(categorical_features(config.ranker_features))
+    params = {"categorical_features": categorical, **config.ranker_params}
     ranker = make_scorer(RANKER, **params)
     return ranker.fit(
         train.X,
@@ -201,18 +207,19 @@ def ranker_systems(
         return fitted[directions]
 
     ranker = ranker_on(tuple(config.ranker_directions))
-    systems = [_scorer_system(RANKER, ranker)]
+    features = config.ranker_features
+    systems = [_scorer_system(RANKER, ranker, features=features)]
     if config.compare_directions:
         every = ranker_on(tuple(d.name for d in DIRECTIONS))
         one_each = {d.name: ranker_on((d.name,)) for d in DIRECTIONS}
-        systems += [_scorer_system(ALL_QUERIES, every),
-                    _per_direction_system(PER_DIRECTION, one_each)]  # fmt: skip
+        systems += [_scorer_system(ALL_QUERIES, every, features=features),
+                    _per_direction_system(PER_DIRECTION, one_each, features=features)]  # fmt: skip
     return ranker, systems
 
 
-def fit_baselines(train: RankingSet) -> list[System]:
-    """The four baselines fitted on the training set; popularity gets one scorer per direction
-    (its count column depends on the query side)."""
+def fit_baselines(train: RankingSet, *, features: str = RANKER_SET) -> list[System]:
+    """The four baselines fitted on the training set (X of the feature set ``features``);
+    popularity gets one scorer per direction (its count column depends on the query side)."""
     systems = []
     for name in BASELINES:
         if name == "popularity":
@@ -222,10 +229,10 @@ def fit_baselines(train: RankingSet) -> list[System]:
                 )
                 for d in DIRECTIONS
             }
-            systems.append(_per_direction_system(name, fitted))
+            systems.append(_per_direction_system(name, fitted, features=features))
         else:
             scorer = make_scorer(name).fit(train.X, train.y, group=train.group)
-            systems.append(_scorer_system(name, scorer))
+            systems.append(_scorer_system(name, scorer, features=features))
     return systems
 
 
@@ -239,7 +246,7 @@ def fit_systems(
         return _fit_ranker(train, valid, config, directions=directions)
 
     ranker, systems = ranker_systems(fit, config=config)
-    return ranker, [*systems, *fit_baselines(train)]
+    return ranker, [*systems, *fit_baselines(train, features=config.ranker_features)]
 
 
 VALIDATED_KEY = "validated_version"  # manifest key of a refit model: its twin fitted up to the cut
@@ -372,9 +379,16 @@ def _evaluate(
         systems = [*systems, ceiling_system(tables, split, Path(truth_dir))]
     return evaluate_holdout(
         registry, split, systems=systems, vocab=vocab, max_queries=config.max_queries,
-        seed=config.sampling.seed, progress=progress,
-        limits=STAGE_LIMITS if config.staged_evaluation else None,
+        seed=config.sampling.seed, progress=progress, limits=evaluation_limits(registry, config),
     )  # fmt: skip
+
+
+def evaluation_limits(registry: Registry, config: TrainConfig) -> dict[str, int] | None:
+    """The first stage the held-out pools go through, as served: the engine's limits on a
+    registry of at least ``config.full_scan_below`` enterprises, every feasible pair below
+    (where the served model scores every pair too, see ``matching.first_stage``)."""
+    small = len(registry.enterprises) < config.full_scan_below
+    return STAGE_LIMITS if config.staged_evaluation and not small else None
 
 
 def pool_sensitivity(
@@ -389,7 +403,7 @@ def pool_sensitivity(
     keeps each of ``building_limits`` enterprises per building query (None: every feasible
     pair), with a ``limit`` column: how much the served M shapes the quality figures, since
     the ceiling ranks the same pools."""
-    current = load_current(Path(store))
+    current = _held_out_model(load_current(Path(store)), store=Path(store))
     vocab = model_vocabulary(current)  # one object: one feature context serves every pool
     registry, split, _ = plan_training(tables, config=config)
     ceiling = ceiling_system(tables, split, Path(truth_dir))
@@ -423,7 +437,9 @@ def seed_study(
     for seed in seeds:
         seeded = replace(config, ranker_params={**config.ranker_params, "seed": int(seed)})
         ranker = _fit_ranker(train, valid, seeded, directions=config.ranker_directions)
-        systems.append(_scorer_system(f"seed{seed}", ranker, vocab=vocab))
+        systems.append(
+            _scorer_system(f"seed{seed}", ranker, vocab=vocab, features=config.ranker_features)
+        )
     evaluation = evaluate_holdout(
         registry, split, systems=[*systems, ceiling_system(tables, split, Path(truth_dir))],
         vocab=vocab, max_queries=config.max_queries, seed=config.sampling.seed,
@@ -461,8 +477,9 @@ def _fit_candidates(
         registry, split, vocab = run.registry, run.split, run.vocab
         train, valid, ranker, systems = run.train, run.valid, run.ranker, run.systems
     windows = tuple(str(w) for w in split.fit_windows)
-    fitted = {RANKER: (Candidate(RANKER, ranker, RANKER_SET),
-                       Fitted(ranker, RANKER_SET, vocab, windows, split.cut))}  # fmt: skip
+    features = config.ranker_features
+    fitted = {RANKER: (Candidate(RANKER, ranker, features),
+                       Fitted(ranker, features, vocab, windows, split.cut))}  # fmt: skip
     if PLAIN in config.candidates:
         fitted[PLAIN] = fit_plain_candidate(registry, split, tables=tables, vocab=vocab,
                                             config=config)  # fmt: skip
@@ -600,7 +617,7 @@ def evaluate_current(
     has seen the window's labels)."""
     current = _held_out_model(load_current(Path(store)), store=Path(store))
     registry, split, vocab, train, _ = _prepare(tables, config=config, progress=progress)
-    systems = [_current_system(current), *fit_baselines(train)]
+    systems = [_current_system(current), *fit_baselines(train, features=config.ranker_features)]
     if PLAIN in config.candidates:
         plain, _ = fit_plain_candidate(registry, split, tables=tables, vocab=vocab, config=config)
         systems.append(plain.system())

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from features import PLAIN_SET, RANKER_SET, Registry, Snapshot, Vocabulary
+from features import PLAIN_SET, Registry, Snapshot, Vocabulary
 from matching import PRESCORER_FILE, fit_prescorer, plan_first_stage
 from models import FEATURE_SET_KEY, Scorer, hazard_attachments, make_scorer
 from training.dataset import RankingSet, build_sets
 from training.errors import NotEnoughDataError
 from training.hazard import fit_hazard_vocabularies
-from training.plain import PLAIN_SCORER, fit_plain, plain_sets, plain_windows
+from training.plain import PLAIN, PLAIN_SCORER, fit_plain, plain_sets, plain_windows
 from training.selection import Candidate
 from training.splits import TemporalSplit, earliest_date, latest_date, shift_split
 
@@ -55,7 +55,8 @@ def ranker_sets(
         registry, split, vocab=vocab, horizon_months=config.hazard_months, n_jobs=config.n_jobs
     )
     sets = build_sets(registry, split.fit_windows, vocab=for_training, config=config.sampling,
-                      n_jobs=config.n_jobs, progress=progress)  # fmt: skip
+                      n_jobs=config.n_jobs, progress=progress,
+                      features=config.ranker_features)  # fmt: skip
     return served, sets
 
 
@@ -85,7 +86,7 @@ def fit_plain_candidate(
                                    vocab=vocab, config=config)  # fmt: skip
     params = {"seed": config.plain.seed, "n_jobs": config.n_jobs, **config.plain.params}
     scorer = fit_plain(RankingSet.concat(sets[:-1]), sets[-1], params=params)
-    return Candidate("plain", scorer, PLAIN_SET), Fitted(scorer, PLAIN_SET, vocab, windows,
+    return Candidate(PLAIN, scorer, PLAIN_SET), Fitted(scorer, PLAIN_SET, vocab, windows,
                                                          split.cut)  # fmt: skip
 
 
@@ -97,7 +98,7 @@ def refit_candidate(
     parameters, as many rounds as early stopping kept) on its windows moved to end at the
     data's end, with a vocabulary (and move hazard) of that date."""
     settings = candidate.refit_settings()
-    if candidate.features == RANKER_SET:
+    if candidate.name != PLAIN:
         moved = shift_split(split, months=config.eval_months)
         vocab = Vocabulary.fit(Snapshot.at(registry, moved.cut))
         served, sets = ranker_sets(registry, moved, vocab=vocab, config=config, progress=progress)
@@ -105,7 +106,7 @@ def refit_candidate(
         scorer = make_scorer(candidate.scorer.name, **settings)
         scorer.fit(every.X, every.y, group=every.group)
         windows = tuple(str(w) for w in moved.fit_windows)
-        return Fitted(scorer, RANKER_SET, served, windows, moved.cut)
+        return Fitted(scorer, candidate.features, served, windows, moved.cut)
     end = latest_date(tables)
     vocab = Vocabulary.fit(Snapshot.at(registry, end))
     sets, windows = plain_fit_sets(registry, end, earliest=earliest_date(tables), vocab=vocab,
