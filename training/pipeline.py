@@ -501,6 +501,37 @@ def _store(
     )  # fmt: skip
 
 
+def _publish(
+    store: Path, chosen: tuple[Candidate, Fitted], *, registry: Registry,
+    tables: dict[str, pd.DataFrame], split: TemporalSplit, metrics: pd.DataFrame,
+    extra: dict[str, Any], created: datetime, config: TrainConfig, progress: bool,
+) -> tuple[str, str | None, Fitted, dict[str, Any]]:  # fmt: skip
+    """Store the chosen system: with ``config.refit`` first as fitted up to the cut (the
+    twin the next gate measures), then refitted to the data's end; the served version holds
+    its pre-scorer and first-stage plan. Returns (served version, twin or None, the served
+    fit, its manifest ``fit`` record)."""
+    candidate, validated = chosen
+    kw: dict[str, Any] = {"system": candidate.name, "created": created, "tables": tables,
+                          "metrics": metrics}  # fmt: skip
+    twin, served = None, validated
+    if config.refit:
+        record = {**extra, "fit": validated.record(refit=False), "role": "validated"}
+        twin = _store(store, validated, extra=record,
+                      attachments=hazard_attachments(validated.vocab), **kw)  # fmt: skip
+        served = refit_candidate(candidate, registry=registry, tables=tables, split=split,
+                                 config=config, progress=progress)  # fmt: skip
+    attachments, plan = serving_parts(served, registry=registry, config=config)
+    fit = {**served.record(refit=config.refit), "validated_windows": list(validated.windows),
+           VALIDATED_KEY: twin}  # fmt: skip
+    extra = {**extra, "fit": fit, "role": "served"}
+    if twin is not None:
+        extra[VALIDATED_KEY] = twin
+    if plan is not None:
+        extra[FIRST_STAGE_KEY] = plan
+    version = _store(store, served, extra=extra, attachments=attachments, **kw)
+    return version, twin, served, fit
+
+
 def train_and_publish(
     tables: dict[str, pd.DataFrame],
     *,
@@ -532,31 +563,17 @@ def train_and_publish(
     chosen, selection = choose_system(
         metrics, [c for c in CANDIDATES if c in fitted and c in config.candidates]
     )
-    candidate, validated = fitted[chosen]
+    candidate = fitted[chosen][0]
     comparison = _direction_comparison(metrics, config=config)
     summary = training_summary(tables, split, train, valid, evaluation.pools, comparison)
     summary = {**summary, "selection": selection}
     calibration = _calibration(candidate, evaluation, registry=registry, split=split,
                                vocab=vocab, config=config)  # fmt: skip
     extra = _manifest_extra(metrics, summary=summary, calibration=calibration)
-    kw = {"system": chosen, "created": created, "tables": tables, "metrics": metrics}
-    validated_version = None
-    served = validated
-    if config.refit:
-        validated_version = _store(store, validated, extra={**extra, "fit": validated.record(
-            refit=False), "role": "validated"}, attachments=hazard_attachments(validated.vocab),
-            **kw)  # type: ignore[arg-type]  # fmt: skip
-        served = refit_candidate(candidate, registry=registry, tables=tables, split=split,
-                                 config=config, progress=progress)  # fmt: skip
-    attachments, plan = serving_parts(served, registry=registry, config=config)
-    fit = {**served.record(refit=config.refit), "validated_windows": list(validated.windows),
-           VALIDATED_KEY: validated_version}  # fmt: skip
-    extra = {**extra, "fit": fit, "role": "served"}
-    if validated_version is not None:
-        extra[VALIDATED_KEY] = validated_version
-    if plan is not None:
-        extra[FIRST_STAGE_KEY] = plan
-    version = _store(store, served, extra=extra, attachments=attachments, **kw)  # type: ignore[arg-type]
+    version, validated_version, served, fit = _publish(
+        store, fitted[chosen], registry=registry, tables=tables, split=split, metrics=metrics,
+        extra=extra, created=created, config=config, progress=progress,
+    )  # fmt: skip
     promoted, reason = promotion_gate(store, version, metrics=metrics, current=current,
                                       previous=previous, system=chosen)  # fmt: skip
     report = write_report(
