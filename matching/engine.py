@@ -71,7 +71,8 @@ DEFAULT_MAX_SCORED = 1000
 # and a larger pool adds the harder ones; NDCG@10 times coverage stays flat (0.177 / 0.175 /
 # 0.177 / 0.181).
 DEFAULT_MAX_SCORED_BUILDINGS = 1000
-FROM_MODEL = "model"  # Engine(max_scored=...): the M the served model's manifest records
+# Engine(max_scored=...): the M the served model's manifest records (training plans it)
+FROM_MODEL: Literal["model"] = "model"
 DEFAULT_CACHE_SIZE = 0  # finished shortlists kept per scoring state (0: no cache)
 FILL_CHUNK = 64  # buildings the background fill computes between checks that its state is current
 
