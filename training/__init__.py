@@ -36,6 +36,7 @@ from training.pipeline import (
     seed_study,
     train_and_publish,
 )
+from training.plain import PLAIN, PlainConfig
 from training.report import write_report
 from training.splits import TemporalSplit, Window, make_split
 
@@ -43,6 +44,7 @@ __all__ = [
     "BUILDING_TO_ENTERPRISE",
     "DIRECTIONS",
     "ENTERPRISE_TO_BUILDING",
+    "PLAIN",
     "RANKER_DIRECTIONS",
     "STAGE_LIMITS",
     "Calibration",
@@ -50,6 +52,7 @@ __all__ = [
     "EvalPools",
     "Evaluation",
     "NotEnoughDataError",
+    "PlainConfig",
     "RankingSet",
     "SamplingConfig",
     "System",
