@@ -31,6 +31,7 @@ from features.reference import (
 )
 from features.registry import Registry, Snapshot, vacancy_as_of
 from features.spec import (
+    EXTRA_FEATURES,
     FEATURE_SETS,
     FEATURES,
     PLAIN_SET,
@@ -46,6 +47,7 @@ from features.vocab import Vocabulary
 
 __all__ = [
     "DATA_DIR",
+    "EXTRA_FEATURES",
     "FEATURES",
     "FEATURE_SETS",
     "HAZARD_FEATURE",
