@@ -68,7 +68,7 @@ def run(world_name: str, *, enterprises: int, history_months: int) -> dict[str, 
         _system("ranker+tenure", _fit("lightgbm", train, valid, ranker + tenure, cats), PLUS),
         _system(
             "hand_rule", make_scorer("hand_rule").fit(train.X, train.y, group=train.group), PLUS
-        ),  # fmt: skip
+        ),
     ]
     psets, _ = plain_fit_sets(registry, split.cut, earliest=earliest_date(tables), vocab=served,
                               config=config)  # fmt: skip
