@@ -13,17 +13,28 @@ from tenantmatch.features.errors import FeatureError, UnknownIdError, Vocabulary
 from tenantmatch.features.matrix import build_matrix, build_matrix_at, context_for, join_attributes
 from tenantmatch.features.parallel import available_cores, for_row_chunks, row_chunks, run_parallel
 from tenantmatch.features.spec import (
+    EXTRA_FEATURES,
+    FEATURE_SETS,
     FEATURES,
+    PLAIN_SET,
+    RANKER_SET,
+    REGISTERED,
     Feature,
     categorical_features,
     feature_names,
+    feature_set,
     feature_spec_fingerprint,
 )
 from tenantmatch.features.vocab import Vocabulary
 
 __all__ = [
+    "EXTRA_FEATURES",
     "FEATURES",
+    "FEATURE_SETS",
     "HAZARD_FEATURE",
+    "PLAIN_SET",
+    "RANKER_SET",
+    "REGISTERED",
     "Feature",
     "FeatureContext",
     "FeatureError",
@@ -37,6 +48,7 @@ __all__ = [
     "context_for",
     "enterprise_features",
     "feature_names",
+    "feature_set",
     "feature_spec_fingerprint",
     "fill_move_hazard",
     "for_row_chunks",

@@ -26,7 +26,7 @@ from tenantmatch.features.pair import (
     great_circle_km,
 )
 from tenantmatch.features.parallel import for_row_chunks
-from tenantmatch.features.spec import FEATURES, Feature
+from tenantmatch.features.spec import REGISTERED, Feature
 from tenantmatch.features.vocab import Vocabulary
 from tenantmatch.registry import (
     Snapshot,
@@ -385,12 +385,10 @@ def _prior_events(snapshot: Snapshot) -> sparse.csr_array:
 HAZARD_COLUMN = "move_hazard"  # the enterprise attribute e__move_hazard reads
 HAZARD_FEATURE = "e__move_hazard"  # the feature that reads it
 SIDE_CHUNK = 200_000  # rows per block when one side's features are computed for every row
-SIDE_ROWS: dict[str, np.ndarray] = {
-    prefix: np.array([i for i, f in enumerate(FEATURES) if f.name.startswith(prefix)], np.intp)
-    for prefix in ("e__", "b__")
-}  # positions of each side's features in the registry (X's column order)
+# Each side's registered features (every feature set's), in registry order: the columns of the
+# context's per-side blocks.
 SIDE_FEATURES: dict[str, tuple[Feature, ...]] = {
-    prefix: tuple(FEATURES[i] for i in rows) for prefix, rows in SIDE_ROWS.items()
+    prefix: tuple(f for f in REGISTERED if f.name.startswith(prefix)) for prefix in ("e__", "b__")
 }
 
 

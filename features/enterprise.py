@@ -111,6 +111,25 @@ def _courtships(events: pd.DataFrame, index: pd.Index, *, as_of: pd.Timestamp) -
     )
 
 
+PIPELINE_WINDOW = pd.Timedelta(days=180)  # the plain features' look-back on attraction events
+
+
+def _moves_total(snapshot: Snapshot, index: pd.Index) -> np.ndarray:
+    """Tenancies started by the snapshot date per enterprise (every move and expansion seen)."""
+    counts = snapshot.tenancies.groupby("enterprise_id").size()
+    return counts.reindex(index, fill_value=0).to_numpy(dtype=np.float64)
+
+
+def _courting_buildings(
+    events: pd.DataFrame, index: pd.Index, *, as_of: pd.Timestamp
+) -> np.ndarray:
+    """Distinct buildings with an attraction event for the enterprise within
+    ``PIPELINE_WINDOW`` before the snapshot date (any stage)."""
+    recent = events[events["date"] > as_of - PIPELINE_WINDOW]
+    counts = recent.groupby("enterprise_id")["building_id"].nunique()
+    return counts.reindex(index, fill_value=0).to_numpy(dtype=np.float64)
+
+
 MIN_CYCLE_MONTHS = 6.0  # shorter past tenancies say nothing about a lease term
 
 
@@ -216,6 +235,8 @@ def enterprise_table(snapshot: Snapshot, *, vocab: Vocabulary) -> pd.DataFrame:
     recent = events[events["date"] > as_of - RECENT].groupby("enterprise_id").size()
     out["events_12m"] = recent.reindex(e.index, fill_value=0).astype("float64")
     out = out.join(_courtships(events, e.index, as_of=as_of))
+    out["moves_total"] = _moves_total(snapshot, e.index)
+    out["courting_buildings"] = _courting_buildings(events, e.index, as_of=as_of)
     out["space_need_m2"] = estimated_space_need_m2(out["current_area_m2"], out["employees"])
     out["lat"], out["lon"] = e["lat"].astype("float64"), e["lon"].astype("float64")
     # written by features.context.fill_move_hazard when the vocabulary holds a move hazard
@@ -365,3 +386,36 @@ def move_hazard(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
 def recent_declines(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     """Buildings the enterprise declined in the last 60 days (any building): it is deciding."""
     return _series(pairs["e_recent_declines"], pairs)
+
+
+def tenure_months(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
+    """Months into the current tenancy as of the snapshot; NaN if the enterprise has none."""
+    return _series(pairs["e_tenure_years"].to_numpy(dtype=np.float64) * 12.0, pairs)
+
+
+def _tenure_modulo(months: int) -> Callable[[pd.DataFrame, ContextData], pd.Series]:
+    def tenure_mod(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
+        tenure = pairs["e_tenure_years"].to_numpy(dtype=np.float64) * 12.0
+        return _series(np.mod(tenure, float(months)), pairs)
+
+    tenure_mod.__name__ = f"tenure_mod_{months}"
+    tenure_mod.__doc__ = (
+        f"Months into the current tenancy modulo {months} (where a {months}-month lease term "
+        "stands), in [0, months); NaN without a tenancy."
+    )
+    return tenure_mod
+
+
+TENURE_MODULI = (12, 24, 36)  # common lease terms: one, two and three years
+TENURE_MOD_FEATURES = {m: _tenure_modulo(m) for m in TENURE_MODULI}
+
+
+def moves_total(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
+    """Tenancies the enterprise started by the snapshot date (its past moves)."""
+    return _series(pairs["e_moves_total"], pairs)
+
+
+def courting_buildings(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
+    """Buildings with an attraction event for the enterprise in the 180 days up to the
+    snapshot date, any stage (how many are courting it)."""
+    return _series(pairs["e_courting_buildings"], pairs)

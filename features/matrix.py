@@ -2,22 +2,56 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from tenantmatch.features.context import SIDE_ROWS, FeatureContext, join_positions
+from tenantmatch.features.context import SIDE_FEATURES, FeatureContext, join_positions
 from tenantmatch.features.errors import FeatureError, UnknownIdError, VocabularyError
-from tenantmatch.features.spec import FEATURES
+from tenantmatch.features.spec import RANKER_SET, Feature, feature_set
 from tenantmatch.features.vocab import Vocabulary
 from tenantmatch.registry import Snapshot
 
 logger = logging.getLogger(__name__)
 
 PAIR_COLUMNS = ("building_id", "enterprise_id")
-_NAMES = pd.Index([f.name for f in FEATURES])
-_PAIR_ROWS = [i for i, f in enumerate(FEATURES) if f.name.startswith("pair__")]
+
+
+@dataclass(frozen=True, eq=False)
+class _Layout:
+    """Where a feature set's columns come from: X rows of each side's features and their
+    columns in the context's per-side blocks (a slice when they are its first columns, as
+    the ranker's are), and the pair features computed on the join."""
+
+    names: pd.Index
+    side_rows: dict[str, np.ndarray]
+    side_columns: dict[str, slice | np.ndarray]
+    pair_rows: tuple[int, ...]
+    features: tuple[Feature, ...]
+
+
+def _columns(wanted: list[str], block: list[str]) -> slice | np.ndarray:
+    positions = np.array([block.index(name) for name in wanted], dtype=np.intp)
+    if np.array_equal(positions, np.arange(len(positions))):
+        return slice(0, len(positions))
+    return positions
+
+
+@functools.cache
+def _layout(set_name: str) -> _Layout:
+    features = feature_set(set_name)
+    rows, columns = {}, {}
+    for prefix in ("e__", "b__"):
+        mine = [i for i, f in enumerate(features) if f.name.startswith(prefix)]
+        rows[prefix] = np.array(mine, dtype=np.intp)
+        block = [f.name for f in SIDE_FEATURES[prefix]]
+        columns[prefix] = _columns([features[i].name for i in mine], block)
+    pair = tuple(i for i, f in enumerate(features) if f.name.startswith("pair__"))
+    names = pd.Index([f.name for f in features])
+    return _Layout(names, rows, columns, pair, features)
 
 
 def context_for(snapshot: Snapshot, *, vocab: Vocabulary) -> FeatureContext:
@@ -31,16 +65,21 @@ def context_for(snapshot: Snapshot, *, vocab: Vocabulary) -> FeatureContext:
 
 
 def build_matrix(
-    pairs: pd.DataFrame, snapshot_or_ctx: Snapshot | FeatureContext, *, vocab: Vocabulary
+    pairs: pd.DataFrame,
+    snapshot_or_ctx: Snapshot | FeatureContext,
+    *,
+    vocab: Vocabulary,
+    features: str = RANKER_SET,
 ) -> pd.DataFrame:
-    """X for ``pairs`` (columns building_id, enterprise_id): float32, one column per registered
-    feature in registry order, index = ``pairs.index``; NaN where a feature is undefined.
+    """X for ``pairs`` (columns building_id, enterprise_id): float32, one column per feature of
+    the set ``features`` (``features.spec.FEATURE_SETS``) in its order, index = ``pairs.index``;
+    NaN where a feature is undefined.
 
     Raises ``UnknownIdError`` naming ids the snapshot does not hold.
     """
     ctx = _context(snapshot_or_ctx, vocab=vocab)
     b_pos, e_pos = _pair_positions(pairs, ctx)
-    return _matrix(b_pos, e_pos, ctx, index=pairs.index)
+    return _matrix(b_pos, e_pos, ctx, index=pairs.index, layout=_layout(features))
 
 
 def build_matrix_at(
@@ -50,6 +89,7 @@ def build_matrix_at(
     *,
     vocab: Vocabulary,
     threads: int = 1,
+    features: str = RANKER_SET,
 ) -> pd.DataFrame:
     """:func:`build_matrix` of the pairs given as row positions (int, equal length) in the
     context's ``buildings`` / ``enterprises`` tables, with a positional index: the same values,
@@ -63,12 +103,14 @@ def build_matrix_at(
             raise FeatureError(f"{kind} positions must lie in 0..{n - 1}")
     if len(b_pos) != len(e_pos):
         raise FeatureError(f"{len(b_pos)} building but {len(e_pos)} enterprise positions")
-    return _matrix(b_pos, e_pos, ctx, index=pd.RangeIndex(len(b_pos)), threads=threads)
+    return _matrix(b_pos, e_pos, ctx, index=pd.RangeIndex(len(b_pos)), threads=threads,
+                   layout=_layout(features))  # fmt: skip
 
 
 def _matrix(
-    b_pos: np.ndarray, e_pos: np.ndarray, ctx: FeatureContext, *, index: pd.Index, threads: int = 1
-) -> pd.DataFrame:
+    b_pos: np.ndarray, e_pos: np.ndarray, ctx: FeatureContext, *, index: pd.Index,
+    layout: _Layout, threads: int = 1,
+) -> pd.DataFrame:  # fmt: skip
     """X of the pairs at these positions, filled into one float32 block (no per-column frames
     to consolidate): the ``e__`` and ``b__`` columns gathered from the context's per-side
     blocks (each computed once for every row of its side, by the same functions), the pair
@@ -76,12 +118,20 @@ def _matrix(
     gather (numpy, free of the GIL); the pair functions run on this thread (half their time
     is pandas work holding the GIL, which two threads only contend for)."""
     joined = join_positions(b_pos, e_pos, ctx, index=index, threads=threads, pair_only=True)
-    block = np.empty((len(FEATURES), len(index)), dtype=np.float32)
-    block[SIDE_ROWS["e__"]] = ctx.enterprise_block[e_pos].T
-    block[SIDE_ROWS["b__"]] = ctx.building_block[b_pos].T
-    for row in _PAIR_ROWS:
-        block[row] = FEATURES[row].fn(joined, ctx).to_numpy(dtype=np.float32)
-    return pd.DataFrame(block.T, index=index, columns=_NAMES, copy=False)
+    block = np.empty((len(layout.names), len(index)), dtype=np.float32)
+    for prefix, side, pos in (("e__", ctx.enterprise_block, e_pos),
+                              ("b__", ctx.building_block, b_pos)):  # fmt: skip
+        block[layout.side_rows[prefix]] = _gather(side, pos, layout.side_columns[prefix]).T
+    for row in layout.pair_rows:
+        block[row] = layout.features[row].fn(joined, ctx).to_numpy(dtype=np.float32)
+    return pd.DataFrame(block.T, index=index, columns=layout.names, copy=False)
+
+
+def _gather(side: np.ndarray, rows: np.ndarray, columns: slice | np.ndarray) -> np.ndarray:
+    """``side[rows][:, columns]`` with one copy."""
+    if isinstance(columns, slice):
+        return side[rows, columns]
+    return side[np.ix_(rows, columns)]
 
 
 def _context(snapshot_or_ctx: Snapshot | FeatureContext, *, vocab: Vocabulary) -> FeatureContext:

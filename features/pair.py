@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from tenantmatch.features.enterprise import OPEN_COURTSHIP
+from tenantmatch.features.enterprise import OPEN_COURTSHIP, PIPELINE_WINDOW
 from tenantmatch.features.lookups import ContextData
 from tenantmatch.registry import MIN_UNIT_OVERSIZE_FACTOR, space_fits
 
@@ -292,3 +292,31 @@ def prior_events(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
     visited 2, negotiating 3, signed 4, declined -1 (only if nothing else); NaN if none."""
     stage = _lookup(ctx.prior_events, pairs)
     return _series(np.where(stage == 0, np.nan, stage), pairs)
+
+
+def division_tenants_in_building(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
+    """The building's other current tenants in the enterprise's division (a count); NaN if
+    the division is unknown."""
+    b_pos = pairs["b_pos"].to_numpy()
+    own = _cell(ctx.division_mix, b_pos.astype(np.float64), _col(pairs, "e_division_num"))
+    return _series(own - _lookup(ctx.tenants, pairs), pairs)
+
+
+def _recent_event(pairs: pd.DataFrame, ctx: ContextData) -> tuple[np.ndarray, np.ndarray]:
+    """(days since, stage rank) of the pair's latest event when it lies within
+    ``PIPELINE_WINDOW`` of the snapshot date; both NaN otherwise."""
+    days = _lookup(ctx.last_event_days, pairs) - 1.0
+    stage = _lookup(ctx.last_event_stage, pairs) - 2.0
+    recent = (days >= 0) & (days <= PIPELINE_WINDOW.days)
+    return np.where(recent, days, np.nan), np.where(recent, stage, np.nan)
+
+
+def days_since_event_180d(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
+    """Days since this pair's latest attraction event if within 180 days, else NaN."""
+    return _series(_recent_event(pairs, ctx)[0], pairs)
+
+
+def last_stage_180d(pairs: pd.DataFrame, ctx: ContextData) -> pd.Series:
+    """Stage of this pair's latest attraction event (contacted 1 .. signed 4, declined -1) if
+    within 180 days, else NaN."""
+    return _series(_recent_event(pairs, ctx)[1], pairs)

@@ -17,6 +17,7 @@ import pandas as pd
 from tenantmatch.features import building as b
 from tenantmatch.features import enterprise as e
 from tenantmatch.features import pair as p
+from tenantmatch.features.errors import FeatureError
 from tenantmatch.features.lookups import ContextData
 
 FeatureKind = Literal["numeric", "count", "flag", "ordinal", "categorical"]
@@ -254,19 +255,88 @@ FEATURES: tuple[Feature, ...] = (
 )
 
 
-def feature_names() -> list[str]:
-    """Column names of X, in registry order."""
-    return [f.name for f in FEATURES]
+# Builders outside the ranker's set: the plain baseline's raw lease, move and pipeline columns.
+EXTRA_FEATURES: tuple[Feature, ...] = (
+    Feature("e__tenure_months", e.tenure_months, "numeric", "现址已入驻 {value:.0f} 个月"),
+    *(
+        Feature(
+            f"e__tenure_mod_{m}", fn, "numeric", f"按{m}个月租期计，本期已过 {{value:.0f}} 个月"
+        )
+        for m, fn in e.TENURE_MOD_FEATURES.items()
+    ),
+    Feature("e__moves_total", e.moves_total, "count", "历史上 {value:.0f} 次入驻楼宇"),
+    Feature(
+        "e__courting_buildings", e.courting_buildings, "count", "近180天 {value:.0f} 栋楼宇与其接洽"
+    ),
+    Feature(
+        "pair__division_tenants_in_building",
+        p.division_tenants_in_building,
+        "count",
+        "本楼已有 {value:.0f} 家同行业大类企业",
+    ),
+    Feature(
+        "pair__days_since_event_180d",
+        p.days_since_event_180d,
+        "numeric",
+        "{value:.0f} 天前有过招商接触",
+    ),
+    Feature(
+        "pair__last_stage_180d",
+        p.last_stage_180d,
+        "ordinal",
+        "近180天最近一次招商进展阶段 {value:.0f}",
+    ),
+)
+# Every registered builder, by name: the union the feature sets below choose from.
+REGISTERED: tuple[Feature, ...] = (*FEATURES, *EXTRA_FEATURES)
+
+RANKER_SET = "ranker"
+PLAIN_SET = "plain"
+# The plain baseline (issue 19): raw contract columns, simple counts, tenure and its position
+# in 1-, 2- and 3-year lease terms, and three pipeline columns.
+PLAIN_FEATURES: tuple[str, ...] = (
+    "b__theme", "b__grade", "b__total_area_log_m2", "b__vacant_area_log_m2", "b__vacancy_rate",
+    "b__rent_cny_m2_day", "b__tenant_count",
+    "e__division", "e__log_employees", "e__age_years", "e__credit_score",
+    "e__tenure_months", "e__tenure_mod_12", "e__tenure_mod_24", "e__tenure_mod_36",
+    "e__moves_total", "e__courting_buildings",
+    "pair__same_city", "pair__same_district", "pair__distance_km",
+    "pair__division_tenants_in_building", "pair__days_since_event_180d", "pair__last_stage_180d",
+)  # fmt: skip
+# Named, ordered feature sets: a model is fitted on one and X is built for it.
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    RANKER_SET: tuple(f.name for f in FEATURES),
+    PLAIN_SET: PLAIN_FEATURES,
+}
+_BY_NAME = {f.name: f for f in REGISTERED}
 
 
-def categorical_features() -> list[str]:
-    """Names of the features emitted as vocabulary codes (LightGBM ``categorical_feature``)."""
-    return [f.name for f in FEATURES if f.kind == "categorical"]
+def feature_set(name: str = RANKER_SET) -> tuple[Feature, ...]:
+    """The features of the set called ``name``, in its column order; FeatureError naming the
+    known sets otherwise."""
+    if name == RANKER_SET:
+        return FEATURES  # read when called: the registry itself, in its order
+    names = FEATURE_SETS.get(name)
+    if names is None:
+        raise FeatureError(f"feature set {name!r} is unknown; allowed: {sorted(FEATURE_SETS)}")
+    return tuple(_BY_NAME[n] for n in names)
 
 
-def feature_spec_fingerprint() -> str:
-    """sha256 hex of the registry version and every feature's name, kind and version, in order."""
+def feature_names(set_name: str = RANKER_SET) -> list[str]:
+    """Column names of X for the feature set ``set_name``, in its order."""
+    return [f.name for f in feature_set(set_name)]
+
+
+def categorical_features(set_name: str = RANKER_SET) -> list[str]:
+    """Names of the set's features emitted as vocabulary codes (LightGBM
+    ``categorical_feature``)."""
+    return [f.name for f in feature_set(set_name) if f.kind == "categorical"]
+
+
+def feature_spec_fingerprint(set_name: str = RANKER_SET) -> str:
+    """sha256 hex of the registry version and every feature's name, kind and version, in the
+    set's order (the ranker's set gives the fingerprint models stored before sets existed)."""
     digest = hashlib.sha256(f"spec:{SPEC_VERSION}\n".encode())
-    for feature in FEATURES:
+    for feature in feature_set(set_name):
         digest.update(f"{feature.name}|{feature.kind}|{feature.version}\n".encode())
     return digest.hexdigest()

@@ -9,6 +9,7 @@ from tenantmatch.matching.candidates import (
 )
 from tenantmatch.matching.chain import chain_leads
 from tenantmatch.matching.engine import Engine, ModelNotReadyError
+from tenantmatch.matching.first_stage import FIRST_STAGE_KEY, plan_first_stage, served_building_m
 from tenantmatch.matching.freshness import STALE_AFTER_DAYS, Freshness, registry_freshness
 from tenantmatch.matching.planning import fill_plan, theme_fit
 from tenantmatch.matching.reasons import reason_text, top_reasons
@@ -27,6 +28,7 @@ from tenantmatch.matching.shortlist import (
 )
 
 __all__ = [
+    "FIRST_STAGE_KEY",
     "LOW_CREDIT_SCORE",
     "MAX_K",
     "MIN_UNIT_OVERSIZE_FACTOR",
@@ -42,9 +44,11 @@ __all__ = [
     "chain_leads",
     "check_k",
     "fill_plan",
+    "plan_first_stage",
     "reason_text",
     "registry_freshness",
     "risk_warnings",
+    "served_building_m",
     "shortlist_for_buildings",
     "shortlist_for_enterprises",
     "space_fits",

@@ -91,7 +91,7 @@ def score_pairs(
     if len(pairs) == 0:
         return np.empty(0), []
     ctx = state.ctx if ctx is None else ctx
-    X = build_matrix(state.pool.pair_frame(pairs), ctx, vocab=state.vocab)
+    X = build_matrix(state.pool.pair_frame(pairs), ctx, vocab=state.vocab, features=state.features)
     scores = np.asarray(state.model.scorer.score(X), dtype=np.float64)
     contributions = getattr(state.model.scorer, "contributions", None)
     if not explain or contributions is None:

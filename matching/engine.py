@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -26,6 +26,7 @@ from tenantmatch.features import (
 )
 from tenantmatch.matching.cache import ResultCache
 from tenantmatch.matching.candidates import CandidatePool, PoolRules
+from tenantmatch.matching.first_stage import served_building_m
 from tenantmatch.matching.freshness import Freshness, registry_freshness
 from tenantmatch.matching.precomputed import BuildingCandidates, lowest_priority
 from tenantmatch.matching.shortlist import (
@@ -45,6 +46,7 @@ from tenantmatch.models import (
     check_compatible,
     compiled_model,
     current_version,
+    feature_set_of,
     load_current,
     model_vocabulary,
     path_explainer,
@@ -70,6 +72,8 @@ DEFAULT_MAX_SCORED = 1000
 # and a larger pool adds the harder ones; NDCG@10 times coverage stays flat (0.177 / 0.175 /
 # 0.177 / 0.181).
 DEFAULT_MAX_SCORED_BUILDINGS = 1000
+# Engine(max_scored=...): the M the served model's manifest records (training plans it)
+FROM_MODEL: Literal["model"] = "model"
 DEFAULT_CACHE_SIZE = 0  # finished shortlists kept per scoring state (0: no cache)
 FILL_CHUNK = 64  # buildings the background fill computes between checks that its state is current
 
@@ -91,7 +95,7 @@ class Engine:
         store: Path,
         *,
         as_of: date | Callable[[], date],
-        max_scored: int | None = DEFAULT_MAX_SCORED,
+        max_scored: int | Literal["model"] | None = FROM_MODEL,
         max_scored_buildings: int | None = DEFAULT_MAX_SCORED_BUILDINGS,
         compile_trees: bool = False,
         cache_size: int = DEFAULT_CACHE_SIZE,
@@ -100,6 +104,8 @@ class Engine:
     ) -> None:
         """``max_scored`` / ``max_scored_buildings``: M, the candidates per building /
         enterprise query the ranker scores after the pre-score; None scores all (full scan).
+        ``max_scored`` "model" (the default): the M the served model's manifest records
+        (``first_stage``, fixed at training), :data:`DEFAULT_MAX_SCORED` if it records none.
         ``compile_trees``: compile the model's trees (lleaves): ~6x cheaper scoring for tens of
         seconds once per model, worth it in a long-running server, not in a one-off CLI call.
         ``as_of``: the snapshot date, or a function giving it (a server passes "today", so the
@@ -115,7 +121,7 @@ class Engine:
         self.compile_trees = compile_trees
         self.precompute_candidates = precompute_candidates
         self.repo = repo
-        self.max_scored = max_scored
+        self._max_scored = max_scored
         self.max_scored_buildings = max_scored_buildings
         self.store = Path(store)
         self._as_of = as_of if callable(as_of) else (lambda: as_of)
@@ -143,8 +149,9 @@ class Engine:
         """One jsonl object per building id (see ``matching.shortlist``), in query order;
         ``state``: one :meth:`state` returned (the caller checked freshness already), else
         the current one."""
+        state = state or self.state()
         return self._shortlists(shortlist_for_buildings, building_ids, k=k, rules=rules,
-                                max_scored=self.max_scored, state=state)  # fmt: skip
+                                max_scored=self._building_m(state.model), state=state)  # fmt: skip
 
     def shortlist_for_enterprises(
         self, enterprise_ids: Sequence[str], *, k: int = 20, rules: PoolRules | None = None,
@@ -176,6 +183,20 @@ class Engine:
         if state is not self._state:
             return score([str(i) for i in ids])
         return self.cache.results(state, (fn.__name__, k, rules, max_scored), ids, score)
+
+    @property
+    def max_scored(self) -> int | None:
+        """M of building queries for the state served now (without refreshing it): the
+        setting, or with "model" the served model's (the default before any state)."""
+        state = self._state
+        if state is None:
+            return DEFAULT_MAX_SCORED if self._max_scored == FROM_MODEL else self._max_scored  # type: ignore[return-value]
+        return self._building_m(state.model)
+
+    def _building_m(self, model: LoadedModel) -> int | None:
+        if self._max_scored == FROM_MODEL:
+            return served_building_m(model.manifest, default=DEFAULT_MAX_SCORED)
+        return self._max_scored  # type: ignore[return-value]
 
     @property
     def model_version(self) -> str:
@@ -327,9 +348,9 @@ class Engine:
                     snapshot.as_of.date(), fitted)  # fmt: skip
         explainer = parts.explainer if same_model else path_explainer(model.scorer)  # type: ignore[union-attr]
         compiled = parts.compiled if same_model else self._compiled(model)  # type: ignore[union-attr]
-        kept = None
-        if self.max_scored is not None and index is not None:
-            kept = BuildingCandidates(pool, index, rules=PoolRules(), m=self.max_scored)
+        kept, m = None, self._building_m(model)
+        if m is not None and index is not None:
+            kept = BuildingCandidates(pool, index, rules=PoolRules(), m=m)
         return ScoringState(snapshot=snapshot, ctx=ctx, vocab=vocab, model=model, pool=pool,
                             prescorer=prescorer, prescore=index, explainer=explainer,
                             compiled=compiled, candidates=kept)  # fmt: skip
@@ -342,8 +363,10 @@ class Engine:
     def _load_model(self, *, previous: LoadedModel | None) -> LoadedModel:
         try:
             model = load_current(self.store, previous=previous)
-            check_compatible(model.manifest, feature_names=feature_names(),
-                             feature_spec_fingerprint=feature_spec_fingerprint())  # fmt: skip
+            features = feature_set_of(model.manifest)
+            fingerprint = feature_spec_fingerprint(features)
+            check_compatible(model.manifest, feature_names=feature_names(features),
+                             feature_spec_fingerprint=fingerprint)  # fmt: skip
         except IncompatibleModelError as exc:
             raise _not_ready(self.store, f"{exc}") from exc
         except ModelStoreError as exc:

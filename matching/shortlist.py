@@ -34,6 +34,7 @@ from tenantmatch.models import (
     PathExplainer,
     PrescoreIndex,
     Prescorer,
+    feature_set_of,
     in_order,
     top_m,
     unfitted_prescorer,
@@ -71,6 +72,11 @@ class ScoringState:
                  (len(self.ctx.buildings), len(self.ctx.enterprises))}  # fmt: skip
         if len(sizes) != 1:
             raise InputError(f"candidate pool and feature context differ in size: {sizes}")
+
+    @property
+    def features(self) -> str:
+        """The feature set the model scores (its manifest's; X is built for it)."""
+        return feature_set_of(self.model.manifest)
 
     def kept_candidates(self, rules: PoolRules, m: int) -> BuildingCandidates | None:
         """``candidates`` when they serve building queries under ``rules`` with this ``m``
@@ -290,7 +296,7 @@ def _features(state: ScoringState, pairs: Pairs, *, threads: int = 1) -> pd.Data
     """X of ``pairs``: pool positions are the context's rows (both follow the snapshot's
     order, see :meth:`ScoringState.__post_init__`), so no ids are looked up."""
     return build_matrix_at(pairs.building, pairs.enterprise, state.ctx, vocab=state.vocab,
-                           threads=threads)  # fmt: skip
+                           threads=threads, features=state.features)  # fmt: skip
 
 
 def _scores(

@@ -4,10 +4,12 @@ interface, and the model store with its one artifact format."""
 from typing import TYPE_CHECKING, Any
 
 from tenantmatch.models.artifact import (
+    FEATURE_SET_KEY,
     RESERVED_KEYS,
     LoadedModel,
     check_compatible,
     current_version,
+    feature_set_of,
     library_versions,
     list_versions,
     load_current,
@@ -48,6 +50,7 @@ from tenantmatch.models.hazard import (
     hazard_attachments,
     model_vocabulary,
 )
+from tenantmatch.models.plain import LGBMBinaryScorer
 from tenantmatch.models.prescore import (
     PRESCORER_FILE,
     PrescoreIndex,
@@ -64,6 +67,7 @@ from tenantmatch.models.scorers import MAX_GRADE, Scorer, check_group, in_order
 
 __all__ = [
     "CHUNK_ROWS",
+    "FEATURE_SET_KEY",
     "HAZARD_FILE",
     "MAX_GRADE",
     "POPULARITY_COLUMN_BUILDING_QUERY",
@@ -80,6 +84,7 @@ __all__ = [
     "HandRuleScorer",
     "IncompatibleModelError",
     "InvalidTargetError",
+    "LGBMBinaryScorer",
     "LGBMRankerScorer",
     "LoadedModel",
     "LogisticScorer",
@@ -100,6 +105,7 @@ __all__ = [
     "check_group",
     "compiled_model",
     "current_version",
+    "feature_set_of",
     "fit_move_hazard",
     "hazard_attachments",
     "in_order",

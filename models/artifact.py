@@ -378,6 +378,15 @@ def load_current(store: Path, *, previous: LoadedModel | None = None) -> LoadedM
         return previous
 
 
+FEATURE_SET_KEY = "feature_set"  # manifest key: the named feature set X is built with
+DEFAULT_FEATURE_SET = "ranker"  # models stored before feature sets existed used the ranker's
+
+
+def feature_set_of(manifest: Mapping[str, Any]) -> str:
+    """The name of the feature set (``features.FEATURE_SETS``) a stored model scores X of."""
+    return str(manifest.get(FEATURE_SET_KEY) or DEFAULT_FEATURE_SET)
+
+
 def check_compatible(
     manifest: Mapping[str, Any],
     *,

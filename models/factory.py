@@ -11,17 +11,26 @@ from tenantmatch.models.baselines import (
     RandomScorer,
 )
 from tenantmatch.models.errors import UnknownScorerError
+from tenantmatch.models.plain import LGBMBinaryScorer
 from tenantmatch.models.ranker import LGBMRankerScorer
 from tenantmatch.models.scorers import Scorer
 
 SCORERS: dict[str, type[Scorer]] = {
     cls.name: cls
-    for cls in (LGBMRankerScorer, RandomScorer, PopularityScorer, HandRuleScorer, LogisticScorer)
+    for cls in (
+        LGBMRankerScorer,
+        LGBMBinaryScorer,
+        RandomScorer,
+        PopularityScorer,
+        HandRuleScorer,
+        LogisticScorer,
+    )
 }
 
 
 def make_scorer(name: str, **kwargs: Any) -> Scorer:
-    """A new, unfitted scorer: "lightgbm", "random", "popularity", "hand_rule" or "logistic"."""
+    """A new, unfitted scorer: "lightgbm", "lightgbm_binary", "random", "popularity",
+    "hand_rule" or "logistic"."""
     cls = SCORERS.get(name)
     if cls is None:
         raise UnknownScorerError(f"unknown scorer {name!r}; allowed: {sorted(SCORERS)}")

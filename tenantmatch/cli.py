@@ -128,6 +128,8 @@ def _echo_training(result: TrainResult) -> None:
     typer.echo(result.table)
     state = "promoted to current" if result.promoted else "kept as a rejected candidate"
     typer.echo(f"\nmodel {result.version}: {state} ({result.reason})\nreport: {result.report}")
+    refit = f", refit on every window (fitted to the cut: {result.validated_version})"
+    typer.echo(f"system: {result.system}{refit if result.validated_version else ''}")
 
 
 def _now() -> datetime:

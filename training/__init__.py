@@ -7,6 +7,7 @@ from tenantmatch.training.calibration import (
     fit_platt,
     platt_probability,
 )
+from tenantmatch.training.config import RANKER_DIRECTIONS, TrainConfig
 from tenantmatch.training.dataset import RankingSet, SamplingConfig, build_sets, window_examples
 from tenantmatch.training.distill import DistillConfig, attach_prescorer, fit_prescorer
 from tenantmatch.training.errors import NotEnoughDataError, TrainingError
@@ -32,8 +33,6 @@ from tenantmatch.training.labels import (
 )
 from tenantmatch.training.metrics import ndcg_at_k, recall_at_k, reciprocal_rank, summarize
 from tenantmatch.training.pipeline import (
-    RANKER_DIRECTIONS,
-    TrainConfig,
     TrainResult,
     data_fingerprint,
     evaluate_current,
@@ -42,6 +41,7 @@ from tenantmatch.training.pipeline import (
     seed_study,
     train_and_publish,
 )
+from tenantmatch.training.plain import PLAIN, PlainConfig
 from tenantmatch.training.report import write_report
 from tenantmatch.training.splits import TemporalSplit, Window, make_split
 
@@ -49,6 +49,7 @@ __all__ = [
     "BUILDING_TO_ENTERPRISE",
     "DIRECTIONS",
     "ENTERPRISE_TO_BUILDING",
+    "PLAIN",
     "RANKER_DIRECTIONS",
     "STAGE_LIMITS",
     "Calibration",
@@ -57,6 +58,7 @@ __all__ = [
     "EvalPools",
     "Evaluation",
     "NotEnoughDataError",
+    "PlainConfig",
     "RankingSet",
     "SamplingConfig",
     "System",

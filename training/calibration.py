@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-from tenantmatch.features import Vocabulary, build_matrix
+from tenantmatch.features import RANKER_SET, Vocabulary, build_matrix
 from tenantmatch.models import Scorer
 from tenantmatch.registry import Snapshot
 from tenantmatch.training.dataset import candidate_pool, pool_source
@@ -149,11 +149,13 @@ def calibrate_ranker(
     vocab: Vocabulary,
     horizon_days: int,
     seed: int = 0,
+    features: str = RANKER_SET,
 ) -> Calibration:
-    """Platt fit of ``ranker`` on the evaluation queries of one direction: every row of their
-    (staged) ``pools`` with its ``scored`` ranker score, plus a weighted uniform sample of
-    their feasible pairs the first stage left out; a move is a tenancy start (grade 4)
-    in the window. Fit quality is checked on every other query by a fit on the rest."""
+    """Platt fit of ``ranker`` (scoring X of the feature set ``features``) on the evaluation
+    queries of one direction: every row of their (staged) ``pools`` with its ``scored``
+    score, plus a weighted uniform sample of their feasible pairs the first stage left out; a
+    move is a tenancy start (grade 4) in the window. Fit quality is checked on every other
+    query by a fit on the rest."""
     d = pools.direction
     source = pool_source(snapshot, vocab=vocab)
     queries = np.sort(pools.pairs[d.query].astype("str").unique())
@@ -164,7 +166,8 @@ def calibrate_ranker(
     extra = extra.assign(grade=PairKeys(extra).grades(labels))
     extra_score = np.zeros(0)
     if len(extra):
-        extra_score = ranker.score(build_matrix(extra[PAIR].astype("str"), snapshot, vocab=vocab))
+        X = build_matrix(extra[PAIR].astype("str"), snapshot, vocab=vocab, features=features)
+        extra_score = ranker.score(X)
     rows = pd.concat([pools.pairs[[*PAIR, "grade"]], extra], ignore_index=True)
     score = np.r_[np.asarray(scored, dtype=np.float64), extra_score]
     weight = np.r_[np.ones(len(pools.pairs)), np.full(len(extra), inverse_rate)]

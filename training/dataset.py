@@ -18,7 +18,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from tqdm import tqdm
 
-from tenantmatch.features import Vocabulary, build_matrix, context_for
+from tenantmatch.features import RANKER_SET, Vocabulary, build_matrix, context_for
 from tenantmatch.matching import CandidatePool, PoolRules
 from tenantmatch.registry import Registry, Snapshot
 from tenantmatch.training.labels import (
@@ -206,8 +206,10 @@ def window_examples(
     vocab: Vocabulary,
     config: SamplingConfig = SamplingConfig(),
     directions: Sequence[Direction] = DIRECTIONS,
+    features: str = RANKER_SET,
 ) -> RankingSet:
-    """Sampled, labelled rows of ``window`` for every direction, features as of window.start."""
+    """Sampled, labelled rows of ``window`` for every direction, X of the feature set
+    ``features`` as of window.start."""
     snapshot = Snapshot.at(registry, window.start)
     labels = window_labels(registry_tables(registry), window=window)
     labels = known_pairs(labels, snapshot)
@@ -219,7 +221,7 @@ def window_examples(
         for d in directions
     ]
     pairs = pd.concat(parts, ignore_index=True)
-    X = build_matrix(pairs[PAIR], snapshot, vocab=vocab)
+    X = build_matrix(pairs[PAIR], snapshot, vocab=vocab, features=features)
     log.info(
         "window %s: %d rows, %d queries, %d positives",
         window,
@@ -238,10 +240,13 @@ def build_sets(
     config: SamplingConfig = SamplingConfig(),
     n_jobs: int = 2,
     progress: bool = False,
+    features: str = RANKER_SET,
 ) -> list[RankingSet]:
-    """One ranking set per window, in window order; ``n_jobs`` processes across windows."""
+    """One ranking set per window, in window order; ``n_jobs`` processes across windows;
+    X of the feature set ``features``."""
     jobs = (
-        delayed(window_examples)(registry, window=w, vocab=vocab, config=config) for w in windows
+        delayed(window_examples)(registry, window=w, vocab=vocab, config=config, features=features)
+        for w in windows
     )
     if n_jobs == 1 or len(windows) < 2:
         results = (job[0](*job[1], **job[2]) for job in jobs)

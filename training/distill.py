@@ -22,6 +22,7 @@ from scipy import sparse
 from sklearn.linear_model import Ridge
 
 from tenantmatch.features import (
+    RANKER_SET,
     FeatureContext,
     Vocabulary,
     build_matrix_at,
@@ -39,6 +40,7 @@ from tenantmatch.models import (
     Scorer,
     bins,
     current_version,
+    feature_set_of,
     load_version,
     model_vocabulary,
     pair_term_values,
@@ -189,15 +191,19 @@ def head_pairs(
 
 def _examples(
     pairs: Pairs, *, pool: CandidatePool, ctx: FeatureContext, scorer: Scorer,
-    feature_names: Sequence[str],
+    feature_names: Sequence[str], features: str = RANKER_SET,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:  # fmt: skip
-    """Term values (one-sided features from X, pair terms) and ranker scores of ``pairs``."""
+    """Term values (one-sided features of the ranker's X, pair terms) and the scores of
+    ``pairs`` by ``scorer`` (its X built for the feature set ``features``)."""
     target, frames = [], []
     for start in range(0, len(pairs), CHUNK_ROWS):
         part = Pairs(*(a[start : start + CHUNK_ROWS] for a in (pairs.query, pairs.building,
                                                                pairs.enterprise)))  # fmt: skip
         X = build_matrix_at(part.building, part.enterprise, ctx, vocab=ctx.vocab)
-        target.append(scorer.score(X[list(feature_names)]))
+        own = X if features == RANKER_SET else build_matrix_at(
+            part.building, part.enterprise, ctx, vocab=ctx.vocab, features=features
+        )  # fmt: skip
+        target.append(scorer.score(own[list(feature_names)]))
         frames.append(X[[c for c in X.columns if c.startswith(("e__", "b__"))]])
     side = np.concatenate([f.to_numpy(dtype=np.float64) for f in frames])
     values = {name: side[:, i] for i, name in enumerate(frames[0].columns)}
@@ -213,17 +219,20 @@ def fit_prescorer(
     vocab: Vocabulary,
     feature_names: Sequence[str],
     config: DistillConfig | None = None,
+    features: str = RANKER_SET,
 ) -> Prescorer:
-    """A pre-scorer distilled from ``scorer``'s scores on ``snapshot`` (use the training cut's):
-    first on a uniform sample of candidates, then again with each query's head by that first
-    fit added; InputError when the snapshot has no candidate pair."""
+    """A pre-scorer distilled from ``scorer``'s scores (of X for the feature set ``features``)
+    on ``snapshot`` (use the training cut's): first on a uniform sample of candidates, then
+    again with each query's head by that first fit added; InputError when the snapshot has no
+    candidate pair."""
     config = config or DistillConfig()
     ctx = context_for(snapshot, vocab=vocab)
     pool = CandidatePool.from_snapshot(snapshot, need_m2=ctx.enterprises["space_need_m2"])
     pairs = distill_pairs(pool, config=config)
     if len(pairs) == 0:
         raise InputError("no candidate pairs to fit a pre-scorer on; the snapshot is empty")
-    kw = {"pool": pool, "ctx": ctx, "scorer": scorer, "feature_names": feature_names}
+    kw = {"pool": pool, "ctx": ctx, "scorer": scorer, "feature_names": feature_names,
+          "features": features}  # fmt: skip
     values, target = _examples(pairs, **kw)  # type: ignore[arg-type]
     categorical = frozenset(categorical_features())
     prescorer = fit_tables(values, target, query=pairs.query, categorical=categorical,
@@ -255,7 +264,8 @@ def attach_prescorer(
     manifest = model.manifest
     vocab = model_vocabulary(model)
     prescorer = fit_prescorer(snapshot, model.scorer, vocab=vocab,
-                              feature_names=manifest["feature_names"], config=config)  # fmt: skip
+                              feature_names=manifest["feature_names"], config=config,
+                              features=feature_set_of(manifest))  # fmt: skip
     extra: dict[str, Any] = {k: v for k, v in manifest.items() if k not in RESERVED_KEYS}
     new = save_version(
         Path(store), model.scorer, created=created,

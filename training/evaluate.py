@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from tenantmatch.features import Vocabulary, build_matrix, context_for
+from tenantmatch.features import RANKER_SET, Vocabulary, build_matrix, context_for
 from tenantmatch.matching import CandidatePool
 from tenantmatch.matching.engine import DEFAULT_MAX_SCORED, DEFAULT_MAX_SCORED_BUILDINGS
 from tenantmatch.models import PrescoreIndex, Prescorer, unfitted_prescorer, with_history
@@ -52,13 +52,15 @@ METRIC_ORDER = ("ndcg@10", "recall@50", "mrr", "coverage@10", "pool_coverage", "
 @dataclass(frozen=True)
 class System:
     """A ranked system: ``score(X, pairs, direction_name) -> scores``; X is built with
-    ``vocab`` (None: the evaluation's own vocabulary). A system that needs no X (the ceiling)
-    sets ``pair_score(pairs, direction_name)`` instead and is called once per pool."""
+    ``vocab`` (None: the evaluation's own vocabulary) for the feature set ``features``. A
+    system that needs no X (the ceiling) sets ``pair_score(pairs, direction_name)`` instead
+    and is called once per pool."""
 
     name: str
     score: ScoreFn
     vocab: Vocabulary | None = None
     pair_score: PairScoreFn | None = None  # if set: scores a whole pool from its ids, no X
+    features: str = RANKER_SET
 
 
 @dataclass(frozen=True)
@@ -248,8 +250,8 @@ def score_pools(
     progress: bool = False,
 ) -> pd.DataFrame:
     """``pools.pairs`` plus one float64 score column per system name; X is built per chunk of
-    whole queries (once per distinct vocabulary) so memory stays bounded; ``pair_score``
-    systems score the whole pool in one call."""
+    whole queries (once per distinct vocabulary and feature set) so memory stays bounded;
+    ``pair_score`` systems score the whole pool in one call."""
     pairs = pools.pairs
     name = pools.direction.name
     scores = {s.name: np.zeros(len(pairs)) for s in systems}
@@ -263,12 +265,13 @@ def score_pools(
     for part in tqdm(slices, desc=f"scoring {name}", file=sys.stderr, disable=not progress):
         chunk = pairs.iloc[part].reset_index(drop=True)
         chunk[PAIR] = chunk[PAIR].astype("str")
-        matrices: dict[Vocabulary, pd.DataFrame] = {}
+        matrices: dict[tuple[Vocabulary, str], pd.DataFrame] = {}
         for system in by_x:
-            v = system.vocab or vocab
-            if v not in matrices:
-                matrices[v] = build_matrix(chunk[PAIR], snapshot, vocab=v).reset_index(drop=True)
-            scores[system.name][part] = system.score(matrices[v], chunk, name)
+            key = (system.vocab or vocab, system.features)
+            if key not in matrices:
+                X = build_matrix(chunk[PAIR], snapshot, vocab=key[0], features=key[1])
+                matrices[key] = X.reset_index(drop=True)
+            scores[system.name][part] = system.score(matrices[key], chunk, name)
     return pairs.assign(**scores)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tenantmatch.features import Vocabulary
+from tenantmatch.features import RANKER_SET, Vocabulary
 from tenantmatch.models import Scorer
 from tenantmatch.registry import Registry, Snapshot
 from tenantmatch.training.calibration import Calibration, calibrate_ranker
@@ -89,17 +89,18 @@ def evaluate_holdout(
 
 def holdout_calibration(
     ranker: Scorer, evaluation: Evaluation, *, registry: Registry, split: TemporalSplit,
-    vocab: Vocabulary, column: str, seed: int,
+    vocab: Vocabulary, column: str, seed: int, features: str = RANKER_SET,
 ) -> Calibration | None:  # fmt: skip
-    """Platt fit of ``ranker`` (its scores in the scored pools' ``column``) on the
-    building->enterprise evaluation pools; None when the window holds too few moves (logged)."""
+    """Platt fit of ``ranker`` (its scores in the scored pools' ``column``, X of ``features``)
+    on the building->enterprise evaluation pools; None when the window holds too few moves
+    (logged)."""
     d = BUILDING_TO_ENTERPRISE.name
     labels = window_labels(registry_tables(registry), window=split.evaluation)
     try:
         return calibrate_ranker(
             ranker, evaluation.snapshot, pools=evaluation.pools[d],
             scored=evaluation.scored[d][column], labels=labels, vocab=vocab,
-            horizon_days=split.evaluation.days, seed=seed,
+            horizon_days=split.evaluation.days, seed=seed, features=features,
         )  # fmt: skip
     except NotEnoughDataError as exc:
         log.warning("no calibration stored: %s", exc)

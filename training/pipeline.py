@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,17 +17,23 @@ import numpy as np
 import pandas as pd
 
 from tenantmatch.features import (
+    RANKER_SET,
     Vocabulary,
     categorical_features,
     feature_names,
     feature_spec_fingerprint,
 )
+from tenantmatch.matching import FIRST_STAGE_KEY
 from tenantmatch.models import (
+    FEATURE_SET_KEY,
     LoadedModel,
+    ModelStoreError,
     Scorer,
     current_version,
+    feature_set_of,
     hazard_attachments,
     load_current,
+    load_version,
     make_scorer,
     model_vocabulary,
     promote,
@@ -36,67 +42,36 @@ from tenantmatch.models import (
 )
 from tenantmatch.registry import Registry, Snapshot
 from tenantmatch.training.calibration import Calibration
-from tenantmatch.training.dataset import RankingSet, SamplingConfig, build_sets, data_fingerprint
-from tenantmatch.training.errors import TrainingError
+from tenantmatch.training.config import CANDIDATES, RANKER, TrainConfig
+from tenantmatch.training.dataset import RankingSet, data_fingerprint
 from tenantmatch.training.evaluate import STAGE_LIMITS, System, format_table, metric_value
-from tenantmatch.training.hazard import fit_hazard_vocabularies
 from tenantmatch.training.holdout import (
     Evaluation,
     ceiling_system,
     evaluate_holdout,
     holdout_calibration,
 )
-from tenantmatch.training.labels import BUILDING_TO_ENTERPRISE, DIRECTIONS, direction_by_name
+from tenantmatch.training.labels import BUILDING_TO_ENTERPRISE, DIRECTIONS
+from tenantmatch.training.plain import PLAIN
+from tenantmatch.training.refit import (
+    Fitted,
+    fit_plain_candidate,
+    ranker_sets,
+    refit_candidate,
+    serving_parts,
+)
 from tenantmatch.training.report import training_summary, write_report
+from tenantmatch.training.selection import Candidate, choose_system
 from tenantmatch.training.splits import TemporalSplit, make_split
 
 log = logging.getLogger(__name__)
 
-RANKER = "lightgbm"
 PER_DIRECTION = "lightgbm_per_direction"
 ALL_QUERIES = "lightgbm_all_queries"
-# The served ranker learns from building queries only and serves both directions. Measured on
-# both demo worlds it ranks enterprises for a building (the gate's metric) better than one
-# ranker trained on every query: enterprise queries have ~50 candidates each and pull the model
-# towards "which building" and away from "who moves". The price is enterprise->building on the
-# default world (0.02 NDCG@10 lower; even on the alternative world), see
-# benchmarks/results/quality_*.json (lightgbm_all_queries, lightgbm_per_direction).
-RANKER_DIRECTIONS = (BUILDING_TO_ENTERPRISE.name,)
 CURRENT = "current"
 BASELINES = ("random", "popularity", "hand_rule", "logistic")
 GATE_METRIC = "ndcg@10"
 GATE_TOLERANCE = 1e-9
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Settings of one training run; months are calendar months."""
-
-    sampling: SamplingConfig = field(default_factory=SamplingConfig)
-    max_queries: int = 200
-    eval_months: int = 12
-    # Measured on the 20k default world (b->e NDCG@10 share of the ceiling at M = 3,000, 2 seeds;
-    # these settings 0.796 over 4): 12-month label horizons 0.754; 48 months of history 0.803
-    # with 45 % more training rows; 800 random negatives per building query 0.799.
-    history_months: int = 36
-    step_months: int = 3
-    horizon_months: int = 6
-    n_jobs: int = 2
-    # the directions whose queries the served ranker learns from and early-stops on
-    ranker_directions: tuple[str, ...] = RANKER_DIRECTIONS
-    # also fit a ranker on every direction's queries and one per direction, and record them
-    compare_directions: bool = False
-    ranker_params: dict[str, Any] = field(default_factory=dict)
-    staged_evaluation: bool = True  # rank the engine's first-stage pools, not every feasible pair
-    calibrate: bool = True  # fit a Platt sigmoid P(move within the window) for the manifest
-    # horizon of the move hazard behind e__move_hazard (training.hazard); 0: no hazard
-    hazard_months: int = 12
-
-    def __post_init__(self) -> None:
-        if not self.ranker_directions:
-            raise TrainingError("ranker_directions is empty; name at least one direction")
-        for name in self.ranker_directions:
-            direction_by_name(name)  # TrainingError naming the allowed ones
 
 
 @dataclass(frozen=True)
@@ -111,14 +86,20 @@ class TrainResult:
     table: str
     report: Path
     direction_mode: str
+    system: str = RANKER  # the system stored (and served if promoted)
+    validated_version: str | None = None  # the version fitted up to the cut, when refit
 
 
-def _scorer_system(name: str, scorer: Scorer, *, vocab: Vocabulary | None = None) -> System:
-    return System(name, lambda X, pairs, d: scorer.score(X), vocab)
+def _scorer_system(
+    name: str, scorer: Scorer, *, vocab: Vocabulary | None = None, features: str = RANKER_SET
+) -> System:
+    return System(name, lambda X, pairs, d: scorer.score(X), vocab, features=features)
 
 
-def _per_direction_system(name: str, scorers: dict[str, Scorer]) -> System:
-    return System(name, lambda X, pairs, d: scorers[d].score(X))
+def _per_direction_system(
+    name: str, scorers: dict[str, Scorer], *, features: str = RANKER_SET
+) -> System:
+    return System(name, lambda X, pairs, d: scorers[d].score(X), features=features)
 
 
 def _fit_ranker(
@@ -126,7 +107,8 @@ def _fit_ranker(
 ) -> Scorer:
     """The ranker trained on and early-stopped on ``directions``' queries."""
     train, valid = train.only(*directions), valid.only(*directions)
-    params = {"categorical_features": tuple(categorical_features()), **config.ranker_params}
+    categorical = tuple(categorical_features(config.ranker_features))
+    params = {"categorical_features": categorical, **config.ranker_params}
     ranker = make_scorer(RANKER, **params)
     return ranker.fit(
         train.X,
@@ -159,18 +141,19 @@ def ranker_systems(
         return fitted[directions]
 
     ranker = ranker_on(tuple(config.ranker_directions))
-    systems = [_scorer_system(RANKER, ranker)]
+    features = config.ranker_features
+    systems = [_scorer_system(RANKER, ranker, features=features)]
     if config.compare_directions:
         every = ranker_on(tuple(d.name for d in DIRECTIONS))
         one_each = {d.name: ranker_on((d.name,)) for d in DIRECTIONS}
-        systems += [_scorer_system(ALL_QUERIES, every),
-                    _per_direction_system(PER_DIRECTION, one_each)]  # fmt: skip
+        systems += [_scorer_system(ALL_QUERIES, every, features=features),
+                    _per_direction_system(PER_DIRECTION, one_each, features=features)]  # fmt: skip
     return ranker, systems
 
 
-def fit_baselines(train: RankingSet) -> list[System]:
-    """The four baselines fitted on the training set; popularity gets one scorer per direction
-    (its count column depends on the query side)."""
+def fit_baselines(train: RankingSet, *, features: str = RANKER_SET) -> list[System]:
+    """The four baselines fitted on the training set (X of the feature set ``features``);
+    popularity gets one scorer per direction (its count column depends on the query side)."""
     systems = []
     for name in BASELINES:
         if name == "popularity":
@@ -180,10 +163,10 @@ def fit_baselines(train: RankingSet) -> list[System]:
                 )
                 for d in DIRECTIONS
             }
-            systems.append(_per_direction_system(name, fitted))
+            systems.append(_per_direction_system(name, fitted, features=features))
         else:
             scorer = make_scorer(name).fit(train.X, train.y, group=train.group)
-            systems.append(_scorer_system(name, scorer))
+            systems.append(_scorer_system(name, scorer, features=features))
     return systems
 
 
@@ -197,16 +180,33 @@ def fit_systems(
         return _fit_ranker(train, valid, config, directions=directions)
 
     ranker, systems = ranker_systems(fit, config=config)
-    return ranker, [*systems, *fit_baselines(train)]
+    return ranker, [*systems, *fit_baselines(train, features=config.ranker_features)]
+
+
+VALIDATED_KEY = "validated_version"  # manifest key of a refit model: its twin fitted up to the cut
+
+
+def _held_out_model(model: LoadedModel, *, store: Path) -> LoadedModel:
+    """``model`` as it is measured on the held-out window: a refit model has seen the labels
+    after the cut, so its twin fitted up to the cut (``validated_version``) stands in."""
+    twin = model.manifest.get(VALIDATED_KEY)
+    return load_version(store, str(twin)) if twin else model
 
 
 def _compatible_current(store: Path) -> LoadedModel | None:
-    """The CURRENT model if there is one and it was built on today's feature spec."""
+    """The CURRENT model as the gate scores it (:func:`_held_out_model`), if there is one
+    built on today's spec of its feature set."""
     if not Path(store).is_dir() or current_version(store) is None:
         return None
-    current = load_current(store)
-    same_spec = current.manifest.get("feature_spec_fingerprint") == feature_spec_fingerprint()
-    if not same_spec or current.manifest.get("feature_names") != list(feature_names()):
+    try:
+        current = _held_out_model(load_current(store), store=store)
+    except ModelStoreError as exc:
+        log.warning("current model's validated twin unusable (%s); not re-scored", exc)
+        return None
+    features = feature_set_of(current.manifest)
+    fingerprint = feature_spec_fingerprint(features)
+    same_spec = current.manifest.get("feature_spec_fingerprint") == fingerprint
+    if not same_spec or current.manifest.get("feature_names") != feature_names(features):
         log.warning("current model %s uses another feature spec; not re-scored", current.version)
         return None
     return current
@@ -214,9 +214,11 @@ def _compatible_current(store: Path) -> LoadedModel | None:
 
 def _current_system(current: LoadedModel, *, vocab: Vocabulary | None = None) -> System:
     """The CURRENT model as a system, its X built with ``vocab`` (default: the model's own,
-    read from its version)."""
+    read from its version) for its feature set."""
     own = model_vocabulary(current) if vocab is None else vocab
-    return _scorer_system(CURRENT, current.scorer, vocab=own)
+    scorer = current.scorer
+    return System(CURRENT, lambda X, pairs, d: scorer.score(X), own,
+                  features=feature_set_of(current.manifest))  # fmt: skip
 
 
 def _direction_comparison(metrics: pd.DataFrame, *, config: TrainConfig) -> dict[str, Any]:
@@ -246,8 +248,10 @@ def promotion_gate(
     metrics: pd.DataFrame,
     current: LoadedModel | None,
     previous: str | None,
+    system: str = RANKER,
 ) -> tuple[bool, str]:
-    """Promote ``version`` unless the compatible current model has a higher NDCG@10 (b->e)."""
+    """Promote ``version`` (fitted as ``system``) unless the compatible current model has a
+    higher NDCG@10 (b->e) on the same window."""
     if previous == version:
         return True, f"version {version} is already current (identical content)"
     if current is None:
@@ -255,14 +259,14 @@ def promotion_gate(
         why = "no current model" if previous is None else f"current {previous} has another spec"
         return True, f"promoted: {why}"
     d = BUILDING_TO_ENTERPRISE.name
-    new = metric_value(metrics, system=RANKER, direction=d, metric=GATE_METRIC)
+    new = metric_value(metrics, system=system, direction=d, metric=GATE_METRIC)
     old = metric_value(metrics, system=CURRENT, direction=d, metric=GATE_METRIC)
     if new >= old - GATE_TOLERANCE:
         promote(store, version)
-        return True, f"promoted: {d} {GATE_METRIC} {new:.4f} >= current {old:.4f}"
+        return True, f"promoted: {system} {d} {GATE_METRIC} {new:.4f} >= current {old:.4f}"
     reason = (
-        f"{d} {GATE_METRIC} {new:.4f} is worse than current {current.version} {old:.4f} "
-        f"on the same evaluation window; required >= current - {GATE_TOLERANCE}"
+        f"{system} {d} {GATE_METRIC} {new:.4f} is worse than current {current.version} "
+        f"{old:.4f} on the same evaluation window; required >= current - {GATE_TOLERANCE}"
     )
     reject(store, version, reason)
     return False, f"rejected: {reason}"
@@ -290,17 +294,7 @@ def _prepare(
     """The split, the served vocabulary (with the move hazard) and the training and validation
     sets, whose e__move_hazard comes from the cross-fitted hazard."""
     registry, split, vocab = plan_training(tables, config=config)
-    for_training, served = fit_hazard_vocabularies(
-        registry, split, vocab=vocab, horizon_months=config.hazard_months, n_jobs=config.n_jobs
-    )
-    sets = build_sets(
-        registry,
-        split.fit_windows,
-        vocab=for_training,
-        config=config.sampling,
-        n_jobs=config.n_jobs,
-        progress=progress,
-    )
+    served, sets = ranker_sets(registry, split, vocab=vocab, config=config, progress=progress)
     return registry, split, served, RankingSet.concat(sets[:-1]), sets[-1]
 
 
@@ -319,9 +313,16 @@ def _evaluate(
         systems = [*systems, ceiling_system(tables, split, Path(truth_dir))]
     return evaluate_holdout(
         registry, split, systems=systems, vocab=vocab, max_queries=config.max_queries,
-        seed=config.sampling.seed, progress=progress,
-        limits=STAGE_LIMITS if config.staged_evaluation else None,
+        seed=config.sampling.seed, progress=progress, limits=evaluation_limits(registry, config),
     )  # fmt: skip
+
+
+def evaluation_limits(registry: Registry, config: TrainConfig) -> dict[str, int] | None:
+    """The first stage the held-out pools go through, as served: the engine's limits on a
+    registry of at least ``config.full_scan_below`` enterprises, every feasible pair below
+    (where the served model scores every pair too, see ``matching.first_stage``)."""
+    small = len(registry.enterprises) < config.full_scan_below
+    return STAGE_LIMITS if config.staged_evaluation and not small else None
 
 
 def pool_sensitivity(
@@ -336,7 +337,7 @@ def pool_sensitivity(
     keeps each of ``building_limits`` enterprises per building query (None: every feasible
     pair), with a ``limit`` column: how much the served M shapes the quality figures, since
     the ceiling ranks the same pools."""
-    current = load_current(Path(store))
+    current = _held_out_model(load_current(Path(store)), store=Path(store))
     vocab = model_vocabulary(current)  # one object: one feature context serves every pool
     registry, split, _ = plan_training(tables, config=config)
     ceiling = ceiling_system(tables, split, Path(truth_dir))
@@ -370,7 +371,9 @@ def seed_study(
     for seed in seeds:
         seeded = replace(config, ranker_params={**config.ranker_params, "seed": int(seed)})
         ranker = _fit_ranker(train, valid, seeded, directions=config.ranker_directions)
-        systems.append(_scorer_system(f"seed{seed}", ranker, vocab=vocab))
+        systems.append(
+            _scorer_system(f"seed{seed}", ranker, vocab=vocab, features=config.ranker_features)
+        )
     evaluation = evaluate_holdout(
         registry, split, systems=[*systems, ceiling_system(tables, split, Path(truth_dir))],
         vocab=vocab, max_queries=config.max_queries, seed=config.sampling.seed,
@@ -380,14 +383,14 @@ def seed_study(
 
 
 def _calibration(
-    ranker: Scorer, evaluation: Evaluation, *, registry: Registry, split: TemporalSplit,
+    chosen: Candidate, evaluation: Evaluation, *, registry: Registry, split: TemporalSplit,
     vocab: Vocabulary, config: TrainConfig,
 ) -> Calibration | None:  # fmt: skip
     if not config.calibrate:
         return None
     return holdout_calibration(
-        ranker, evaluation, registry=registry, split=split, vocab=vocab, column=RANKER,
-        seed=config.sampling.seed,
+        chosen.scorer, evaluation, registry=registry, split=split, vocab=vocab,
+        column=chosen.name, seed=config.sampling.seed, features=chosen.features,
     )  # fmt: skip
 
 
@@ -422,6 +425,72 @@ def local_fit(
     return FitRun(registry, split, vocab, train, valid, ranker, systems)
 
 
+def _fit_candidates(
+    tables: dict[str, pd.DataFrame], *, config: TrainConfig, progress: bool,
+    fitter: Fitter | None,
+) -> tuple[Registry, TemporalSplit, Vocabulary, RankingSet, RankingSet, list[System],
+           dict[str, tuple[Candidate, Fitted]]]:  # fmt: skip
+    """The registry, split, served vocabulary, ranker sets, the systems to evaluate and the
+    candidates the gate may serve (each with what it was fitted on), fitted up to the cut."""
+    run = (fitter or local_fit)(tables, config=config, progress=progress)
+    registry, split, vocab = run.registry, run.split, run.vocab
+    train, valid, ranker, systems = run.train, run.valid, run.ranker, run.systems
+    windows = tuple(str(w) for w in split.fit_windows)
+    features = config.ranker_features
+    fitted = {RANKER: (Candidate(RANKER, ranker, features),
+                       Fitted(ranker, features, vocab, windows, split.cut))}  # fmt: skip
+    if PLAIN in config.candidates:
+        fitted[PLAIN] = fit_plain_candidate(registry, split, tables=tables, vocab=vocab,
+                                            config=config)  # fmt: skip
+        systems.append(fitted[PLAIN][0].system())
+    return registry, split, vocab, train, valid, systems, fitted
+
+
+def _store(
+    store: Path, fitted: Fitted, *, system: str, created: datetime, tables: dict[str, pd.DataFrame],
+    metrics: pd.DataFrame, extra: dict[str, Any], attachments: dict[str, bytes],
+) -> str:  # fmt: skip
+    """Save one fitted system as a version (manifest: its system, feature set, fit record)."""
+    return save_version(
+        store, fitted.scorer, created=created, vocabulary=fitted.vocab.to_dict(),
+        feature_spec_fingerprint=feature_spec_fingerprint(fitted.features),
+        data_fingerprint=data_fingerprint(tables), metrics=_system_metrics(metrics, system),
+        manifest_extra={**extra, "system": system, FEATURE_SET_KEY: fitted.features},
+        attachments=attachments,
+    )  # fmt: skip
+
+
+def _publish(
+    store: Path, chosen: tuple[Candidate, Fitted], *, registry: Registry,
+    tables: dict[str, pd.DataFrame], split: TemporalSplit, metrics: pd.DataFrame,
+    extra: dict[str, Any], created: datetime, config: TrainConfig, progress: bool,
+) -> tuple[str, str | None, Fitted, dict[str, Any]]:  # fmt: skip
+    """Store the chosen system: with ``config.refit`` first as fitted up to the cut (the
+    twin the next gate measures), then refitted to the data's end; the served version holds
+    its pre-scorer and first-stage plan. Returns (served version, twin or None, the served
+    fit, its manifest ``fit`` record)."""
+    candidate, validated = chosen
+    kw: dict[str, Any] = {"system": candidate.name, "created": created, "tables": tables,
+                          "metrics": metrics}  # fmt: skip
+    twin, served = None, validated
+    if config.refit:
+        record = {**extra, "fit": validated.record(refit=False), "role": "validated"}
+        twin = _store(store, validated, extra=record,
+                      attachments=hazard_attachments(validated.vocab), **kw)  # fmt: skip
+        served = refit_candidate(candidate, registry=registry, tables=tables, split=split,
+                                 config=config, progress=progress)  # fmt: skip
+    attachments, plan = serving_parts(served, registry=registry, config=config)
+    fit = {**served.record(refit=config.refit), "validated_windows": list(validated.windows),
+           VALIDATED_KEY: twin}  # fmt: skip
+    extra = {**extra, "fit": fit, "role": "served"}
+    if twin is not None:
+        extra[VALIDATED_KEY] = twin
+    if plan is not None:
+        extra[FIRST_STAGE_KEY] = plan
+    version = _store(store, served, extra=extra, attachments=attachments, **kw)
+    return version, twin, served, fit
+
+
 def train_and_publish(
     tables: dict[str, pd.DataFrame],
     *,
@@ -432,60 +501,51 @@ def train_and_publish(
     config: TrainConfig = TrainConfig(),
     fitter: Fitter | None = None,
 ) -> TrainResult:
-    """Fit the ranker and baselines, evaluate them (and the current model) on the held-out
-    window, store the ranker as a new version with its report, then run the promotion gate.
-    ``fitter`` prepares the sets and fits the systems: :func:`local_fit` by default, or
-    ``training.distributed.dask_fitter(address)`` on a Dask cluster; the rest is unchanged."""
+    """Fit the candidate systems (the ranker, the plain baseline) and the baselines, evaluate
+    them (and the current model) on the held-out window, choose the best candidate on
+    building->enterprise NDCG@10, store it as fitted up to the cut and, with ``config.refit``,
+    refitted on every window up to the data's end (the version served, with its distilled
+    pre-scorer and first-stage plan), then run the promotion gate on the chosen system's
+    held-out figures. ``fitter`` prepares the ranker's sets and fits: :func:`local_fit` by
+    default, or ``training.distributed.dask_fitter(address)`` on a Dask cluster; the rest runs
+    here."""
     store = Path(store)
-    run = (fitter or local_fit)(tables, config=config, progress=progress)
-    registry, split, vocab = run.registry, run.split, run.vocab
-    train, valid, ranker, systems = run.train, run.valid, run.ranker, run.systems
+    registry, split, vocab, train, valid, systems, fitted = _fit_candidates(
+        tables, config=config, progress=progress, fitter=fitter
+    )
     previous = current_version(store) if store.is_dir() else None
     current = _compatible_current(store)
     if current is not None:
         systems.append(_current_system(current))
-    evaluation = _evaluate(
-        registry,
-        tables,
-        split,
-        systems=systems,
-        vocab=vocab,
-        truth_dir=truth_dir,
-        config=config,
-        progress=progress,
-    )
+    evaluation = _evaluate(registry, tables, split, systems=systems, vocab=vocab,
+                           truth_dir=truth_dir, config=config, progress=progress)  # fmt: skip
     metrics = evaluation.metrics
+    chosen, selection = choose_system(
+        metrics, [c for c in CANDIDATES if c in fitted and c in config.candidates]
+    )
+    candidate = fitted[chosen][0]
     comparison = _direction_comparison(metrics, config=config)
     summary = training_summary(tables, split, train, valid, evaluation.pools, comparison)
-    calibration = _calibration(
-        ranker, evaluation, registry=registry, split=split, vocab=vocab, config=config
-    )
+    summary = {**summary, "selection": selection}
+    calibration = _calibration(candidate, evaluation, registry=registry, split=split,
+                               vocab=vocab, config=config)  # fmt: skip
     extra = _manifest_extra(metrics, summary=summary, calibration=calibration)
-    version = save_version(
-        store,
-        ranker,
-        created=created,
-        vocabulary=vocab.to_dict(),
-        feature_spec_fingerprint=feature_spec_fingerprint(),
-        data_fingerprint=data_fingerprint(tables),
-        metrics=_ranker_metrics(metrics),
-        manifest_extra=extra,
-        attachments=hazard_attachments(vocab),
-    )
-    promoted, reason = promotion_gate(
-        store, version, metrics=metrics, current=current, previous=previous
-    )
+    version, validated_version, served, fit = _publish(
+        store, fitted[chosen], registry=registry, tables=tables, split=split, metrics=metrics,
+        extra=extra, created=created, config=config, progress=progress,
+    )  # fmt: skip
+    promoted, reason = promotion_gate(store, version, metrics=metrics, current=current,
+                                      previous=previous, system=chosen)  # fmt: skip
     report = write_report(
         store / "versions" / version,
-        title=f"tenantmatch model {version}",
+        title=f"tenantmatch model {version} ({chosen})",
         metrics=metrics,
-        importance=_importance(ranker),
-        summary={"gate": reason, **summary},
+        importance=_importance(served.scorer),
+        summary={"gate": reason, "system": selection["why"], "fit": fit, **summary},
     )
-    log.info("model %s: %s", version, reason)
-    return TrainResult(
-        version, promoted, reason, previous, metrics, format_table(metrics), report, "shared"
-    )
+    log.info("model %s (%s): %s", version, chosen, reason)
+    return TrainResult(version, promoted, reason, previous, metrics, format_table(metrics),
+                       report, "shared", chosen, validated_version)  # fmt: skip
 
 
 def _manifest_extra(
@@ -505,9 +565,10 @@ def _manifest_extra(
     return extra
 
 
-def _ranker_metrics(metrics: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """``{direction: {metric: value}}`` of the shared ranker, for the manifest."""
-    mine = metrics.loc[metrics["system"].eq(RANKER)]
+def _system_metrics(metrics: pd.DataFrame, system: str) -> dict[str, dict[str, float]]:
+    """``{direction: {metric: value}}`` of one system on the held-out window, for the
+    manifest."""
+    mine = metrics.loc[metrics["system"].eq(system)]
     return {
         str(d): dict(zip(g["metric"], g["value"].astype(float), strict=True))
         for d, g in mine.groupby("direction", sort=False)
@@ -527,16 +588,21 @@ def evaluate_current(
     progress: bool = False,
     config: TrainConfig = TrainConfig(),
 ) -> pd.DataFrame:
-    """Tidy metrics (system, direction, metric, value) of the CURRENT model and the baselines
-    (fitted on the same training windows) on the held-out window."""
-    current = load_current(Path(store))
+    """Tidy metrics (system, direction, metric, value) of the CURRENT model, the plain
+    baseline and the other baselines (fitted on the same training windows) on the held-out
+    window. A refit current model is measured by its twin fitted up to the cut (the refit
+    has seen the window's labels)."""
+    current = _held_out_model(load_current(Path(store)), store=Path(store))
     registry, split, vocab, train, _ = _prepare(tables, config=config, progress=progress)
-    baselines = fit_baselines(train)
+    systems = [_current_system(current), *fit_baselines(train, features=config.ranker_features)]
+    if PLAIN in config.candidates:
+        plain, _ = fit_plain_candidate(registry, split, tables=tables, vocab=vocab, config=config)
+        systems.append(plain.system())
     evaluation = _evaluate(
         registry,
         tables,
         split,
-        systems=[_current_system(current), *baselines],
+        systems=systems,
         vocab=vocab,
         truth_dir=truth_dir,
         config=config,

@@ -131,3 +131,18 @@ def make_split(
     split = TemporalSplit(cut, tuple(reversed(train)), valid, evaluation)
     log.info("temporal split: %s", split.describe())
     return split
+
+
+def shift_split(split: TemporalSplit, *, months: int) -> TemporalSplit:
+    """``split`` with the cut and every window moved ``months`` later: the same settings on
+    windows reaching ``months`` further (a refit whose last window ends at the data's end;
+    its evaluation window then lies past the data and is not used)."""
+    offset = pd.DateOffset(months=months)
+
+    def moved(w: Window) -> Window:
+        return Window(w.start + offset, w.end + offset)
+
+    return TemporalSplit(
+        split.cut + offset, tuple(moved(w) for w in split.train), moved(split.valid),
+        moved(split.evaluation),
+    )  # fmt: skip

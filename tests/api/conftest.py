@@ -36,7 +36,12 @@ from tenantmatch.training.demo import WorldParams, generate_world
 N_ENTERPRISES = 800
 SEED = 11
 # A quick, deliberately modest model: the retraining test's full run must beat it to be promoted.
-WEAK_MODEL = TrainConfig(max_queries=60, ranker_params={"num_boost_round": 8, "num_leaves": 7})
+# A weak ranker, served as it was fitted (no plain candidate, refit or distillation): the API
+# tests need a model quickly, and its reasons come from the ranker's features.
+WEAK_MODEL = TrainConfig(
+    max_queries=60, ranker_params={"num_boost_round": 8, "num_leaves": 7},
+    candidates=("lightgbm",), refit=False, distill=False,
+)  # fmt: skip
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -12,6 +12,7 @@ from tenantmatch.models import (
     GroupSizeError,
     HandRuleScorer,
     InvalidTargetError,
+    LGBMBinaryScorer,
     LGBMRankerScorer,
     LogisticScorer,
     NonFiniteScoreError,
@@ -114,6 +115,13 @@ class TestLGBMRanker(ScorerContract):
         return LGBMRankerScorer(num_boost_round=20, min_data_in_leaf=10)
 
 
+class TestLGBMBinary(ScorerContract):
+    name = "lightgbm_binary"
+
+    def make(self) -> Scorer:
+        return LGBMBinaryScorer(num_boost_round=20, min_data_in_leaf=10)
+
+
 class TestRandom(ScorerContract):
     name = "random"
 
@@ -144,7 +152,10 @@ class TestLogistic(ScorerContract):
 
 def test_every_factory_name_has_a_contract_test() -> None:
     tested = {cls.name for cls in ScorerContract.__subclasses__()}
-    assert tested == set(SCORERS) == {"lightgbm", "random", "popularity", "hand_rule", "logistic"}
+    assert tested == set(SCORERS)
+    assert set(SCORERS) == {
+        "lightgbm", "lightgbm_binary", "random", "popularity", "hand_rule", "logistic"
+    }  # fmt: skip
 
 
 def test_unknown_scorer_name() -> None:

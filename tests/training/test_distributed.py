@@ -274,7 +274,8 @@ def test_train_and_publish_on_the_cluster(client: Client, world: DemoWorld, tmp_
     store = tmp_path / "models"
     result = train_and_publish(
         world.tables, store=store, truth_dir=None, created=datetime(2026, 11, 3, tzinfo=UTC),
-        progress=False, config=TrainConfig(n_jobs=1, compare_directions=True),
+        progress=False,
+        config=TrainConfig(n_jobs=1, compare_directions=True, candidates=("lightgbm",)),
         fitter=dask_fitter(client.scheduler_info()["address"]),
     )  # fmt: skip
     ranker = metric_value(result.metrics, system="lightgbm", direction=B2E, metric="ndcg@10")

@@ -16,7 +16,8 @@ from tenantmatch.models import (
     promote,
     save_version,
 )
-from tenantmatch.training.pipeline import CURRENT, RANKER, promotion_gate
+from tenantmatch.training.config import RANKER
+from tenantmatch.training.pipeline import CURRENT, promotion_gate
 
 B2E = "building_to_enterprise"
 

@@ -68,3 +68,15 @@ def test_no_dated_rows_is_an_error() -> None:
 def test_bad_settings_name_the_value() -> None:
     with pytest.raises(NotEnoughDataError, match="step_months=0"):
         make_split(_tables(), step_months=0)
+
+
+def test_shift_split_moves_the_cut_and_every_window() -> None:
+    from tenantmatch.training.splits import TemporalSplit, Window, shift_split
+
+    w = Window(pd.Timestamp("2022-01-15"), pd.Timestamp("2022-07-15"))
+    v = Window(pd.Timestamp("2022-07-15"), pd.Timestamp("2023-01-15"))
+    e = Window(pd.Timestamp("2023-01-15"), pd.Timestamp("2024-01-15"))
+    moved = shift_split(TemporalSplit(pd.Timestamp("2023-01-15"), (w,), v, e), months=12)
+    assert moved.cut == pd.Timestamp("2024-01-15")
+    assert moved.train == (Window(pd.Timestamp("2023-01-15"), pd.Timestamp("2023-07-15")),)
+    assert moved.valid.end == moved.cut and moved.evaluation.start == moved.cut

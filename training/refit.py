@@ -1,0 +1,145 @@
+"""Fitting the chosen system for serving: the windows each candidate learns from, the refit
+of the gate's choice on every window up to the data's end with the settings it was chosen
+with, and what the served version carries besides (its distilled pre-scorer and the
+first-stage plan)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from tenantmatch.features import PLAIN_SET, Vocabulary
+from tenantmatch.matching import plan_first_stage
+from tenantmatch.models import (
+    FEATURE_SET_KEY,
+    PRESCORER_FILE,
+    Scorer,
+    hazard_attachments,
+    make_scorer,
+)
+from tenantmatch.registry import Registry, Snapshot
+from tenantmatch.training.dataset import RankingSet, build_sets
+from tenantmatch.training.distill import fit_prescorer
+from tenantmatch.training.errors import NotEnoughDataError
+from tenantmatch.training.hazard import fit_hazard_vocabularies
+from tenantmatch.training.plain import PLAIN, PLAIN_SCORER, fit_plain, plain_sets, plain_windows
+from tenantmatch.training.selection import Candidate
+from tenantmatch.training.splits import TemporalSplit, earliest_date, latest_date, shift_split
+
+if TYPE_CHECKING:
+    from tenantmatch.training.config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A scorer ready to store: the vocabulary its X is built with, the windows whose labels
+    it learnt from and the date its data reaches (its newest window's end)."""
+
+    scorer: Scorer
+    features: str
+    vocab: Vocabulary
+    windows: tuple[str, ...]
+    trained_through: pd.Timestamp
+
+    def record(self, *, refit: bool) -> dict[str, Any]:
+        """The manifest's ``fit`` entry."""
+        return {"refit": refit, "windows": list(self.windows),
+                "trained_through": str(self.trained_through.date())}  # fmt: skip
+
+
+def ranker_sets(
+    registry: Registry, split: TemporalSplit, *, vocab: Vocabulary, config: TrainConfig,
+    progress: bool,
+) -> tuple[Vocabulary, list[RankingSet]]:  # fmt: skip
+    """The served vocabulary (``vocab`` with the move hazard fitted on the split) and one
+    ranking set per fit window (training windows, then validation), built with the
+    cross-fitted hazard."""
+    for_training, served = fit_hazard_vocabularies(
+        registry, split, vocab=vocab, horizon_months=config.hazard_months, n_jobs=config.n_jobs
+    )
+    sets = build_sets(registry, split.fit_windows, vocab=for_training, config=config.sampling,
+                      n_jobs=config.n_jobs, progress=progress,
+                      features=config.ranker_features)  # fmt: skip
+    return served, sets
+
+
+def plain_fit_sets(
+    registry: Registry, cut: pd.Timestamp, *, earliest: pd.Timestamp, vocab: Vocabulary,
+    config: TrainConfig,
+) -> tuple[list[RankingSet], tuple[str, ...]]:  # fmt: skip
+    """The plain baseline's sets of its windows ending by ``cut`` (training, then
+    validation) and those windows as text; NotEnoughDataError with fewer than two."""
+    train, valid = plain_windows(cut, earliest=earliest, config=config.plain)
+    windows = (*train, valid)
+    sets = plain_sets(registry, windows, vocab=vocab, config=config.plain)
+    if len(sets) < 2:
+        raise NotEnoughDataError(
+            f"the plain baseline needs move-ins in two windows of {config.plain.horizon_months} "
+            f"months ending by {cut.date()}; found {len(sets)}"
+        )
+    return sets, tuple(str(w) for w in windows)
+
+
+def fit_plain_candidate(
+    registry: Registry, split: TemporalSplit, *, tables: dict[str, pd.DataFrame],
+    vocab: Vocabulary, config: TrainConfig,
+) -> tuple[Candidate, Fitted]:  # fmt: skip
+    """The plain baseline fitted on its windows up to the cut, early-stopped on the last."""
+    sets, windows = plain_fit_sets(registry, split.cut, earliest=earliest_date(tables),
+                                   vocab=vocab, config=config)  # fmt: skip
+    params = {"seed": config.plain.seed, "n_jobs": config.n_jobs, **config.plain.params}
+    scorer = fit_plain(RankingSet.concat(sets[:-1]), sets[-1], params=params)
+    return Candidate(PLAIN, scorer, PLAIN_SET), Fitted(scorer, PLAIN_SET, vocab, windows,
+                                                         split.cut)  # fmt: skip
+
+
+def refit_candidate(
+    candidate: Candidate, *, registry: Registry, tables: dict[str, pd.DataFrame],
+    split: TemporalSplit, config: TrainConfig, progress: bool,
+) -> Fitted:  # fmt: skip
+    """``candidate`` fitted again with its settings (:meth:`Candidate.refit_settings`: its
+    parameters, as many rounds as early stopping kept) on its windows moved to end at the
+    data's end, with a vocabulary (and move hazard) of that date."""
+    settings = candidate.refit_settings()
+    if candidate.name != PLAIN:
+        moved = shift_split(split, months=config.eval_months)
+        vocab = Vocabulary.fit(Snapshot.at(registry, moved.cut))
+        served, sets = ranker_sets(registry, moved, vocab=vocab, config=config, progress=progress)
+        every = RankingSet.concat(sets).only(*config.ranker_directions)
+        scorer = make_scorer(candidate.scorer.name, **settings)
+        scorer.fit(every.X, every.y, group=every.group)
+        windows = tuple(str(w) for w in moved.fit_windows)
+        return Fitted(scorer, candidate.features, served, windows, moved.cut)
+    end = latest_date(tables)
+    vocab = Vocabulary.fit(Snapshot.at(registry, end))
+    sets, windows = plain_fit_sets(registry, end, earliest=earliest_date(tables), vocab=vocab,
+                                   config=config)  # fmt: skip
+    every = RankingSet.concat(sets)
+    scorer = make_scorer(PLAIN_SCORER, **settings).fit(every.X, every.y, group=every.group)
+    return Fitted(scorer, candidate.features, vocab, windows, end)
+
+
+def serving_parts(
+    fitted: Fitted, *, registry: Registry, config: TrainConfig
+) -> tuple[dict[str, bytes], dict[str, Any] | None]:
+    """The attachments of the served version (the move hazard; with ``config.distill`` the
+    pre-scorer distilled from it on the snapshot of its data's end) and its first-stage plan
+    (None without distillation)."""
+    attachments = dict(hazard_attachments(fitted.vocab))
+    if not config.distill:
+        return attachments, None
+    snapshot = Snapshot.at(registry, fitted.trained_through)
+    names = list(fitted.scorer.feature_names_)  # type: ignore[attr-defined]
+    prescorer = fit_prescorer(snapshot, fitted.scorer, vocab=fitted.vocab, feature_names=names,
+                              features=fitted.features)  # fmt: skip
+    attachments[PRESCORER_FILE] = prescorer.to_bytes()
+    manifest = {"feature_names": names, FEATURE_SET_KEY: fitted.features}
+    plan = plan_first_stage(snapshot, fitted.scorer, vocab=fitted.vocab, manifest=manifest,
+                            prescorer=prescorer, full_scan_below=config.full_scan_below,
+                            seed=config.sampling.seed)  # fmt: skip
+    return attachments, plan
