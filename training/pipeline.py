@@ -102,6 +102,9 @@ class TrainConfig:
     calibrate: bool = True  # fit a Platt sigmoid P(move within the window) for the manifest
     # horizon of the move hazard behind e__move_hazard (training.hazard); 0: no hazard
     hazard_months: int = 12
+    # the evaluation cut; None: the latest date in the data - eval_months (a demo suite sets
+    # the registry's end date, its tables holding the hidden year after it)
+    cut: pd.Timestamp | None = None
 
     def __post_init__(self) -> None:
         if not self.ranker_directions:
@@ -291,6 +294,7 @@ def plan_training(
         history_months=config.history_months,
         step_months=config.step_months,
         horizon_months=config.horizon_months,
+        cut=config.cut,
     )
     return registry, split, Vocabulary.fit(Snapshot.at(registry, split.cut))
 

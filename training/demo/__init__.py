@@ -2,16 +2,23 @@
 moves written as a data-contract v1 folder, with the hidden truth kept apart in ``_truth/``."""
 
 from training.demo.ceiling import ceiling_scores
-from training.demo.params import MoveRates, PreferenceWeights, WorldParams
+from training.demo.params import MoveRates, PreferenceWeights, Records, WorldParams
+from training.demo.suite import WORLDS, SuiteWorld, suite_world, world_names
 from training.demo.truth import TRUTH_DIR
-from training.demo.world import WorldInfo, generate_world
+from training.demo.world import WorldInfo, generate_world, with_hidden_months
 
 __all__ = [
     "TRUTH_DIR",
+    "WORLDS",
     "MoveRates",
     "PreferenceWeights",
+    "Records",
+    "SuiteWorld",
     "WorldInfo",
     "WorldParams",
     "ceiling_scores",
     "generate_world",
+    "suite_world",
+    "with_hidden_months",
+    "world_names",
 ]

@@ -7,6 +7,7 @@ of the end date and ``_truth/hidden/`` the tenancies and events through the hidd
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 import features
+from matching.errors import InputError
 from training.demo import catalog as cat
 from training.demo.choice import Buildings, ChainLookup, Firms
 from training.demo.events import draw_events
@@ -116,6 +118,21 @@ def generate_world(out_dir: Path, params: WorldParams, *, progress: bool = False
     return WorldInfo(
         out_dir, files, out_dir / TRUTH_DIR, truth_files, rows, pd.Timestamp(params.end), hidden
     )
+
+
+def with_hidden_months(world_dir: Path, out_dir: Path) -> Path:
+    """A contract folder ``out_dir`` of the world in ``world_dir`` as it stands at the end of
+    its hidden months: its buildings, enterprises and links files, and the tenancies and events
+    of ``_truth/hidden/``. For grading the year after the registry ends, never for training."""
+    hidden = world_dir / TRUTH_DIR / HIDDEN_DIR
+    if not hidden.is_dir():
+        raise InputError(f"{world_dir}: no {TRUTH_DIR}/{HIDDEN_DIR}/; generate with hidden_months")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in TABLE_ORDER:
+        source = hidden if name in ("tenancies", "events") else world_dir
+        for path in source.glob(f"{name}.*"):
+            shutil.copyfile(path, out_dir / path.name)
+    return out_dir
 
 
 def _as_of(tenancies: pd.DataFrame, end: np.datetime64) -> pd.DataFrame:
