@@ -150,7 +150,7 @@ def run_world(world: World, *, work: Path, enterprises: int, config: TrainConfig
     }
 
 
-def run_suite(names: list[str], *, config: TrainConfig, jobs: int) -> int:
+def run_suite(names: list[str], *, config: TrainConfig, jobs: int, reuse: bool) -> int:
     """Run the named suite worlds (in parallel processes with ``jobs`` > 1), print the share
     tables and save the JSON; exit code 0."""
     from benchmarks import quality_suite as qs
@@ -161,10 +161,10 @@ def run_suite(names: list[str], *, config: TrainConfig, jobs: int) -> int:
         from joblib import Parallel, delayed
 
         results = Parallel(n_jobs=jobs)(
-            delayed(qs.run_world)(w, work=work, config=config) for w in worlds
+            delayed(qs.run_world)(w, work=work, config=config, reuse=reuse) for w in worlds
         )
     else:
-        results = [qs.run_world(w, work=work, config=config) for w in worlds]
+        results = [qs.run_world(w, work=work, config=config, reuse=reuse) for w in worlds]
     for r in results:
         print(f"== {r['world']['name']} (seed {r['world']['seed']}, hidden year)\n{r['table']}")
     for column, title in (
@@ -191,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--suite", action="store_true", help="the suite of named worlds")
     parser.add_argument("--reserved", action="store_true", help="suite: add reserved worlds")
     parser.add_argument("--jobs", type=int, default=1, help="suite: worlds run in parallel")
+    parser.add_argument(
+        "--reuse", action="store_true", help="suite: grade worlds already trained in the work dir"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
     if args.suite:
@@ -198,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         held = [n for n in names if suite_world(n).reserved]
         if held and not args.reserved:
             parser.error(f"{held} are reserved worlds: measured only with --reserved")
-        return run_suite(names, config=TrainConfig(), jobs=args.jobs)
+        return run_suite(names, config=TrainConfig(), jobs=args.jobs, reuse=args.reuse)
     config = TrainConfig(compare_directions=not args.no_compare_directions)
     RESULTS.mkdir(parents=True, exist_ok=True)
     passed = True

@@ -12,6 +12,7 @@ used to choose a feature, a parameter or a label rule.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import resource
@@ -28,7 +29,7 @@ import pandas as pd
 from matching import Repository, import_dataset
 from models import read_manifest
 from training import TrainConfig, evaluate_current, format_table, metric_value, train_and_publish
-from training.demo import SuiteWorld, generate_world, with_hidden_months
+from training.demo import TRUTH_DIR, SuiteWorld, generate_world, with_hidden_months
 
 log = logging.getLogger("benchmarks.quality_suite")
 
@@ -72,48 +73,69 @@ def ceiling_values(metrics: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def run_world(world: SuiteWorld, *, work: Path, config: TrainConfig) -> dict[str, Any]:
-    """Generate, import, train and grade one world on its hidden year; the JSON-ready result."""
-    root = work / world.name
+def _train(world: SuiteWorld, root: Path, *, config: TrainConfig) -> dict[str, Any]:
+    """Generate, import and train one world under ``root``; what the grading needs, also
+    saved as ``root/trained.json`` so that a rerun with ``reuse`` grades without retraining."""
     shutil.rmtree(root, ignore_errors=True)
     start = time.perf_counter()
     info = generate_world(root / "world", world.params)
     tables = _import(info.out_dir, root / "registry.sqlite")
     built = time.perf_counter()
-    store = root / "models"
     trained = train_and_publish(
-        tables, store=store, truth_dir=info.truth_dir, created=datetime.now(UTC),
+        tables, store=root / "models", truth_dir=info.truth_dir, created=datetime.now(UTC),
         progress=False, config=config,
     )  # fmt: skip
-    fitted = time.perf_counter()
-    full = _import(with_hidden_months(info.out_dir, root / "full"), root / "full.sqlite")
+    manifest = read_manifest(root / "models", trained.version)
+    out = {
+        "rows": info.rows,
+        "served": {
+            "version": trained.version, "gate": trained.reason,
+            "split": manifest.get("summary", {}).get("split"), "holdout_table": trained.table,
+        },
+        "seconds": {"generate_import": built - start, "train": time.perf_counter() - built},
+    }  # fmt: skip
+    (root / "trained.json").write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+    return out
+
+
+def run_world(
+    world: SuiteWorld, *, work: Path, config: TrainConfig, reuse: bool = False
+) -> dict[str, Any]:
+    """Generate, import, train and grade one world on its hidden year; the JSON-ready result
+    (also saved as graded.json). With ``reuse`` a world already graded under ``work`` is read
+    back, one already trained (its trained.json) is only graded."""
+    root = work / world.name
+    done, graded_file = root / "trained.json", root / "graded.json"
+    if reuse and graded_file.is_file():
+        return dict(json.loads(graded_file.read_text(encoding="utf-8")))
+    if reuse and done.is_file():
+        trained = json.loads(done.read_text(encoding="utf-8"))
+    else:
+        trained = _train(world, root, config=config)
+    start = time.perf_counter()
+    world_dir, truth_dir = root / "world", root / "world" / TRUTH_DIR
+    full = _import(with_hidden_months(world_dir, root / "full"), root / "full.sqlite")
     graded = evaluate_current(
-        full, store=store, truth_dir=info.truth_dir,
+        full, store=root / "models", truth_dir=truth_dir,
         config=replace(config, cut=pd.Timestamp(world.params.end)),
     )  # fmt: skip
-    done = time.perf_counter()
-    manifest = read_manifest(store, trained.version)
-    return {
+    trained["seconds"]["grade_hidden_year"] = time.perf_counter() - start
+    result = {
         "world": {
             "name": world.name, "reserved": world.reserved, "description": world.description,
             "seed": world.seed, "enterprises": world.enterprises,
             "buildings": world.params.n_buildings, "end": str(world.params.end),
         },
-        "rows": info.rows,
         "ceiling": ceiling_values(graded),
         "systems": shares(graded),
         "table": format_table(graded),
         "metrics": graded.to_dict(orient="records"),
-        "served": {
-            "version": trained.version, "gate": trained.reason,
-            "split": manifest.get("summary", {}).get("split"),
-            "holdout_table": trained.table,
-        },
-        "seconds": {"generate_import": built - start, "train": fitted - built,
-                    "grade_hidden_year": done - fitted},
+        **trained,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "load_average_1m_at_end": os.getloadavg()[0],
     }  # fmt: skip
+    graded_file.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n")
+    return result
 
 
 def summary(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
