@@ -25,7 +25,7 @@ import resource
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -150,13 +150,19 @@ def run_world(world: World, *, work: Path, enterprises: int, config: TrainConfig
     }
 
 
-def run_suite(names: list[str], *, config: TrainConfig, jobs: int, reuse: bool) -> int:
+def run_suite(
+    names: list[str], *, config: TrainConfig, jobs: int, reuse: bool, enterprises: int | None
+) -> int:
     """Run the named suite worlds (in parallel processes with ``jobs`` > 1), print the share
-    tables and save the JSON; exit code 0."""
+    tables and save the JSON; exit code 0. ``enterprises`` shrinks every world to that size
+    (a quick look, saved under its own name; the catalogue's sizes are the measurement)."""
     from benchmarks import quality_suite as qs
 
     worlds = [suite_world(n) for n in names]
-    work = WORK / "suite"
+    if enterprises is not None:
+        worlds = [replace(w, params=replace(w.params, enterprises=enterprises)) for w in worlds]
+    tag = "" if enterprises is None else f"_n{enterprises}"
+    work = WORK / f"suite{tag}"
     if jobs > 1:
         from joblib import Parallel, delayed
 
@@ -174,8 +180,8 @@ def run_suite(names: list[str], *, config: TrainConfig, jobs: int, reuse: bool) 
         print(f"\n== {title} (served = the model the store serves)")
         print(qs.share_table(results, column=column))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"quality_suite_{datetime.now(UTC).date().isoformat()}.json"
-    report = qs.suite_report(results, config=config)
+    path = RESULTS / f"quality_suite_{datetime.now(UTC).date().isoformat()}{tag}.json"
+    report = {**qs.suite_report(results, config=config), "enterprises_override": enterprises}
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n")
     print(f"\nresults: {path} (commit {report['commit'][:10]}, dirty={report['dirty']})")
     return 0
@@ -185,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the acceptance on both worlds (exit code 0 when every b->e check passes), or the
     suite with ``--suite``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--enterprises", type=int, default=20_000)
+    parser.add_argument("--enterprises", type=int, default=None, help="default 20,000; suite: "
+                        "shrink every world to this size (a quick look only)")  # fmt: skip
     parser.add_argument("--worlds", nargs="+", default=None)
     parser.add_argument("--no-compare-directions", action="store_true")
     parser.add_argument("--suite", action="store_true", help="the suite of named worlds")
@@ -201,13 +208,15 @@ def main(argv: list[str] | None = None) -> int:
         held = [n for n in names if suite_world(n).reserved]
         if held and not args.reserved:
             parser.error(f"{held} are reserved worlds: measured only with --reserved")
-        return run_suite(names, config=TrainConfig(), jobs=args.jobs, reuse=args.reuse)
+        return run_suite(names, config=TrainConfig(), jobs=args.jobs, reuse=args.reuse,
+                         enterprises=args.enterprises)  # fmt: skip
     config = TrainConfig(compare_directions=not args.no_compare_directions)
     RESULTS.mkdir(parents=True, exist_ok=True)
     passed = True
     chosen = args.worlds or [w.name for w in WORLDS]
     for world in (w for w in WORLDS if w.name in chosen):
-        result = run_world(world, work=WORK, enterprises=args.enterprises, config=config)
+        size = args.enterprises or 20_000
+        result = run_world(world, work=WORK, enterprises=size, config=config)
         path = RESULTS / f"quality_{world.name}.json"
         path.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n")
         print(f"== {world.name} (seed {world.seed}) -> {path}\n{result['table']}")
