@@ -226,6 +226,13 @@ def test_the_ceiling_skips_rows_the_truth_does_not_know(tiny: dict) -> None:
     alone = ceiling_scores(pairs.iloc[:2], t["visible"], as_of=as_of, truth_dir=info.truth_dir)
     assert got.shape == (4,) and got[2] == 0.0 and got[3] == 0.0
     np.testing.assert_allclose(got[:2], alone)
+    # the path training takes (training.holdout's ceiling system) no longer stops there
+    split = _hidden_year(info, as_of)
+    system = ceiling_system(tables, split, info.truth_dir)
+    assert system.pair_score is not None
+    via_training = system.pair_score(pairs, BUILDING_TO_ENTERPRISE.name)
+    assert via_training[2] == 0.0 and via_training[3] == 0.0
+    np.testing.assert_allclose(via_training[:2], alone)
 
 
 def test_old_truth_folders_without_the_new_files_still_read(tmp_path: Path) -> None:

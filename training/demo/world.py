@@ -71,13 +71,7 @@ def generate_world(out_dir: Path, params: WorldParams, *, progress: bool = False
         "buildings": Buildings.from_frame(buildings),
         "latent": latent,
         "affinity": affinity,
-        "chain": ChainLookup(
-            links["source"].to_numpy(),
-            links["target"].to_numpy(),
-            links["weight"].to_numpy(float),
-            len(latent),
-            directed=params.rates.downstream_only,
-        ),
+        "chain": _chain(links, len(latent), directed=params.rates.downstream_only),
         "founded_day": enterprises["founded"].to_numpy().astype("datetime64[D]"),
         "cities": list(cat.CITY_SHARES),
     }
@@ -118,6 +112,12 @@ def generate_world(out_dir: Path, params: WorldParams, *, progress: bool = False
     return WorldInfo(
         out_dir, files, out_dir / TRUTH_DIR, truth_files, rows, pd.Timestamp(params.end), hidden
     )
+
+
+def _chain(links: pd.DataFrame, n: int, *, directed: bool) -> ChainLookup:
+    """The partner lookup of the drawn links (integer enterprise indices)."""
+    source, target = links["source"].to_numpy(), links["target"].to_numpy()
+    return ChainLookup(source, target, links["weight"].to_numpy(float), n, directed=directed)
 
 
 def with_hidden_months(world_dir: Path, out_dir: Path) -> Path:
