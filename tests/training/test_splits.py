@@ -68,3 +68,10 @@ def test_no_dated_rows_is_an_error() -> None:
 def test_bad_settings_name_the_value() -> None:
     with pytest.raises(NotEnoughDataError, match="step_months=0"):
         make_split(_tables(), step_months=0)
+
+
+def test_a_given_cut_replaces_the_data_derived_one() -> None:
+    split = make_split(_tables(), cut=D("2024-12-31"))
+    assert split.cut == D("2024-12-31") and split.valid.end == D("2024-12-31")
+    assert (split.evaluation.start, split.evaluation.end) == (D("2024-12-31"), D("2025-12-31"))
+    assert all(w.end <= split.valid.start for w in split.train)
