@@ -94,7 +94,7 @@ def _last_move(
 ) -> np.ndarray:
     """Month of each enterprise's latest tenancy start on or before ``as_of`` (NEVER_MOVED)."""
     seen = ten.loc[ten["start_date"] <= as_of, ["enterprise_id", "start_date"]]
-    e = e_index.get_indexer(seen["enterprise_id"])
+    e = e_index.get_indexer(pd.Index(seen["enterprise_id"]))
     months = _month_index(params, seen["start_date"])
     out = np.full(len(e_index), NEVER_MOVED, dtype=np.int64)
     np.maximum.at(out, e[e >= 0], months[e >= 0])
