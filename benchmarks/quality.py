@@ -7,6 +7,12 @@ and an alternative one (seed 1, ``PreferenceWeights.alternative(1)``) under
 comparison) and writes ``benchmarks/results/quality_<world>.json``: the full metrics table, the
 acceptance checks (building->enterprise NDCG@10 >= 2x the hand rule and >= 0.8 of the ceiling),
 the shared-vs-per-direction comparison, the calibration, wall times and the machine's load.
+
+``python -m benchmarks.quality --suite`` runs the suite of named worlds instead
+(:mod:`benchmarks.quality_suite`): each world's served model and baselines graded on the year
+after its registry ends, as shares of the ceiling, per world, mean and worst; ``--worlds``
+picks worlds, ``--reserved`` adds the reserved ones, ``--jobs`` runs worlds in parallel.
+Results go to ``benchmarks/results/quality_suite_<date>.json``.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import resource
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +42,13 @@ from tenantmatch.training import (
     pool_sensitivity,
     train_and_publish,
 )
-from tenantmatch.training.demo import PreferenceWeights, WorldParams, generate_world
+from tenantmatch.training.demo import (
+    PreferenceWeights,
+    WorldParams,
+    generate_world,
+    suite_world,
+    world_names,
+)
 
 log = logging.getLogger("benchmarks.quality")
 
@@ -144,19 +156,73 @@ def run_world(world: World, *, work: Path, enterprises: int, config: TrainConfig
     }
 
 
+def run_suite(
+    names: list[str], *, config: TrainConfig, jobs: int, reuse: bool, enterprises: int | None
+) -> int:
+    """Run the named suite worlds (in parallel processes with ``jobs`` > 1), print the share
+    tables and save the JSON; exit code 0. ``enterprises`` shrinks every world to that size
+    (a quick look, saved under its own name; the catalogue's sizes are the measurement)."""
+    from benchmarks import quality_suite as qs
+
+    worlds = [suite_world(n) for n in names]
+    if enterprises is not None:
+        worlds = [replace(w, params=replace(w.params, enterprises=enterprises)) for w in worlds]
+    tag = "" if enterprises is None else f"_n{enterprises}"
+    work = WORK / f"suite{tag}"
+    if jobs > 1:
+        from joblib import Parallel, delayed
+
+        results = Parallel(n_jobs=jobs)(
+            delayed(qs.run_world)(w, work=work, config=config, reuse=reuse) for w in worlds
+        )
+    else:
+        results = [qs.run_world(w, work=work, config=config, reuse=reuse) for w in worlds]
+    for r in results:
+        print(f"== {r['world']['name']} (seed {r['world']['seed']}, hidden year)\n{r['table']}")
+    for column, title in (
+        ("building_to_enterprise:ndcg@10:share", "share of the ceiling's b->e NDCG@10"),
+        ("enterprise_to_building:hit@5:share", "share of the ceiling's e->b Hit@5"),
+    ):
+        print(f"\n== {title} (served = the model the store serves)")
+        print(qs.share_table(results, column=column))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"quality_suite_{datetime.now(UTC).date().isoformat()}{tag}.json"
+    report = {**qs.suite_report(results, config=config), "enterprises_override": enterprises}
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n")
+    print(f"\nresults: {path} (commit {report['commit'][:10]}, dirty={report['dirty']})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the acceptance on both worlds; exit code 0 when every b->e check passes."""
+    """Run the acceptance on both worlds (exit code 0 when every b->e check passes), or the
+    suite with ``--suite``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--enterprises", type=int, default=20_000)
-    parser.add_argument("--worlds", nargs="+", default=[w.name for w in WORLDS])
+    parser.add_argument("--enterprises", type=int, default=None, help="default 20,000; suite: "
+                        "shrink every world to this size (a quick look only)")  # fmt: skip
+    parser.add_argument("--worlds", nargs="+", default=None)
     parser.add_argument("--no-compare-directions", action="store_true")
+    parser.add_argument("--suite", action="store_true", help="the suite of named worlds")
+    parser.add_argument("--reserved", action="store_true", help="suite: add reserved worlds")
+    parser.add_argument("--jobs", type=int, default=1, help="suite: worlds run in parallel")
+    parser.add_argument(
+        "--reuse", action="store_true", help="suite: grade worlds already trained in the work dir"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
+    if args.suite:
+        names = args.worlds or world_names(reserved=None if args.reserved else False)
+        held = [n for n in names if suite_world(n).reserved]
+        if held and not args.reserved:
+            parser.error(f"{held} are reserved worlds: measured only with --reserved")
+        return run_suite(names, config=TrainConfig(), jobs=args.jobs, reuse=args.reuse,
+                         enterprises=args.enterprises)  # fmt: skip
     config = TrainConfig(compare_directions=not args.no_compare_directions)
     RESULTS.mkdir(parents=True, exist_ok=True)
     passed = True
-    for world in (w for w in WORLDS if w.name in args.worlds):
-        result = run_world(world, work=WORK, enterprises=args.enterprises, config=config)
+    chosen = args.worlds or [w.name for w in WORLDS]
+    for world in (w for w in WORLDS if w.name in chosen):
+        size = args.enterprises or 20_000
+        result = run_world(world, work=WORK, enterprises=size, config=config)
         path = RESULTS / f"quality_{world.name}.json"
         path.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n")
         print(f"== {world.name} (seed {world.seed}) -> {path}\n{result['table']}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -35,7 +36,13 @@ from tenantmatch.store import (
     upgrade_database,
 )
 from tenantmatch.training import TrainResult, evaluate_current, train_and_publish
-from tenantmatch.training.demo import PreferenceWeights, WorldParams, generate_world
+from tenantmatch.training.demo import (
+    WORLDS,
+    PreferenceWeights,
+    WorldParams,
+    generate_world,
+    suite_world,
+)
 
 log = logging.getLogger("tenantmatch")
 
@@ -87,6 +94,7 @@ KNOWN_ERRORS: tuple[type[Exception], ...] = (TenantmatchError,)  # every layer's
 # notices it), and a database whose schema needs `tenantmatch db upgrade`.
 BAD_INPUT_ERRORS: tuple[type[Exception], ...] = (InputError, SchemaOutdatedError)
 CONTRACT_CODES = (0, 1, 2)  # interface.md: success, anything else, bad input
+DEFAULT_ENTERPRISES = 20_000
 
 
 class Format(StrEnum):
@@ -136,25 +144,59 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
+def _list_worlds() -> None:
+    for w in WORLDS:
+        flag = " [reserved]" if w.reserved else ""
+        typer.echo(f"{w.name}{flag}: {w.enterprises} enterprises, seed {w.seed}; {w.description}")
+
+
+def _demo_params(world: str | None, *, enterprises: int | None, seed: int | None,
+                 weights: Weights) -> tuple[WorldParams, str]:  # fmt: skip
+    """The world's parameters and folder name: a named suite world (``enterprises``/``seed``
+    override its own when given) or the default world with those options."""
+    if world is not None:
+        if weights is not Weights.default:
+            raise InputError("--weights applies to the default world; a named world has its own")
+        params = suite_world(world).params
+        params = replace(params, enterprises=enterprises or params.enterprises,
+                         seed=params.seed if seed is None else seed)  # fmt: skip
+        return params, f"{world}-s{params.seed}-n{params.enterprises}"
+    seed, enterprises = seed or 0, enterprises or DEFAULT_ENTERPRISES
+    pref = (
+        PreferenceWeights() if weights is Weights.default else PreferenceWeights.alternative(seed)
+    )
+    params = WorldParams(enterprises=enterprises, seed=seed, weights=pref)
+    return params, f"{weights.value}-s{seed}-n{enterprises}"
+
+
 @app.command()
 def demo(
-    enterprises: Annotated[int, typer.Option(min=100, help="Number of enterprises.")] = 20_000,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same world.")] = 0,
+    enterprises: Annotated[
+        int | None, typer.Option(min=100, help="Number of enterprises (default 20,000).")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed; the same seed gives the same world.")
+    ] = None,
     weights: Annotated[Weights, typer.Option(help="Movers' preference weights.")] = Weights.default,
+    world: Annotated[
+        str | None, typer.Option(help="A named world of the suite (see --list-worlds).")
+    ] = None,
+    list_worlds: Annotated[
+        bool, typer.Option("--list-worlds", help="List the named worlds and exit.")
+    ] = False,
     out: Annotated[Path | None, typer.Option(help="Folder for the generated dataset.")] = None,
     train: Annotated[bool, typer.Option(help="Train a model after the import.")] = True,
     db: DbOpt = None,
     models: ModelsOpt = None,
 ) -> None:
     """Generate the synthetic Shanxi dataset (data contract v1), import it, train."""
+    if list_worlds:
+        _list_worlds()
+        return
     settings = _settings(db, models)
-    pref = (
-        PreferenceWeights() if weights is Weights.default else PreferenceWeights.alternative(seed)
-    )
-    folder = out or settings.models.parent / "demo" / f"{weights.value}-s{seed}-n{enterprises}"
-    info = generate_world(
-        folder, WorldParams(enterprises=enterprises, seed=seed, weights=pref), progress=True
-    )
+    params, name = _demo_params(world, enterprises=enterprises, seed=seed, weights=weights)
+    folder = out or settings.models.parent / "demo" / name
+    info = generate_world(folder, params, progress=True)
     output.info(f"demo world written to {folder}")
     repo = Repository(settings.db)
     _clear_demo_registry(repo)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
+
 from tenantmatch.features import RANKER_SET
 from tenantmatch.training.dataset import SamplingConfig
 from tenantmatch.training.errors import TrainingError
@@ -55,6 +57,9 @@ class TrainConfig:
     # distil the first-stage pre-scorer from the served model and plan its M (item 6)
     distill: bool = True
     full_scan_below: int = 50_000  # enterprises: below, every feasible pair is scored
+    # the evaluation cut; None: the latest date in the data - eval_months (a demo suite sets
+    # the registry's end date, its tables holding the hidden year after it)
+    cut: pd.Timestamp | None = None
 
     def __post_init__(self) -> None:
         if not self.ranker_directions:

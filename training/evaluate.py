@@ -46,7 +46,9 @@ STAGE_LIMITS: dict[str, int] = {
     "building_id": DEFAULT_MAX_SCORED,
     "enterprise_id": DEFAULT_MAX_SCORED_BUILDINGS,
 }
-METRIC_ORDER = ("ndcg@10", "recall@50", "mrr", "coverage@10", "pool_coverage", "queries")
+METRIC_ORDER = (
+    "ndcg@10", "recall@50", "hit@5", "mrr", "coverage@10", "pool_coverage", "queries",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Ranking metrics over scored pools: NDCG@k (graded), Recall@k, MRR, catalog coverage@k.
+"""Ranking metrics over scored pools: NDCG@k (graded), Recall@k, Hit@k, MRR, catalog
+coverage@k.
 
 A row of a scored pool is one (query, item) pair with ``grade`` (0-4, 0 = not relevant) and
 ``score`` (higher ranks first). Relevant means grade >= 1. NDCG averages over tied scores
@@ -12,6 +13,7 @@ import pandas as pd
 from sklearn.metrics import ndcg_score
 
 RELEVANT_GRADE = 1
+HIT_K = 5  # hit@5: the first screen of an enterprise's building list
 
 
 def ndcg_at_k(grades: np.ndarray, scores: np.ndarray, *, k: int = 10) -> float:
@@ -44,6 +46,14 @@ def recall_at_k(
     return float(relevant[top].sum() / relevant.sum())
 
 
+def hit_at_k(
+    grades: np.ndarray, scores: np.ndarray, *, k: int = 5, tiebreak: np.ndarray | None = None
+) -> float:
+    """1 when a relevant item is ranked in the top ``k``, else 0 (also when none is relevant)."""
+    relevant = np.asarray(grades) >= RELEVANT_GRADE
+    return float(relevant[_order(scores, tiebreak)[:k]].any())
+
+
 def reciprocal_rank(
     grades: np.ndarray, scores: np.ndarray, *, tiebreak: np.ndarray | None = None
 ) -> float:
@@ -74,7 +84,7 @@ def _top_k(scored: pd.DataFrame, *, query: str, k: int, seed: int) -> pd.DataFra
 def per_query_metrics(
     scored: pd.DataFrame, *, query: str, k_ndcg: int = 10, k_recall: int = 50, seed: int = 0
 ) -> pd.DataFrame:
-    """One row per query with a relevant item: ndcg@k_ndcg, recall@k_recall, rr."""
+    """One row per query with a relevant item: ndcg@k_ndcg, recall@k_recall, mrr, hit@5."""
     tiebreak = np.random.default_rng(seed).random(len(scored))
     rows = []
     for qid, idx in scored.groupby(query, sort=True).indices.items():
@@ -89,9 +99,11 @@ def per_query_metrics(
                 ndcg_at_k(g, s, k=k_ndcg),
                 recall_at_k(g, s, k=k_recall, tiebreak=tb),
                 reciprocal_rank(g, s, tiebreak=tb),
+                hit_at_k(g, s, k=HIT_K, tiebreak=tb),
             )
         )
-    return pd.DataFrame(rows, columns=[query, f"ndcg@{k_ndcg}", f"recall@{k_recall}", "mrr"])
+    columns = [query, f"ndcg@{k_ndcg}", f"recall@{k_recall}", "mrr", f"hit@{HIT_K}"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def summarize(
@@ -104,13 +116,13 @@ def summarize(
     k_coverage: int = 10,
     seed: int = 0,
 ) -> dict[str, float]:
-    """Mean per-query NDCG, recall and MRR over queries with a relevant item, catalog coverage
-    over all queries, and ``queries`` (how many were averaged); NaN metrics when none."""
+    """Mean per-query NDCG, recall, MRR and hit@5 over queries with a relevant item, catalog
+    coverage over all queries, and ``queries`` (how many were averaged); NaN metrics when none."""
     per_query = per_query_metrics(scored, query=query, k_ndcg=k_ndcg, k_recall=k_recall, seed=seed)
     means = per_query.drop(columns=[query]).mean() if len(per_query) else None
     out = {
         col: (float(means[col]) if means is not None else float("nan"))
-        for col in (f"ndcg@{k_ndcg}", f"recall@{k_recall}", "mrr")
+        for col in (f"ndcg@{k_ndcg}", f"recall@{k_recall}", "mrr", f"hit@{HIT_K}")
     }
     out[f"coverage@{k_coverage}"] = catalog_coverage(
         scored, query=query, item=item, k=k_coverage, seed=seed

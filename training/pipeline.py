@@ -284,6 +284,7 @@ def plan_training(
         history_months=config.history_months,
         step_months=config.step_months,
         horizon_months=config.horizon_months,
+        cut=config.cut,
     )
     return registry, split, Vocabulary.fit(Snapshot.at(registry, split.cut))
 

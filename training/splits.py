@@ -100,8 +100,10 @@ def make_split(
     history_months: int = 36,
     step_months: int = 3,
     horizon_months: int = 6,
+    cut: pd.Timestamp | None = None,
 ) -> TemporalSplit:
-    """Cut T = latest date - ``eval_months``; evaluation (T, T+eval]; validation
+    """Cut T = latest date - ``eval_months`` (or ``cut`` when given: a demo world graded on
+    the year after its registry ends); evaluation (T, T+eval]; validation
     (T - horizon, T]; training windows every ``step_months`` over ``history_months`` before T,
     each ending no later than the validation start so no training label overlaps validation."""
     for name, value in (
@@ -112,7 +114,9 @@ def make_split(
     ):
         if value <= 0:
             raise NotEnoughDataError(f"{name}={value} is not allowed; it must be > 0 months")
-    cut = latest_date(tables) - pd.DateOffset(months=eval_months)
+    if cut is None:
+        cut = latest_date(tables) - pd.DateOffset(months=eval_months)
+    cut = pd.Timestamp(cut)
     evaluation = Window(cut, cut + pd.DateOffset(months=eval_months))
     valid = Window(cut - pd.DateOffset(months=horizon_months), cut)
     first = max(cut - pd.DateOffset(months=history_months), earliest_date(tables))

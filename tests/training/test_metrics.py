@@ -10,6 +10,7 @@ import pytest
 
 from tenantmatch.training.metrics import (
     catalog_coverage,
+    hit_at_k,
     ndcg_at_k,
     per_query_metrics,
     recall_at_k,
@@ -83,3 +84,11 @@ def test_summarize_means_over_queries() -> None:
     assert out["recall@50"] == 1.0
     assert out["queries"] == 2.0
     assert out["ndcg@10"] == pytest.approx(1 / math.log2(3))
+
+
+def test_hit_at_k_hand_case() -> None:
+    grades = np.array([0, 0, 0, 0, 0, 2])
+    scores = np.array([6.0, 5.0, 4.0, 3.0, 2.0, 1.0])
+    assert hit_at_k(grades, scores, k=5) == 0.0
+    assert hit_at_k(grades, scores, k=6) == 1.0
+    assert hit_at_k(np.zeros(3), scores[:3], k=5) == 0.0

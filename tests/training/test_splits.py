@@ -80,3 +80,10 @@ def test_shift_split_moves_the_cut_and_every_window() -> None:
     assert moved.cut == pd.Timestamp("2024-01-15")
     assert moved.train == (Window(pd.Timestamp("2023-01-15"), pd.Timestamp("2023-07-15")),)
     assert moved.valid.end == moved.cut and moved.evaluation.start == moved.cut
+
+
+def test_a_given_cut_replaces_the_data_derived_one() -> None:
+    split = make_split(_tables(), cut=D("2024-12-31"))
+    assert split.cut == D("2024-12-31") and split.valid.end == D("2024-12-31")
+    assert (split.evaluation.start, split.evaluation.end) == (D("2024-12-31"), D("2025-12-31"))
+    assert all(w.end <= split.valid.start for w in split.train)

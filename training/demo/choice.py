@@ -113,16 +113,38 @@ class Firms:
         return np.clip((np.log10(np.maximum(self.employees_end, 1.0)) - 1.3) / 1.7, 0.0, 1.0)
 
 
-class ChainLookup:
-    """Summed link weight of an enterprise's partners (links in either direction) per building."""
+def rent_burden(rent: np.ndarray, area_m2: np.ndarray, revenue_10k: np.ndarray) -> np.ndarray:
+    """10 x yearly rent / revenue (1 = rent is a tenth of revenue), clipped to 0-5; shapes
+    broadcast. Rent in CNY/m2/day, revenue in 10k CNY per year."""
+    annual_rent_10k = rent * 365.0 * area_m2 / 1e4
+    return np.clip(10.0 * annual_rent_10k / np.maximum(revenue_10k, 1.0), 0.0, 5.0)
 
-    def __init__(self, source: np.ndarray, target: np.ndarray, weight: np.ndarray, n: int) -> None:
-        src = np.concatenate([source, target])
-        dst = np.concatenate([target, source])
-        w = np.concatenate([weight, weight])
+
+class ChainLookup:
+    """Summed link weight of an enterprise's partners per building: links in either direction,
+    or with ``directed`` only from a source to its targets (a supplier follows its customers)."""
+
+    def __init__(
+        self,
+        source: np.ndarray,
+        target: np.ndarray,
+        weight: np.ndarray,
+        n: int,
+        *,
+        directed: bool = False,
+    ) -> None:
+        src = source if directed else np.concatenate([source, target])
+        dst = target if directed else np.concatenate([target, source])
+        w = weight if directed else np.concatenate([weight, weight])
         order = np.argsort(src, kind="stable")
-        self._dst, self._w = dst[order], w[order]
+        self._src, self._dst, self._w = src[order], dst[order], w[order]
+        self._n = n
         self._indptr = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=n))])
+
+    def pull(self, recent: np.ndarray) -> np.ndarray:
+        """Per enterprise, the summed link weight times ``recent`` (one value per enterprise,
+        e.g. 1 for partners who moved lately or a probability): float64, shape (n,)."""
+        return np.bincount(self._src, weights=self._w * recent[self._dst], minlength=self._n)
 
     def partner_buildings(
         self, firms: np.ndarray, building_of: np.ndarray, n_buildings: int
@@ -182,8 +204,7 @@ def utility_terms(
     need = movers.need[:, None]
     required = np.maximum(need, buildings.min_unit[cand])
     big = firms.big()[f]
-    annual_rent_10k = buildings.rent[cand] * 365.0 * required / 1e4
-    burden = np.clip(10.0 * annual_rent_10k / np.maximum(firms.revenue[f], 1.0), 0.0, 5.0)
+    burden = rent_burden(buildings.rent[cand], required, firms.revenue[f])
     vac = vacancy[cand]
     terms = np.stack(
         [

@@ -1,12 +1,18 @@
 """Attraction events around the simulated moves: the chosen building's pipeline (contacted ->
-visited -> negotiating -> signed), runner-ups that declined or stalled, and cold contacts."""
+visited -> negotiating -> signed), runner-ups that declined or stalled, and cold contacts.
+
+In "lead" worlds the pipeline is logged as it runs, in the weeks before the start date, so a
+move under way shows in the events before it happens; in "lag" worlds staff back-fill it after
+the move, in the same order, ``LAG_DAYS`` later, so events never foretell a move."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-RECORDED_SHARE = 0.7  # share of moves whose attraction work was logged
+from tenantmatch.training.demo.params import Records
+
+LAG_DAYS = 101  # "lag" worlds: a stage logged d days before the start is logged LAG_DAYS - d after
 # (stage, probability it was logged, days before the start date: low, high)
 WINNER_STAGES = (
     ("contacted", 0.8, 42, 90),
@@ -15,7 +21,6 @@ WINNER_STAGES = (
     ("signed", 0.95, 0, 5),
 )
 ALT_SHARE = (0.9, 0.6, 0.35)  # chance each runner-up (best first) was courted
-COLD_PER_MOVE = 0.3  # contacts with firms that did not move, per recorded move
 STAGE_ORDER = {"contacted": 0, "visited": 1, "negotiating": 2, "signed": 3, "declined": 4}
 
 
@@ -27,9 +32,15 @@ def _days(rng: np.random.Generator, lo: int, hi: int, n: int) -> np.ndarray:
     return rng.integers(lo, hi + 1, n).astype("timedelta64[D]")
 
 
-def _winner_events(rng: np.random.Generator, moves: pd.DataFrame) -> list[pd.DataFrame]:
+def _anchor(moves: pd.DataFrame, mode: str) -> np.ndarray:
+    """The date stage offsets count back from: the start date ("lead") or LAG_DAYS after it."""
+    d = moves["date"].to_numpy()
+    return d if mode == "lead" else d + np.timedelta64(LAG_DAYS, "D")
+
+
+def _winner_events(rng: np.random.Generator, moves: pd.DataFrame, mode: str) -> list[pd.DataFrame]:
     """The chosen building's pipeline, some stages unlogged."""
-    f, b, d = (moves[c].to_numpy() for c in ("firm", "building", "date"))
+    f, b, d = moves["firm"].to_numpy(), moves["building"].to_numpy(), _anchor(moves, mode)
     out = []
     for stage, p, lo, hi in WINNER_STAGES:
         keep = rng.random(f.size) < p
@@ -37,10 +48,12 @@ def _winner_events(rng: np.random.Generator, moves: pd.DataFrame) -> list[pd.Dat
     return out
 
 
-def _runner_up_events(rng: np.random.Generator, moves: pd.DataFrame) -> list[pd.DataFrame]:
+def _runner_up_events(
+    rng: np.random.Generator, moves: pd.DataFrame, mode: str
+) -> list[pd.DataFrame]:
     """Runner-ups: contacted, often visited, then declined or stalled."""
     out = []
-    f, d = moves["firm"].to_numpy(), moves["date"].to_numpy()
+    f, d = moves["firm"].to_numpy(), _anchor(moves, mode)
     for i, share in enumerate(ALT_SHARE):
         b = moves[f"alt_{i + 1}"].to_numpy()
         keep = (b >= 0) & (rng.random(b.size) < share)
@@ -103,12 +116,14 @@ def draw_events(
     n_firms: int,
     n_buildings: int,
     window: tuple[np.datetime64, np.datetime64],
+    records: Records,
 ) -> pd.DataFrame:
     """Events with integer firm/building indices, date (datetime64[D], never after window[1]) and
     stage; unique on (firm, building, date, stage), sorted."""
-    recorded = moves[rng.random(len(moves)) < RECORDED_SHARE]
-    n_cold = int(COLD_PER_MOVE * len(recorded))
-    parts = _winner_events(rng, recorded) + _runner_up_events(rng, recorded)
+    recorded = moves[rng.random(len(moves)) < records.recorded_share]
+    n_cold = int(records.cold_per_move * len(recorded))
+    mode = records.events
+    parts = _winner_events(rng, recorded, mode) + _runner_up_events(rng, recorded, mode)
     parts += _cold_events(rng, n_cold, firms=n_firms, buildings=n_buildings, window=window)
     ev = pd.concat(parts, ignore_index=True)
     ev = ev[ev["date"] <= window[1]]

@@ -83,7 +83,7 @@ def _latent(
             "home_lat": home[0],
             "home_lon": home[1],
             "m2_per_employee": rng.uniform(8.0, 15.0, n),
-            "growth_per_year": rng.normal(0.04, 0.12, n),
+            "growth_per_year": rng.normal(0.04, params.rates.growth_sd, n),
             "mobility": rng.lognormal(0.0, 0.5, n),
             "office_prone": rng.lognormal(0.0, 0.7, n),
             "taste_quality": taste[:, 0],

@@ -19,10 +19,17 @@ from tenantmatch.training.demo.choice import (
     utilities,
     utility_terms,
 )
+from tenantmatch.training.demo.hazards import (
+    calm_move,
+    expiring,
+    space_pressure,
+    tenant_burden_and_home_km,
+)
 from tenantmatch.training.demo.params import WorldParams
 
 log = logging.getLogger(__name__)
 
+NEVER_MOVED = -(10**6)  # month of a firm's last move before it ever moved
 PARTNER_COLUMNS = 5  # partners' buildings always added to a choice set
 ALTERNATIVES = 3  # runner-up buildings kept per move (for the attraction events)
 INITIAL_BATCHES = 4
@@ -64,6 +71,7 @@ class _Simulation:
         self.area = np.zeros(n)
         self.lease_start = np.zeros(n, dtype=np.int64)
         self.open_row = np.full(n, -1, dtype=np.int64)
+        self.moved = np.full(n, NEVER_MOVED, dtype=np.int64)  # month of the last move-in
         self.vacancy = self.bld.total.copy()
         self.lease = self.latent["lease_months"].to_numpy(np.int64)
         self.home_lat = self.latent["home_lat"].to_numpy(float)
@@ -180,6 +188,7 @@ class _Simulation:
             pd.DataFrame({"firm": firms, "building": buildings, "area_m2": area, "start": days})
         )
         self.open_row[firms] = rows
+        self.moved[firms] = month
         self.building_of[firms], self.area[firms], self.lease_start[firms] = buildings, area, month
 
     def _end(self, firms: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -193,10 +202,11 @@ class _Simulation:
         """Movers' state in month t: where they are (building or home) and what they need."""
         cur = self.building_of[firms]
         at = np.maximum(cur, 0)
+        office = (cur >= 0) & (not self.rates.distance_from_home)
         return Movers(
             firm=firms,
-            lat=np.where(cur >= 0, self.bld.lat[at], self.home_lat[firms]),
-            lon=np.where(cur >= 0, self.bld.lon[at], self.home_lon[firms]),
+            lat=np.where(office, self.bld.lat[at], self.home_lat[firms]),
+            lon=np.where(office, self.bld.lon[at], self.home_lon[firms]),
             current=cur,
             need=self.firms.need_m2(self.last - t)[firms],
         )
@@ -218,6 +228,13 @@ class _Simulation:
             days = month_start(self.params, month) + self.rng.integers(0, 28, f.size)
             self._start(f, chosen[ok], required[ok], np.maximum(days, self.founded_day[f]), month)
 
+    def _partner_pull(self, t: int) -> np.ndarray | float:
+        """Link weight of partners who moved in the ``partner_months`` before month t."""
+        if self.rates.partner_move == 0.0:
+            return 0.0
+        recent = (self.moved < t) & (self.moved >= t - self.rates.partner_months)
+        return self.chain.pull(recent.astype(float))
+
     def _decide(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(movers, leavers, deregistered tenants) of month t."""
         r = self.rates
@@ -225,21 +242,26 @@ class _Simulation:
         dereg = self.latent["dereg_month"].to_numpy(np.int64)
         active = (founded <= t) & (dereg > t)
         tenant = self.building_of >= 0
-        age = t - self.lease_start
-        expiring = tenant & active & (age > 0) & (age % self.lease == 0)
+        ending = expiring(r, tenant=tenant, age_months=t - self.lease_start, lease=self.lease)
+        ending &= active
         u = self.rng.random(self.n)
-        need = self.firms.need_m2(self.last - t)
-        ratio = np.log(need / np.maximum(self.area, 1.0))
-        pressure = np.maximum(0.0, ratio - np.log(1.3)) + 0.3 * np.maximum(
-            0.0, -ratio - np.log(2.0)
+        burden, home_km = tenant_burden_and_home_km(
+            np.arange(self.n), building_of=self.building_of, area=self.area,
+            all_firms=self.firms, buildings=self.bld, home=(self.home_lat, self.home_lon),
+        )  # fmt: skip
+        p_move = calm_move(
+            r,
+            pressure=space_pressure(self.firms.need_m2(self.last - t), self.area),
+            mobility=self.latent["mobility"].to_numpy(float),
+            partner_pull=self._partner_pull(t),
+            burden=burden,
+            home_km=home_km,
         )
-        mobility = self.latent["mobility"].to_numpy(float)
-        p_move = 1.0 - np.exp(-(r.base_move + r.outgrown_move * pressure) * mobility)
-        calm = tenant & active & ~expiring
-        leave = (
-            expiring & (u >= r.renew_at_expiry) & (u < r.renew_at_expiry + r.exit_at_expiry)
-        ) | (calm & (u < r.exit))
-        move = (expiring & (u >= r.renew_at_expiry + r.exit_at_expiry)) | (
+        calm = tenant & active & ~ending
+        leave = (ending & (u >= r.renew_at_expiry) & (u < r.renew_at_expiry + r.exit_at_expiry)) | (
+            calm & (u < r.exit)
+        )
+        move = (ending & (u >= r.renew_at_expiry + r.exit_at_expiry)) | (
             calm & (u >= r.exit) & (u < r.exit + p_move)
         )
         enter = ~tenant & active & (u < r.entry * self.latent["office_prone"].to_numpy(float))
@@ -286,11 +308,13 @@ class _Simulation:
 def simulate(
     rng: np.random.Generator, params: WorldParams, ctx: dict, *, progress: bool = False
 ) -> History:
-    """Run the history from the start month to the end month; ``ctx`` holds firms, buildings,
-    latent, affinity, chain, founded_day (datetime64[D]) and cities (names in index order)."""
+    """Run the history from the start month to the end month and ``hidden_months`` beyond;
+    ``ctx`` holds firms, buildings, latent, affinity, chain, founded_day (datetime64[D]) and
+    cities (names in index order)."""
     sim = _Simulation(rng, params, ctx)
     sim.initial_occupancy()
     log.info("initial occupancy: %d tenants", int((sim.building_of >= 0).sum()))
-    for t in tqdm(range(params.n_months), desc="months", disable=not progress):
+    months = params.n_months + params.hidden_months
+    for t in tqdm(range(months), desc="months", disable=not progress):
         sim.step(t)
     return sim.result()

@@ -82,6 +82,47 @@ class MoveRates:
     exit: float = 0.0008  # a tenant gives up office space
     choice_set: int = 40  # buildings sampled per move: same city mostly, plus partners'
     other_city_share: float = 0.1  # share of the sampled choice set drawn from other cities
+    # -- structural switches (the suite's worlds differ in these, not only in weights) --------
+    leases: bool = True  # False: no lease terms, moves by the monthly hazard alone (memoryless)
+    growth_sd: float = 0.12  # spread of the firms' hidden growth per year (log scale)
+    partner_move: float = 0.0  # added per unit of link weight of partners who moved recently
+    partner_months: int = 6  # how long a partner's move pulls (months)
+    downstream_only: bool = False  # chain pull and chain utility follow customers only
+    price_move: float = 0.0  # added per unit of rent burden above PRICE_BURDEN_FREE
+    home_move: float = 0.0  # added per log(1 + km between the office and home / 5)
+    distance_from_home: bool = False  # the choice's distance term runs from home, not the office
+
+
+PRICE_BURDEN_FREE = 0.3  # rent burden (10 x rent / revenue) a tenant bears without moving
+EVENT_MODES = ("lead", "lag")
+DROPPABLE = (
+    "buildings.rent_cny_m2_day",
+    "buildings.amenities",
+    "buildings.min_unit_m2",
+    "buildings.grade",
+    "enterprises.revenue_10k_cny",
+    "enterprises.registered_capital_10k_cny",
+)
+
+
+@dataclass(frozen=True)
+class Records:
+    """How the world's registry records what happened: the attraction events' timing ("lead":
+    logged as the pipeline runs, before the move; "lag": back-filled after it), their share and
+    noise, the observed headcount's noise and optional columns left out of the files."""
+
+    events: str = "lead"
+    recorded_share: float = 0.7  # share of moves whose attraction work was logged
+    cold_per_move: float = 0.3  # contacts with firms that did not move, per recorded move
+    employee_noise_sd: float = 0.0  # lognormal sd of the observed headcount (0: exact)
+    drop_columns: tuple[str, ...] = ()  # "table.column" of DROPPABLE, absent from the files
+
+    def __post_init__(self) -> None:
+        if self.events not in EVENT_MODES:
+            raise InputError(f"events={self.events!r}: allowed {', '.join(EVENT_MODES)}")
+        unknown = sorted(set(self.drop_columns) - set(DROPPABLE))
+        if unknown:
+            raise InputError(f"drop_columns {unknown}: allowed {', '.join(DROPPABLE)}")
 
 
 @dataclass(frozen=True)
@@ -96,6 +137,9 @@ class WorldParams:
     end: date = date(2026, 10, 31)
     weights: PreferenceWeights = field(default_factory=PreferenceWeights)
     rates: MoveRates = field(default_factory=MoveRates)
+    records: Records = field(default_factory=Records)
+    # months simulated after ``end``, kept in _truth/hidden/ (the year a suite evaluates on)
+    hidden_months: int = 0
 
     def __post_init__(self) -> None:
         if self.enterprises < 10:
@@ -104,6 +148,8 @@ class WorldParams:
             raise InputError(f"buildings={self.buildings}: at least 2 are needed (or None)")
         if self.end <= self.start:
             raise InputError(f"end={self.end} must be after start={self.start}")
+        if self.hidden_months < 0:
+            raise InputError(f"hidden_months={self.hidden_months}: must be >= 0")
 
     @property
     def n_buildings(self) -> int:
@@ -129,6 +175,8 @@ class WorldParams:
         """Inverse of ``to_json``."""
         rates = dict(data["rates"])
         rates["lease_months"] = tuple(rates["lease_months"])
+        records = dict(data.get("records", {}))  # worlds written before records existed
+        records["drop_columns"] = tuple(records.get("drop_columns", ()))
         return cls(
             enterprises=int(data["enterprises"]),
             buildings=data["buildings"],
@@ -137,4 +185,6 @@ class WorldParams:
             end=date.fromisoformat(data["end"]),
             weights=PreferenceWeights(**data["weights"]),
             rates=MoveRates(**rates),
+            records=Records(**records),
+            hidden_months=int(data.get("hidden_months", 0)),
         )

@@ -4,6 +4,7 @@ variables and the parameters, kept in ``out_dir/_truth/`` (not part of the data 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,8 @@ TRUTH_DIR = "_truth"
 PARAMS_FILE = "params.json"
 LATENT_FILE = "latent.parquet"
 AFFINITY_FILE = "affinity.parquet"
+BUILDINGS_FILE = "buildings.parquet"  # every column as drawn, also those the files leave out
+HIDDEN_DIR = "hidden"  # tenancies and events through the hidden months (contract columns)
 
 
 def true_affinity(rng: np.random.Generator, prior: pd.DataFrame) -> np.ndarray:
@@ -38,12 +41,15 @@ class Truth:
     params: WorldParams
     latent: pd.DataFrame  # one row per enterprise, enterprise_id first
     affinity: np.ndarray  # (themes, divisions) in catalog order
+    buildings: pd.DataFrame | None = None  # None: a world written before the file existed
 
 
 def write_truth(truth_dir: Path, truth: Truth) -> dict[str, Path]:
-    """Write params JSON, latent and affinity Parquet into ``truth_dir``; returns their paths."""
+    """Write params JSON, latent, affinity and buildings Parquet into ``truth_dir``; returns
+    their paths."""
     truth_dir.mkdir(parents=True, exist_ok=True)
-    paths = {name: truth_dir / name for name in (PARAMS_FILE, LATENT_FILE, AFFINITY_FILE)}
+    names = (PARAMS_FILE, LATENT_FILE, AFFINITY_FILE, BUILDINGS_FILE)
+    paths = {name: truth_dir / name for name in names}
     text = json.dumps(truth.params.to_json(), ensure_ascii=False, indent=2, sort_keys=True)
     paths[PARAMS_FILE].write_text(text + "\n", encoding="utf-8")
     truth.latent.to_parquet(paths[LATENT_FILE], index=False)
@@ -56,7 +62,21 @@ def write_truth(truth_dir: Path, truth: Truth) -> dict[str, Path]:
         }
     )
     long.to_parquet(paths[AFFINITY_FILE], index=False)
+    if truth.buildings is None:
+        raise InputError("truth.buildings is None; write_truth needs the drawn buildings")
+    truth.buildings.to_parquet(paths[BUILDINGS_FILE], index=False)
     return paths
+
+
+def write_hidden(
+    hidden_dir: Path,
+    tables: dict[str, pd.DataFrame],
+    *,
+    write: Callable[[pd.DataFrame, Path], Path],
+) -> dict[str, Path]:
+    """Write the hidden months' ``tables`` (tenancies, events) as CSV with ``write``."""
+    hidden_dir.mkdir(parents=True, exist_ok=True)
+    return {name: write(frame, hidden_dir / f"{name}.csv") for name, frame in tables.items()}
 
 
 def read_truth(truth_dir: Path) -> Truth:
@@ -71,4 +91,10 @@ def read_truth(truth_dir: Path) -> Truth:
     long = pd.read_parquet(paths[2])
     wide = long.pivot(index="theme", columns="division", values="affinity")
     wide = wide.reindex(index=list(cat.THEMES), columns=list(cat.DIVISION_CODES))
-    return Truth(params=params, latent=pd.read_parquet(paths[1]), affinity=wide.to_numpy(float))
+    buildings = truth_dir / BUILDINGS_FILE
+    return Truth(
+        params=params,
+        latent=pd.read_parquet(paths[1]),
+        affinity=wide.to_numpy(float),
+        buildings=pd.read_parquet(buildings) if buildings.is_file() else None,
+    )
