@@ -27,10 +27,10 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from tenantmatch.api.answer_cache import SharedAnswers, StateCache
 from tenantmatch.api.schemas import ShortlistOut, ShortlistQuery
 from tenantmatch.api.settings import Settings
 from tenantmatch.matching import Engine, PoolRules, ScoringState
-from tenantmatch.matching.cache import SharedAnswers, StateCache
 
 log = logging.getLogger(__name__)
 

@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         repo = Repository(settings.db)
         app.state.repository = repo
         # The API keeps finished shortlists as rendered JSON (ShortlistAnswers), not the engine.
-        engine = Engine(repo, settings.models, as_of=date.today, cache_size=0,
+        engine = Engine(repo, settings.models, as_of=date.today,
                         compile_trees=settings.compile_trees,
                         threads=settings.threads_per_query,
                         precompute_candidates=settings.precompute_candidates)  # fmt: skip

@@ -121,7 +121,7 @@ def engine(args: dict[str, Any]) -> dict[str, Any]:
     repo = EditedRepository(_sqlite(args["db"]))
     start = time.perf_counter()
     eng = Engine(repo, Path(args["store"]), as_of=date.fromisoformat(args["as_of"]),
-                 cache_size=0, compile_trees=True)  # fmt: skip
+                 compile_trees=True)  # fmt: skip
     state = eng.state()
     build_s = time.perf_counter() - start
     start = time.perf_counter()

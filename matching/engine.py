@@ -24,7 +24,6 @@ from tenantmatch.features import (
     feature_names,
     feature_spec_fingerprint,
 )
-from tenantmatch.matching.cache import ResultCache
 from tenantmatch.matching.candidates import CandidatePool, PoolRules
 from tenantmatch.matching.first_stage import served_building_m
 from tenantmatch.matching.freshness import Freshness, registry_freshness
@@ -74,7 +73,6 @@ DEFAULT_MAX_SCORED = 1000
 DEFAULT_MAX_SCORED_BUILDINGS = 1000
 # Engine(max_scored=...): the M the served model's manifest records (training plans it)
 FROM_MODEL: Literal["model"] = "model"
-DEFAULT_CACHE_SIZE = 0  # finished shortlists kept per scoring state (0: no cache)
 FILL_CHUNK = 64  # buildings the background fill computes between checks that its state is current
 
 
@@ -98,7 +96,6 @@ class Engine:
         max_scored: int | Literal["model"] | None = FROM_MODEL,
         max_scored_buildings: int | None = DEFAULT_MAX_SCORED_BUILDINGS,
         compile_trees: bool = False,
-        cache_size: int = DEFAULT_CACHE_SIZE,
         threads: int | None = None,
         precompute_candidates: bool = False,
     ) -> None:
@@ -110,8 +107,6 @@ class Engine:
         seconds once per model, worth it in a long-running server, not in a one-off CLI call.
         ``as_of``: the snapshot date, or a function giving it (a server passes "today", so the
         snapshot moves on at midnight without a restart).
-        ``cache_size``: finished shortlists kept (LRU) until the data, the model or the date
-        changes; a server repeating queries answers them without scoring again.
         ``threads``: threads one query's scoring is split over (same results); None: every
         core of the machine (one process alone on it: a CLI call, a benchmark). A server with
         several worker processes passes its share (``api.Settings.threads_per_query``)."""
@@ -137,9 +132,9 @@ class Engine:
             weakref.WeakKeyDictionary()
         )
         self._freshness_lock = threading.Lock()
-        self.cache = ResultCache(cache_size)
         # Scoring is CPU-bound: one at a time per engine. More threads would only contend for
-        # the GIL and the cores; waiting requests sleep, cached answers never wait.
+        # the GIL and the cores; waiting requests sleep. Finished answers are cached by the
+        # server, as rendered JSON (api.answer_cache), not here.
         self._scoring = threading.Lock()
 
     def shortlist_for_buildings(
@@ -171,18 +166,11 @@ class Engine:
         max_scored: int | None,
         state: ScoringState | None,
     ) -> list[dict[str, Any]]:
-        """Both directions: cached answers as they are, the others scored one call at a time
-        (a dated state's answers are not cached: the cache belongs to the current state)."""
+        """Both directions, scored one call at a time."""
         state, rules = state or self.state(), rules or PoolRules()
-
-        def score(missing: list[str]) -> list[dict[str, Any]]:
-            with self._scoring:
-                return fn(state, missing, k=k, rules=rules, max_scored=max_scored,
-                          threads=self.threads)  # fmt: skip
-
-        if state is not self._state:
-            return score([str(i) for i in ids])
-        return self.cache.results(state, (fn.__name__, k, rules, max_scored), ids, score)
+        with self._scoring:
+            return fn(state, [str(i) for i in ids], k=k, rules=rules, max_scored=max_scored,
+                      threads=self.threads)  # fmt: skip
 
     @property
     def max_scored(self) -> int | None:

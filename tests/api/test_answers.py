@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tenantmatch.api.answer_cache import SharedAnswers
 from tenantmatch.api.answers import (
     ShortlistAnswers,
     remove_shared_answers,
@@ -25,7 +26,6 @@ from tenantmatch.api.answers import (
 from tenantmatch.api.schemas import ShortlistQuery
 from tenantmatch.api.settings import Settings
 from tenantmatch.matching import Engine
-from tenantmatch.matching.cache import SharedAnswers
 from tenantmatch.registry import NotFoundError
 from tenantmatch.store import Repository, parse_key, revoke_key
 from tests.api.conftest import Service, World, start_service, tenantmatch_serve

@@ -188,9 +188,9 @@ def test_a_data_write_frees_the_old_data_before_loading_and_keeps_the_model_part
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A server holding both the old and the new data peaked at twice the memory."""
-    cached = Engine(engine.repo, engine.store, as_of=date(2024, 6, 30), cache_size=100)
+    cached = Engine(engine.repo, engine.store, as_of=date(2024, 6, 30))
     old = cached.state()
-    cached.shortlist_for_buildings(["B1"], k=5)  # the result cache now knows this state
+    cached.shortlist_for_buildings(["B1"], k=5)
     model, explainer, prescorer = old.model, old.explainer, old.prescorer
     old_snapshot = weakref.ref(old.snapshot)
     del old
@@ -208,22 +208,6 @@ def test_a_data_write_frees_the_old_data_before_loading_and_keeps_the_model_part
     assert alive_at_load == [False]
     assert (new.model, new.explainer, new.prescorer) == (model, explainer, prescorer)
     assert "E9" in _ids(cached.shortlist_for_buildings(["B1"], k=500)[0])
-
-
-def test_cached_engine_answers_repeats_and_forgets_on_a_data_write(engine: Engine) -> None:
-    cached = Engine(engine.repo, engine.store, as_of=date(2024, 6, 30), cache_size=100)
-    first = cached.shortlist_for_buildings(["B1", "B2"], k=500)
-    assert first == engine.shortlist_for_buildings(["B1", "B2"], k=500)  # same as uncached
-    assert cached.shortlist_for_buildings(["B2", "B1"], k=500) == first[::-1]
-    assert (cached.cache.hits, cached.cache.misses) == (2, 2)
-    top3 = cached.shortlist_for_buildings(["B1"], k=3)[0]["items"]
-    # the same items; reasons differ, as they compare an item with the others on its list
-    assert [(i["enterprise_id"], i["score"]) for i in top3] == [
-        (i["enterprise_id"], i["score"]) for i in first[0]["items"][:3]
-    ]
-    engine.repo.upsert({"enterprises": new_enterprise_e9()})
-    after = cached.shortlist_for_buildings(["B1"], k=500)[0]
-    assert "E9" in _ids(after) and "E9" not in _ids(first[0])
 
 
 def test_engine_snapshot_moves_on_with_the_date_it_is_given(engine: Engine) -> None:

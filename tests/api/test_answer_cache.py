@@ -1,17 +1,24 @@
-"""ResultCache: per-state LRU of finished shortlists; SharedAnswers: the answers file the workers
+"""StateCache: per-state LRU of finished answers; SharedAnswers: the answers file the workers
 of one server share."""
 
 from __future__ import annotations
 
+import copy
 import gc
 import sqlite3
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
-from tenantmatch.matching.cache import ResultCache, SharedAnswers, StateCache, _use_wal
+from tenantmatch.api.answer_cache import SharedAnswers, StateCache, _use_wal
+
+
+def _dict_cache(maxsize: int) -> StateCache[dict[str, Any]]:
+    """A cache of mutable answers, deep-copied out (what a caller may edit)."""
+    return StateCache(maxsize, copy=copy.deepcopy)
 
 
 class State:
@@ -30,7 +37,7 @@ class Counter:
 
 
 def test_only_missing_ids_are_computed_once_each_in_query_order() -> None:
-    cache, compute, state = ResultCache(10), Counter(), State()
+    cache, compute, state = _dict_cache(10), Counter(), State()
     first = cache.results(state, "k", ["A", "B", "A"], compute)
     assert compute.calls == [["A", "B"]]
     assert [r["query"] for r in first] == ["A", "B", "A"]
@@ -41,7 +48,7 @@ def test_only_missing_ids_are_computed_once_each_in_query_order() -> None:
 
 
 def test_results_are_copies_and_keys_separate_queries() -> None:
-    cache, compute, state = ResultCache(10), Counter(), State()
+    cache, compute, state = _dict_cache(10), Counter(), State()
     got = cache.results(state, ("building", 5), ["A"], compute)
     got[0]["items"].clear()  # a caller editing its result does not edit the cache
     again = cache.results(state, ("building", 5), ["A"], compute)
@@ -51,7 +58,7 @@ def test_results_are_copies_and_keys_separate_queries() -> None:
 
 
 def test_a_new_state_empties_the_cache() -> None:
-    cache, compute = ResultCache(10), Counter()
+    cache, compute = _dict_cache(10), Counter()
     old, new = State(), State()
     cache.results(old, "k", ["A"], compute)
     assert cache.results(new, "k", ["A"], compute)[0]["items"] == [{"score": 2}]
@@ -60,7 +67,7 @@ def test_a_new_state_empties_the_cache() -> None:
 
 
 def test_the_cache_does_not_keep_a_replaced_state_alive() -> None:
-    cache, compute, state = ResultCache(10), Counter(), State()
+    cache, compute, state = _dict_cache(10), Counter(), State()
     cache.results(state, "k", ["A"], compute)
     gone = weakref.ref(state)
     del state
@@ -71,7 +78,7 @@ def test_the_cache_does_not_keep_a_replaced_state_alive() -> None:
 
 
 def test_lru_eviction_errors_and_disabled_cache() -> None:
-    cache, compute, state = ResultCache(2), Counter(), State()
+    cache, compute, state = _dict_cache(2), Counter(), State()
     cache.results(state, "k", ["A", "B"], compute)
     cache.results(state, "k", ["C"], compute)  # evicts A, the least recently used
     cache.results(state, "k", ["A"], compute)
@@ -83,12 +90,12 @@ def test_lru_eviction_errors_and_disabled_cache() -> None:
     with pytest.raises(LookupError):
         cache.results(state, "k", ["Z"], failing)
     assert cache.results(state, "k", ["Z"], compute)[0]["query"] == "Z"  # nothing was stored
-    off, counter = ResultCache(0), Counter()
+    off, counter = _dict_cache(0), Counter()
     off.results(state, "k", ["A"], counter)
     off.results(state, "k", ["A"], counter)
     assert counter.calls == [["A"], ["A"]]
     with pytest.raises(ValueError, match="maxsize"):
-        ResultCache(-1)
+        _dict_cache(-1)
 
 
 def test_a_cache_of_immutable_answers_hands_out_the_stored_State() -> None:
@@ -142,7 +149,7 @@ def test_an_unusable_shared_file_only_costs_the_sharing(tmp_path, caplog) -> Non
 
 
 def test_peek_reads_one_entry_of_the_current_state_without_counting() -> None:
-    cache, compute, state = ResultCache(10), Counter(), State()
+    cache, compute, state = _dict_cache(10), Counter(), State()
     assert cache.peek(state, "k", "A") is None
     cache.results(state, "k", ["A"], compute)
     seen = cache.peek(state, "k", "A")

@@ -1,5 +1,6 @@
-"""``StateCache``: finished shortlists of one scoring state, least recently used first out;
-``ResultCache`` is the engine's, holding the jsonl dicts.
+"""The server's answer caches: ``StateCache``, finished answers (rendered JSON) of one scoring
+state in a worker, least recently used first out; ``SharedAnswers``, the same answers shared by
+the workers of one server through an SQLite file.
 
 A shortlist depends only on the scoring state (data version, model version, snapshot date) and
 the query (direction, id, k, pool rules, M). The state is immutable and replaced whenever the
@@ -12,14 +13,13 @@ cache; a cache of immutable results (the API keeps rendered JSON bytes) needs no
 
 from __future__ import annotations
 
-import copy
 import logging
 import sqlite3
 import threading
 import weakref
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import tenacity
 from cachetools import LRUCache
@@ -91,13 +91,6 @@ class StateCache(Generic[Result]):
 
     def _owns(self, state: object) -> bool:
         return self._owner is not None and self._owner() is state
-
-
-class ResultCache(StateCache[dict[str, Any]]):
-    """The engine's cache: shortlists as the jsonl dicts, deep-copied out."""
-
-    def __init__(self, maxsize: int) -> None:
-        super().__init__(maxsize, copy=copy.deepcopy)
 
 
 _ANSWERS_TABLE = (
