@@ -55,21 +55,7 @@ class LGBMBinaryScorer(LGBMRankerScorer):
 
     def lgb_params(self) -> dict[str, Any]:
         """The parameter dict handed to ``lightgbm.train``."""
-        return {
-            "objective": "binary",
-            "metric": "binary_logloss",
-            "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "min_data_in_leaf": self.min_data_in_leaf,
-            "feature_fraction": self.feature_fraction,
-            "bagging_fraction": self.bagging_fraction,
-            "bagging_freq": self.bagging_freq,
-            "num_threads": self.n_jobs,
-            "deterministic": True,
-            "force_row_wise": True,
-            "seed": self.seed,
-            "verbosity": -1,
-        }
+        return {"objective": "binary", "metric": "binary_logloss", **self.tree_params()}
 
     def _dataset(self, X: pd.DataFrame, y: np.ndarray, group: np.ndarray, **kw: Any) -> lgb.Dataset:
         return lgb.Dataset(

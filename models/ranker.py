@@ -74,28 +74,35 @@ class LGBMRankerScorer(Scorer):
         self.seed = seed
         self.n_jobs = n_jobs
 
-    def lgb_params(self) -> dict[str, Any]:
-        """The parameter dict handed to ``lightgbm.train``."""
+    def tree_params(self) -> dict[str, Any]:
+        """The tree-growing settings every LightGBM scorer of this project shares (objective
+        aside): deterministic, row-wise, silent."""
         return {
-            "objective": "lambdarank",
-            "metric": "ndcg",
-            "eval_at": [self.eval_at],
             "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves,
             "min_data_in_leaf": self.min_data_in_leaf,
             "feature_fraction": self.feature_fraction,
             "bagging_fraction": self.bagging_fraction,
             "bagging_freq": self.bagging_freq,
-            # no "bagging_by_query": with more than one thread LightGBM 4.7 draws its query bags
-            # nondeterministically (same data and seed, different models), which would make the
-            # promotion gate compare a model with a different retraining of itself
-            "lambdarank_truncation_level": self.truncation_level,
-            "label_gain": list(self.label_gain),
             "num_threads": self.n_jobs,
             "deterministic": True,
             "force_row_wise": True,
             "seed": self.seed,
             "verbosity": -1,
+        }
+
+    def lgb_params(self) -> dict[str, Any]:
+        """The parameter dict handed to ``lightgbm.train``."""
+        return {
+            "objective": "lambdarank",
+            "metric": "ndcg",
+            "eval_at": [self.eval_at],
+            **self.tree_params(),
+            # no "bagging_by_query": with more than one thread LightGBM 4.7 draws its query bags
+            # nondeterministically (same data and seed, different models), which would make the
+            # promotion gate compare a model with a different retraining of itself
+            "lambdarank_truncation_level": self.truncation_level,
+            "label_gain": list(self.label_gain),
         }
 
     def _dataset(self, X: pd.DataFrame, y: np.ndarray, group: np.ndarray, **kw: Any) -> lgb.Dataset:
