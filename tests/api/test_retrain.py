@@ -42,7 +42,9 @@ def test_retrain_promotes_and_serves_new_model_without_failures(retrain_service:
     assert job["status"] == "succeeded", job["log_tail"]
     after = svc.get("/v1/models", "viewer").json()
     assert after["current"] != before["current"]
-    assert len(after["items"]) == len(before["items"]) + 1
+    # the served model (refit to the data's end) and its validated twin, which the gate measured
+    assert len(after["items"]) == len(before["items"]) + 2
+    assert sum(m["status"] == "candidate" for m in after["items"]) == 2
     current = [m for m in after["items"] if m["current"]]
     assert [m["version"] for m in current] == [after["current"]] and current[0]["metrics"]
     assert svc.get(shortlist, "viewer").json()["model_version"] == after["current"]
