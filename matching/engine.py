@@ -51,7 +51,7 @@ from tenantmatch.models import (
     path_explainer,
     unfitted_prescorer,
 )
-from tenantmatch.registry import InputError, Registry, Snapshot
+from tenantmatch.registry import FIRST_YEAR, LAST_YEAR, InputError, Registry, Snapshot
 from tenantmatch.store import Repository
 
 logger = logging.getLogger(__name__)
@@ -212,6 +212,11 @@ class Engine:
         current = self._current_state()
         if as_of is None:
             return current
+        if not FIRST_YEAR <= as_of.year <= LAST_YEAR:
+            raise InputError(
+                f"as_of={as_of.isoformat()} is out of range; allowed: a date in the years "
+                f"{FIRST_YEAR} to {LAST_YEAR}"
+            )
         day = pd.Timestamp(as_of).normalize()
         if day == current.snapshot.as_of:
             return current

@@ -2,7 +2,15 @@
 project's base errors, the packaged reference tables, and the registry tables with their as-of
 snapshots. The lowest layer: it imports no other tenantmatch package."""
 
-from tenantmatch.registry.contract import LIST_SEPARATOR, TABLES, TABLES_BY_NAME, Column, Table
+from tenantmatch.registry.contract import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    LIST_SEPARATOR,
+    TABLES,
+    TABLES_BY_NAME,
+    Column,
+    Table,
+)
 from tenantmatch.registry.enums import (
     Amenity,
     Grade,
@@ -48,6 +56,8 @@ from tenantmatch.registry.rules import (
 from tenantmatch.registry.tables import Registry, Snapshot, vacancy_as_of
 
 __all__ = [
+    "FIRST_YEAR",
+    "LAST_YEAR",
     "LIST_SEPARATOR",
     "M2_PER_EMPLOYEE",
     "MIN_UNIT_OVERSIZE_FACTOR",

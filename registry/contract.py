@@ -24,6 +24,9 @@ ColumnType = Literal["str", "float", "int", "date", "enum", "list"]
 
 LIST_SEPARATOR = ";"
 
+# The years a date may have: the range of datetime64[ns], in which every table is held.
+FIRST_YEAR, LAST_YEAR = 1678, 2261
+
 # China's bounding box (WGS84), generous enough for the islands in the south.
 CHINA_LAT = (3.8, 53.6)
 CHINA_LON = (73.5, 135.1)

@@ -16,7 +16,16 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from tenantmatch.registry import LIST_SEPARATOR, TABLES_BY_NAME, Column, InputError, RowError, Table
+from tenantmatch.registry import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    LIST_SEPARATOR,
+    TABLES_BY_NAME,
+    Column,
+    InputError,
+    RowError,
+    Table,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +53,6 @@ _DATE_PARTS = r"^([0-9]{4})(?:\D([0-9]{1,2})\D([0-9]{1,2}))?"
 _NOT_A_DATE = "not a date: expected YYYY-MM-DD, YYYY/MM/DD or YYYY年MM月DD日"
 _NOT_FINITE = "must be a finite number (NaN and infinity are not allowed)"
 _INDUSTRY_TEXT = "must be a GB/T 4754-2017 code: 2 to 4 digits, optionally after the section letter"
-_FIRST_YEAR, _LAST_YEAR = 1678, 2261  # the datetime64[ns] range
 
 
 @dataclass
@@ -319,8 +327,8 @@ def _parse_date(
     parts = text.where(shaped | year_only).str.extract(_DATE_PARTS)
     ymd = parts.apply(pd.to_numeric).set_axis(["year", "month", "day"], axis=1)
     ymd = ymd.fillna({"month": 1, "day": 1}).where(ymd["year"].notna())
-    in_range = ymd["year"].between(_FIRST_YEAR, _LAST_YEAR)
-    out_of_range = f"year must be between {_FIRST_YEAR} and {_LAST_YEAR}"
+    in_range = ymd["year"].between(FIRST_YEAR, LAST_YEAR)
+    out_of_range = f"year must be between {FIRST_YEAR} and {LAST_YEAR}"
     errors.add(ymd["year"].notna() & ~in_range, col.name, text, out_of_range)
     dates = pd.to_datetime(ymd.where(in_range), errors="coerce").astype("datetime64[ns]")
     errors.add(in_range & dates.isna(), col.name, text, "date " + text + " does not exist")

@@ -544,6 +544,7 @@ def train_and_publish(
         importance=_importance(served.scorer),
         summary={"gate": reason, "system": selection["why"], "fit": fit, **summary},
     )
+    reason = f"{selection['why']}; {reason}"  # which system and why, then the gate's word
     log.info("model %s (%s): %s", version, chosen, reason)
     return TrainResult(version, promoted, reason, previous, metrics, format_table(metrics),
                        report, "shared", chosen, validated_version)  # fmt: skip

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Annotated, Any, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 MAX_ID_CHARS = 128
 MAX_TEXT_CHARS = 200
@@ -20,6 +29,19 @@ ShortText = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$"),
 ]
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date_only(value: object) -> object:
+    """A date is written YYYY-MM-DD: pydantic alone would also read a number as Unix time
+    (0 as 1970-01-01), which no client means."""
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+        return value
+    raise ValueError("a date must be written YYYY-MM-DD")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
 
 
 class StrictIn(BaseModel):

@@ -6,12 +6,12 @@ cross-field rules (vacancy <= total area, known ids) stay with the contract vali
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from tenantmatch.api.schemas.common import EntityId, ShortText, StrictIn
+from tenantmatch.api.schemas.common import EntityId, IsoDate, ShortText, StrictIn
 from tenantmatch.registry import Amenity, Grade, HqType, RiskFlag, Stage, Tag, Theme
 from tenantmatch.registry.contract import CHINA_LAT, CHINA_LON
 
@@ -81,7 +81,7 @@ class EnterpriseIn(StrictIn):
     employees: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
     revenue_10k_cny: Money | None = None
     registered_capital_10k_cny: Money | None = None
-    founded: date | None = None
+    founded: IsoDate | None = None
     city: ShortText | None = None
     district: ShortText | None = None
     lat: Lat | None = None
@@ -107,7 +107,7 @@ class EnterpriseOut(BaseModel):
     employees: int
     revenue_10k_cny: float | None = None
     registered_capital_10k_cny: float | None = None
-    founded: date | None = None
+    founded: IsoDate | None = None
     city: str | None = None
     district: str | None = None
     lat: float | None = None
@@ -136,7 +136,7 @@ class EnterpriseListOut(Page):
 class MoveInIn(StrictIn):
     enterprise_id: EntityId
     building_id: EntityId
-    start_date: date
+    start_date: IsoDate
     area_m2: PositiveArea | None = Field(
         None, description="Area taken (m²); default: the enterprise's estimated space need."
     )
@@ -145,29 +145,29 @@ class MoveInIn(StrictIn):
 class MoveOutIn(StrictIn):
     enterprise_id: EntityId
     building_id: EntityId
-    end_date: date
+    end_date: IsoDate
 
 
 class TenancyOut(BaseModel):
     enterprise_id: str
     building_id: str
     area_m2: float | None = None
-    start_date: date
-    end_date: date | None = None
+    start_date: IsoDate
+    end_date: IsoDate | None = None
     updated_at: datetime
 
 
 class EventIn(StrictIn):
     enterprise_id: EntityId
     building_id: EntityId
-    date: date
+    date: IsoDate
     stage: Stage
 
 
 class EventOut(BaseModel):
     enterprise_id: str
     building_id: str
-    date: date
+    date: IsoDate
     stage: str
     updated_at: datetime
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from tenantmatch.api.schemas.common import EntityId, ReasonOut, ShortText, StrictIn
+from tenantmatch.api.schemas.common import EntityId, IsoDate, ReasonOut, ShortText, StrictIn
 from tenantmatch.matching import MAX_K, PoolRules
 from tenantmatch.registry import HqType, Tag, Theme
 
@@ -43,7 +43,7 @@ class ShortlistQuery(BaseModel):
         False, description="Keep risk-flagged enterprises with their warnings (operators, admins)."
     )
     exclude: list[EntityId] = Field([], max_length=500, description="Ids never to return.")
-    as_of: date | None = Field(
+    as_of: IsoDate | None = Field(
         None,
         description="Rank the registry as it stood that day, YYYY-MM-DD (admins only; default: "
         "today). Tenancies and events after it are ignored; not cached.",

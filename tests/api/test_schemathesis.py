@@ -16,7 +16,8 @@ SEED = 20261125
 MAX_EXAMPLES = 12
 # Positive (schema-valid) requests may still break a business rule the schema cannot state
 # (vacancy above total area, an area larger than the vacancy, an unknown industry division):
-# those answer 400, which is a correct refusal, not a rejected valid input.
+# those answer 400, which is a correct refusal, not a rejected valid input; so is 412 for an
+# If-Match that names another copy than the stored one (the generator writes any string there).
 # A fill plan over 300 candidates (the default) solves a MILP and explains every pick: about
 # 10 s on two cores, so the response-time check gets 30 s rather than its default 10 s.
 CONFIG = """
@@ -24,7 +25,7 @@ CONFIG = """
 max_response_time = 30
 
 [checks.positive_data_acceptance]
-expected-statuses = ["2xx", "400", "401", "403", "404", "409"]
+expected-statuses = ["2xx", "400", "401", "403", "404", "409", "412"]
 """
 # Starting a retraining job launches minutes of real training; test_retrain covers that route.
 SKIPPED_OPERATION = "start_retrain_v1_admin_retrain_post"

@@ -14,7 +14,7 @@ from tenantmatch.matching import STALE_AFTER_DAYS, registry_freshness
 from tenantmatch.matching.engine import Engine
 from tenantmatch.matching.shortlist import ScoringState
 from tenantmatch.models import LGBMRankerScorer
-from tenantmatch.registry import Registry, Snapshot
+from tenantmatch.registry import InputError, Registry, Snapshot
 from tenantmatch.store import Repository
 from tests.matching.test_candidates import AS_OF
 from tests.matching.test_shortlist import _fit_model as fit_model
@@ -100,3 +100,9 @@ def test_freshness_reads_only_what_was_known_that_day() -> None:
     empty = Registry.from_tables(bare)
     nothing = registry_freshness(Snapshot.at(empty, pd.Timestamp("2024-06-30")))
     assert nothing.newest is None and not nothing.stale
+
+
+@pytest.mark.parametrize("day", [date(406, 12, 24), date(9999, 1, 1)])
+def test_a_date_outside_the_registrys_range_is_bad_input(engine: Engine, day: date) -> None:
+    with pytest.raises(InputError, match=r"as_of=.* is out of range"):
+        engine.state(as_of=day)
