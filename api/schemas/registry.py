@@ -6,7 +6,7 @@ cross-field rules (vacancy <= total area, known ids) stay with the contract vali
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -107,7 +107,7 @@ class EnterpriseOut(BaseModel):
     employees: int
     revenue_10k_cny: float | None = None
     registered_capital_10k_cny: float | None = None
-    founded: IsoDate | None = None
+    founded: date | None = None
     city: str | None = None
     district: str | None = None
     lat: float | None = None
@@ -152,8 +152,8 @@ class TenancyOut(BaseModel):
     enterprise_id: str
     building_id: str
     area_m2: float | None = None
-    start_date: IsoDate
-    end_date: IsoDate | None = None
+    start_date: date
+    end_date: date | None = None
     updated_at: datetime
 
 
@@ -167,7 +167,7 @@ class EventIn(StrictIn):
 class EventOut(BaseModel):
     enterprise_id: str
     building_id: str
-    date: IsoDate
+    date: date
     stage: str
     updated_at: datetime
 
