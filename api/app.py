@@ -27,6 +27,7 @@ from tenantmatch.api.routes import (
     shortlists,
     tenancies,
     web,
+    workbench,
 )
 from tenantmatch.api.settings import Settings
 from tenantmatch.matching import Engine, ModelNotReadyError
@@ -107,7 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
-    for module in (health, web, shortlists, planning, buildings, enterprises, tenancies, admin):
+    for module in (health, web, shortlists, planning, buildings, enterprises, tenancies, admin,
+                   workbench):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     # Added last = outermost: the request id and timing cover the 413 answers too.

@@ -20,6 +20,13 @@ from tenantmatch.store.access import (
 )
 from tenantmatch.store.engine import make_engine
 from tenantmatch.store.errors import SchemaOutdatedError, StorageError
+from tenantmatch.store.history import (
+    building_events,
+    building_occupancy,
+    current_tenants,
+    enterprise_events,
+    tenancy_history,
+)
 from tenantmatch.store.home import (
     HOME_ENV,
     default_db_url,
@@ -41,6 +48,7 @@ from tenantmatch.store.moves import move_in, move_out
 from tenantmatch.store.repository import Repository, redacted_url
 from tenantmatch.store.revisions import Upgrade, head_revision, upgrade_database
 from tenantmatch.store.schema import SCHEMA_VERSION
+from tenantmatch.store.statistics import StatsFilter, registry_stats
 from tenantmatch.store.transaction import WriteTransaction
 from tenantmatch.store.updates import (
     bulk_upload,
@@ -70,6 +78,7 @@ __all__ = [
     "Repository",
     "Role",
     "SchemaOutdatedError",
+    "StatsFilter",
     "StorageError",
     "TableReport",
     "Upgrade",
@@ -78,16 +87,20 @@ __all__ = [
     "WriteTransaction",
     "audit",
     "authenticate",
+    "building_events",
+    "building_occupancy",
     "bulk_upload",
     "can_edit_building",
     "can_see_credit",
     "create_key",
+    "current_tenants",
     "days_since_update",
     "default_db_url",
     "default_models_dir",
     "delete_building",
     "delete_enterprise",
     "demo_dir",
+    "enterprise_events",
     "has_role",
     "head_revision",
     "home",
@@ -101,11 +114,13 @@ __all__ = [
     "plain_record",
     "record_event",
     "redacted_url",
+    "registry_stats",
     "require_record",
     "revoke_key",
     "row_etag",
     "runtime_dir",
     "stale_buildings",
+    "tenancy_history",
     "upgrade_database",
     "upsert_building",
     "upsert_enterprise",
