@@ -24,6 +24,7 @@ from tenantmatch.api.routes import (
     enterprises,
     health,
     planning,
+    retention,
     shortlists,
     tenancies,
     web,

@@ -13,6 +13,16 @@ from tenantmatch.matching.first_stage import FIRST_STAGE_KEY, plan_first_stage, 
 from tenantmatch.matching.freshness import STALE_AFTER_DAYS, Freshness, registry_freshness
 from tenantmatch.matching.planning import fill_plan, theme_fit
 from tenantmatch.matching.reasons import reason_text, top_reasons
+from tenantmatch.matching.retention import (
+    HORIZON_MONTHS,
+    MAX_AT_RISK,
+    OUTLOOK_BY,
+    NoMoveHazardError,
+    at_risk_tenants,
+    current_tenancies,
+    leave_probability,
+    outlook,
+)
 from tenantmatch.matching.rules import (
     LOW_CREDIT_SCORE,
     MIN_UNIT_OVERSIZE_FACTOR,
@@ -29,21 +39,29 @@ from tenantmatch.matching.shortlist import (
 
 __all__ = [
     "FIRST_STAGE_KEY",
+    "HORIZON_MONTHS",
     "LOW_CREDIT_SCORE",
+    "MAX_AT_RISK",
     "MAX_K",
     "MIN_UNIT_OVERSIZE_FACTOR",
+    "OUTLOOK_BY",
     "STALE_AFTER_DAYS",
     "CandidatePool",
     "Engine",
     "Freshness",
     "ModelNotReadyError",
+    "NoMoveHazardError",
     "PoolRules",
     "ScoringState",
+    "at_risk_tenants",
     "candidates_for_buildings",
     "candidates_for_enterprises",
     "chain_leads",
     "check_k",
+    "current_tenancies",
     "fill_plan",
+    "leave_probability",
+    "outlook",
     "plan_first_stage",
     "reason_text",
     "registry_freshness",
