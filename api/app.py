@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from tenantmatch.api.answers import ShortlistAnswers, shared_answers_for
 from tenantmatch.api.errors import install_error_handlers
@@ -39,6 +40,7 @@ from tenantmatch.store import AuditWriter, KeyCache, RegistryLists, Repository
 log = logging.getLogger(__name__)
 
 IMPORT_PATH = "/v1/admin/import"
+DOCS_ASSETS = "/static-docs"  # Swagger UI's and ReDoc's scripts, styles and favicon
 # Parameters whose OpenAPI maximum is the server's setting rather than the schema's hard cap.
 SETTING_BOUNDS = {"k": "max_k", "limit": "max_page_size"}
 
@@ -94,17 +96,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             repo.close()
             metrics.close()
 
-    app = FastAPI(
+    # Swagger UI (/docs) and ReDoc (/redoc) from the files fastapi-offline ships (served under
+    # DOCS_ASSETS), never from a CDN; no validator badge (it would call validator.swagger.io).
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
+        swagger_ui_parameters={"validatorUrl": None},
         title="tenantmatch",
         description="楼宇招商匹配: shortlists of enterprises for buildings and buildings for "
         "enterprises, chain leads, tower planning and the live registry. Send an API key in the "
         "`X-API-Key` header.",
         version="1",
         lifespan=lifespan,
-        # FastAPI's /docs and /redoc pages load their scripts from a CDN; nothing the service
-        # serves may depend on the internet, so only /openapi.json is offered.
-        docs_url=None,
-        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics
