@@ -23,6 +23,7 @@ from tenantmatch.api.routes import (
     admin,
     buildings,
     enterprises,
+    geo,
     health,
     planning,
     retention,
@@ -112,7 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     install_error_handlers(app)
     for module in (health, web, shortlists, planning, buildings, enterprises, tenancies, admin,
-                   retention, workbench):
+                   geo, retention, workbench):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     # Added last = outermost: the request id and timing cover the 413 answers too.

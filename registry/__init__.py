@@ -34,6 +34,7 @@ from tenantmatch.registry.errors import (
     TenantmatchError,
     ValidationFailed,
 )
+from tenantmatch.registry.geo import district_outlines, map_points
 from tenantmatch.registry.reference import (
     division_of,
     divisions_of,
@@ -86,11 +87,13 @@ __all__ = [
     "Theme",
     "ValidationFailed",
     "area_taken_m2",
+    "district_outlines",
     "division_of",
     "divisions_of",
     "estimated_space_need_m2",
     "industry_divisions",
     "label_zh",
+    "map_points",
     "normalize_industry_code",
     "normalize_industry_codes",
     "reference_location",

@@ -1,238 +1,99 @@
-// tenantmatch staff page: plain JS, no build step, nothing loaded from the internet.
-"use strict";
+// The staff workbench: sign-in, hash routing (#/map, #/building/ID, #/enterprise/ID, #/stats,
+// #/import) and the freshness banner. Each view lives in views/*.js and renders into <main>.
+import { $, KEY_STORE, el, hasKey, state } from "./lib.js";
+import { renderMap } from "./views/map.js";
+import { renderBuilding } from "./views/building.js";
+import { renderEnterprise } from "./views/enterprise.js";
+import { renderStats } from "./views/stats.js";
+import { renderImport } from "./views/import.js";
 
-const KEY_STORE = "tenantmatch.apiKey";
-const state = { mode: "buildings", labels: {}, industries: {}, items: [], selected: null, panel: "shortlist" };
-const $ = (id) => document.getElementById(id);
+const ROUTES = {
+  map: { title: "地图", render: renderMap },
+  building: { title: "楼宇", render: renderBuilding },
+  enterprise: { title: "企业查询", render: renderEnterprise },
+  stats: { title: "统计", render: renderStats },
+  import: { title: "数据导入", render: renderImport },
+};
 
-function zh(code) { return (code && state.labels[code]) || code || ""; }
-function fmt(n, digits = 0) {
-  return n === null || n === undefined ? "–" : Number(n).toLocaleString("zh-CN", { maximumFractionDigits: digits });
-}
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") node.className = v; else node.setAttribute(k, v);
+let rendering = 0;
+
+async function route() {
+  const [path, query] = location.hash.replace(/^#\/?/, "").split("?");
+  const [name, ...rest] = path.split("/");
+  const params = new URLSearchParams(query || "");
+  const view = ROUTES[name] || ROUTES.map;
+  const arg = rest.length ? decodeURIComponent(rest.join("/")) : "";
+  document.querySelectorAll("[data-nav]").forEach((a) => {
+    const here = a.dataset.nav === (ROUTES[name] ? name : "map") || (name === "building" && a.dataset.nav === "map");
+    if (here) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  });
+  document.title = `${view.title} · 楼宇经济数字地图`;
+  const main = $("view");
+  const token = ++rendering;
+  if (!hasKey()) {
+    main.replaceChildren(el("section", { class: "card signin" },
+      el("h2", {}, "请先登录"),
+      el("p", {}, "在页面上方输入管理员发放的 API 密钥，然后按“登录”。密钥只保存在本标签页中，关闭即清除。")));
+    return;
   }
-  for (const c of children.flat()) {
-    if (c !== null && c !== undefined) node.append(c instanceof Node ? c : String(c));
-  }
-  return node;
-}
-function showError(message) { $("error").textContent = message || ""; }
-
-async function api(path, options = {}) {
-  const headers = { "X-API-Key": sessionStorage.getItem(KEY_STORE) || "", ...(options.headers || {}) };
-  if (options.body) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, { ...options, headers });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    const messages = { 401: "API 密钥无效或缺失", 403: "当前角色无此权限", 404: "未找到（或不属于您运营的楼宇）", 413: "请求过大", 503: "服务暂不可用（模型或数据库未就绪）" };
-    const detail = body.error ? body.error.message : response.statusText;
-    throw new Error(`${messages[response.status] || "请求失败"}（${response.status}）：${detail}`);
-  }
-  return body;
-}
-
-// ---- API key --------------------------------------------------------------------------------
-function keyChanged() {
-  const has = Boolean(sessionStorage.getItem(KEY_STORE));
-  $("key-state").textContent = has ? "已保存（仅本标签页）" : "未设置";
-  if (has) loadList(); else { $("list").replaceChildren(); showPlaceholder(); }
-}
-$("key-form").addEventListener("submit", (ev) => {
-  ev.preventDefault();
-  sessionStorage.setItem(KEY_STORE, $("api-key").value.trim());
-  $("api-key").value = "";
-  keyChanged();
-});
-$("key-clear").addEventListener("click", () => { sessionStorage.removeItem(KEY_STORE); keyChanged(); });
-
-// ---- picker ---------------------------------------------------------------------------------
-document.querySelectorAll(".tabs button").forEach((b) => b.addEventListener("click", () => {
-  document.querySelectorAll(".tabs button").forEach((x) => x.classList.toggle("active", x === b));
-  state.mode = b.dataset.mode;
-  $("search").value = "";
-  showPlaceholder();
-  loadList();
-}));
-
-let searchTimer = null;
-$("search").addEventListener("input", () => {
-  clearTimeout(searchTimer);
-  searchTimer = setTimeout(() => (state.mode === "buildings" ? renderList() : loadList()), 250);
-});
-
-async function loadList() {
-  showError("");
+  main.replaceChildren(el("p", { class: "muted", role: "status" }, "加载中…"));
   try {
-    if (state.mode === "buildings") {
-      const page = await api("/v1/buildings?limit=500");
-      state.items = page.items;
-      $("list-note").textContent = `共 ${page.total} 栋楼宇` + (page.total > page.items.length ? `，显示前 ${page.items.length} 栋` : "");
-    } else {
-      const q = encodeURIComponent($("search").value.trim());
-      const page = await api(`/v1/enterprises?limit=200${q ? `&q=${q}` : ""}`);
-      state.items = page.items;
-      $("list-note").textContent = `匹配 ${page.total} 家企业` + (page.total > page.items.length ? `，显示前 ${page.items.length} 家` : "");
-    }
-    renderList();
-  } catch (err) { showError(err.message); }
-}
-
-function renderList() {
-  const q = $("search").value.trim().toLowerCase();
-  const rows = state.items.filter((it) => state.mode !== "buildings" || !q ||
-    [it.building_id, it.name, it.city, it.district, it.theme_zh].join(" ").toLowerCase().includes(q));
-  $("list").replaceChildren(...rows.map((it) => {
-    const sub = state.mode === "buildings"
-      ? `${it.city} ${it.district} · ${it.theme_zh} · 空置 ${fmt(it.vacant_area_m2)} ㎡${it.stale ? " · 台账待更新" : ""}`
-      : `${it.city || ""} · ${state.industries[(it.industry_code || "").slice(0, 2)] || it.industry_code} · ${fmt(it.employees)} 人`;
-    const li = el("li", {}, it.name, el("span", { class: "sub" }, sub));
-    li.addEventListener("click", () => select(it, li));
-    return li;
-  }));
-}
-
-function showPlaceholder() {
-  $("placeholder").hidden = false;
-  $("building-view").hidden = true;
-  $("enterprise-view").hidden = true;
-}
-
-function select(item, li) {
-  document.querySelectorAll(".list li").forEach((x) => x.classList.toggle("selected", x === li));
-  state.selected = item;
-  $("placeholder").hidden = true;
-  $("building-view").hidden = state.mode !== "buildings";
-  $("enterprise-view").hidden = state.mode === "buildings";
-  if (state.mode === "buildings") {
-    $("b-title").textContent = `${item.name}（${item.building_id}）`;
-    $("b-facts").textContent = `${item.city} ${item.district} · ${item.theme_zh} · ${zh(item.grade)} · 总面积 ${fmt(item.total_area_m2)} ㎡ · 空置 ${fmt(item.vacant_area_m2)} ㎡`;
-    $("plan-out").replaceChildren();
-    loadPanel();
-  } else {
-    $("e-title").textContent = `${item.name}（${item.enterprise_id}）`;
-    $("e-facts").textContent = `${state.industries[(item.industry_code || "").slice(0, 2)] || item.industry_code} · ${fmt(item.employees)} 人 · ${zh(item.hq_type)} ${(item.tags || []).map(zh).join("、")}`;
-    loadFit();
+    await view.render(main, arg, () => token === rendering, params);
+  } catch (err) {
+    if (token === rendering) main.replaceChildren(el("p", { class: "error", role: "alert" }, err.message));
   }
+  if (token === rendering && document.activeElement === document.body) main.focus({ preventScroll: true });
 }
 
-// ---- building panels --------------------------------------------------------------------------
-document.querySelectorAll(".subtabs button").forEach((b) => b.addEventListener("click", () => {
-  document.querySelectorAll(".subtabs button").forEach((x) => x.classList.toggle("active", x === b));
-  state.panel = b.dataset.panel;
-  for (const p of ["shortlist", "chain", "plan"]) $(`panel-${p}`).hidden = p !== state.panel;
-  loadPanel();
-}));
-$("refresh").addEventListener("click", () => loadPanel());
-$("plan-run").addEventListener("click", () => loadPlan());
-
-function query() {
-  const k = Math.max(1, Math.min(200, Number($("k").value) || 10));
-  return `k=${k}${$("risky").checked ? "&include_risky=true" : ""}`;
+async function checkKey() {
+  const key = sessionStorage.getItem(KEY_STORE);
+  $("key-state").textContent = key ? "已登录（仅本标签页）" : "未登录";
+  $("key-form").classList.toggle("signed-in", Boolean(key));
 }
 
-function reasonsCell(item) {
-  // a decline is a reason's text too (已婉拒 (日期)): shown once, as the flag
-  const reasons = (item.reasons || []).filter((r) => !(item.declined_on && r.text.startsWith("已婉拒")));
-  return el("td", {}, item.declined_on ? el("span", { class: "declined" }, `已婉拒 (${item.declined_on})`) : null,
-    reasons.map((r) => el("span", { class: "reason" }, r.text)),
-    (item.risk_warnings || []).map((w) => el("span", { class: "warn" }, w)));
-}
-
-function itemRow(cells, item) { return item.declined_on ? { cells, cls: "declined-row" } : cells; }
+$("key-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const key = $("api-key").value.trim();
+  if (!key) { $("key-state").textContent = "请输入密钥"; return; }
+  const response = await fetch("/v1/buildings?limit=1", { headers: { "X-API-Key": key } }).catch(() => null);
+  if (!response || !response.ok) {
+    $("key-state").textContent = response && response.status === 401 ? "密钥无效，请检查后重试" : "暂时无法验证密钥";
+    return;
+  }
+  sessionStorage.setItem(KEY_STORE, key);
+  $("api-key").value = "";
+  checkKey();
+  route();
+});
+$("key-clear").addEventListener("click", () => {
+  sessionStorage.removeItem(KEY_STORE);
+  checkKey();
+  route();
+});
 
 // A registry without a tenancy or event in the last 90 days ranks badly: say so on every view.
 async function loadFreshness() {
   try {
     const ready = await fetch("/readyz").then((r) => (r.ok ? r.json() : null));
+    state.readyz = ready;
     const registry = ready && ready.registry;
     $("stale-banner").hidden = !(registry && registry.stale);
     $("stale-banner").textContent = registry && registry.stale
       ? (registry.warning_zh || `台账数据已过期：最新记录为 ${registry.newest_record}，已超过 ${registry.stale_after_days} 天。`)
       : "";
+    if (ready) $("model").textContent = `模型版本 ${ready.model_version}`;
   } catch (err) { $("stale-banner").hidden = true; }
 }
 
-function modelNote(result) { $("model").textContent = `模型版本 ${result.model_version}`; }
-
-async function loadPanel() {
-  showError("");
-  const id = encodeURIComponent(state.selected.building_id);
-  try {
-    if (state.panel === "shortlist") {
-      const r = await api(`/v1/buildings/${id}/shortlist?${query()}`);
-      modelNote(r);
-      $("panel-shortlist").replaceChildren(table(["排名", "企业", "匹配分", "推荐理由 / 风险预警"], r.items.map((it) =>
-        itemRow([it.rank, `${it.name || ""}（${it.enterprise_id}）`, fmt(it.score, 3), reasonsCell(it)], it))));
-    } else if (state.panel === "chain") {
-      const r = await api(`/v1/buildings/${id}/chain-leads?${query()}`);
-      modelNote(r);
-      $("panel-chain").replaceChildren(table(["排名", "企业", "关联租户", "关系", "匹配分", "推荐理由 / 风险预警"], r.items.map((it, i) =>
-        [it.rank || i + 1, `${it.name || ""}（${it.enterprise_id}）`, it.via_tenant_name || it.via_tenant_id,
-          `${zh(it.relation)} · ${DIRECTION_ZH[it.direction] || it.direction}`, fmt(it.score, 3), reasonsCell(it)])));
-    }
-  } catch (err) { showError(err.message); }
-}
-
-const DIRECTION_ZH = { upstream: "上游", downstream: "下游", investor: "投资方", investee: "被投资方", partner: "合作伙伴" };
-
-async function loadPlan() {
-  showError("");
-  const id = encodeURIComponent(state.selected.building_id);
-  try {
-    const r = await api(`/v1/buildings/${id}/plan`, { method: "POST", body: "{}" });
-    modelNote(r);
-    $("plan-out").replaceChildren(el("h3", {}, "主题适配度"), themeTable(r.theme_fit),
-      el("h3", {}, "填充方案"), planBlock(r.fill_plan));
-  } catch (err) { showError(err.message); }
-}
-
-function themeTable(fit) {
-  const rows = fit.themes || [];
-  const top = Math.max(...rows.map((t) => t.expected_signings || 0), 1e-9);
-  return table(["主题", "预期签约", "前20平均匹配", ""], rows.map((t) => {
-    const bar = el("span", { class: "bar", style: `width:${Math.round(120 * (t.expected_signings || 0) / top)}px` });
-    return { cells: [zh(t.theme), fmt(t.expected_signings, 2), fmt(t.mean_top20_score, 3), bar], cls: t.current ? "current" : "" };
-  }));
-}
-
-function planBlock(plan) {
-  const summary = el("p", {}, `空置 ${fmt(plan.vacant_area_m2)} ㎡，方案占用 ${fmt(plan.total_area_m2)} ㎡（填充率 ${fmt(100 * (plan.fill_ratio || 0), 1)}%），预期签约 ${fmt(plan.expected_signings, 2)} 家`);
-  const rows = (plan.items || []).map((it, i) => [i + 1, `${it.name || ""}（${it.enterprise_id}）`, fmt(it.area_m2), fmt(it.probability, 3), reasonsCell(it)]);
-  return el("div", {}, summary, table(["#", "企业", "面积 ㎡", "签约概率", "理由"], rows));
-}
-
-// ---- enterprise view --------------------------------------------------------------------------
-async function loadFit() {
-  showError("");
-  try {
-    const r = await api(`/v1/enterprises/${encodeURIComponent(state.selected.enterprise_id)}/shortlist?k=10`);
-    modelNote(r);
-    $("panel-fit").replaceChildren(table(["排名", "楼宇", "匹配分", "推荐理由"], r.items.map((it) =>
-      itemRow([it.rank, `${it.name || ""}（${it.building_id}）`, fmt(it.score, 3), reasonsCell(it)], it))));
-  } catch (err) { showError(err.message); }
-}
-
-function table(headers, rows) {
-  if (!rows.length) return el("p", { class: "muted" }, "暂无结果");
-  const body = rows.map((r) => {
-    const cells = Array.isArray(r) ? r : r.cells;
-    const tr = el("tr", r.cls ? { class: r.cls } : {}, cells.map((c) => (c instanceof Node && c.tagName === "TD") ? c : el("td", {}, c)));
-    return tr;
-  });
-  return el("table", {}, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))), el("tbody", {}, body));
-}
-
-// ---- start ------------------------------------------------------------------------------------
 (async function start() {
   try {
     const labels = await fetch("/v1/labels").then((r) => r.json());
     state.labels = labels.labels || {};
     state.industries = labels.industries || {};
-  } catch (err) { showError("无法加载中文标签：" + err.message); }
+  } catch (err) { $("view").replaceChildren(el("p", { class: "error" }, `无法加载中文标签：${err.message}`)); }
   loadFreshness();
-  setInterval(loadFreshness, 10 * 60 * 1000);  // the date moves on in a page left open
-  keyChanged();
+  setInterval(loadFreshness, 10 * 60 * 1000); // the date moves on in a page left open
+  checkKey();
+  window.addEventListener("hashchange", route);
+  route();
 })();

@@ -1,0 +1,228 @@
+// #/map: every building at its coordinates on the offline district outlines, coloured by theme,
+// sized by vacant area, filtered in the browser (25,000 points: ECharts large-mode scatter, one
+// series per theme and size class). A list of the filtered buildings gives keyboard users the
+// same way in as a click on the map.
+import {
+  GRADES, THEMES, THEME_COLORS, api, buildingLink, el, fmt, input, qs, section, select, table, zh,
+} from "../lib.js";
+
+// vacant area (m²) from which a point gets each size (px)
+const SIZE_CLASSES = [[0, 3], [1, 5], [1000, 8], [5000, 12]];
+const LIST_ROWS = 20;
+
+const cache = { outlines: null, points: null };
+const filters = { city: "", district: "", theme: "", grade: "", min_vacant: "" };
+let chart = null;
+// read by benchmarks/map_render.py and the browser tests
+window.tmMap = { firstRenderMs: null, filterMs: null, shown: 0, total: 0 };
+
+export async function renderMap(main, _arg, current, params = new URLSearchParams()) {
+  const started = performance.now();
+  for (const k of Object.keys(filters)) if (params.has(k)) filters[k] = params.get(k);
+  const [outlines, points] = await Promise.all([
+    cache.outlines || fetch("/v1/map/outlines").then((r) => r.json()),
+    api("/v1/map/buildings"),
+  ]);
+  cache.outlines = outlines;
+  cache.points = points;
+  if (!current()) return;
+  const b = points.buildings;
+  const cities = [...new Set(b.city)].sort((x, y) => x.localeCompare(y, "zh-CN"));
+
+  const count = el("p", { id: "map-count", role: "status", "aria-live": "polite" });
+  const form = el("form", { id: "map-filters", class: "filters", onsubmit: (ev) => ev.preventDefault() },
+    select("f-city", "城市", cities.map((c) => [c, c]), { value: filters.city }),
+    select("f-district", "区县", districtOptions(b, filters.city), { value: filters.district }),
+    select("f-theme", "主题", THEMES.map((t) => [t, zh(t)]), { value: filters.theme }),
+    select("f-grade", "等级", GRADES.map((g) => [g, zh(g)]), { value: filters.grade }),
+    input("f-vacant", "最小空置 ㎡", { type: "number", min: "0", step: "100", value: filters.min_vacant, inputmode: "numeric" }),
+    el("button", { type: "button", id: "f-reset", onclick: () => { Object.keys(filters).forEach((k) => { filters[k] = ""; }); renderMap(main, "", current); } }, "清除筛选"));
+  const mapBox = el("div", { id: "map", class: "map", role: "img", "aria-label": "山西省楼宇分布图：点的颜色表示主题，大小表示空置面积；下方列表可用键盘打开楼宇" });
+  const list = el("div", { id: "map-list" });
+  const search = searchBox();
+  main.replaceChildren(
+    el("h2", { class: "view-title" }, "楼宇经济数字地图"),
+    form, count, mapBox, legend(),
+    section(`空置面积最大的楼宇（前 ${LIST_ROWS} 栋）`, "map-top", list),
+    search);
+
+  form.addEventListener("change", (ev) => {
+    const id = ev.target.id;
+    filters.city = form.querySelector("#f-city").value;
+    if (id === "f-city") {
+      filters.district = "";
+      const d = form.querySelector("#f-district");
+      d.replaceChildren(el("option", { value: "" }, "全部"), districtOptions(b, filters.city).map(([v, t]) => el("option", { value: v }, t)));
+    }
+    filters.district = form.querySelector("#f-district").value;
+    filters.theme = form.querySelector("#f-theme").value;
+    filters.grade = form.querySelector("#f-grade").value;
+    filters.min_vacant = form.querySelector("#f-vacant").value;
+    apply(points, outlines, { count, list, timing: "filterMs" });
+  });
+
+  if (chart) chart.dispose();
+  chart = window.echarts.init(mapBox, null, { renderer: "canvas" });
+  window.echarts.registerMap("shanxi", outlines);
+  chart.on("click", (p) => {
+    if (p.seriesType === "scatter" && Array.isArray(p.value) && p.value.length > 2) {
+      location.hash = `#/building/${encodeURIComponent(b.id[p.value[2]])}`;
+    }
+  });
+  window.addEventListener("resize", () => chart && chart.resize());
+  apply(points, outlines, { count, list, timing: "firstRenderMs", started });
+}
+
+function districtOptions(b, city) {
+  if (!city) return [];
+  const seen = new Set();
+  b.district.forEach((d, i) => { if (b.city[i] === city) seen.add(d); });
+  return [...seen].sort((x, y) => x.localeCompare(y, "zh-CN")).map((d) => [d, d]);
+}
+
+function keep(b, i, theme, grade, minVacant) {
+  return (!filters.city || b.city[i] === filters.city)
+    && (!filters.district || b.district[i] === filters.district)
+    && (theme < 0 || b.theme[i] === theme)
+    && (grade < 0 || b.grade[i] === grade)
+    && b.vacant_m2[i] >= minVacant
+    && b.lon[i] !== null && b.lat[i] !== null;
+}
+
+function sizeClass(vacant) {
+  let c = 0;
+  for (let i = 0; i < SIZE_CLASSES.length; i++) if (vacant >= SIZE_CLASSES[i][0]) c = i;
+  return c;
+}
+
+function apply(points, outlines, { count, list, timing, started }) {
+  const t0 = started ?? performance.now();
+  const b = points.buildings;
+  const theme = filters.theme ? points.themes.indexOf(filters.theme) : -1;
+  const grade = filters.grade ? points.grades.indexOf(filters.grade) : -1;
+  const minVacant = Number(filters.min_vacant) || 0;
+  const data = points.themes.map(() => SIZE_CLASSES.map(() => []));
+  const shown = [];
+  let vacant = 0;
+  for (let i = 0; i < b.id.length; i++) {
+    if (!keep(b, i, theme, grade, minVacant)) continue;
+    data[b.theme[i]][sizeClass(b.vacant_m2[i])].push([b.lon[i], b.lat[i], i]);
+    shown.push(i);
+    vacant += b.vacant_m2[i];
+  }
+  count.textContent = `显示 ${fmt(shown.length)} / ${fmt(points.total)} 栋楼宇，空置合计 ${fmt(vacant)} ㎡`;
+  window.tmMap.shown = shown.length;
+  window.tmMap.total = points.total;
+  chart.off("finished");
+  chart.on("finished", () => {
+    chart.off("finished");
+    window.tmMap[timing] = performance.now() - t0;
+    document.body.dataset.mapRendered = String(Date.now());
+  });
+  chart.setOption(option(points, outlines, data, shown), { notMerge: true, lazyUpdate: false });
+  renderList(list, b, shown);
+}
+
+function option(points, outlines, data, shown) {
+  const b = points.buildings;
+  const view = focus(b, shown);
+  const series = [];
+  points.themes.forEach((t, ti) => SIZE_CLASSES.forEach(([, size], si) => {
+    series.push({
+      id: `t${ti}s${si}`, name: zh(t), type: "scatter", coordinateSystem: "geo", geoIndex: 0,
+      large: true, largeThreshold: 300, symbolSize: size, data: data[ti][si],
+      itemStyle: { color: THEME_COLORS[ti % THEME_COLORS.length], opacity: 0.8 },
+      emphasis: { scale: 1.6 },
+    });
+  }));
+  series.push({
+    id: "city-borders", type: "lines", coordinateSystem: "geo", silent: true, polyline: false,
+    data: outlines.city_borders.map((coords) => ({ coords })),
+    lineStyle: { color: "#5b6b80", width: 1.2, opacity: 0.9 }, z: 1,
+  });
+  series.push({
+    id: "city-names", type: "scatter", coordinateSystem: "geo", silent: true, symbolSize: 0,
+    data: cityCenters(outlines), label: { show: true, formatter: "{b}", color: "#1d2a3a", fontSize: 12, fontWeight: "bold" }, z: 0,
+  });
+  return {
+    animation: false,
+    tooltip: {
+      trigger: "item",
+      formatter: (p) => {
+        if (p.seriesType !== "scatter" || !Array.isArray(p.value) || p.value.length < 3) return p.name || "";
+        const i = p.value[2];
+        return `${escapeHtml(b.name[i])}<br>${escapeHtml(b.city[i])} ${escapeHtml(b.district[i])} · ${escapeHtml(zh(points.themes[b.theme[i]]))}`
+          + `<br>空置 ${fmt(b.vacant_m2[i])} / ${fmt(b.total_m2[i])} ㎡`;
+      },
+    },
+    geo: {
+      map: "shanxi", roam: true, center: view.center, zoom: view.zoom, aspectScale: 0.8,
+      scaleLimit: { min: 0.8, max: 40 },
+      itemStyle: { areaColor: "#eef2f7", borderColor: "#aab6c5", borderWidth: 0.6 },
+      emphasis: { itemStyle: { areaColor: "#dde6f0" }, label: { show: true, color: "#1d2a3a" } },
+      select: { disabled: true },
+      label: { show: false },
+    },
+    series,
+  };
+}
+
+function focus(b, shown) {
+  if (!(filters.city || filters.district) || !shown.length) return { center: undefined, zoom: 1.1 };
+  let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
+  for (const i of shown) {
+    x0 = Math.min(x0, b.lon[i]); x1 = Math.max(x1, b.lon[i]);
+    y0 = Math.min(y0, b.lat[i]); y1 = Math.max(y1, b.lat[i]);
+  }
+  const span = Math.max(x1 - x0, y1 - y0, 0.05);
+  return { center: [(x0 + x1) / 2, (y0 + y1) / 2], zoom: Math.min(30, Math.max(1.1, 4 / span)) };
+}
+
+function cityCenters(outlines) {
+  const sums = {};
+  for (const f of outlines.features) {
+    const s = (sums[f.properties.city] ||= [0, 0, 0]);
+    s[0] += f.properties.center[0]; s[1] += f.properties.center[1]; s[2] += 1;
+  }
+  return Object.entries(sums).map(([name, [x, y, n]]) => ({ name, value: [x / n, y / n] }));
+}
+
+function renderList(list, b, shown) {
+  const top = [...shown].sort((x, y) => b.vacant_m2[y] - b.vacant_m2[x]).slice(0, LIST_ROWS);
+  list.replaceChildren(table(["楼宇", "城市 / 区县", "主题", "空置 ㎡", "总面积 ㎡"],
+    top.map((i) => [buildingLink(b.id[i], b.name[i]), `${b.city[i]} ${b.district[i]}`, zh(themeOf(b, i)),
+      fmt(b.vacant_m2[i]), fmt(b.total_m2[i])]),
+    { caption: "按空置面积排序", numeric: [3, 4], empty: "没有符合条件的楼宇" }));
+}
+
+function themeOf(b, i) { return (cache.points && cache.points.themes[b.theme[i]]) || ""; }
+
+function legend() {
+  return el("div", { class: "legend", "aria-label": "图例" },
+    el("ul", { class: "swatches" }, THEMES.map((t, i) =>
+      el("li", {}, el("span", { class: "swatch", style: `background:${THEME_COLORS[i]}`, "aria-hidden": "true" }), zh(t)))),
+    el("p", { class: "muted" }, "点的大小表示空置面积：无空置 · 1–999 ㎡ · 1,000–4,999 ㎡ · 5,000 ㎡ 以上。区县边界为根据区县中心点生成的示意边界。"));
+}
+
+function searchBox() {
+  const out = el("div", { id: "search-out" });
+  const form = el("form", { class: "filters", role: "search" },
+    input("b-search", "按名称或编号查找楼宇", { type: "search", placeholder: "例如：大厦 或 B0001" }),
+    el("button", { type: "submit" }, "查找"));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const q = form.querySelector("#b-search").value.trim();
+    try {
+      const page = await api(`/v1/buildings${qs({ q, limit: 20 })}`);
+      out.replaceChildren(el("p", { class: "muted" }, `共 ${fmt(page.total)} 栋匹配`),
+        table(["楼宇", "城市 / 区县", "主题", "空置 ㎡"], page.items.map((it) =>
+          [buildingLink(it.building_id, it.name), `${it.city} ${it.district}`, it.theme_zh, fmt(it.vacant_area_m2)]),
+        { numeric: [3], empty: "没有匹配的楼宇" }));
+    } catch (err) { out.replaceChildren(el("p", { class: "error", role: "alert" }, err.message)); }
+  });
+  return section("查找楼宇", "map-search", form, out);
+}
+
+function escapeHtml(s) {
+  return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+}
