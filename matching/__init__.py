@@ -8,7 +8,16 @@ from tenantmatch.matching.candidates import (
     candidates_for_enterprises,
 )
 from tenantmatch.matching.chain import chain_leads
+from tenantmatch.matching.details import calibrated, item_details
 from tenantmatch.matching.engine import Engine, ModelNotReadyError
+from tenantmatch.matching.export import (
+    ExportTable,
+    chain_leads_table,
+    fill_plan_table,
+    render_table,
+    shortlist_table,
+    tables_rows,
+)
 from tenantmatch.matching.first_stage import FIRST_STAGE_KEY, plan_first_stage, served_building_m
 from tenantmatch.matching.freshness import STALE_AFTER_DAYS, Freshness, registry_freshness
 from tenantmatch.matching.planning import fill_plan, theme_fit
@@ -48,28 +57,36 @@ __all__ = [
     "STALE_AFTER_DAYS",
     "CandidatePool",
     "Engine",
+    "ExportTable",
     "Freshness",
     "ModelNotReadyError",
     "NoMoveHazardError",
     "PoolRules",
     "ScoringState",
     "at_risk_tenants",
+    "calibrated",
     "candidates_for_buildings",
     "candidates_for_enterprises",
     "chain_leads",
+    "chain_leads_table",
     "check_k",
     "current_tenancies",
     "fill_plan",
+    "fill_plan_table",
+    "item_details",
     "leave_probability",
     "outlook",
     "plan_first_stage",
     "reason_text",
     "registry_freshness",
+    "render_table",
     "risk_warnings",
     "served_building_m",
     "shortlist_for_buildings",
     "shortlist_for_enterprises",
+    "shortlist_table",
     "space_fits",
+    "tables_rows",
     "theme_fit",
     "top_reasons",
 ]

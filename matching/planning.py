@@ -44,6 +44,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from tenantmatch.features import FeatureContext, context_for
 from tenantmatch.matching.candidates import Pairs, PoolRules
 from tenantmatch.matching.chain import MISSING_WEIGHT, score_pairs
+from tenantmatch.matching.details import calibrated
 from tenantmatch.matching.engine import Engine
 from tenantmatch.matching.shortlist import SCORE_DECIMALS, ScoringState
 from tenantmatch.registry import InputError, Theme, area_taken_m2, label_zh
@@ -65,10 +66,9 @@ def probabilities(scores: np.ndarray, *, manifest: Mapping[str, Any]) -> tuple[n
     """Probabilities of ``scores`` (float64 (n,)) and their kind: ``"platt"`` from the manifest's
     ``calibration``, else ``"rank_softmax"`` over all of ``scores`` (they sum to 1)."""
     scores = np.asarray(scores, dtype=np.float64)
-    calibration = manifest.get("calibration")
-    if isinstance(calibration, Mapping) and {"a", "b"} <= set(calibration):
-        a, b = float(calibration["a"]), float(calibration["b"])
-        return 1.0 / (1.0 + np.exp(-(a * scores + b))), "platt"
+    platt = calibrated(scores, manifest=manifest)
+    if platt is not None:
+        return platt, "platt"
     if len(scores) == 0:
         return scores, "rank_softmax"
     weights = np.exp(scores - scores.max())

@@ -25,6 +25,7 @@ import pandas as pd
 
 from tenantmatch.features import FeatureContext, Vocabulary, build_matrix_at
 from tenantmatch.matching.candidates import CandidatePool, Pairs, PoolRules
+from tenantmatch.matching.details import item_details
 from tenantmatch.matching.precomputed import BuildingCandidates
 from tenantmatch.matching.reasons import top_reasons
 from tenantmatch.matching.rules import recent_declines, risk_warnings
@@ -435,11 +436,14 @@ def _items(
     building_query: bool,
     threads: int,
 ) -> list[list[dict[str, Any]]]:
-    """Shortlist items per query: rank, candidate id and name, score, reasons (and warnings);
-    recently declined pairs after the others of their query, flagged with ``declined_on``."""
+    """Shortlist items per query: rank, candidate id and name, score, reasons (and warnings),
+    then what staff decide on (``matching.details``); recently declined pairs after the others
+    of their query, flagged with ``declined_on``."""
     pool, pairs = state.pool, kept.pairs
     declined = declined_on(state, pairs)
     reasons = _reasons(state, kept, declined=declined, threads=threads)
+    details = item_details(state.snapshot, pool, pairs, kept.score, manifest=state.model.manifest,
+                           building_query=building_query)  # fmt: skip
     side = pool.enterprises if building_query else pool.buildings
     other = pairs.enterprise if building_query else pairs.building
     key = "enterprise_id" if building_query else "building_id"
@@ -464,5 +468,6 @@ def _items(
             e = int(pairs.enterprise[i])
             flags, credit = pool.risk_flags[e], pool.credit_score[e]
             item["risk_warnings"] = risk_warnings(flags, credit_score=float(credit))
+        item.update(details[i])
         out[q].append(item)
     return out

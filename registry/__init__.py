@@ -54,9 +54,19 @@ from tenantmatch.registry.rules import (
     estimated_space_need_m2,
     space_fits,
 )
+from tenantmatch.registry.spreadsheet import (
+    CSV_MEDIA_TYPE,
+    XLSX_MEDIA_TYPE,
+    Cell,
+    csv_bytes,
+    neutralise,
+    write_csv,
+    xlsx_bytes,
+)
 from tenantmatch.registry.tables import Registry, Snapshot, vacancy_as_of
 
 __all__ = [
+    "CSV_MEDIA_TYPE",
     "FIRST_YEAR",
     "LAST_YEAR",
     "LIST_SEPARATOR",
@@ -64,7 +74,9 @@ __all__ = [
     "MIN_UNIT_OVERSIZE_FACTOR",
     "TABLES",
     "TABLES_BY_NAME",
+    "XLSX_MEDIA_TYPE",
     "Amenity",
+    "Cell",
     "Column",
     "ConflictError",
     "Grade",
@@ -87,6 +99,7 @@ __all__ = [
     "Theme",
     "ValidationFailed",
     "area_taken_m2",
+    "csv_bytes",
     "district_outlines",
     "division_of",
     "divisions_of",
@@ -94,6 +107,7 @@ __all__ = [
     "industry_divisions",
     "label_zh",
     "map_points",
+    "neutralise",
     "normalize_industry_code",
     "normalize_industry_codes",
     "reference_location",
@@ -103,4 +117,6 @@ __all__ = [
     "theme_industry_prior",
     "themes",
     "vacancy_as_of",
+    "write_csv",
+    "xlsx_bytes",
 ]

@@ -18,10 +18,8 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Date,
     and_,
     case,
-    cast,
     extract,
     func,
     literal,
@@ -274,7 +272,7 @@ def _funnel(
             func.max(declined).label("declined"),
         )
         .join(_B, _B.c.building_id == _V.c.building_id)
-        .where(filters.where(), _V.c.date <= cast(literal(as_of), Date))
+        .where(filters.where(), _V.c.date <= as_of)
         .group_by(*keys, _V.c.enterprise_id)
         .subquery()
     )

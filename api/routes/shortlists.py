@@ -1,20 +1,41 @@
-"""Shortlists in both directions: the same JSON object as one line of the CLI's jsonl."""
+"""Shortlists in both directions: the same JSON object as one line of the CLI's jsonl, or with
+``format=csv|xlsx`` its items as a file (``matching.export``)."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
 from tenantmatch.api.deps import AnswersDep, AuditDep, ShortlistQueryDep, ViewerDep
-from tenantmatch.api.schemas import AUTH_ERRORS, EntityId, ShortlistOut, error_responses
+from tenantmatch.api.exports import FILE_RESPONSES, file_response
+from tenantmatch.api.schemas import (
+    AUTH_ERRORS,
+    EntityId,
+    ShortlistOut,
+    ShortlistQuery,
+    error_responses,
+)
+from tenantmatch.matching import shortlist_table
 
 router = APIRouter(prefix="/v1", tags=["shortlists"])
 
 BuildingIdPath = Annotated[EntityId, Path(description="A building_id.")]
 EnterpriseIdPath = Annotated[EntityId, Path(description="An enterprise_id.")]
-ERRORS = error_responses(400, 404, 503, *AUTH_ERRORS)
+ERRORS = error_responses(400, 404, 503, *AUTH_ERRORS) | FILE_RESPONSES
 JSON = "application/json"
+
+
+def _as_json(query: ShortlistQuery) -> ShortlistQuery:
+    """The query the answers are cached under: a file is made from the JSON answer."""
+    return query.model_copy(update={"format": "json"})
+
+
+def _answer(body: bytes, query: ShortlistQuery, *, stem: str) -> Response:
+    if query.format == "json":
+        return Response(body, media_type=JSON)
+    return file_response(shortlist_table(json.loads(body)), query.format, stem=stem)
 
 
 @router.get("/buildings/{building_id}/shortlist", response_model=ShortlistOut,
@@ -24,10 +45,10 @@ def building_shortlist(
     answers: AnswersDep, audit: AuditDep,
 ) -> Response:  # fmt: skip
     """Enterprises to court for this building's vacant space, best first, with reasons."""
-    body = answers.for_building(building_id, query)
+    body = answers.for_building(building_id, _as_json(query))
     audit.add(principal, action="shortlist.building", target=building_id,
               detail=query.model_dump(mode="json", exclude_defaults=True))  # fmt: skip
-    return Response(body, media_type=JSON)
+    return _answer(body, query, stem=f"shortlist-{building_id}")
 
 
 @router.get("/enterprises/{enterprise_id}/shortlist", response_model=ShortlistOut,
@@ -37,7 +58,7 @@ def enterprise_shortlist(
     answers: AnswersDep, audit: AuditDep,
 ) -> Response:  # fmt: skip
     """Buildings that fit this enterprise, best first, with reasons."""
-    body = answers.for_enterprise(enterprise_id, query)
+    body = answers.for_enterprise(enterprise_id, _as_json(query))
     audit.add(principal, action="shortlist.enterprise", target=enterprise_id,
               detail=query.model_dump(mode="json", exclude_defaults=True))  # fmt: skip
-    return Response(body, media_type=JSON)
+    return _answer(body, query, stem=f"shortlist-{enterprise_id}")

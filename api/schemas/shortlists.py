@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -48,6 +48,10 @@ class ShortlistQuery(BaseModel):
         description="Rank the registry as it stood that day, YYYY-MM-DD (admins only; default: "
         "today). Tenancies and events after it are ignored; not cached.",
     )
+    format: Literal["json", "csv", "xlsx"] = Field(
+        "json", description="json (default), or a csv / xlsx file of the items with Chinese "
+        "column headers (formula characters neutralised).",
+    )
 
     def rules(self) -> PoolRules:
         """The matching layer's filter object for this query."""
@@ -82,6 +86,21 @@ class ShortlistItemOut(BaseModel):
         description="已婉拒: the day this enterprise declined this building, when that was its "
         "latest attraction event and within 12 months of as_of; such items come last.",
     )
+    need_m2: float | None = Field(None, description="The enterprise's estimated space need, m².")
+    vacant_m2: float | None = Field(None, description="The building's vacant area, m².")
+    probability_pct: float | None = Field(
+        None, description="Probability of signing, 0-100, from the model's Platt calibration; "
+        "absent when the model has none.",
+    )
+    industry_code: str | None = Field(None, description="Building queries: GB/T 4754 code.")
+    industry_division: str | None = None
+    industry_zh: str | None = None
+    employees: int | None = None
+    city: str | None = Field(None, description="Enterprise queries: the building's city.")
+    district: str | None = None
+    theme: str | None = None
+    theme_zh: str | None = None
+    rent_cny_m2_day: float | None = None
 
 
 class ShortlistOut(BaseModel):

@@ -114,7 +114,14 @@ def test_building_shortlist_shape_ranks_and_exclusions(engine: Engine) -> None:
     assert [i["rank"] for i in b1["items"]] == list(range(1, 11))
     scores = [i["score"] for i in b1["items"]]
     assert scores == sorted(scores, reverse=True)
-    assert set(b1["items"][0]) == {"rank", "enterprise_id", "name", "score", "reasons"}
+    staff = {"industry_code", "industry_division", "industry_zh", "employees", "need_m2",
+             "vacant_m2"}  # matching.details: what staff decide on (no calibration: no %)
+    assert set(b1["items"][0]) == {"rank", "enterprise_id", "name", "score", "reasons", *staff}
+    first = b1["items"][0]
+    assert first["industry_division"] == first["industry_code"][:2] and first["industry_zh"]
+    assert {i["vacant_m2"] for i in b1["items"]} == {
+        engine.state().snapshot.buildings.at["B1", "vacant_area_m2"]
+    }
     full = engine.shortlist_for_buildings(["B1"], k=500)[0]
     assert {"E1", "E3", "E4", "E5", "E8"}.isdisjoint(_ids(full))  # tenant, deregistered, ...
     assert {"E2", "E6", "E7"} <= set(_ids(full))
