@@ -35,6 +35,7 @@ from tenantmatch.registry import (
 from tenantmatch.store.access import AuditNote
 from tenantmatch.store.importer import ImportReport, TableReport
 from tenantmatch.store.listing import days_since_update, plain_record
+from tenantmatch.store.messages import error_record
 from tenantmatch.store.readers import FORMAT_PRECEDENCE, RawTable, read_table_file
 from tenantmatch.store.repository import Repository
 from tenantmatch.store.upsert import UpsertCount
@@ -114,9 +115,18 @@ def delete_building(
 def delete_enterprise(
     repo: Repository, enterprise_id: str, *, audit: AuditNote | None = None
 ) -> None:
-    """Delete an enterprise with its links, tenancies and events; NotFoundError if absent."""
+    """Delete an enterprise with its links, past tenancies and events; NotFoundError if absent,
+    ConflictError while it is a current tenant (its move-out returns the space first, so the
+    building's vacancy stays total minus its open tenancies)."""
     with repo.transaction(f"delete enterprise {enterprise_id!r}") as tx:
         require_locked(tx, "enterprises", enterprise_id)
+        current = tx.read("tenancies", {"enterprise_id": str(enterprise_id)}, missing=["end_date"])
+        if not current.empty:
+            buildings = ", ".join(sorted(map(repr, current["building_id"].astype(str).unique())))
+            raise ConflictError(
+                f"enterprise {enterprise_id!r} is a current tenant of building {buildings}; "
+                "record its move-out first"
+            )
         tx.delete("enterprises", [{"enterprise_id": str(enterprise_id)}])
         tx.append_audit(audit_entries(audit, str(enterprise_id)))
     logger.info("deleted enterprises %s", enterprise_id)
@@ -221,7 +231,7 @@ def bulk_upload(
     raw = _read_upload(filename, content, table=table)
     frame, errors, merged = _check_upload(repo, raw)
     if errors and not skip_invalid:
-        raise ValidationFailed(errors)
+        raise ValidationFailed(errors, table=table)
     with repo.transaction(f"upload of {table}") as tx:
         counts = tx.upsert({table: frame})[table] if len(frame) else None
         tx.append_audit(audit_entries(audit, table))
@@ -230,7 +240,7 @@ def bulk_upload(
                             merged=merged)  # fmt: skip
     logger.info("bulk upload %s (%s): %s", table, raw.file, report.tables[table])
     out = report.to_dict()
-    out["errors"] = [_error_dict(e) for e in errors[:MAX_REPORTED_ERRORS]]
+    out["errors"] = [error_record(e, table=table) for e in errors[:MAX_REPORTED_ERRORS]]
     return out
 
 
@@ -278,11 +288,6 @@ def _upload_report(
         duplicates_merged=merged,
     )
     return ImportReport({table: counted}, list(errors))
-
-
-def _error_dict(error: RowError) -> dict[str, Any]:
-    return {"file": error.file, "row": error.row, "column": error.column,
-            "value": error.value, "reason": error.reason}  # fmt: skip
 
 
 def stale_buildings(

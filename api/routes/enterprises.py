@@ -111,11 +111,13 @@ def put_enterprise(
     return plain_record(row)
 
 
-@router.delete("/{enterprise_id}", response_model=DeletedOut, responses=ERRORS)
+@router.delete("/{enterprise_id}", response_model=DeletedOut,
+               responses=error_responses(409, *STATUSES))  # fmt: skip
 def remove_enterprise(
     enterprise_id: EnterpriseIdPath, principal: AdminDep, repo: RepositoryDep, audit: AuditDep
 ) -> DeletedOut:
-    """Delete an enterprise with its links, tenancies and events (admins)."""
+    """Delete an enterprise with its links, past tenancies and events (admins); 409 while it is
+    a current tenant somewhere (record its move-out first)."""
     note = audit.for_write(principal, action="enterprise.delete")
     delete_enterprise(repo, enterprise_id, audit=note)
     return DeletedOut(deleted=enterprise_id)

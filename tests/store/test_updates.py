@@ -9,7 +9,7 @@ import io
 import pandas as pd
 import pytest
 
-from tenantmatch.registry.errors import InputError, NotFoundError, ValidationFailed
+from tenantmatch.registry.errors import ConflictError, InputError, NotFoundError, ValidationFailed
 from tenantmatch.store.moves import move_in, move_out
 from tenantmatch.store.updates import (
     bulk_upload,
@@ -237,3 +237,16 @@ def test_move_in_shows_in_the_next_shortlist_at_once(tmp_path, model_for_engine)
 @pytest.fixture(scope="module")
 def model_for_engine():
     return fit_model()
+
+
+def test_a_current_tenant_is_not_deleted_until_it_moves_out(world):
+    move_in(world, enterprise_id="E1", building_id="B1", start_date="2026-01-05", area_m2=800)
+    vacancy = world.get_row("buildings", {"building_id": "B1"})["vacant_area_m2"]
+    with pytest.raises(ConflictError, match="current tenant of building 'B1'.*move-out first"):
+        delete_enterprise(world, "E1")
+    assert world.get_row("enterprises", {"enterprise_id": "E1"}) is not None
+    assert world.get_row("buildings", {"building_id": "B1"})["vacant_area_m2"] == vacancy
+    move_out(world, enterprise_id="E1", building_id="B1", end_date="2026-03-01")
+    delete_enterprise(world, "E1")
+    assert world.get_row("enterprises", {"enterprise_id": "E1"}) is None
+    assert world.get_row("buildings", {"building_id": "B1"})["vacant_area_m2"] == vacancy + 800
