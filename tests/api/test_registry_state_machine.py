@@ -299,6 +299,8 @@ def test_random_write_sequences_keep_the_registry_consistent(client: _Client) ->
     RegistryMachine.api = client
     run_state_machine_as_test(
         RegistryMachine,
-        settings=settings(max_examples=6, stateful_step_count=14, deadline=None,
-                          suppress_health_check=list(HealthCheck)),  # fmt: skip
-    )
+        settings=settings(
+            max_examples=6, stateful_step_count=14, deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )  # fmt: skip

@@ -242,7 +242,7 @@ def model_for_engine():
 def test_a_current_tenant_is_not_deleted_until_it_moves_out(world):
     move_in(world, enterprise_id="E1", building_id="B1", start_date="2026-01-05", area_m2=800)
     vacancy = world.get_row("buildings", {"building_id": "B1"})["vacant_area_m2"]
-    with pytest.raises(ConflictError, match="current tenant of building 'B1'.*move-out first"):
+    with pytest.raises(ConflictError, match=r"current tenant of building 'B1'.*move-out first"):
         delete_enterprise(world, "E1")
     assert world.get_row("enterprises", {"enterprise_id": "E1"}) is not None
     assert world.get_row("buildings", {"building_id": "B1"})["vacant_area_m2"] == vacancy
