@@ -100,6 +100,8 @@ DEFAULT_ENTERPRISES = 20_000
 class Format(StrEnum):
     table = "table"
     jsonl = "jsonl"
+    csv = "csv"
+    xlsx = "xlsx"
 
 
 class Weights(StrEnum):
@@ -304,7 +306,14 @@ def shortlist(
         list[str] | None, typer.Option("--enterprise", help="Enterprise id.")
     ] = None,
     k: Annotated[int, typer.Option(help="Items per query (1-500).")] = 10,
-    fmt: Annotated[Format, typer.Option("--format", help="table or jsonl.")] = Format.table,
+    fmt: Annotated[
+        Format,
+        typer.Option("--format", help="table, jsonl, csv or xlsx (xlsx needs --output)."),
+    ] = Format.table,
+    out: Annotated[
+        Path | None,
+        typer.Option("--output", help="Write csv or xlsx to this file instead of stdout."),
+    ] = None,
     include_risky: Annotated[
         bool, typer.Option("--include-risky", help="Keep risk-flagged enterprises, with warnings.")
     ] = False,
@@ -326,6 +335,7 @@ def shortlist(
         raise InputError(
             "give --building ID (one or more) or --enterprise ID (one or more), not both"
         )
+    output.check_file_format(fmt.value, out)
     settings = _settings(db, models)
     day = as_of.date() if as_of is not None else date.today()
     engine = Engine(Repository(settings.db), settings.models, as_of=day,
@@ -340,6 +350,8 @@ def shortlist(
         results = engine.shortlist_for_enterprises(enterprise or [], k=k, rules=rules)
     if fmt is Format.jsonl:
         output.write_jsonl(results)
+    elif fmt in (Format.csv, Format.xlsx):
+        output.write_shortlists_file(results, fmt.value, out)
     else:
         typer.echo(output.shortlist_table(results))
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from tenantmatch.matching import shortlist_table as export_table
+from tenantmatch.matching import tables_rows
+from tenantmatch.registry import InputError, csv_bytes, write_csv, xlsx_bytes
 
 
 def write_jsonl(objects: Iterable[Mapping[str, Any]]) -> None:
@@ -35,6 +40,27 @@ def shortlist_table(results: Sequence[Mapping[str, Any]]) -> str:
             )
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def check_file_format(fmt: str, out: Path | None) -> None:
+    """InputError before any work when the format and ``--output`` do not go together."""
+    if fmt == "xlsx" and out is None:
+        raise InputError("--format xlsx needs --output FILE (a workbook is not written to stdout)")
+    if out is not None and fmt not in ("csv", "xlsx"):
+        raise InputError(f"--output writes csv or xlsx, not {fmt}; add --format csv or xlsx")
+
+
+def write_shortlists_file(results: Sequence[Mapping[str, Any]], fmt: str, out: Path | None) -> None:
+    """Shortlists as one table (a 查询 column names each row's query, Chinese headers, formula
+    text neutralised): csv to ``out`` (UTF-8 with BOM) or stdout, xlsx to ``out``."""
+    headers, rows = tables_rows([export_table(r) for r in results])
+    if out is None:
+        write_csv(sys.stdout, headers, rows)
+        sys.stdout.flush()
+        return
+    body = csv_bytes(headers, rows) if fmt == "csv" else xlsx_bytes(headers, rows, sheet="推荐名单")
+    out.write_bytes(body)
+    info(f"wrote {len(rows)} rows to {out}")
 
 
 def frame_table(frame: pd.DataFrame, *, floatfmt: str = "{:.4f}") -> str:
