@@ -1,4 +1,5 @@
-"""The one place errors become HTTP answers: ``{"error": {"code", "message"}}``.
+"""The one place errors become HTTP answers: ``{"error": {"code", "message"}}``; a file or
+record that broke the data contract (``invalid_data``) adds ``errors``, its row report.
 
 Domain errors of ``matching`` (and of the model store below it) map by class; the service's own
 refusals (401, 403, a running job's 409) are raised as :class:`ApiError` by dependencies, never
@@ -8,6 +9,7 @@ built in routes.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,9 +27,11 @@ from tenantmatch.registry import (
     TenantmatchError,
     ValidationFailed,
 )
-from tenantmatch.store import StorageError
+from tenantmatch.store import StorageError, error_record
 
 log = logging.getLogger(__name__)
+
+MAX_ROW_ERRORS = 200  # rows of a rejected upload listed in its 400 answer (the message has 20)
 
 # Checked in order: the first matching class decides the status and code.
 DOMAIN_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
@@ -98,7 +102,11 @@ async def _domain(_: Request, exc: Exception) -> JSONResponse:
     status, code = classify(exc)
     if status >= 500:
         log.error("service unavailable: %s", exc)
-    return JSONResponse(error_body(code, str(exc)), status_code=status)
+    body: dict[str, Any] = error_body(code, str(exc))
+    if isinstance(exc, ValidationFailed):  # the row report, in Chinese too, for the page
+        shown = exc.errors[:MAX_ROW_ERRORS]
+        body["error"]["errors"] = [error_record(e, table=exc.table) for e in shown]
+    return JSONResponse(body, status_code=status)
 
 
 async def _validation(_: Request, exc: Exception) -> JSONResponse:

@@ -18,7 +18,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from tenantmatch.registry.enums import Amenity, Grade, HqType, Relation, RiskFlag, Stage, Tag, Theme
+from tenantmatch.registry.enums import (
+    LABELS_ZH,
+    Amenity,
+    Grade,
+    HqType,
+    Relation,
+    RiskFlag,
+    Stage,
+    Tag,
+    Theme,
+)
 
 ColumnType = Literal["str", "float", "int", "date", "enum", "list"]
 
@@ -32,6 +42,24 @@ CHINA_LAT = (3.8, 53.6)
 CHINA_LON = (73.5, 135.1)
 
 
+# Unit suffixes a number cell of a column may carry, as (suffix, divisor to the column's unit):
+# "12365.92㎡" in an m² column is 12365.92, "35%" in a 0-1 share is 0.35. Cells and suffixes are
+# compared after Unicode NFKC normalisation and lower-casing ("㎡" and "m²" both become "m2",
+# full-width "１５，１８０" becomes "15,180"); at most one suffix, the longest that matches.
+Unit = tuple[str, float]
+AREA: tuple[Unit, ...] = (("㎡", 1.0), ("m²", 1.0), ("m2", 1.0), ("平方米", 1.0), ("平米", 1.0))
+RENT: tuple[Unit, ...] = (
+    ("元/㎡/天", 1.0), ("元/㎡·天", 1.0), ("元/m²/天", 1.0), ("元/m²·天", 1.0),
+    ("元/平方米/天", 1.0), ("元/平方米·天", 1.0),
+)  # fmt: skip
+WAN_YUAN: tuple[Unit, ...] = (("万元", 1.0),)
+PEOPLE: tuple[Unit, ...] = (("人", 1.0),)
+FLOORS: tuple[Unit, ...] = (("层", 1.0),)
+YEAR: tuple[Unit, ...] = (("年", 1.0),)
+POINTS: tuple[Unit, ...] = (("分", 1.0),)
+PERCENT: tuple[Unit, ...] = (("%", 100.0),)  # a share 0-1 written as a percentage
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -43,6 +71,14 @@ class Column:
     min_exclusive: bool = False
     unique: bool = False
     references: str | None = None  # "table.column" this id must exist in
+    label_zh: str = ""  # the Chinese header accepted in place of ``name``
+    units: tuple[Unit, ...] = ()  # unit suffixes a number cell may carry
+
+    @property
+    def value_aliases(self) -> dict[str, str]:
+        """Chinese label -> code of an enum or list column (the labels of ``registry.enums``),
+        accepted in place of the code; empty for other columns."""
+        return {LABELS_ZH[code]: code for code in self.allowed if code in LABELS_ZH}
 
 
 @dataclass(frozen=True)
@@ -51,6 +87,12 @@ class Table:
     columns: tuple[Column, ...]
     required: bool = False
     key: tuple[str, ...] = ()  # natural key used for idempotent upserts
+    label_zh: str = ""
+
+    @property
+    def header_aliases(self) -> dict[str, str]:
+        """Chinese header -> column name: each column's ``label_zh``."""
+        return {c.label_zh: c.name for c in self.columns if c.label_zh}
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -70,83 +112,145 @@ def _codes(enum: type) -> tuple[str, ...]:
 BUILDINGS = Table(
     "buildings",
     (
-        Column("building_id", "str", required=True, unique=True),
-        Column("name", "str", required=True),
-        Column("city", "str", required=True),
-        Column("district", "str", required=True),
-        Column("lat", "float", min=CHINA_LAT[0], max=CHINA_LAT[1]),
-        Column("lon", "float", min=CHINA_LON[0], max=CHINA_LON[1]),
-        Column("theme", "enum", required=True, allowed=_codes(Theme)),
-        Column("grade", "enum", allowed=_codes(Grade)),
-        Column("total_area_m2", "float", required=True, min=0, min_exclusive=True),
-        Column("vacant_area_m2", "float", required=True, min=0),  # and <= total_area_m2
-        Column("min_unit_m2", "float", min=0, min_exclusive=True),
-        Column("rent_cny_m2_day", "float", min=0, min_exclusive=True),
-        Column("floors", "int", min=0, min_exclusive=True),
-        Column("completed_year", "int", min=1800, max=2100),
-        Column("smart_5a", "int", min=0, max=5),
-        Column("amenities", "list", allowed=_codes(Amenity)),
-        Column("operator_id", "str"),
+        Column("building_id", "str", required=True, unique=True, label_zh="楼宇编号"),
+        Column("name", "str", required=True, label_zh="楼宇名称"),
+        Column("city", "str", required=True, label_zh="城市"),
+        Column("district", "str", required=True, label_zh="区县"),
+        Column("lat", "float", min=CHINA_LAT[0], max=CHINA_LAT[1], label_zh="纬度"),
+        Column("lon", "float", min=CHINA_LON[0], max=CHINA_LON[1], label_zh="经度"),
+        Column("theme", "enum", required=True, allowed=_codes(Theme), label_zh="楼宇主题"),
+        Column("grade", "enum", allowed=_codes(Grade), label_zh="楼宇等级"),
+        Column(
+            "total_area_m2",
+            "float",
+            required=True,
+            min=0,
+            min_exclusive=True,
+            label_zh="总面积",
+            units=AREA,
+        ),
+        Column(
+            "vacant_area_m2", "float", required=True, min=0, label_zh="空置面积", units=AREA
+        ),  # and <= total_area_m2
+        Column(
+            "min_unit_m2",
+            "float",
+            min=0,
+            min_exclusive=True,
+            label_zh="最小可租单元面积",
+            units=AREA,
+        ),
+        Column("rent_cny_m2_day", "float", min=0, min_exclusive=True, label_zh="租金", units=RENT),
+        Column("floors", "int", min=0, min_exclusive=True, label_zh="楼层数", units=FLOORS),
+        Column("completed_year", "int", min=1800, max=2100, label_zh="竣工年份", units=YEAR),
+        Column("smart_5a", "int", min=0, max=5, label_zh="5A智能化系统数"),
+        Column("amenities", "list", allowed=_codes(Amenity), label_zh="配套设施"),
+        Column("operator_id", "str", label_zh="运营方编号"),
     ),
     required=True,
     key=("building_id",),
+    label_zh="楼宇",
 )
 
 ENTERPRISES = Table(
     "enterprises",
     (
-        Column("enterprise_id", "str", required=True, unique=True),
-        Column("name", "str", required=True),
-        Column("industry_code", "str", required=True),  # GB/T 4754-2017, normalised to digits
-        Column("employees", "int", required=True, min=0),
-        Column("revenue_10k_cny", "float", min=0),
-        Column("registered_capital_10k_cny", "float", min=0),
-        Column("founded", "date"),  # a bare year means 1 January of that year
-        Column("city", "str"),
-        Column("district", "str"),
-        Column("lat", "float", min=CHINA_LAT[0], max=CHINA_LAT[1]),
-        Column("lon", "float", min=CHINA_LON[0], max=CHINA_LON[1]),
-        Column("hq_type", "enum", allowed=_codes(HqType)),
-        Column("tags", "list", allowed=_codes(Tag)),
-        Column("credit_score", "float", min=0, max=100),
-        Column("risk_flags", "list", allowed=_codes(RiskFlag)),
+        Column("enterprise_id", "str", required=True, unique=True, label_zh="企业编号"),
+        Column("name", "str", required=True, label_zh="企业名称"),
+        Column(
+            "industry_code", "str", required=True, label_zh="行业代码"
+        ),  # GB/T 4754-2017, normalised to digits
+        Column("employees", "int", required=True, min=0, label_zh="从业人数", units=PEOPLE),
+        Column("revenue_10k_cny", "float", min=0, label_zh="营业收入", units=WAN_YUAN),
+        Column("registered_capital_10k_cny", "float", min=0, label_zh="注册资本", units=WAN_YUAN),
+        Column("founded", "date", label_zh="成立日期"),  # a bare year means 1 January of that year
+        Column("city", "str", label_zh="城市"),
+        Column("district", "str", label_zh="区县"),
+        Column("lat", "float", min=CHINA_LAT[0], max=CHINA_LAT[1], label_zh="纬度"),
+        Column("lon", "float", min=CHINA_LON[0], max=CHINA_LON[1], label_zh="经度"),
+        Column("hq_type", "enum", allowed=_codes(HqType), label_zh="总部类型"),
+        Column("tags", "list", allowed=_codes(Tag), label_zh="企业标签"),
+        Column("credit_score", "float", min=0, max=100, label_zh="信用评分", units=POINTS),
+        Column("risk_flags", "list", allowed=_codes(RiskFlag), label_zh="风险标记"),
     ),
     required=True,
     key=("enterprise_id",),
+    label_zh="企业",
 )
 
 LINKS = Table(
     "links",
     (
-        Column("source_id", "str", required=True, references="enterprises.enterprise_id"),
-        Column("target_id", "str", required=True, references="enterprises.enterprise_id"),
-        Column("relation", "enum", required=True, allowed=_codes(Relation)),
-        Column("weight", "float", min=0, max=1),
+        Column(
+            "source_id",
+            "str",
+            required=True,
+            references="enterprises.enterprise_id",
+            label_zh="源企业编号",
+        ),
+        Column(
+            "target_id",
+            "str",
+            required=True,
+            references="enterprises.enterprise_id",
+            label_zh="目标企业编号",
+        ),
+        Column("relation", "enum", required=True, allowed=_codes(Relation), label_zh="关联类型"),
+        Column("weight", "float", min=0, max=1, label_zh="关联强度", units=PERCENT),
     ),
     key=("source_id", "target_id", "relation"),
+    label_zh="企业关联",
 )
 
 TENANCIES = Table(
     "tenancies",
     (
-        Column("enterprise_id", "str", required=True, references="enterprises.enterprise_id"),
-        Column("building_id", "str", required=True, references="buildings.building_id"),
-        Column("area_m2", "float", min=0, min_exclusive=True),
-        Column("start_date", "date", required=True),
-        Column("end_date", "date"),  # empty: still a tenant; never before start_date
+        Column(
+            "enterprise_id",
+            "str",
+            required=True,
+            references="enterprises.enterprise_id",
+            label_zh="企业编号",
+        ),
+        Column(
+            "building_id",
+            "str",
+            required=True,
+            references="buildings.building_id",
+            label_zh="楼宇编号",
+        ),
+        Column("area_m2", "float", min=0, min_exclusive=True, label_zh="租用面积", units=AREA),
+        Column("start_date", "date", required=True, label_zh="入驻日期"),
+        Column(
+            "end_date", "date", label_zh="迁出日期"
+        ),  # empty: still a tenant; never before start_date
     ),
     key=("enterprise_id", "building_id", "start_date"),
+    label_zh="入驻记录",
 )
 
 EVENTS = Table(
     "events",
     (
-        Column("enterprise_id", "str", required=True, references="enterprises.enterprise_id"),
-        Column("building_id", "str", required=True, references="buildings.building_id"),
-        Column("date", "date", required=True),
-        Column("stage", "enum", required=True, allowed=_codes(Stage)),
+        Column(
+            "enterprise_id",
+            "str",
+            required=True,
+            references="enterprises.enterprise_id",
+            label_zh="企业编号",
+        ),
+        Column(
+            "building_id",
+            "str",
+            required=True,
+            references="buildings.building_id",
+            label_zh="楼宇编号",
+        ),
+        Column("date", "date", required=True, label_zh="日期"),
+        Column("stage", "enum", required=True, allowed=_codes(Stage), label_zh="招商阶段"),
     ),
     key=("enterprise_id", "building_id", "date", "stage"),
+    label_zh="招商事件",
 )
 
 TABLES: tuple[Table, ...] = (BUILDINGS, ENTERPRISES, LINKS, TENANCIES, EVENTS)

@@ -21,13 +21,15 @@ class NotFoundError(InputError):
 @dataclass(frozen=True)
 class RowError:
     """One rejected row: where it is and why. ``row`` is the 1-based line/row number in the file
-    with the header as row 1 (so the first data row is 2), for CSV, xlsx and Parquet alike."""
+    with the header as row 1 (so the first data row is 2), for CSV, xlsx and Parquet alike.
+    ``reason`` is English (the text scripts match), ``reason_zh`` the same in Chinese."""
 
     file: str
     row: int
     column: str
     value: str
     reason: str
+    reason_zh: str = ""
 
     def __str__(self) -> str:
         return f"{self.file}:{self.row}: column {self.column!r} value {self.value!r}: {self.reason}"
@@ -36,8 +38,9 @@ class RowError:
 class ValidationFailed(InputError):
     """A dataset broke the data contract; nothing was written."""
 
-    def __init__(self, errors: list[RowError]) -> None:
+    def __init__(self, errors: list[RowError], *, table: str | None = None) -> None:
         self.errors = errors
+        self.table = table  # the one table checked, when only one was (an upload)
         shown = "\n".join(f"  {e}" for e in errors[:20])
         more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
         super().__init__(f"{len(errors)} invalid row(s), nothing imported:\n{shown}{more}")

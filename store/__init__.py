@@ -44,6 +44,7 @@ from tenantmatch.store.listing import (
     is_stale,
     plain_record,
 )
+from tenantmatch.store.messages import column_zh, error_record, reason_zh
 from tenantmatch.store.moves import move_in, move_out
 from tenantmatch.store.repository import Repository, redacted_url
 from tenantmatch.store.revisions import Upgrade, head_revision, upgrade_database
@@ -92,6 +93,7 @@ __all__ = [
     "bulk_upload",
     "can_edit_building",
     "can_see_credit",
+    "column_zh",
     "create_key",
     "current_tenants",
     "days_since_update",
@@ -101,6 +103,7 @@ __all__ = [
     "delete_enterprise",
     "demo_dir",
     "enterprise_events",
+    "error_record",
     "has_role",
     "head_revision",
     "home",
@@ -112,6 +115,7 @@ __all__ = [
     "move_out",
     "parse_key",
     "plain_record",
+    "reason_zh",
     "record_event",
     "redacted_url",
     "registry_stats",

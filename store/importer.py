@@ -6,7 +6,6 @@ With ``skip_invalid`` the valid rows go in and the rejects are written beside a 
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
@@ -18,7 +17,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from tenantmatch.registry import TABLES, TABLES_BY_NAME, RowError, ValidationFailed
+from tenantmatch.registry import TABLES, TABLES_BY_NAME, RowError, ValidationFailed, write_csv
+from tenantmatch.store.messages import row_error
 from tenantmatch.store.readers import RawTable, find_table_files, read_table_file
 from tenantmatch.store.validation import (
     KnownIds,
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 REPORT_DIRNAME = "_import_report"
+REJECTS_COLUMNS = ("file", "row", "column", "value", "reason", "reason_zh")
 ID_COLUMNS: dict[str, str] = {"buildings": "building_id", "enterprises": "enterprise_id"}
 
 
@@ -100,7 +101,7 @@ def _validate_raw(
         return _nothing(raw, [])
     if TABLES_BY_NAME[raw.name].required and len(raw.frame) == 0 and not raw.errors:
         reason = f"no rows: the {raw.name} table is required and needs data rows"
-        return _nothing(raw, [RowError(raw.file, 1, "", "", reason)])
+        return _nothing(raw, [row_error(raw.file, 1, "", "", reason)])
     return validate_table(
         raw.name, raw.frame, file=raw.file, rows=raw.rows, known_ids=known,
         rejected_ids=rejected, divisions=divisions,
@@ -131,7 +132,8 @@ def _note_ids(
     column = ID_COLUMNS[name]
     valid = set(frame[column])
     known[name] |= valid
-    seen = set(raw.frame[column]) if column in raw.frame.columns else set()
+    header = [h for h in (column, TABLES_BY_NAME[name].column(column).label_zh) if h in raw.frame]
+    seen = set(raw.frame[header[0]]) if len(header) == 1 else set()
     rejected[name] |= seen - valid - {""}
 
 
@@ -194,14 +196,14 @@ def _default_report_dir(folder: Path) -> Path:
 def _write_report(
     result: ValidationResult, tables: Mapping[str, TableReport], target: Path
 ) -> tuple[Path, Path]:
-    """Write ``rejects.csv`` (file, row, column, value, reason; UTF-8 with BOM so Excel reads the
-    Chinese text) and ``summary.json`` into ``target``; returns both paths."""
+    """Write ``rejects.csv`` (file, row, column, value, reason, reason_zh; UTF-8 with BOM so
+    Excel reads the Chinese text) and ``summary.json`` into ``target``; returns both paths."""
     target.mkdir(parents=True, exist_ok=True)
     rejects = target / "rejects.csv"
     with rejects.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["file", "row", "column", "value", "reason"])
-        writer.writerows([e.file, e.row, e.column, e.value, e.reason] for e in result.errors)
+        # the rejected values are the uploader's text: neutralised, as in every spreadsheet
+        rows = ((e.file, e.row, e.column, e.value, e.reason, e.reason_zh) for e in result.errors)
+        write_csv(handle, [*REJECTS_COLUMNS], rows)
     summary = target / "summary.json"
     content = {
         "imported": bool(tables),

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from tenantmatch.registry import TABLES, InputError, RowError
+from tenantmatch.store.messages import row_error
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def _from_records(name: str, file: str, records: list[list[str]], lines: np.ndar
     data_idx = nonblank[1:]
     ragged = data_idx[widths[data_idx] != len(header)]
     errors = [
-        RowError(
+        row_error(
             file,
             int(lines[i]),
             "",
@@ -217,7 +218,7 @@ def _strip(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _empty(name: str, file: str, reason: str) -> RawTable:
-    error = RowError(file, 1, "", "", reason)
+    error = row_error(file, 1, "", "", reason)
     return RawTable(name, file, pd.DataFrame(), np.empty(0, dtype=np.int64), [error])
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import operator
+import unicodedata
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -26,6 +27,7 @@ from tenantmatch.registry import (
     RowError,
     Table,
 )
+from tenantmatch.store.messages import row_error
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +117,7 @@ class _Errors:
         found["rank"] = found["column"].map(order)
         found = found.sort_values(["row", "rank"], kind="stable")
         cells = zip(found["row"], found["column"], found["value"], found["reason"], strict=True)
-        return self.header + [RowError(self.file, int(r), c, str(v), w) for r, c, v, w in cells]
+        return self.header + [row_error(self.file, int(r), c, str(v), w) for r, c, v, w in cells]
 
 
 def validate_table(
@@ -134,7 +136,7 @@ def validate_table(
     be in it (``rejected_ids`` only sharpen the reason); ``divisions`` default to GB/T 4754-2017.
     """
     table = _table(name)
-    raw = _as_text(raw)
+    raw = _canonical_header(table, _as_text(raw))
     rows = np.arange(2, len(raw) + 2, dtype=np.int64) if rows is None else np.asarray(rows)
     errors = _Errors(file, rows)
     merged = np.zeros(len(raw), dtype=bool)
@@ -191,6 +193,26 @@ def _as_text(raw: pd.DataFrame) -> pd.DataFrame:
     return raw.apply(lambda s: s.astype("str").fillna("").str.strip())
 
 
+def _canonical_header(table: Table, raw: pd.DataFrame) -> pd.DataFrame:
+    """Chinese headers (each column's ``label_zh`` in the contract) renamed to the column names;
+    a header naming one column twice (in English and Chinese) stays a duplicate."""
+    aliases = table.header_aliases
+    renamed = [aliases.get(c, c) for c in raw.columns]
+    if renamed == list(raw.columns):
+        return raw
+    changed = [f"{a}->{b}" for a, b in zip(raw.columns, renamed, strict=True) if a != b]
+    logger.info("%s: Chinese headers read as %s", table.name, ", ".join(changed))
+    return raw.set_axis(renamed, axis=1)
+
+
+def _with_aliases(col: Column, text: pd.Series) -> pd.Series:
+    """Cells that are a code's Chinese label (``金融服务型``) become the code (``finance``)."""
+    aliases = col.value_aliases
+    if not aliases or not len(text):
+        return text
+    return text.map(aliases).fillna(text).astype(text.dtype)
+
+
 def empty_frame(table: Table | str, *, index: pd.Index | None = None) -> pd.DataFrame:
     """A canonical frame of ``table`` with every cell missing (zero rows unless ``index``)."""
     table = _table(table) if isinstance(table, str) else table
@@ -223,7 +245,7 @@ def _check_header(table: Table, raw: pd.DataFrame, errors: _Errors) -> bool:
     unknown = [h for h in dict.fromkeys(header) if h not in table.column_names]
     if unknown:
         logger.info("%s: ignoring unknown column(s) %s", errors.file, ", ".join(unknown))
-    errors.header += [RowError(errors.file, 1, c, "", why) for c, why in problems]
+    errors.header += [row_error(errors.file, 1, c, "", why) for c, why in problems]
     return bool(problems)
 
 
@@ -257,8 +279,10 @@ def _parse_column(
     if col.type == "list":
         return _per_distinct(partial(_parse_list, col), text, errors, col)
     if col.type == "enum":
-        bad = present & ~text.isin(col.allowed)
+        codes = _with_aliases(col, text)
+        bad = present & ~codes.isin(col.allowed)
         errors.add(bad, col.name, text, f"must be one of: {', '.join(col.allowed)}")
+        return codes.astype(object).where(present, None)
     return text.astype(object).where(present, None)
 
 
@@ -281,11 +305,16 @@ def _per_distinct(
 
 
 def _parse_number(col: Column, text: pd.Series, present: pd.Series, errors: _Errors) -> pd.Series:
-    """Decimal text to float64 (``int`` columns: ``Int64``); NaN and infinity are rejected."""
+    """Decimal text to float64 (``int`` columns: ``Int64``); NaN and infinity are rejected.
+    Cells that are no plain decimal may have thousands separators and one of the column's unit
+    suffixes (:func:`_written_number`)."""
     number = pd.to_numeric(text.where(present), errors="coerce").astype("float64")
     nan_text = text.str.lower().str.lstrip("+-").eq("nan")
     unparsed = present & number.isna() & ~nan_text
-    errors.add(unparsed, col.name, text, "not a number: expected a decimal such as 1200.5")
+    if unparsed.any():
+        number = number.where(~unparsed, _written_number(col, text[unparsed]))
+        unparsed = unparsed & number.isna()
+    errors.add(unparsed, col.name, text, _not_a_number(col))
     finite = np.isfinite(number)
     errors.add(present & ~unparsed & ~finite, col.name, text, _NOT_FINITE)
     if col.type == "int":
@@ -295,6 +324,41 @@ def _parse_number(col: Column, text: pd.Series, present: pd.Series, errors: _Err
     _check_bounds(col, text, number.where(finite), errors)
     number = number.where(finite)
     return number.astype("Int64") if col.type == "int" else number
+
+
+_CHINESE_SEPARATORS = "[；、]"  # accepted between list items besides ";"
+_THOUSANDS = r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?"
+
+
+def _written_number(col: Column, text: pd.Series) -> pd.Series:
+    """float64 of cells written as people do: NFKC-normalised, one of ``col.units`` stripped
+    from the end (and its divisor applied), thousands separators ``15,180`` removed; NaN when
+    still no decimal. Vectorised per suffix."""
+    cells = text.str.normalize("NFKC").str.lower().str.strip()
+    divisor = pd.Series(1.0, index=text.index)
+    done = pd.Series(False, index=text.index)
+    for suffix, by in _normalised_units(col):
+        has = ~done & cells.str.endswith(suffix) & (cells.str.len() > len(suffix))
+        cells = cells.where(~has, cells.str[: -len(suffix)].str.rstrip())
+        divisor, done = divisor.where(~has, by), done | has
+    grouped = cells.str.fullmatch(_THOUSANDS)
+    cells = cells.where(~grouped, cells.str.replace(",", "", regex=False))
+    plain = cells.str.fullmatch(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?")
+    number = pd.to_numeric(cells.where(plain), errors="coerce").astype("float64")
+    return number / divisor
+
+
+def _normalised_units(col: Column) -> list[tuple[str, float]]:
+    """The column's unit suffixes as cells are compared (NFKC, lower case), longest first."""
+    units = {unicodedata.normalize("NFKC", s).lower(): by for s, by in col.units}
+    return sorted(units.items(), key=lambda u: -len(u[0]))
+
+
+def _not_a_number(col: Column) -> str:
+    reason = "not a number: expected a decimal such as 1200.5"
+    if col.units:
+        reason += f" (units allowed: {', '.join(dict.fromkeys(s for s, _ in col.units))})"
+    return reason
 
 
 def _check_bounds(col: Column, text: pd.Series, number: pd.Series, errors: _Errors) -> None:
@@ -336,8 +400,10 @@ def _parse_date(
 
 
 def _parse_list(col: Column, text: pd.Series, present: pd.Series, errors: _Errors) -> pd.Series:
-    """``;``-separated items (trimmed) from ``allowed`` to sorted, de-duplicated ``a;b`` text."""
-    items = text[present].str.split(LIST_SEPARATOR).explode().str.strip()
+    """``;``-separated items (trimmed; ``；`` and ``、`` separate too) from ``allowed`` or their
+    Chinese labels to sorted, de-duplicated ``a;b`` codes."""
+    cells = text[present].str.replace(_CHINESE_SEPARATORS, LIST_SEPARATOR, regex=True)
+    items = _with_aliases(col, cells.str.split(LIST_SEPARATOR).explode().str.strip())
     items = items[items != ""]
     bad = items[~items.isin(col.allowed)]
     first_bad = bad[~bad.index.duplicated()]

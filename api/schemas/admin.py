@@ -53,10 +53,12 @@ class ImportTableOut(BaseModel):
 
 class RowErrorOut(BaseModel):
     file: str
-    row: int
-    column: str
+    row: int = Field(description="File row, the header being row 1.")
+    column: str = Field(description="Contract column name; empty for a whole-row problem.")
+    column_zh: str = Field("", description="The column's Chinese header (楼宇编号...).")
     value: str
-    reason: str
+    reason: str = Field(description="Why, in English.")
+    reason_zh: str = Field("", description="Why, in Chinese.")
 
 
 class ImportOut(BaseModel):

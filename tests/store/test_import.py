@@ -397,9 +397,11 @@ def test_explicit_rejects_dir_gets_the_report_on_failure(tmp_path: Path) -> None
         import_dataset(folder, repo, rejects_dir=tmp_path / "report")
     assert repo.ids("buildings") == set()
     rejects = (tmp_path / "report" / "rejects.csv").read_text(encoding="utf-8-sig")
+    assert rejects.splitlines()[0] == "file,row,column,value,reason,reason_zh"
     assert (
         rejects.splitlines()[1]
-        == 'links.csv,2,relation,owns,"must be one of: supplies, invests, partners"'
+        == 'links.csv,2,relation,owns,"must be one of: supplies, invests, partners",'
+        "须为以下之一：供应（supplies）、投资（invests）、合作（partners）"
     )
     summary = json.loads((tmp_path / "report" / "summary.json").read_text(encoding="utf-8"))
     assert summary["imported"] is False and summary["tables"]["links"]["rejected"] == 1
