@@ -85,7 +85,7 @@ function card(b) {
     ["配套", (b.amenities || []).map(zh).join("、") || "–"], ["运营方", b.operator_id || "–"],
     ["更新时间", `${String(b.updated_at).slice(0, 10)}${b.stale ? "（台账待更新）" : ""}`],
   ];
-  return el("dl", { class: "facts" }, facts.map(([k, v]) => [el("dt", {}, k), el("dd", { class: k === "更新时间" && b.stale ? "stale" : null }, v)]));
+  return el("dl", { class: "facts" }, facts.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", { class: k === "更新时间" && b.stale ? "stale" : null }, v))));
 }
 
 async function tenants(path) {
@@ -137,16 +137,24 @@ async function atRisk(path) {
   ];
 }
 
+const PIPELINE_ROWS = 15;
+
 async function pipeline(path) {
-  const page = await api(`${path}/events${qs({ limit: 100 })}`);
-  const counts = Object.fromEntries(STAGES.map((s) => [s, 0]));
-  for (const e of page.items) counts[e.stage] = (counts[e.stage] || 0) + 1;
+  // the counts per stage come from one small page per stage (its total), the table from the newest events
+  const [page, ...perStage] = await Promise.all([
+    api(`${path}/events${qs({ limit: 200 })}`),
+    ...STAGES.map((stage) => api(`${path}/events${qs({ stage, limit: 1 })}`)),
+  ]);
+  const rows = (items) => items.map((e) => ({
+    cls: e.stage === "declined" ? "declined-row" : "",
+    cells: [e.date, enterpriseLink(e.enterprise_id, e.enterprise_name || e.enterprise_id), e.stage_zh || zh(e.stage)],
+  }));
+  const head = ["日期", "企业", "阶段"];
+  const older = page.items.slice(PIPELINE_ROWS);
   return [
-    el("ul", { class: "chips", "aria-label": "各阶段记录数" }, STAGES.map((s) => el("li", { class: `stage-${s}` }, `${zh(s)} ${counts[s]}`))),
-    table(["日期", "企业", "阶段"], page.items.map((e) => ({
-      cls: e.stage === "declined" ? "declined-row" : "",
-      cells: [e.date, enterpriseLink(e.enterprise_id, e.enterprise_name || e.enterprise_id), e.stage_zh || zh(e.stage)],
-    })), { caption: `招商记录（最新在前，共 ${fmt(page.total)} 条）`, empty: "暂无招商记录" }),
+    el("ul", { class: "chips", "aria-label": "各阶段记录数" }, STAGES.map((s, i) => el("li", { class: `stage-${s}` }, `${zh(s)} ${fmt(perStage[i].total)}`))),
+    table(head, rows(page.items.slice(0, PIPELINE_ROWS)), { caption: `招商记录（最新在前，共 ${fmt(page.total)} 条）`, empty: "暂无招商记录" }),
+    older.length ? el("details", {}, el("summary", {}, `更早的 ${older.length} 条`), table(head, rows(older))) : null,
   ];
 }
 

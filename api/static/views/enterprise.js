@@ -4,7 +4,7 @@
 import {
   api, buildingLink, el, enterpriseLink, fill, fmt, industryZh, input, qs, section, table, zh,
 } from "../lib.js";
-import { exportButtons, flagsCell, reasonsCell } from "./shortlist.js";
+import { exportButtons, flagsCell, probabilityCell, reasonsCell } from "./shortlist.js";
 
 let lastQuery = "";
 
@@ -67,7 +67,7 @@ function profile(e) {
       el("p", {}, `信用评分：${credit ? fmt(e.credit_score, 1) : "–"}`),
       flags.length ? el("ul", { class: "warn-list", "aria-label": "风险预警" }, flags.map((f) => el("li", { class: "warn" }, `风险预警：${zh(f)}`)))
         : el("p", {}, "无风险记录"));
-  return [el("dl", { class: "facts" }, facts.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])), creditBlock];
+  return [el("dl", { class: "facts" }, facts.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v)))), creditBlock];
 }
 
 async function tenancies(path) {
@@ -89,9 +89,10 @@ async function events(path) {
 
 async function fit(path) {
   const r = await api(`${path}/shortlist${qs({ k: 10 })}`);
-  return table(["排名", "楼宇", "签约概率", "推荐理由", "状态"], r.items.map((it) => ({
+  return table(["排名", "楼宇", "所在地", "主题", "空置 ㎡", "租金", "签约概率", "推荐理由", "状态"], r.items.map((it) => ({
     cls: it.declined_on ? "declined-row" : "",
     cells: [it.rank, buildingLink(it.building_id, it.name || it.building_id),
-      it.probability === undefined ? "–" : `${fmt(100 * it.probability, 1)}%`, reasonsCell(it), flagsCell(it)],
-  })), { caption: "适合该企业的楼宇", numeric: [0, 2], empty: "暂无合适的楼宇" });
+      [it.city, it.district].filter(Boolean).join(" ") || "–", it.theme_zh || zh(it.theme) || "–", fmt(it.vacant_m2),
+      it.rent_cny_m2_day ? `${fmt(it.rent_cny_m2_day, 2)} 元/㎡·天` : "–", probabilityCell(it), reasonsCell(it), flagsCell(it)],
+  })), { caption: "适合该企业的楼宇", numeric: [0, 4, 6], empty: "暂无合适的楼宇" });
 }

@@ -39,10 +39,11 @@ function renderReport(response, body) {
   const errors = body.errors || (body.error && body.error.errors) || [];
   const tables = body.tables || {};
   const ok = response.ok && !errors.length;
-  const summary = el("p", { class: ok ? "ok" : "error", role: "alert" },
+  const summary = el("p", { class: ok ? "ok" : response.ok ? "partial" : "error", role: "alert" },
     ok ? "导入完成。" : response.ok ? `已导入有效行，${fmt(errors.length)} 处错误未导入。`
       : `导入未完成：${(body.error && (body.error.message_zh || body.error.message)) || response.statusText}`);
-  const counts = Object.entries(tables).map(([name, t]) => [name, ...COUNTS.map(([k]) => fmt(t[k] || 0))]);
+  const names = Object.fromEntries(TABLES);
+  const counts = Object.entries(tables).map(([name, t]) => [names[name] || name, ...COUNTS.map(([k]) => fmt(t[k] || 0))]);
   return [
     summary,
     counts.length ? table(["数据表", ...COUNTS.map(([, t]) => t)], counts, { caption: "导入结果", numeric: [1, 2, 3, 4, 5, 6] }) : null,

@@ -6,15 +6,19 @@ import {
   GRADES, THEMES, THEME_COLORS, api, buildingLink, el, fmt, input, qs, section, select, table, zh,
 } from "../lib.js";
 
-// vacant area (m²) from which a point gets each size (px)
-const SIZE_CLASSES = [[0, 3], [1, 5], [1000, 8], [5000, 12]];
+// buildings closer than this on screen are drawn as one symbol, re-clustered on zoom
+const CLUSTER_PX = 26;
 const LIST_ROWS = 20;
 
 const cache = { outlines: null, points: null };
 const filters = { city: "", district: "", theme: "", grade: "", min_vacant: "" };
 let chart = null;
+window.addEventListener("resize", () => {
+  if (chart && !chart.isDisposed() && chart.getDom().isConnected) chart.resize();
+});
 // read by benchmarks/map_render.py and the browser tests
-window.tmMap = { firstRenderMs: null, filterMs: null, shown: 0, total: 0 };
+// (firstRenderMs: from the view's start; sinceNavigationMs: from the page's navigation start)
+window.tmMap = { firstRenderMs: null, sinceNavigationMs: null, filterMs: null, shown: 0, total: 0 };
 
 export async function renderMap(main, _arg, current, params = new URLSearchParams()) {
   const started = performance.now();
@@ -36,7 +40,7 @@ export async function renderMap(main, _arg, current, params = new URLSearchParam
     select("f-theme", "主题", THEMES.map((t) => [t, zh(t)]), { value: filters.theme }),
     select("f-grade", "等级", GRADES.map((g) => [g, zh(g)]), { value: filters.grade }),
     input("f-vacant", "最小空置 ㎡", { type: "number", min: "0", step: "100", value: filters.min_vacant, inputmode: "numeric" }),
-    el("button", { type: "button", id: "f-reset", onclick: () => { Object.keys(filters).forEach((k) => { filters[k] = ""; }); renderMap(main, "", current); } }, "清除筛选"));
+    el("button", { type: "button", id: "f-reset" }, "清除筛选"));
   const mapBox = el("div", { id: "map", class: "map", role: "img", "aria-label": "山西省楼宇分布图：点的颜色表示主题，大小表示空置面积；下方列表可用键盘打开楼宇" });
   const list = el("div", { id: "map-list" });
   const search = searchBox();
@@ -46,30 +50,43 @@ export async function renderMap(main, _arg, current, params = new URLSearchParam
     section(`空置面积最大的楼宇（前 ${LIST_ROWS} 栋）`, "map-top", list),
     search);
 
-  form.addEventListener("change", (ev) => {
-    const id = ev.target.id;
-    filters.city = form.querySelector("#f-city").value;
-    if (id === "f-city") {
-      filters.district = "";
-      const d = form.querySelector("#f-district");
-      d.replaceChildren(el("option", { value: "" }, "全部"), districtOptions(b, filters.city).map(([v, t]) => el("option", { value: v }, t)));
-    }
-    filters.district = form.querySelector("#f-district").value;
-    filters.theme = form.querySelector("#f-theme").value;
-    filters.grade = form.querySelector("#f-grade").value;
-    filters.min_vacant = form.querySelector("#f-vacant").value;
+  const field = (name) => form.querySelector(`#f-${name}`);
+  const setDistricts = () => field("district").replaceChildren(el("option", { value: "" }, "全部"),
+    districtOptions(b, field("city").value).map(([v, t]) => el("option", { value: v }, t)));
+  const refilter = () => {
+    filters.city = field("city").value;
+    filters.district = field("district").value;
+    filters.theme = field("theme").value;
+    filters.grade = field("grade").value;
+    filters.min_vacant = field("vacant").value;
     apply(points, outlines, { count, list, timing: "filterMs" });
+  };
+  form.addEventListener("change", (ev) => {
+    if (ev.target.id === "f-city") setDistricts();
+    refilter();
+  });
+  field("reset").addEventListener("click", () => {
+    for (const name of ["city", "theme", "grade", "vacant"]) field(name).value = "";
+    setDistricts();
+    refilter();
   });
 
   if (chart) chart.dispose();
   chart = window.echarts.init(mapBox, null, { renderer: "canvas" });
   window.echarts.registerMap("shanxi", outlines);
   chart.on("click", (p) => {
-    if (p.seriesType === "scatter" && Array.isArray(p.value) && p.value.length > 2) {
-      location.hash = `#/building/${encodeURIComponent(b.id[p.value[2]])}`;
-    }
+    if (p.seriesId !== "buildings" || !Array.isArray(p.value)) return;
+    const [lon, lat, , , n, i] = p.value;
+    if (n === 1) { location.hash = `#/building/${encodeURIComponent(b.id[i])}`; return; }
+    const zoom = chart.getOption().geo[0].zoom;
+    chart.setOption({ geo: { center: [lon, lat], zoom: Math.min(400, zoom * 4) } });
+    recluster();
   });
-  window.addEventListener("resize", () => chart && chart.resize());
+  let pending = 0;
+  chart.on("georoam", () => {
+    cancelAnimationFrame(pending);
+    pending = requestAnimationFrame(recluster);
+  });
   apply(points, outlines, { count, list, timing: "firstRenderMs", started });
 }
 
@@ -89,11 +106,10 @@ function keep(b, i, theme, grade, minVacant) {
     && b.lon[i] !== null && b.lat[i] !== null;
 }
 
-function sizeClass(vacant) {
-  let c = 0;
-  for (let i = 0; i < SIZE_CLASSES.length; i++) if (vacant >= SIZE_CLASSES[i][0]) c = i;
-  return c;
-}
+/** Symbol diameter (px) for a vacant area (m²): 4 px for none, growing with its logarithm. */
+function symbolPx(vacant) { return Math.min(40, 4 + 6 * Math.log10(1 + vacant / 1000)); }
+
+let view = null; // what the map shows now: { points, shown } (kept for re-clustering on zoom)
 
 function apply(points, outlines, { count, list, timing, started }) {
   const t0 = started ?? performance.now();
@@ -101,70 +117,110 @@ function apply(points, outlines, { count, list, timing, started }) {
   const theme = filters.theme ? points.themes.indexOf(filters.theme) : -1;
   const grade = filters.grade ? points.grades.indexOf(filters.grade) : -1;
   const minVacant = Number(filters.min_vacant) || 0;
-  const data = points.themes.map(() => SIZE_CLASSES.map(() => []));
   const shown = [];
   let vacant = 0;
   for (let i = 0; i < b.id.length; i++) {
     if (!keep(b, i, theme, grade, minVacant)) continue;
-    data[b.theme[i]][sizeClass(b.vacant_m2[i])].push([b.lon[i], b.lat[i], i]);
     shown.push(i);
     vacant += b.vacant_m2[i];
   }
   count.textContent = `显示 ${fmt(shown.length)} / ${fmt(points.total)} 栋楼宇，空置合计 ${fmt(vacant)} ㎡`;
   window.tmMap.shown = shown.length;
   window.tmMap.total = points.total;
+  view = { points, shown };
   chart.off("finished");
   chart.on("finished", () => {
     chart.off("finished");
     window.tmMap[timing] = performance.now() - t0;
-    document.body.dataset.mapRendered = String(Date.now());
+    if (timing === "firstRenderMs") window.tmMap.sinceNavigationMs = performance.now();
   });
-  chart.setOption(option(points, outlines, data, shown), { notMerge: true, lazyUpdate: false });
+  // the outlines first (the clusters need the map's scale), then the buildings
+  chart.setOption(option(points, outlines, shown), { notMerge: true });
+  chart.setOption({ series: [{ id: "buildings", data: clusters(points, shown) }] });
   renderList(list, b, shown);
 }
 
-function option(points, outlines, data, shown) {
+/**
+ * Buildings closer than CLUSTER_PX on screen as one symbol: [lon, lat, size px, theme index,
+ * count, building index or -1, vacant m², theme counts]. A cluster sits at its members' mean
+ * position, takes their most frequent theme's colour and the size of their summed vacancy.
+ */
+function clusters(points, shown) {
   const b = points.buildings;
-  const view = focus(b, shown);
-  const series = [];
-  points.themes.forEach((t, ti) => SIZE_CLASSES.forEach(([, size], si) => {
-    series.push({
-      id: `t${ti}s${si}`, name: zh(t), type: "scatter", coordinateSystem: "geo", geoIndex: 0,
-      large: true, largeThreshold: 300, symbolSize: size, data: data[ti][si],
-      itemStyle: { color: THEME_COLORS[ti % THEME_COLORS.length], opacity: 0.8 },
-      emphasis: { scale: 1.6 },
-    });
-  }));
-  series.push({
-    id: "city-borders", type: "lines", coordinateSystem: "geo", silent: true, polyline: false,
-    data: outlines.city_borders.map((coords) => ({ coords })),
-    lineStyle: { color: "#5b6b80", width: 1.2, opacity: 0.9 }, z: 1,
-  });
-  series.push({
-    id: "city-names", type: "scatter", coordinateSystem: "geo", silent: true, symbolSize: 0,
-    data: cityCenters(outlines), label: { show: true, formatter: "{b}", color: "#1d2a3a", fontSize: 12, fontWeight: "bold" }, z: 0,
-  });
+  const a = chart.convertToPixel({ geoIndex: 0 }, [112, 37]);
+  const c = chart.convertToPixel({ geoIndex: 0 }, [113, 38]);
+  const cellLon = CLUSTER_PX / Math.max(1e-9, Math.abs(c[0] - a[0]));
+  const cellLat = CLUSTER_PX / Math.max(1e-9, Math.abs(c[1] - a[1]));
+  const cells = new Map();
+  for (const i of shown) {
+    const key = `${Math.floor(b.lon[i] / cellLon)},${Math.floor(b.lat[i] / cellLat)}`;
+    let cell = cells.get(key);
+    if (!cell) { cell = { n: 0, lon: 0, lat: 0, vacant: 0, first: i, themes: new Array(points.themes.length).fill(0) }; cells.set(key, cell); }
+    cell.n += 1; cell.lon += b.lon[i]; cell.lat += b.lat[i]; cell.vacant += b.vacant_m2[i];
+    cell.themes[b.theme[i]] += 1;
+  }
+  const out = [];
+  for (const cell of cells.values()) {
+    const top = cell.themes.indexOf(Math.max(...cell.themes));
+    out.push([cell.lon / cell.n, cell.lat / cell.n, symbolPx(cell.vacant), top, cell.n,
+      cell.n === 1 ? cell.first : -1, cell.vacant, cell.themes]);
+  }
+  return out.sort((x, y) => y[2] - x[2]); // small symbols drawn last, on top
+}
+
+function recluster() {
+  if (!view || !chart || chart.isDisposed()) return;
+  chart.setOption({ series: [{ id: "buildings", data: clusters(view.points, view.shown) }] });
+}
+
+function option(points, outlines, shown) {
+  const b = points.buildings;
+  const place = focus(b, shown);
   return {
     animation: false,
-    tooltip: {
-      trigger: "item",
-      formatter: (p) => {
-        if (p.seriesType !== "scatter" || !Array.isArray(p.value) || p.value.length < 3) return p.name || "";
-        const i = p.value[2];
-        return `${escapeHtml(b.name[i])}<br>${escapeHtml(b.city[i])} ${escapeHtml(b.district[i])} · ${escapeHtml(zh(points.themes[b.theme[i]]))}`
-          + `<br>空置 ${fmt(b.vacant_m2[i])} / ${fmt(b.total_m2[i])} ㎡`;
-      },
-    },
+    tooltip: { trigger: "item", formatter: (p) => tooltip(points, p) },
     geo: {
-      map: "shanxi", roam: true, center: view.center, zoom: view.zoom, aspectScale: 0.8,
-      scaleLimit: { min: 0.8, max: 40 },
+      map: "shanxi", roam: true, center: place.center, zoom: place.zoom, aspectScale: 0.8,
+      scaleLimit: { min: 0.8, max: 400 },
       itemStyle: { areaColor: "#eef2f7", borderColor: "#aab6c5", borderWidth: 0.6 },
       emphasis: { itemStyle: { areaColor: "#dde6f0" }, label: { show: true, color: "#1d2a3a" } },
       select: { disabled: true },
       label: { show: false },
     },
-    series,
+    series: [
+      {
+        id: "city-borders", type: "lines", coordinateSystem: "geo", silent: true, polyline: false,
+        data: outlines.city_borders.map((coords) => ({ coords })),
+        lineStyle: { color: "#5b6b80", width: 1.2, opacity: 0.9 }, z: 1,
+      },
+      {
+        id: "buildings", type: "scatter", coordinateSystem: "geo", geoIndex: 0, data: [], z: 3,
+        symbolSize: (v) => v[2],
+        itemStyle: { color: (p) => THEME_COLORS[p.value[3] % THEME_COLORS.length], opacity: 0.85, borderColor: "#fff", borderWidth: 0.6 },
+        label: { show: true, formatter: (p) => (p.value[4] > 1 && p.value[2] >= 16 ? fmt(p.value[4]) : ""), color: "#fff", textBorderColor: "rgba(0,0,0,0.8)", textBorderWidth: 2, fontSize: 10, fontWeight: "bold" },
+        labelLayout: { hideOverlap: true },
+        emphasis: { scale: 1.3 },
+      },
+      {
+        id: "city-names", type: "scatter", coordinateSystem: "geo", silent: true, symbolSize: 0, z: 4,
+        data: cityCenters(outlines),
+        label: { show: true, formatter: "{b}", color: "#1d2a3a", fontSize: 12, fontWeight: "bold", textBorderColor: "#fff", textBorderWidth: 3, offset: [0, -14] },
+      },
+    ],
   };
+}
+
+function tooltip(points, p) {
+  if (p.seriesId !== "buildings" || !Array.isArray(p.value)) return p.name ? escapeHtml(p.name) : "";
+  const b = points.buildings;
+  const [, , , , n, i, vacant, themes] = p.value;
+  if (n === 1) {
+    return `${escapeHtml(b.name[i])}<br>${escapeHtml(b.city[i])} ${escapeHtml(b.district[i])} · ${escapeHtml(zh(points.themes[b.theme[i]]))}`
+      + `<br>空置 ${fmt(b.vacant_m2[i])} / ${fmt(b.total_m2[i])} ㎡<br>点击打开楼宇`;
+  }
+  const mix = themes.map((k, t) => [k, t]).filter(([k]) => k > 0).sort((x, y) => y[0] - x[0])
+    .slice(0, 4).map(([k, t]) => `${escapeHtml(zh(points.themes[t]))} ${fmt(k)}`).join("、");
+  return `${fmt(n)} 栋楼宇，空置 ${fmt(vacant)} ㎡<br>${mix}<br>点击放大`;
 }
 
 function focus(b, shown) {
@@ -201,7 +257,7 @@ function legend() {
   return el("div", { class: "legend", "aria-label": "图例" },
     el("ul", { class: "swatches" }, THEMES.map((t, i) =>
       el("li", {}, el("span", { class: "swatch", style: `background:${THEME_COLORS[i]}`, "aria-hidden": "true" }), zh(t)))),
-    el("p", { class: "muted" }, "点的大小表示空置面积：无空置 · 1–999 ㎡ · 1,000–4,999 ㎡ · 5,000 ㎡ 以上。区县边界为根据区县中心点生成的示意边界。"));
+    el("p", { class: "muted" }, "圆点大小表示空置面积（对数刻度）；相距很近的楼宇合并为一个圆点，颜色为其中最多的主题，数字为楼宇数，点击放大。区县边界为根据区县中心点生成的示意边界。"));
 }
 
 function searchBox() {

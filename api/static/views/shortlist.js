@@ -21,14 +21,17 @@ function industryOf(item) {
   return item.industry_zh || industryZh(item.industry_division || item.industry_code) || "–";
 }
 
-function needCell(item, vacant) {
-  const need = item.need_m2 ?? item.space_need_m2;
+function needCell(item, buildingVacant) {
+  const need = item.need_m2;
+  const vacant = item.vacant_m2 ?? buildingVacant;
   if (need === undefined || need === null) return "–";
   const share = vacant > 0 ? `（空置的 ${fmt((100 * need) / vacant, 0)}%）` : "";
   return `${fmt(need)} ㎡ / ${fmt(vacant)} ㎡${share}`;
 }
 
-function probabilityCell(item) {
+/** Probability of signing: ``probability_pct`` (0-100) of shortlists, ``probability`` (0-1) of plans. */
+export function probabilityCell(item) {
+  if (item.probability_pct !== undefined && item.probability_pct !== null) return `${fmt(item.probability_pct, 1)}%`;
   return item.probability === undefined || item.probability === null ? "–" : pct(item.probability);
 }
 
@@ -78,7 +81,7 @@ export function shortlistTable(answer, vacant, onRecord) {
   const rows = answer.items.map((it) => ({
     cls: it.declined_on ? "declined-row" : "",
     cells: [it.rank, enterpriseLink(it.enterprise_id, it.name || it.enterprise_id), industryOf(it),
-      it.employees === undefined ? "–" : `${fmt(it.employees)} 人`, needCell(it, vacant), probabilityCell(it),
+      it.employees === undefined || it.employees === null ? "–" : `${fmt(it.employees)} 人`, needCell(it, vacant), probabilityCell(it),
       reasonsCell(it), flagsCell(it),
       onRecord ? el("button", { type: "button", class: "small", onclick: () => onRecord(it) }, "记录进展") : ""],
   }));
