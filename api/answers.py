@@ -23,7 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import TypeAdapter
 
@@ -37,12 +37,20 @@ log = logging.getLogger(__name__)
 # FastAPI's own serialisation of a ``response_model`` (validate, then dump_json by alias,
 # without None fields), so the bytes equal what the route sent before they were cached.
 _SHORTLIST = TypeAdapter(ShortlistOut)
+DATA_VERSION_HEADER = "X-Data-Version"  # the repository data_version an answer was computed on
 STALE_SHARED_FILE_S = 86_400.0  # another server run's file untouched this long is removed
 
 Shortlists = Callable[..., list[dict[str, Any]]]
 _Group = tuple[ScoringState, tuple[str, int, PoolRules]]  # a state and a query's local key
 MAX_BATCH = 16  # queued misses one engine call answers at most
 IDLE_SCORER_S = 10.0  # a scorer thread with nothing queued this long ends
+
+
+class Answer(NamedTuple):
+    """A shortlist's JSON body and the repository data_version it was computed on."""
+
+    body: bytes
+    data_version: int | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,22 +91,22 @@ class ShortlistAnswers:
         self._queued = threading.Condition()  # guards the queue and the scorer thread
         self._scorer: threading.Thread | None = None
 
-    def for_building(self, building_id: str, query: ShortlistQuery) -> bytes:
-        """The body of ``GET /v1/buildings/{building_id}/shortlist``."""
+    def for_building(self, building_id: str, query: ShortlistQuery) -> Answer:
+        """The answer of ``GET /v1/buildings/{building_id}/shortlist``."""
         return self._answer(self.engine.shortlist_for_buildings, "building", building_id, query)
 
-    def for_enterprise(self, enterprise_id: str, query: ShortlistQuery) -> bytes:
-        """The body of ``GET /v1/enterprises/{enterprise_id}/shortlist``."""
+    def for_enterprise(self, enterprise_id: str, query: ShortlistQuery) -> Answer:
+        """The answer of ``GET /v1/enterprises/{enterprise_id}/shortlist``."""
         return self._answer(
             self.engine.shortlist_for_enterprises, "enterprise", enterprise_id, query
         )
 
     def _answer(
         self, shortlists: Shortlists, direction: str, id_: str, query: ShortlistQuery
-    ) -> bytes:
+    ) -> Answer:
         if query.as_of is not None:  # an admin's dated shortlist: scored, never cached
             dated = self.engine.state(as_of=query.as_of)
-            return self._score(dated, shortlists, [id_], query)[0]
+            return Answer(self._score(dated, shortlists, [id_], query)[0], dated.data_version)
         # One freshness check per request: a miss is scored on ``state`` itself, the state its
         # answer is stored under (a newer state replaces both on the next request).
         state = self.engine.state()
@@ -106,7 +114,8 @@ class ShortlistAnswers:
         def compute(ids: list[str]) -> list[bytes]:
             return self._shared_or_scored(state, shortlists, direction, ids, query)
 
-        return self.cache.results(state, _local_key(direction, query), [id_], compute)[0]
+        body = self.cache.results(state, _local_key(direction, query), [id_], compute)[0]
+        return Answer(body, state.data_version)
 
     def _shared_or_scored(
         self, state: ScoringState, shortlists: Shortlists, direction: str, ids: list[str],

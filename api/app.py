@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from fastapi import FastAPI
@@ -65,7 +65,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app over the database and model store the settings name."""
     settings = settings or Settings()
     metrics = Metrics(model_version=lambda: _served_version(app),
-                      stage_one_kept=lambda: _stage_one_kept(app))  # fmt: skip
+                      stage_one_kept=lambda: _stage_one_kept(app),
+                      served_data_version=lambda: _served_data_version(app),
+                      committed=lambda: _committed(app))  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -131,15 +133,21 @@ def _body_limits(settings: Settings) -> Callable[[str], int]:
 
 
 def _served_version(app: FastAPI) -> str | None:
-    """The model version for the metrics gauge; None while no usable model or data is there."""
+    """The model version of the state served now, for the metrics gauge (a scrape never
+    rebuilds the state: the next scored request does); None before the first state."""
     engine = getattr(app.state, "engine", None)
-    if engine is None:
-        return None
-    try:
-        return str(engine.model_version)
-    except (TenantmatchError, ModelsError) as exc:
-        log.warning("no model to report in metrics: %s", exc)
-        return None
+    return None if engine is None else engine.served_model_version
+
+
+def _served_data_version(app: FastAPI) -> int | None:
+    engine = getattr(app.state, "engine", None)
+    return None if engine is None else engine.served_data_version
+
+
+def _committed(app: FastAPI) -> tuple[int, datetime | None]:
+    """The registry's newest data_version and when it was written (metrics: state lag)."""
+    repo: Repository = app.state.repository
+    return repo.data_version(), repo.data_written_at()
 
 
 def _stage_one_kept(app: FastAPI) -> tuple[int, int] | None:

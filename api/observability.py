@@ -16,9 +16,11 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Histogram, multiprocess
+from prometheus_client import CollectorRegistry, Gauge, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_SHAPE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -78,7 +80,8 @@ def configure_json_logging(level: str) -> None:
 
 
 class _ModelCollector(Collector):
-    """Reports the served model version at scrape time, so a hot reload shows at once."""
+    """Reports at scrape time the model version the served state holds (a promotion shows once
+    a request has picked it up)."""
 
     def __init__(self, version_of: Callable[[], str | None]) -> None:
         self._version_of = version_of
@@ -111,6 +114,47 @@ class _StageOneCollector(Collector):
             yield gauge
 
 
+Committed = Callable[[], tuple[int, datetime | None]]  # (data_version, when it was written)
+_STATE_VERSION = "tenantmatch_state_data_version"
+
+
+class _FreshnessCollector(Collector):
+    """At scrape time: the newest committed data_version and, for each worker, how far the
+    state it serves is behind it (issue 20: the lag between a write and the answers)."""
+
+    def __init__(self, committed: Committed, states: Callable[[], dict[str, float]]) -> None:
+        self._committed = committed
+        self._states = states
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            version, written_at = self._committed()
+        except Exception:  # a database that is down must not break the scrape
+            log.warning("metrics: the committed data version is unreadable", exc_info=True)
+            return
+        committed = GaugeMetricFamily(
+            "tenantmatch_data_version", "The newest committed data_version of the registry."
+        )
+        committed.add_metric([], float(version))
+        yield committed
+        behind = GaugeMetricFamily(
+            "tenantmatch_state_lag_versions",
+            "Committed writes a worker's serving state does not include yet.", labels=["pid"],
+        )
+        seconds = GaugeMetricFamily(
+            "tenantmatch_state_lag_seconds",
+            "Age of the newest committed write while a worker's state does not include it "
+            "(0 when the state is current).", labels=["pid"],
+        )  # fmt: skip
+        age = (datetime.now(UTC) - written_at).total_seconds() if written_at else 0.0
+        for pid, served in self._states().items():
+            lag = max(0.0, version - served)
+            behind.add_metric([pid], lag)
+            seconds.add_metric([pid], max(0.0, age) if lag else 0.0)
+        yield behind
+        yield seconds
+
+
 @contextmanager
 def metrics_folder() -> Iterator[Path]:
     """A private, empty folder for the metric files of the workers this process starts, named
@@ -140,6 +184,8 @@ class Metrics:
         *,
         model_version: Callable[[], str | None],
         stage_one_kept: Callable[[], tuple[int, int] | None] = lambda: None,
+        served_data_version: Callable[[], int | None] = lambda: None,
+        committed: Committed | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
         self._shared_dir = os.environ.get(MULTIPROC_DIR_ENV)
@@ -151,10 +197,30 @@ class Metrics:
             # in multiprocess mode the collector below reports it, from every worker's file
             registry=None if self._shared_dir else self.registry,
         )
+        # The data_version of each worker's serving state, set after every request (a state
+        # only changes while a request refreshes it); one value per live worker.
+        self._served_data_version = served_data_version
+        self.state_version = Gauge(
+            _STATE_VERSION, "The data_version of the state a worker serves.",
+            multiprocess_mode="liveall", registry=None if self._shared_dir else self.registry,
+        )  # fmt: skip
         if self._shared_dir:
             multiprocess.MultiProcessCollector(self.registry, path=self._shared_dir)
         self.registry.register(_ModelCollector(model_version))
         self.registry.register(_StageOneCollector(stage_one_kept))
+        if committed is not None:
+            self.registry.register(_FreshnessCollector(committed, self._worker_states))
+
+    def _worker_states(self) -> dict[str, float]:
+        """pid -> the data_version each live worker serves (those that built a state)."""
+        if not self._shared_dir:
+            served = self._served_data_version()
+            return {} if served is None else {str(os.getpid()): float(served)}
+        found: dict[str, float] = {}
+        for family in multiprocess.MultiProcessCollector(None, path=self._shared_dir).collect():
+            if family.name == _STATE_VERSION:
+                found |= {s.labels["pid"]: s.value for s in family.samples if s.value >= 0}
+        return found
 
     def close(self) -> None:
         """At the worker's exit: prometheus_client's bookkeeping for a process gone (its files
@@ -163,5 +229,8 @@ class Metrics:
             multiprocess.mark_process_dead(os.getpid(), self._shared_dir)
 
     def observe(self, *, method: str, route: str, status: int, seconds: float) -> None:
-        """Record one finished request under its route template (never the raw path)."""
+        """Record one finished request under its route template (never the raw path), and the
+        data_version the worker's state stands on after it."""
         self.latency.labels(method=method, route=route, status=str(status)).observe(seconds)
+        served = self._served_data_version()
+        self.state_version.set(-1 if served is None else served)

@@ -200,6 +200,20 @@ class Engine:
         return state.candidates.filled, len(state.candidates)
 
     @property
+    def served_model_version(self) -> str | None:
+        """The model version of the state served now, without refreshing it (for monitoring: a
+        scrape must never rebuild); None before a state is built."""
+        state = self._state
+        return None if state is None else state.model.version
+
+    @property
+    def served_data_version(self) -> int | None:
+        """The data_version of the state served now, without refreshing it (for monitoring);
+        None before a state is built."""
+        state = self._state
+        return None if state is None else state.data_version
+
+    @property
     def as_of(self) -> pd.Timestamp:
         """The date the snapshot stands on now."""
         return pd.Timestamp(self._as_of())
@@ -243,7 +257,8 @@ class Engine:
                 return self._dated[1]
             self._dated = None  # free the old date's arrays before loading the new
             snapshot = self._load_snapshot(day)
-            state = self._build(snapshot, previous=None, parts=_ModelParts.of(current))
+            state = self._build(snapshot, previous=None, parts=_ModelParts.of(current),
+                                data_version=current.data_version)
             self._dated = (key, state)
             return state
 
@@ -265,7 +280,8 @@ class Engine:
                 # instead of 3.1 GB at 1M enterprises. Only the model's parts are reused.
                 self._state = state = None
             snapshot = state.snapshot if state is not None else self._load_snapshot(as_of)
-            self._state = state = self._build(snapshot, previous=state, parts=parts)
+            self._state = state = self._build(snapshot, previous=state, parts=parts,
+                                              data_version=data_version)
             self._data_version, self._snapshot_as_of = data_version, as_of
             if self.precompute_candidates and state.candidates is not None:
                 threading.Thread(target=self._fill_candidates, args=(weakref.ref(state),),
@@ -320,7 +336,8 @@ class Engine:
         return snapshot
 
     def _build(
-        self, snapshot: Snapshot, *, previous: ScoringState | None, parts: _ModelParts | None
+        self, snapshot: Snapshot, *, previous: ScoringState | None, parts: _ModelParts | None,
+        data_version: int | None,
     ) -> ScoringState:
         """State for ``snapshot`` with the CURRENT model; reuses the pool of ``previous`` on the
         same snapshot (the feature context is cached on the snapshot per vocabulary) and the
@@ -346,7 +363,8 @@ class Engine:
             kept = BuildingCandidates(pool, index, rules=PoolRules(), m=m)
         return ScoringState(snapshot=snapshot, ctx=ctx, vocab=vocab, model=model, pool=pool,
                             prescorer=prescorer, prescore=index, explainer=explainer,
-                            compiled=compiled, candidates=kept)  # fmt: skip
+                            compiled=compiled, candidates=kept,
+                            data_version=data_version)  # fmt: skip
 
     def _compiled(self, model: LoadedModel) -> CompiledModel | None:
         if not self.compile_trees:

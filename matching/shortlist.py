@@ -65,6 +65,7 @@ class ScoringState:
     explainer: PathExplainer | None = None  # reasons' contributions; None: the scorer's own
     compiled: CompiledModel | None = None  # compiled trees, used once ready
     candidates: BuildingCandidates | None = None  # stage 1's kept answers (one rule set and M)
+    data_version: int | None = None  # the repository's data_version the snapshot was read at
 
     def __post_init__(self) -> None:
         # Pool and context are both built from the snapshot, in its row order; X is built from
@@ -185,6 +186,7 @@ def _result(
     state: ScoringState, key: str, query_id: str, items: list[dict[str, Any]]
 ) -> dict[str, Any]:
     return {"query": {key: query_id}, "model_version": state.model.version,
+            "data_version": state.data_version,
             "as_of": state.snapshot.as_of.date().isoformat(), "items": items}  # fmt: skip
 
 

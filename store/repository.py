@@ -32,6 +32,7 @@ from tenantmatch.store.revisions import check_current, create_at_head, current_r
 from tenantmatch.store.schema import (
     DATA_TABLES,
     DATA_VERSION_KEY,
+    DATA_WRITTEN_AT_KEY,
     SCHEMA_VERSION_KEY,
     api_keys,
     audit_log,
@@ -43,7 +44,7 @@ from tenantmatch.store.upsert import UpsertCount, key_filter, read_frame
 logger = logging.getLogger(__name__)
 
 ID_TABLES = {"buildings": "building_id", "enterprises": "enterprise_id"}
-_RESERVED_META = (SCHEMA_VERSION_KEY, DATA_VERSION_KEY)
+_RESERVED_META = (SCHEMA_VERSION_KEY, DATA_VERSION_KEY, DATA_WRITTEN_AT_KEY)
 
 
 def redacted_url(url: str) -> str:
@@ -198,6 +199,12 @@ class Repository:
         """A counter raised by every write that changes a canonical table (caches key on it)."""
         return int(self.get_meta(DATA_VERSION_KEY) or 0)
 
+    def data_written_at(self) -> datetime | None:
+        """When the newest write that raised ``data_version`` committed (UTC); None before any
+        write since this was first recorded."""
+        value = self.get_meta(DATA_WRITTEN_AT_KEY)
+        return datetime.fromisoformat(value) if value else None
+
     # -- API keys and audit ----------------------------------------------------------------
 
     def add_api_key(
@@ -309,3 +316,4 @@ _META_VALUE = select(meta.c.value).where(meta.c.key == bindparam("key"))
 def _bump_data_version(conn: Connection) -> None:
     bumped = cast(cast(meta.c.value, Integer) + 1, Text)
     conn.execute(update(meta).where(meta.c.key == DATA_VERSION_KEY).values(value=bumped))
+    records.put_meta(conn, DATA_WRITTEN_AT_KEY, datetime.now(UTC).isoformat())

@@ -30,6 +30,7 @@ from tenantmatch.registry import contract
 
 SCHEMA_VERSION = 2  # recorded in meta by each revision; old code refuses a newer database
 DATA_VERSION_KEY = "data_version"
+DATA_WRITTEN_AT_KEY = "data_written_at"  # when the newest write raising data_version committed
 SCHEMA_VERSION_KEY = "schema_version"
 
 _SQL_TYPES: dict[contract.ColumnType, type[TypeEngine]] = {

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
+from tenantmatch.api.answers import DATA_VERSION_HEADER, Answer
 from tenantmatch.api.deps import AnswersDep, AuditDep, ShortlistQueryDep, ViewerDep
 from tenantmatch.api.exports import FILE_RESPONSES, file_response
 from tenantmatch.api.schemas import (
@@ -32,10 +33,15 @@ def _as_json(query: ShortlistQuery) -> ShortlistQuery:
     return query.model_copy(update={"format": "json"})
 
 
-def _answer(body: bytes, query: ShortlistQuery, *, stem: str) -> Response:
+def _answer(answer: Answer, query: ShortlistQuery, *, stem: str) -> Response:
+    """The JSON answer, or its items as a file; either way with the data version it stands on."""
     if query.format == "json":
-        return Response(body, media_type=JSON)
-    return file_response(shortlist_table(json.loads(body)), query.format, stem=stem)
+        response = Response(answer.body, media_type=JSON)
+    else:
+        response = file_response(shortlist_table(json.loads(answer.body)), query.format, stem=stem)
+    if answer.data_version is not None:
+        response.headers[DATA_VERSION_HEADER] = str(answer.data_version)
+    return response
 
 
 @router.get("/buildings/{building_id}/shortlist", response_model=ShortlistOut,
@@ -45,10 +51,10 @@ def building_shortlist(
     answers: AnswersDep, audit: AuditDep,
 ) -> Response:  # fmt: skip
     """Enterprises to court for this building's vacant space, best first, with reasons."""
-    body = answers.for_building(building_id, _as_json(query))
+    answer = answers.for_building(building_id, _as_json(query))
     audit.add(principal, action="shortlist.building", target=building_id,
               detail=query.model_dump(mode="json", exclude_defaults=True))  # fmt: skip
-    return _answer(body, query, stem=f"shortlist-{building_id}")
+    return _answer(answer, query, stem=f"shortlist-{building_id}")
 
 
 @router.get("/enterprises/{enterprise_id}/shortlist", response_model=ShortlistOut,
@@ -58,7 +64,7 @@ def enterprise_shortlist(
     answers: AnswersDep, audit: AuditDep,
 ) -> Response:  # fmt: skip
     """Buildings that fit this enterprise, best first, with reasons."""
-    body = answers.for_enterprise(enterprise_id, _as_json(query))
+    answer = answers.for_enterprise(enterprise_id, _as_json(query))
     audit.add(principal, action="shortlist.enterprise", target=enterprise_id,
               detail=query.model_dump(mode="json", exclude_defaults=True))  # fmt: skip
-    return _answer(body, query, stem=f"shortlist-{enterprise_id}")
+    return _answer(answer, query, stem=f"shortlist-{enterprise_id}")

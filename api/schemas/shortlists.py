@@ -106,6 +106,10 @@ class ShortlistItemOut(BaseModel):
 class ShortlistOut(BaseModel):
     query: dict[str, str]
     model_version: str
+    data_version: int | None = Field(
+        None, description="The registry's data_version the answer was computed on (also in the "
+        "X-Data-Version header): a write is in the answer once this reaches its version.",
+    )
     as_of: date | None = Field(None, description="The day the registry was ranked as of.")
     items: list[ShortlistItemOut]
 

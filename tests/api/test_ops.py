@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from tenantmatch.api import Settings, create_app
 from tenantmatch.api.observability import JsonFormatter, request_id_var
+from tenantmatch.store import upsert_building
 from tests.api.conftest import Service, World, start_service
 
 STATIC = Path(__file__).resolve().parents[2] / "api" / "static"
@@ -84,6 +86,35 @@ def test_metrics_count_the_buildings_whose_stage_one_is_kept(service: Service) -
     text = service.client.get("/metrics").text
     assert f"tenantmatch_stage1_buildings_kept {float(n)}" in text
     assert f"tenantmatch_stage1_buildings {float(n)}" in text
+
+
+def _gauge(text: str, name: str, pid: int | None = None) -> float:
+    labels = "" if pid is None else f'{{pid="{pid}"}}'
+    (value,) = re.findall(rf"^{name}{re.escape(labels)} (\S+)$", text, flags=re.MULTILINE)
+    return float(value)
+
+
+def test_metrics_show_how_far_the_served_state_lags_the_newest_write(
+    fresh_service: Service,
+) -> None:
+    """Issue 20, item 3: the committed data_version, and per worker the writes its state does
+    not include yet and the age of the newest of them."""
+    svc, pid = fresh_service, os.getpid()
+    assert svc.get(f"/v1/buildings/{svc.own_building}/shortlist").status_code == 200
+    version = svc.repo.data_version()
+    text = svc.client.get("/metrics").text
+    assert _gauge(text, "tenantmatch_data_version") == version
+    assert _gauge(text, "tenantmatch_state_lag_versions", pid) == 0.0
+    assert _gauge(text, "tenantmatch_state_lag_seconds", pid) == 0.0
+    upsert_building(svc.repo, {"building_id": svc.own_building, "floors": 42})
+    upsert_building(svc.repo, {"building_id": svc.own_building, "floors": 43})
+    text = svc.client.get("/metrics").text  # no request has refreshed the state
+    assert _gauge(text, "tenantmatch_data_version") == version + 2
+    assert _gauge(text, "tenantmatch_state_lag_versions", pid) == 2.0
+    assert 0.0 <= _gauge(text, "tenantmatch_state_lag_seconds", pid) < 60.0
+    assert svc.get(f"/v1/buildings/{svc.own_building}/shortlist").status_code == 200
+    text = svc.client.get("/metrics").text
+    assert _gauge(text, "tenantmatch_state_lag_versions", pid) == 0.0
 
 
 def test_request_id_in_and_out(service: Service) -> None:

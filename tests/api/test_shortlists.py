@@ -42,9 +42,28 @@ def test_building_shortlist_is_ranked_with_reasons(service: Service) -> None:
 
 def test_shortlist_same_object_as_cli_jsonl(service: Service) -> None:
     body = service.get(f"/v1/buildings/{service.own_building}/shortlist", params={"k": 2}).json()
-    assert set(body) == {"query", "model_version", "as_of", "items"}
+    assert set(body) == {"query", "model_version", "data_version", "as_of", "items"}
     assert body["query"] == {"building_id": service.own_building}
     assert set(body["items"][0]) >= {"rank", "enterprise_id", "score", "reasons"}
+
+
+def test_answers_carry_the_data_version_they_were_computed_on(fresh_service: Service) -> None:
+    """Issue 20, item 3: the field and the X-Data-Version header name the repository's
+    data_version; a write raises it, and the next answer stands on the new version."""
+    svc, path = fresh_service, f"/v1/buildings/{fresh_service.own_building}/shortlist"
+    before = svc.get(path, params={"k": 3})
+    version = svc.repo.data_version()
+    assert before.json()["data_version"] == version
+    assert before.headers["X-Data-Version"] == str(version)
+    put = svc.client.put(f"/v1/buildings/{svc.own_building}", json={"floors": 31},
+                         headers=svc.headers("admin"))  # fmt: skip
+    assert put.status_code == 200, put.text
+    assert svc.repo.data_version() == version + 1
+    after = svc.get(path, params={"k": 3})
+    assert after.json()["data_version"] == version + 1
+    assert after.headers["X-Data-Version"] == str(version + 1)
+    exported = svc.get(path, params={"k": 3, "format": "csv"})
+    assert exported.headers["X-Data-Version"] == str(version + 1)
 
 
 def test_enterprise_shortlist_returns_buildings(service: Service) -> None:
