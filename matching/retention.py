@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from tenantmatch.features import HAZARD_FEATURE, enterprise_features
+from tenantmatch.features import enterprise_features
 from tenantmatch.matching.engine import ModelNotReadyError
 from tenantmatch.matching.reasons import reason_text
 from tenantmatch.matching.shortlist import ScoringState
@@ -36,15 +36,21 @@ PROBABILITY_DECIMALS = 4
 AREA_DECIMALS = 1
 OutlookBy = Literal["building", "district", "theme"]
 OUTLOOK_BY: tuple[str, ...] = ("building", "district", "theme")
-# Staff words for hazard inputs that the shortlist reasons do not phrase (they are no reason to
-# move *in*, but are one to move out).
+# The hazard inputs that may be a reason to leave, in staff words: lease and tenure, space,
+# growth, moves, courting by other buildings. Others (credit, capital, industry codes, tags)
+# can drive the model but tell staff nothing to act on. Phrases of ``matching.reasons`` serve
+# where they exist; these are the ones it has none for (no reason to move *in*).
+LEAVE_REASON_FEATURES: tuple[str, ...] = (
+    "e__lease_end_12m", "e__months_to_cycle_end", "e__tenure_years", "e__months_since_move",
+    "e__area_per_employee_log", "e__area_growth_log", "e__moves_3y", "e__log_employees",
+    "e__events_12m", "e__recent_declines", "e__best_open_stage", "e__fitting_buildings_in_city",
+)  # fmt: skip
 _EXTRA_PHRASES: dict[str, str] = {
-    "e__area_per_employee_log": "人均办公面积约 {value:.0f}㎡，空间偏紧",
     "e__recent_declines": "近60天婉拒了 {value:.0f} 栋楼宇（正在看房）",
     "e__best_open_stage": "其他楼宇正在与其接洽",
     "e__fitting_buildings_in_city": "同城有 {value:.0f} 栋楼宇可满足其面积需求",
 }
-_EXP_EXTRA = frozenset({"e__area_per_employee_log"})
+TIGHT_M2_PER_EMPLOYEE, ROOMY_M2_PER_EMPLOYEE = 8.0, 40.0
 _explainers: weakref.WeakKeyDictionary[MoveHazard, PathExplainer] = weakref.WeakKeyDictionary()
 
 
@@ -147,9 +153,9 @@ def _items(state: ScoringState, ranked: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def leave_reasons(state: ScoringState, X: pd.DataFrame) -> list[list[dict[str, Any]]]:
-    """Per row of X (the hazard's inputs), up to :data:`TOP_REASONS` features that raise the
-    probability most (positive path contribution, log-odds) and have staff words:
-    ``{"feature", "text", "weight"}``."""
+    """Per row of X (the hazard's inputs), up to :data:`TOP_REASONS` features of
+    :data:`LEAVE_REASON_FEATURES` that raise the probability most (positive path contribution,
+    log-odds), in staff words: ``{"feature", "text", "weight"}``."""
     hazard = _hazard(state)
     explainer = _explainers.get(hazard)
     if explainer is None:
@@ -172,15 +178,25 @@ def leave_reasons(state: ScoringState, X: pd.DataFrame) -> list[list[dict[str, A
 
 
 def _phrase(name: str, row: dict[str, float], *, state: ScoringState) -> str:
-    if name == HAZARD_FEATURE:
+    if name not in LEAVE_REASON_FEATURES:
         return ""
+    value = row.get(name, np.nan)
+    if name == "e__area_per_employee_log":
+        return _space_per_employee(float(np.exp(value))) if np.isfinite(value) else ""
     template = _EXTRA_PHRASES.get(name)
     if template is None:
         return reason_text(name, row, vocab=state.vocab)
-    value = row.get(name, np.nan)
     if not np.isfinite(value) or value == 0:
         return ""
-    return template.format(value=float(np.exp(value)) if name in _EXP_EXTRA else value)
+    return template.format(value=value)
+
+
+def _space_per_employee(m2: float) -> str:
+    if m2 < TIGHT_M2_PER_EMPLOYEE:
+        return f"人均办公面积仅约 {m2:.1f}㎡，空间偏紧"
+    if m2 > ROOMY_M2_PER_EMPLOYEE:
+        return f"人均办公面积约 {m2:.0f}㎡，空间富余（或在收缩）"
+    return f"人均办公面积约 {m2:.0f}㎡"
 
 
 def outlook(
