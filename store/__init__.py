@@ -49,7 +49,7 @@ from tenantmatch.store.moves import move_in, move_out
 from tenantmatch.store.repository import Repository, redacted_url
 from tenantmatch.store.revisions import Upgrade, head_revision, upgrade_database
 from tenantmatch.store.schema import SCHEMA_VERSION
-from tenantmatch.store.statistics import StatsFilter, registry_stats
+from tenantmatch.store.statistics import RegistryStats, StatsFilter, registry_stats
 from tenantmatch.store.transaction import WriteTransaction
 from tenantmatch.store.updates import (
     bulk_upload,
@@ -76,6 +76,7 @@ __all__ = [
     "KeyCache",
     "Principal",
     "RegistryLists",
+    "RegistryStats",
     "Repository",
     "Role",
     "SchemaOutdatedError",

@@ -9,26 +9,33 @@ listing's rule (no update for more than ``stale_days`` days, ``store.listing``).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    FromClause,
+    Text,
     and_,
     case,
+    cast,
     extract,
     func,
     literal,
     select,
     true,
+    union_all,
 )
 
 from tenantmatch.registry import Stage, industry_divisions, label_zh
 from tenantmatch.store.history import month_ends, open_on
+from tenantmatch.store.listing import stale_cutoff
 from tenantmatch.store.repository import Repository
 from tenantmatch.store.schema import DATA_TABLES
 
@@ -38,6 +45,8 @@ _T = DATA_TABLES["tenancies"]
 _V = DATA_TABLES["events"]
 
 MOVE_MONTHS = 24
+GROUPS: tuple[tuple[str, ...], ...] = ((), ("city",), ("city", "district"), ("theme",))
+FUNNEL_LEVELS: tuple[tuple[str, ...], ...] = ((), ("city",), ("operator_id",))
 FUNNEL: tuple[Stage, ...] = (Stage.CONTACTED, Stage.VISITED, Stage.NEGOTIATING, Stage.SIGNED)
 TAX_NOTE_ZH = "台账尚无企业纳税数据，无法统计亿元楼"
 
@@ -67,9 +76,44 @@ class StatsFilter:
         ]
         return and_(true(), *parts)
 
+    def tenancies(self) -> FromClause:
+        """The tenancies table, joined to buildings only when a filter needs their columns
+        (the join costs a lookup per tenancy)."""
+        if self.empty:
+            return _T
+        return _T.join(_B, _B.c.building_id == _T.c.building_id)
+
     def as_dict(self) -> dict[str, list[str]]:
         return {"city": sorted(self.city), "district": sorted(self.district),
                 "theme": sorted(self.theme)}  # fmt: skip
+
+
+class RegistryStats:
+    """The statistics of one repository, kept for the ``maxsize`` most recent (filters, day,
+    stale_days) of the current ``data_version``: a dashboard's repeated loads cost one read of
+    the version; any write to the registry makes the next load compute afresh."""
+
+    def __init__(self, repo: Repository, *, maxsize: int = 32) -> None:
+        self.repo = repo
+        self.maxsize = maxsize
+        self._answers: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, filters: StatsFilter, *, as_of: date, stale_days: int) -> dict[str, Any]:
+        """:func:`registry_stats`, from the cache while the data have not changed."""
+        key = (self.repo.data_version(), filters, as_of, stale_days)
+        with self._lock:
+            if key in self._answers:
+                self._answers.move_to_end(key)
+                return self._answers[key]
+        answer = registry_stats(self.repo, filters, as_of=as_of, stale_days=stale_days)
+        with self._lock:
+            if any(k[0] != key[0] for k in self._answers):  # another version's: never again
+                self._answers.clear()
+            self._answers[key] = answer
+            while len(self._answers) > self.maxsize:
+                self._answers.popitem(last=False)
+        return answer
 
 
 def registry_stats(
@@ -77,10 +121,11 @@ def registry_stats(
 ) -> dict[str, Any]:
     """The whole ``GET /v1/stats`` answer (see ``api.schemas.StatsOut``) from one read."""
     with repo._reading() as conn:
+        tenants = tenant_counts(conn, filters, as_of=as_of)
         groups = {
-            name: occupancy(conn, filters, by=by, as_of=as_of)
-            for name, by in (("totals", ()), ("by_city", ("city",)),
-                             ("by_district", ("city", "district")), ("by_theme", ("theme",)))
+            name: occupancy(conn, filters, by=by, tenants=tenants[by])
+            for name, by in zip(("totals", "by_city", "by_district", "by_theme"), GROUPS,
+                                strict=True)
         }  # fmt: skip
         totals = groups.pop("totals")
         return {
@@ -96,11 +141,44 @@ def registry_stats(
         }
 
 
+def tenant_counts(
+    conn: Connection, filters: StatsFilter, *, as_of: date
+) -> dict[tuple[str, ...], dict[tuple[Any, ...], int]]:
+    """Distinct enterprises with a current tenancy per group of each of ``GROUPS``, from one
+    statement (the current tenancies are read once, as a common table expression)."""
+    current = (
+        select(_T.c.enterprise_id.label("e"), _B.c.city, _B.c.district, _B.c.theme)
+        .join(_B, _B.c.building_id == _T.c.building_id)
+        .where(filters.where(), open_on(as_of))
+        .cte("current_tenants")
+    )
+    parts = []
+    for level, by in enumerate(GROUPS):
+        keys = [cast(current.c[name], Text) for name in by]
+        pad = [cast(literal(None), Text)] * (2 - len(by))
+        columns = [k.label(f"k{i}") for i, k in enumerate([*keys, *pad])]
+        count = func.count(func.distinct(current.c.e)).label("n")
+        parts.append(
+            select(literal(level).label("level"), *columns, count).group_by(
+                *(current.c[name] for name in by)
+            )
+        )
+    out: dict[tuple[str, ...], dict[tuple[Any, ...], int]] = {by: {} for by in GROUPS}
+    for row in conn.execute(union_all(*parts)):
+        by = GROUPS[row.level]
+        out[by][(row.k0, row.k1)[: len(by)]] = int(row.n)
+    return out
+
+
 def occupancy(
-    conn: Connection, filters: StatsFilter, *, by: Sequence[str], as_of: date
+    conn: Connection,
+    filters: StatsFilter,
+    *,
+    by: Sequence[str],
+    tenants: dict[tuple[Any, ...], int],
 ) -> list[dict[str, Any]]:
     """Occupancy per group of building columns ``by`` (``()``: one row over all): buildings,
-    areas, occupancy rate and current tenants (distinct enterprises), ordered by ``by``."""
+    areas, occupancy rate and ``tenants`` (see :func:`tenant_counts`), ordered by ``by``."""
     keys = [_B.c[name] for name in by]
     areas = (
         select(
@@ -113,13 +191,6 @@ def occupancy(
         .group_by(*keys)
         .order_by(*keys)
     )
-    tenants_q = (
-        select(*keys, func.count(func.distinct(_T.c.enterprise_id)))
-        .join(_B, _B.c.building_id == _T.c.building_id)
-        .where(filters.where(), open_on(as_of))
-        .group_by(*keys)
-    )
-    tenants = {tuple(r[:-1]): int(r[-1]) for r in conn.execute(tenants_q)}
     out = []
     for row in conn.execute(areas):
         group = tuple(row[: len(by)])
@@ -157,8 +228,7 @@ def industry_mix(conn: Connection, filters: StatsFilter, *, as_of: date) -> list
             func.count(func.distinct(_T.c.enterprise_id)),
             func.coalesce(func.sum(_T.c.area_m2), 0.0),
         )
-        .select_from(_T)
-        .join(_B, _B.c.building_id == _T.c.building_id)
+        .select_from(filters.tenancies())
         .join(_E, _E.c.enterprise_id == _T.c.enterprise_id)
         .where(filters.where(), open_on(as_of))
         .group_by(division)
@@ -202,7 +272,7 @@ def moves_per_month(
         year, month = extract("year", column), extract("month", column)
         query = (
             select(year, month, func.count(), func.coalesce(func.sum(_T.c.area_m2), 0.0))
-            .join(_B, _B.c.building_id == _T.c.building_id)
+            .select_from(filters.tenancies())
             .where(filters.where(), column >= first, column <= as_of)
             .group_by(year, month)
         )
@@ -218,7 +288,7 @@ def stale_counts(
     """Buildings, and enterprises (current tenants of those buildings; every enterprise when
     unfiltered), whose last update's UTC date lies more than ``stale_days`` days before
     ``as_of``."""
-    cutoff = _cutoff(as_of, stale_days, dialect=conn.dialect.name)
+    cutoff = stale_cutoff(as_of, stale_days, dialect=conn.dialect.name)
     buildings = conn.execute(
         select(func.count()).where(filters.where(), _B.c.updated_at < cutoff)
     ).scalar_one()
@@ -236,57 +306,68 @@ def stale_counts(
     return {"stale_days": stale_days, "buildings": int(buildings), "enterprises": int(enterprises)}
 
 
-def _cutoff(as_of: date, stale_days: int, *, dialect: str) -> datetime:
-    """The first instant that is not stale: midnight UTC of ``as_of - stale_days``. SQLite
-    stores naive UTC text, so it gets a naive value."""
-    day = as_of - timedelta(days=stale_days)
-    moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return moment.replace(tzinfo=None) if dialect == "sqlite" else moment
-
-
 def funnel(conn: Connection, filters: StatsFilter, *, as_of: date) -> dict[str, Any]:
     """The attraction funnel over events up to ``as_of`` in total, per city and per operator:
     distinct enterprises that reached each stage (a later stage counts for the earlier ones;
-    a decline counts as contacted) and those that declined."""
-    return {
-        "stages": [{"stage": s.value, "label_zh": label_zh(s)} for s in (*FUNNEL, Stage.DECLINED)],
-        "total": _funnel(conn, filters, as_of=as_of, by=())[0],
-        "by_city": _funnel(conn, filters, as_of=as_of, by=("city",)),
-        "by_operator": _funnel(conn, filters, as_of=as_of, by=("operator_id",)),
-    }
-
-
-def _funnel(
-    conn: Connection, filters: StatsFilter, *, as_of: date, by: Collection[str]
-) -> list[dict[str, Any]]:
-    keys = [_B.c[name] for name in by]
+    a decline counts as contacted) and those that declined. One statement: each (enterprise,
+    building) pair's furthest stage (read along the events' key), then per enterprise and city /
+    operator, then the three levels."""
     reached = case(
         *((_V.c.stage == s.value, literal(i + 1)) for i, s in enumerate(FUNNEL)), else_=literal(1)
     )
     declined = case((_V.c.stage == Stage.DECLINED.value, literal(1)), else_=literal(0))
+    pairs = (
+        select(_V.c.enterprise_id.label("e"), _V.c.building_id.label("b"),
+               func.max(reached).label("r"), func.max(declined).label("d"))
+        .where(_V.c.date <= as_of)
+        .group_by(_V.c.enterprise_id, _V.c.building_id)
+        .cte("pairs")
+    )  # fmt: skip
     firms = (
-        select(
-            *keys,
-            _V.c.enterprise_id,
-            func.max(reached).label("reached"),
-            func.max(declined).label("declined"),
-        )
-        .join(_B, _B.c.building_id == _V.c.building_id)
-        .where(filters.where(), _V.c.date <= as_of)
-        .group_by(*keys, _V.c.enterprise_id)
-        .subquery()
+        select(_B.c.city, _B.c.operator_id, pairs.c.e,
+               func.max(pairs.c.r).label("r"), func.max(pairs.c.d).label("d"))
+        .join(_B, _B.c.building_id == pairs.c.b)
+        .where(filters.where())
+        .group_by(_B.c.city, _B.c.operator_id, pairs.c.e)
+        .cte("firms")
+    )  # fmt: skip
+    parts = []
+    for level, by in enumerate(FUNNEL_LEVELS):
+        keys = [firms.c[name] for name in by]
+        per_firm = (
+            select(*keys, firms.c.e, func.max(firms.c.r).label("r"),
+                   func.max(firms.c.d).label("d"))
+            .group_by(*keys, firms.c.e)
+            .subquery()
+        )  # fmt: skip
+        key = cast(per_firm.c[by[0]], Text) if by else cast(literal(None), Text)
+        counts = [
+            func.coalesce(func.sum(case((per_firm.c.r >= i + 1, 1), else_=0)), 0).label(f"s{i}")
+            for i in range(len(FUNNEL))
+        ]
+        declines = func.coalesce(func.sum(per_firm.c.d), 0).label("declined")
+        query = select(literal(level).label("level"), key.label("k"), *counts, declines)
+        parts.append(query.group_by(*(per_firm.c[name] for name in by)))
+    out: list[list[dict[str, Any]]] = [[] for _ in FUNNEL_LEVELS]
+    for level, key, *stages in conn.execute(union_all(*parts)):
+        by = FUNNEL_LEVELS[level]
+        out[level].append(dict(zip(by, [key], strict=False)) | _funnel_counts(stages))
+    by_city, by_operator = (
+        sorted(rows, key=lambda r: r[by[0]] or "")
+        for rows, by in zip(out[1:], FUNNEL_LEVELS[1:], strict=True)
     )
-    group = [firms.c[name] for name in by]
-    counts = [func.coalesce(func.sum(case((firms.c.reached >= i + 1, 1), else_=0)), 0)
-              for i in range(len(FUNNEL))]  # fmt: skip
-    query = select(*group, *counts, func.coalesce(func.sum(firms.c.declined), 0))
-    query = query.group_by(*group).order_by(*group)
-    out = []
-    for row in conn.execute(query):
-        stages = [int(v) for v in row[len(by) :]]
-        entry = dict(zip(by, row[: len(by)], strict=True))
-        entry |= {s.value: n for s, n in zip(FUNNEL, stages, strict=False)}
-        entry["declined"] = stages[-1]
-        entry["signed_rate"] = round(stages[3] / stages[0], 4) if stages[0] else None
-        out.append(entry)
-    return out  # without GROUP BY the aggregate answers one row (of zeros) even over no events
+    return {
+        "stages": [{"stage": s.value, "label_zh": label_zh(s)} for s in (*FUNNEL, Stage.DECLINED)],
+        "total": out[0][0] if out[0] else _funnel_counts([0] * (len(FUNNEL) + 1)),
+        "by_city": by_city,
+        "by_operator": by_operator,
+    }
+
+
+def _funnel_counts(stages: Sequence[Any]) -> dict[str, Any]:
+    """The counts of one funnel row: per stage of ``FUNNEL``, then ``declined``."""
+    numbers = [int(v) for v in stages]
+    entry: dict[str, Any] = {s.value: n for s, n in zip(FUNNEL, numbers, strict=False)}
+    entry["declined"] = numbers[-1]
+    entry["signed_rate"] = round(numbers[3] / numbers[0], 4) if numbers[0] else None
+    return entry

@@ -65,7 +65,8 @@ def list_buildings(
     check_page(query.limit, settings)
     filters = BuildingFilter(
         q=query.q, city=frozenset(query.city), district=frozenset(query.district),
-        theme=frozenset(t.value for t in query.theme), operator_id=query.operator_id,
+        theme=frozenset(t.value for t in query.theme),
+        grade=frozenset(g.value for g in query.grade), operator_id=query.operator_id,
         min_vacant_m2=query.min_vacant_m2, stale=query.stale,
     )  # fmt: skip
     total, items = lists.buildings(filters, offset=query.offset, limit=query.limit,

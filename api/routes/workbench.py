@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from tenantmatch.api.access import enterprise_view
 from tenantmatch.api.deps import RepositoryDep, SettingsDep, ViewerDep, check_page
@@ -29,12 +29,12 @@ from tenantmatch.api.schemas.workbench import (
 )
 from tenantmatch.registry import label_zh
 from tenantmatch.store import (
+    RegistryStats,
     StatsFilter,
     building_events,
     building_occupancy,
     current_tenants,
     enterprise_events,
-    registry_stats,
     tenancy_history,
 )
 
@@ -45,16 +45,29 @@ EnterpriseIdPath = Annotated[EntityId, Path(description="An enterprise_id.")]
 ERRORS = error_responses(400, 404, 503, *AUTH_ERRORS)
 
 
+async def registry_statistics(request: Request) -> RegistryStats:
+    """The app's statistics cache over its repository, made on first use."""
+    state = request.app.state
+    cached = getattr(state, "registry_stats", None)
+    if cached is None or cached.repo is not state.repository:
+        cached = state.registry_stats = RegistryStats(state.repository)
+    return cached
+
+
+StatsDep = Annotated[RegistryStats, Depends(registry_statistics)]
+
+
 @router.get("/stats", response_model=StatsOut, responses=ERRORS)
 def stats(
-    query: Annotated[StatsQuery, Query()], _: ViewerDep, repo: RepositoryDep,
+    query: Annotated[StatsQuery, Query()], _: ViewerDep, statistics: StatsDep,
     settings: SettingsDep,
 ) -> dict[str, Any]:  # fmt: skip
     """Occupancy by city, district and theme, the industry mix, moves per month, stale records
-    and the attraction funnel of the buildings matching the filters, as of today."""
+    and the attraction funnel of the buildings matching the filters, as of today (computed in
+    SQL, then kept until the registry changes)."""
     filters = StatsFilter(city=frozenset(query.city), district=frozenset(query.district),
                           theme=frozenset(t.value for t in query.theme))  # fmt: skip
-    return registry_stats(repo, filters, as_of=date.today(), stale_days=settings.stale_days)
+    return statistics.get(filters, as_of=date.today(), stale_days=settings.stale_days)
 
 
 @router.get("/buildings/{building_id}/events", response_model=EventPageOut, responses=ERRORS)

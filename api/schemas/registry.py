@@ -187,6 +187,7 @@ class BuildingListQuery(BaseModel):
     city: list[ShortText] = Field([], max_length=50)
     district: list[ShortText] = Field([], max_length=50)
     theme: list[Theme] = Field([], max_length=len(Theme))
+    grade: list[Grade] = Field([], max_length=len(Grade))
     operator_id: EntityId | None = None
     min_vacant_m2: Annotated[float, Field(ge=0, le=1e7)] | None = None
     stale: bool | None = Field(None, description="Only stale (true) or only fresh (false) ones.")

@@ -243,3 +243,31 @@ def test_page_above_the_servers_limit_is_422(service: Service) -> None:
 @pytest.mark.parametrize("who", ["none", "bad"])
 def test_history_routes_need_a_key(service: Service, who: str) -> None:
     assert service.get(f"/v1/buildings/{service.own_building}/events", who).status_code == 401
+
+
+# -- server-side search -----------------------------------------------------------------------
+
+
+def test_building_search_by_grade_text_and_vacancy_pages_in_the_database(service: Service) -> None:
+    b = service.tables["buildings"]
+    grade = str(b["grade"].dropna().iloc[0])
+    body = service.get("/v1/buildings", "viewer", params={"grade": grade, "limit": 5}).json()
+    assert body["total"] == int((b["grade"] == grade).sum())
+    assert {i["grade"] for i in body["items"]} == {grade} and len(body["items"]) <= 5
+    name = str(b["name"].iloc[5])
+    found = service.get("/v1/buildings", params={"q": name[1:4], "min_vacant_m2": 0}).json()
+    assert str(b["building_id"].iloc[5]) in [i["building_id"] for i in found["items"]]
+    page = service.get("/v1/buildings", params={"limit": 10, "offset": 10}).json()
+    assert page["total"] == len(b)
+    assert [i["building_id"] for i in page["items"]] == sorted(b["building_id"])[10:20]
+    assert service.get("/v1/buildings", params={"grade": "gold"}).status_code == 422
+
+
+def test_enterprise_search_by_code_or_name(service: Service) -> None:
+    e = service.tables["enterprises"]
+    code = str(e["enterprise_id"].iloc[7])
+    by_code = service.get("/v1/enterprises", "viewer", params={"q": code[-6:]}).json()
+    assert code in [i["enterprise_id"] for i in by_code["items"]]
+    name = str(e["name"].iloc[7])
+    by_name = service.get("/v1/enterprises", params={"q": name}).json()
+    assert by_name["total"] >= 1 and by_name["items"][0]["name"].find(name) >= 0
