@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from typing import Any
 
 import openpyxl
 import pytest
 
+from tenantmatch.models import read_manifest
 from tenantmatch.store import upsert_enterprise
-from tests.api.conftest import Service
+from tests.api.conftest import Service, World
 
 HYPERLINK = '=HYPERLINK("http://evil.example/","点击领取补贴")'
 
@@ -37,6 +39,18 @@ def test_building_shortlist_json_is_unchanged_by_default(service: Service) -> No
     vacant = service.tables["buildings"].set_index("building_id")["vacant_area_m2"]
     assert item["vacant_m2"] == pytest.approx(vacant[service.own_building], abs=0.01)
     assert {"industry_code", "industry_zh", "employees", "need_m2"} <= set(item)
+
+
+def test_probability_pct_follows_the_served_calibration(service: Service, world: World) -> None:
+    items = service.get(f"/v1/buildings/{service.own_building}/shortlist", params={"k": 5}).json()
+    calibration = read_manifest(world.models, world.version).get("calibration")
+    if not calibration:  # no Platt fit stored: no number that only looks like a probability
+        assert all("probability_pct" not in i for i in items["items"])
+        return
+    a, b = calibration["a"], calibration["b"]
+    for item in items["items"]:
+        expected = 100 / (1 + math.exp(-(a * item["score"] + b)))
+        assert item["probability_pct"] == pytest.approx(expected, abs=0.06)
 
 
 def test_building_shortlist_as_xlsx_matches_the_json(service: Service) -> None:
