@@ -28,3 +28,18 @@ def test_map_outlines_are_public_geojson(service: Service) -> None:
     body = answer.json()
     assert body["type"] == "FeatureCollection" and len(body["features"]) == 117
     assert body["features"][0]["geometry"]["type"] == "Polygon"
+
+
+def test_map_buildings_revalidate_until_a_write(fresh_service: Service) -> None:
+    def get(tag: str | None = None):  # type: ignore[no-untyped-def]
+        headers = fresh_service.headers("viewer") | ({"If-None-Match": tag} if tag else {})
+        return fresh_service.client.get("/v1/map/buildings", headers=headers)
+
+    tag = get().headers["ETag"]
+    same = get(tag)
+    assert same.status_code == 304 and same.content == b""
+    building = fresh_service.fresh_building(fresh_service.own_operator, vacant=1234.0)
+    changed = get(tag)
+    assert changed.status_code == 200 and changed.headers["ETag"] != tag
+    b = changed.json()["buildings"]
+    assert b["vacant_m2"][b["id"].index(building)] == 1234

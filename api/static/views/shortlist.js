@@ -92,16 +92,18 @@ export function shortlistTable(answer, vacant, onRecord) {
 const DIRECTION_ZH = { upstream: "上游", downstream: "下游", investor: "投资方", investee: "被投资方", partner: "合作伙伴" };
 
 export function chainTable(answer, onRecord) {
+  // the probability column only when the API gives one for chain leads
+  const withP = answer.items.some((it) => it.probability_pct !== undefined || it.probability !== undefined);
   const rows = answer.items.map((it) => ({
     cls: it.declined_on ? "declined-row" : "",
     cells: [it.rank, enterpriseLink(it.enterprise_id, it.name || it.enterprise_id),
       enterpriseLink(it.via_tenant_id, it.via_tenant_name || it.via_tenant_id),
-      `${zh(it.relation)} · ${DIRECTION_ZH[it.direction] || it.direction}`, probabilityCell(it),
+      `${zh(it.relation)} · ${DIRECTION_ZH[it.direction] || it.direction}`, withP ? probabilityCell(it) : null,
       reasonsCell(it), flagsCell(it),
-      onRecord ? el("button", { type: "button", class: "small", onclick: () => onRecord(it) }, "记录进展") : ""],
+      onRecord ? el("button", { type: "button", class: "small", onclick: () => onRecord(it) }, "记录进展") : ""].filter((c) => c !== null),
   }));
-  return table(["排名", "企业", "关联租户", "关系", "签约概率", "推荐理由", "状态与预警", "操作"], rows,
-    { caption: `以商招商线索（本楼在租企业 ${fmt(answer.tenants)} 家）`, numeric: [0, 4], empty: "暂无产业链线索" });
+  const head = ["排名", "企业", "关联租户", "关系", withP ? "签约概率" : null, "推荐理由", "状态与预警", "操作"].filter(Boolean);
+  return table(head, rows, { caption: `以商招商线索（本楼在租企业 ${fmt(answer.tenants)} 家）`, numeric: withP ? [0, 4] : [0], empty: "暂无产业链线索" });
 }
 
 export function planBlock(answer) {
