@@ -149,6 +149,18 @@ def test_staff_flow(page: Any, server: Server, shots: Path) -> None:
     assert plan_ids and all(e in text for e in plan_ids)
     shot(page, shots, "building_plan")
 
+    # a move-in recorded on the page: the card's vacancy drops by its area
+    mover = next(it for it in after["items"] if it["enterprise_id"] != target["enterprise_id"])
+    page.fill("#mv-enterprise", mover["enterprise_id"])
+    page.fill("#mv-area", "100")
+    page.click("#move-form button[value=in]")
+    page.wait_for_selector("#mv-status:has-text('已登记入驻')")
+    assert f"{building['vacant_area_m2'] - 100:,.0f} ㎡" in page.inner_text("#b-card")
+    assert (
+        server.get(f"/v1/buildings/{building_id}")["vacant_area_m2"]
+        == building["vacant_area_m2"] - 100
+    )
+
     # open the enterprise from the shortlist
     page.locator("#b-shortlist tbody tr", has_text=target["name"]).first.get_by_role(
         "link", name=target["name"]

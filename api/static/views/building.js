@@ -10,7 +10,7 @@ import {
 
 const PARTS = [
   ["b-card", "概况"], ["b-tenants", "在租企业"], ["b-occupancy", "出租率变化"], ["b-risk", "稳商预警"],
-  ["b-pipeline", "招商进展"], ["b-shortlist", "推荐企业"], ["b-chain", "以商招商"], ["b-plan", "楼宇规划"],
+  ["b-pipeline", "招商进展"], ["b-moves", "入驻登记"], ["b-shortlist", "推荐企业"], ["b-chain", "以商招商"], ["b-plan", "楼宇规划"],
 ];
 
 export async function renderBuilding(main, id, current) {
@@ -48,6 +48,8 @@ export async function renderBuilding(main, id, current) {
     section("出租率变化", "b-occupancy", body.occupancy),
     section("稳商预警：未来 12 个月可能迁出的在租企业", "b-risk", body.risk),
     section("招商进展", "b-pipeline", form, body.pipeline),
+    section("入驻登记", "b-moves", el("p", { class: "muted" }, "签约企业入驻或在租企业迁出后在此登记，空置面积随之更新（本楼运营方或管理员）。"),
+      moveForm(id, () => renderBuilding(main, id, current))),
     section("推荐企业", "b-shortlist", filters.form,
       exportButtons("导出推荐企业", `${path}/shortlist`, () => shortlistQuery, `推荐企业_${id}`), body.shortlist),
     section("以商招商", "b-chain",
@@ -156,6 +158,43 @@ async function pipeline(path) {
     table(head, rows(page.items.slice(0, PIPELINE_ROWS)), { caption: `招商记录（最新在前，共 ${fmt(page.total)} 条）`, empty: "暂无招商记录" }),
     older.length ? el("details", {}, el("summary", {}, `更早的 ${older.length} 条`), table(head, rows(older))) : null,
   ];
+}
+
+function moveForm(buildingId, onSaved) {
+  const status = el("p", { role: "status", class: "muted", id: "mv-status" });
+  const form = el("form", { class: "filters", id: "move-form" },
+    el("label", { for: "mv-enterprise", class: "field" }, el("span", {}, "企业编号"),
+      el("input", { id: "mv-enterprise", required: true, size: "20" })),
+    el("label", { for: "mv-date", class: "field" }, el("span", {}, "日期"), el("input", { id: "mv-date", type: "date", value: today(), required: true })),
+    el("label", { for: "mv-area", class: "field" }, el("span", {}, "面积 ㎡（入驻时可选）"),
+      el("input", { id: "mv-area", type: "number", min: "1", step: "1", inputmode: "numeric", placeholder: "默认按企业规模估算" })),
+    el("button", { type: "submit", value: "in" }, "登记入驻"),
+    el("button", { type: "submit", value: "out", class: "secondary" }, "登记迁出"), status);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const out = ev.submitter && ev.submitter.value === "out";
+    const enterprise = form.querySelector("#mv-enterprise").value.trim();
+    const day = form.querySelector("#mv-date").value;
+    const area = form.querySelector("#mv-area").value;
+    const json = out ? { enterprise_id: enterprise, building_id: buildingId, end_date: day }
+      : { enterprise_id: enterprise, building_id: buildingId, start_date: day, ...(area ? { area_m2: Number(area) } : {}) };
+    status.className = "muted";
+    status.textContent = "正在保存…";
+    try {
+      await api(`/v1/tenancies/${out ? "move-out" : "move-in"}`, { method: "POST", json });
+      await onSaved();
+      const again = document.getElementById("mv-status");
+      if (again) {
+        again.textContent = `已登记${out ? "迁出" : "入驻"}：${enterprise}（${day}）`;
+        again.setAttribute("tabindex", "-1");
+        again.focus();
+      }
+    } catch (err) {
+      status.className = "error";
+      status.textContent = err.message;
+    }
+  });
+  return form;
 }
 
 function eventForm(buildingId, onSaved) {
