@@ -150,5 +150,6 @@ def _tenant(row: dict[str, Any]) -> dict[str, Any]:
         "industry_division": division,
         "industry_zh": industry_labels().get(division, division),
         "hq_type_zh": None if hq is None else label_zh(hq),
+        "tags_zh": [label_zh(t) for t in row.get("tags") or []],
         "lease_end": None,
     }

@@ -204,6 +204,7 @@ class TenantOut(BaseModel):
     hq_type: str | None = None
     hq_type_zh: str | None = None
     tags: list[str] = []
+    tags_zh: list[str] = []
     area_m2: float | None = None
     since: date = Field(description="Start of the open tenancy.")
     lease_end: date | None = Field(

@@ -165,6 +165,8 @@ def test_building_tenants_hide_credit_from_viewers(service: Service) -> None:
     assert {i["enterprise_id"] for i in viewer["items"]} == set(mine["enterprise_id"])
     item = viewer["items"][0]
     assert "credit_score" not in item and "risk_flags" not in item
+    tagged = [i for i in viewer["items"] if i["tags"]]
+    assert all(i["tags_zh"] == [label_zh(t) for t in i["tags"]] for i in tagged)
     assert item["industry_division"] == item["industry_code"][:2] and item["industry_zh"]
     areas = [i["area_m2"] or 0 for i in viewer["items"]]
     assert areas == sorted(areas, reverse=True)
