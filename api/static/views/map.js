@@ -46,8 +46,10 @@ export async function renderMap(main, _arg, current, params = new URLSearchParam
   const search = searchBox();
   main.replaceChildren(
     el("h2", { class: "view-title" }, "楼宇经济数字地图"),
-    form, count, mapBox, legend(),
-    section(`空置面积最大的楼宇（前 ${LIST_ROWS} 栋）`, "map-top", list),
+    form, count,
+    el("div", { class: "map-layout" },
+      el("div", {}, mapBox, legend()),
+      section(`空置面积最大的楼宇（前 ${LIST_ROWS} 栋）`, "map-top", list)),
     search);
 
   const field = (name) => form.querySelector(`#f-${name}`);
@@ -245,10 +247,9 @@ function cityCenters(outlines) {
 
 function renderList(list, b, shown) {
   const top = [...shown].sort((x, y) => b.vacant_m2[y] - b.vacant_m2[x]).slice(0, LIST_ROWS);
-  list.replaceChildren(table(["楼宇", "城市 / 区县", "主题", "空置 ㎡", "总面积 ㎡"],
-    top.map((i) => [buildingLink(b.id[i], b.name[i]), `${b.city[i]} ${b.district[i]}`, zh(themeOf(b, i)),
-      fmt(b.vacant_m2[i]), fmt(b.total_m2[i])]),
-    { caption: "按空置面积排序", numeric: [3, 4], empty: "没有符合条件的楼宇" }));
+  list.replaceChildren(table(["楼宇", "区县", "主题", "空置 ㎡"],
+    top.map((i) => [buildingLink(b.id[i], b.name[i]), b.district[i], zh(themeOf(b, i)), fmt(b.vacant_m2[i])]),
+    { caption: "按空置面积排序", numeric: [3], empty: "没有符合条件的楼宇" }));
 }
 
 function themeOf(b, i) { return (cache.points && cache.points.themes[b.theme[i]]) || ""; }
