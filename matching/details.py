@@ -70,10 +70,10 @@ def item_details(
 
 
 def _enterprise_fields(snapshot: Snapshot, pairs: Pairs) -> list[dict[str, Any]]:
-    rows = snapshot.enterprises.iloc[pairs.enterprise]
+    e, at = snapshot.enterprises, pairs.enterprise  # column by column: no whole-row copies
     names = _division_names()
-    codes = [None if pd.isna(c) else str(c) for c in rows["industry_code"].tolist()]
-    employees = [None if pd.isna(n) else int(n) for n in rows["employees"].tolist()]
+    codes = [None if pd.isna(c) else str(c) for c in e["industry_code"].iloc[at].tolist()]
+    employees = [None if pd.isna(n) else int(n) for n in e["employees"].iloc[at].tolist()]
     out = []
     for code, size in zip(codes, employees, strict=True):
         division = None if code is None else code[:2]
@@ -84,13 +84,13 @@ def _enterprise_fields(snapshot: Snapshot, pairs: Pairs) -> list[dict[str, Any]]
 
 
 def _building_fields(snapshot: Snapshot, pairs: Pairs) -> list[dict[str, Any]]:
-    rows = snapshot.buildings.iloc[pairs.building]
-    rent = _rounded(rows["rent_cny_m2_day"].to_numpy(dtype=np.float64, na_value=np.nan), 2)
+    b, at = snapshot.buildings, pairs.building
+    rent = b["rent_cny_m2_day"].iloc[at].to_numpy(dtype=np.float64, na_value=np.nan)
+    columns = (b[c].iloc[at].tolist() for c in ("city", "district", "theme"))
     return [
         {"city": city, "district": district, "theme": theme, "theme_zh": label_zh(theme),
          "rent_cny_m2_day": r}
-        for city, district, theme, r in zip(rows["city"].tolist(), rows["district"].tolist(),
-                                            rows["theme"].tolist(), rent, strict=True)
+        for city, district, theme, r in zip(*columns, _rounded(rent, 2), strict=True)
     ]  # fmt: skip
 
 
