@@ -87,6 +87,7 @@ def test_staff_flow(page: Any, server: Server, shots: Path) -> None:
     page.wait_for_function(f"window.tmMap.shown === {finance}")
     assert f"显示 {finance:,} / {total:,} 栋楼宇" in page.inner_text("#map-count")
     assert "金融服务型" in page.inner_text("#map-list")
+    assert page.evaluate("location.hash") == "#/map?theme=finance"  # linkable
 
     # open a building with tenants and vacant space, found by the search box under the map
     building_id = busy_building(server)

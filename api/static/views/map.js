@@ -23,6 +23,7 @@ window.tmMap = { firstRenderMs: null, sinceNavigationMs: null, filterMs: null, s
 export async function renderMap(main, _arg, current, params = new URLSearchParams()) {
   const started = performance.now();
   for (const k of Object.keys(filters)) if (params.has(k)) filters[k] = params.get(k);
+  history.replaceState(null, "", `#/map${qs(filters)}`); // the filters kept from before, shown
   const [outlines, points] = await Promise.all([
     cache.outlines || fetch("/v1/map/outlines").then((r) => r.json()),
     api("/v1/map/buildings"),
@@ -61,6 +62,7 @@ export async function renderMap(main, _arg, current, params = new URLSearchParam
     filters.theme = field("theme").value;
     filters.grade = field("grade").value;
     filters.min_vacant = field("vacant").value;
+    history.replaceState(null, "", `#/map${qs(filters)}`); // the filtered map is linkable
     apply(points, outlines, { count, list, timing: "filterMs" });
   };
   form.addEventListener("change", (ev) => {
