@@ -55,7 +55,7 @@ def test_at_risk_tenants_are_the_buildings_tenants_most_likely_first(service: Se
 
 def test_expected_move_outs_sum_every_tenants_probability(service: Service) -> None:
     building = _busiest_building(service)
-    every = _at_risk(service, building, k=500)
+    every = _at_risk(service, building, k=service.settings.max_k)
     assert len(every["items"]) == every["tenants"]
     total = sum(i["probability"] for i in every["items"])
     assert every["expected_move_outs"] == pytest.approx(total, abs=0.01)
@@ -67,9 +67,9 @@ def test_at_risk_bad_input(service: Service) -> None:
     building = _busiest_building(service)
     path = f"/v1/buildings/{building}/at-risk-tenants"
     assert service.get("/v1/buildings/NO_SUCH/at-risk-tenants").status_code == 404
-    for k in (0, 501, "x"):
+    for k in (0, service.settings.max_k + 1, 501, "x"):
         response = service.get(path, params={"k": k})
-        assert response.status_code == 422 and "k" in response.text
+        assert response.status_code == 422 and "k" in response.text, k
     assert service.get(path, params={"kk": 1}).status_code == 422
     assert service.get(path, "none").status_code == 401
 
