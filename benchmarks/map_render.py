@@ -7,16 +7,18 @@ opens ``#/map`` through Playwright. The page records, per render, the time from 
 the work to ECharts' ``finished`` event (``window.tmMap``):
 
 - ``empty``: a filter no building passes: the district outlines alone (the baseline);
-- ``first``: a fresh page load to the first full render: both fetches (points and outlines),
-  JSON parsing, building the series, drawing every building (from the map view's start;
-  ``first_since_navigation`` adds loading the page, its scripts and ECharts, from the
+- ``first``: a page load in a fresh browser context (empty cache) to the first full render:
+  both fetches (points and outlines), JSON parsing, clustering, drawing (from the map view's
+  start; ``first_since_navigation`` adds loading the page, its scripts and ECharts, from the
   navigation's start);
+- ``first_cached``: the same page reloaded: the points are revalidated (304, ETag of the data
+  version) and read from the browser's cache;
 - ``theme``: the theme filter (finance) over the loaded points;
 - ``city``: the city filter (太原市), which also zooms to the city;
 - ``all``: clearing the filters: every building drawn again.
 
-Each is repeated ``--repeat`` times; the JSON holds every run, medians and ratios to the
-median ``empty`` render. ``python -m benchmarks.map_render`` writes
+Each is repeated ``--repeat`` times (``all`` twice per repetition); the JSON holds every run,
+medians and ratios to the median ``empty`` render. ``python -m benchmarks.map_render`` writes
 ``benchmarks/results/map_render_<date>.json``.
 """
 
@@ -61,46 +63,58 @@ def _set(field: str, value: str) -> str:
             " f.dispatchEvent(new Event('change', {bubbles: true})); })()")  # fmt: skip
 
 
-def _first_render(page: Any, base: str, key: str) -> float:
-    page.goto(f"{base}/#/stats")  # any other view: the key is stored for the tab
-    page.evaluate(f"sessionStorage.setItem('tenantmatch.apiKey', '{key}')")
-    page.goto(f"{base}/#/map")
-    page.reload()
+def _first_render(page: Any, base: str, key: str, *, reload: bool) -> tuple[float, float]:
+    """(ms from the map view's start, ms from the navigation's start) to the first render:
+    the page opened with a stored key, or (``reload``) reloaded with its cache kept."""
+    if reload:
+        page.reload()
+    else:
+        page.goto(f"{base}/#/stats")  # any view: the key is stored for the tab
+        page.evaluate(f"sessionStorage.setItem('tenantmatch.apiKey', '{key}')")
+        page.goto(f"{base}/#/map")
+        page.reload()
     page.wait_for_function(
         "window.tmMap && window.tmMap.firstRenderMs !== null", timeout=TIMEOUT_MS
     )
-    return float(page.evaluate("window.tmMap.firstRenderMs"))
+    return float(page.evaluate("window.tmMap.firstRenderMs")), float(
+        page.evaluate("window.tmMap.sinceNavigationMs")
+    )
 
 
 def measure(
     base: str, key: str, *, repeat: int, width: int, screenshot: Path | None = None
 ) -> dict[str, Any]:
-    """Every render ``repeat`` times in one browser page; raw ms per kind (and a screenshot of
-    the first full render)."""
+    """Every render ``repeat`` times, each repetition in a fresh browser context (empty cache);
+    raw ms per kind (and a screenshot of the first full render)."""
     from playwright.sync_api import sync_playwright
 
-    kinds = ("empty", "first", "first_since_navigation", "theme", "city", "all")
+    kinds = ("empty", "first", "first_since_navigation", "first_cached",
+             "first_cached_since_navigation", "theme", "city", "all")  # fmt: skip
     runs: dict[str, list[float]] = {k: [] for k in kinds}
+    errors: list[str] = []
+    shown = 0
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": width, "height": 900})
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        shown = 0
         for _ in range(repeat):
-            runs["first"].append(_first_render(page, base, key))
-            runs["first_since_navigation"].append(
-                float(page.evaluate("window.tmMap.sinceNavigationMs"))
-            )
+            context = browser.new_context(viewport={"width": width, "height": 900})
+            page = context.new_page()
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            view, nav = _first_render(page, base, key, reload=False)
+            runs["first"].append(view)
+            runs["first_since_navigation"].append(nav)
             shown = int(page.evaluate("window.tmMap.shown"))
             if screenshot is not None and len(runs["first"]) == 1:
                 page.screenshot(path=str(screenshot))
+            view, nav = _first_render(page, base, key, reload=True)
+            runs["first_cached"].append(view)
+            runs["first_cached_since_navigation"].append(nav)
             runs["empty"].append(_render(page, _set("f-vacant", "100000000")))
             assert page.evaluate("window.tmMap.shown") == 0
             runs["all"].append(_render(page, _set("f-vacant", "")))
             runs["theme"].append(_render(page, _set("f-theme", "finance")))
             runs["city"].append(_render(page, _set("f-theme", "") + ";" + _set("f-city", "太原市")))
             runs["all"].append(_render(page, "document.getElementById('f-reset').click()"))
+            context.close()
         browser.close()
     assert not errors, errors
     return {"runs_ms": runs, "shown": shown}
