@@ -13,6 +13,7 @@ from typing import Any
 from tenantmatch.api.errors import ApiError
 from tenantmatch.registry import NotFoundError
 from tenantmatch.store import (
+    CREDIT_FIELDS,
     Principal,
     Repository,
     Role,
@@ -20,8 +21,6 @@ from tenantmatch.store import (
     can_see_credit,
     has_role,
 )
-
-CREDIT_FIELDS = ("credit_score", "risk_flags")
 
 
 def editable_building(repo: Repository, principal: Principal, building_id: str) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from pydantic import TypeAdapter
 from tenantmatch.api.answer_cache import SharedAnswers, StateCache
 from tenantmatch.api.schemas import ShortlistOut, ShortlistQuery
 from tenantmatch.api.settings import Settings
-from tenantmatch.matching import Engine, PoolRules, ScoringState
+from tenantmatch.matching import Engine, PoolRules, ScoringState, without_credit
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,11 @@ class Answer(NamedTuple):
 
     body: bytes
     data_version: int | None
+    state: ScoringState | None = None  # the state it is cached under (None: not cached)
+
+
+def _redacted(body: bytes) -> bytes:
+    return render_shortlist(without_credit(json.loads(body)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,15 +96,37 @@ class ShortlistAnswers:
         self._queued = threading.Condition()  # guards the queue and the scorer thread
         self._scorer: threading.Thread | None = None
 
-    def for_building(self, building_id: str, query: ShortlistQuery) -> Answer:
-        """The answer of ``GET /v1/buildings/{building_id}/shortlist``."""
-        return self._answer(self.engine.shortlist_for_buildings, "building", building_id, query)
+    def for_building(
+        self, building_id: str, query: ShortlistQuery, *, credit: bool = True
+    ) -> Answer:
+        """The answer of ``GET /v1/buildings/{building_id}/shortlist``; ``credit`` False:
+        as a role that may not see credit details gets it (``matching.without_credit``)."""
+        answer = self._answer(self.engine.shortlist_for_buildings, "building", building_id,
+                              query)  # fmt: skip
+        return answer if credit else self._without_credit(answer, "building", building_id, query)
 
-    def for_enterprise(self, enterprise_id: str, query: ShortlistQuery) -> Answer:
-        """The answer of ``GET /v1/enterprises/{enterprise_id}/shortlist``."""
-        return self._answer(
-            self.engine.shortlist_for_enterprises, "enterprise", enterprise_id, query
-        )
+    def for_enterprise(
+        self, enterprise_id: str, query: ShortlistQuery, *, credit: bool = True
+    ) -> Answer:
+        """The answer of ``GET /v1/enterprises/{enterprise_id}/shortlist`` (``credit``: as
+        for buildings)."""
+        answer = self._answer(self.engine.shortlist_for_enterprises, "enterprise",
+                              enterprise_id, query)  # fmt: skip
+        if credit:
+            return answer
+        return self._without_credit(answer, "enterprise", enterprise_id, query)
+
+    def _without_credit(
+        self, answer: Answer, direction: str, id_: str, query: ShortlistQuery
+    ) -> Answer:
+        """The answer without its credit-derived reasons, kept beside the full one under a key
+        of its own (cached answers are keyed by what the role may see)."""
+        if query.as_of is not None or answer.state is None:
+            return answer._replace(body=_redacted(answer.body))
+        key = (*_local_key(direction, query), "without_credit")
+        body = answer.body
+        [redacted] = self.cache.results(answer.state, key, [id_], lambda _: [_redacted(body)])
+        return answer._replace(body=redacted)
 
     def _answer(
         self, shortlists: Shortlists, direction: str, id_: str, query: ShortlistQuery
@@ -115,7 +142,7 @@ class ShortlistAnswers:
             return self._shared_or_scored(state, shortlists, direction, ids, query)
 
         body = self.cache.results(state, _local_key(direction, query), [id_], compute)[0]
-        return Answer(body, state.data_version)
+        return Answer(body, state.data_version, state)
 
     def _shared_or_scored(
         self, state: ScoringState, shortlists: Shortlists, direction: str, ids: list[str],

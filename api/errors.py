@@ -21,6 +21,7 @@ from tenantmatch.matching import ModelNotReadyError
 from tenantmatch.models import ModelsError
 from tenantmatch.registry import (
     ConflictError,
+    ForbiddenError,
     InputError,
     NotFoundError,
     PreconditionFailed,
@@ -38,6 +39,7 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (ModelNotReadyError, 503, "model_unavailable"),  # an InputError of the CLI, not of a caller
     (NotFoundError, 404, "not_found"),
     (ConflictError, 409, "conflict"),
+    (ForbiddenError, 403, "forbidden"),
     (PreconditionFailed, 412, "precondition_failed"),
     (ValidationFailed, 400, "invalid_data"),
     (InputError, 400, "bad_request"),

@@ -340,3 +340,8 @@ def feature_spec_fingerprint(set_name: str = RANKER_SET) -> str:
     for feature in feature_set(set_name):
         digest.update(f"{feature.name}|{feature.kind}|{feature.version}\n".encode())
     return digest.hexdigest()
+
+
+# The features computed from an enterprise's credit details (store.access.CREDIT_FIELDS): their
+# reasons are shown only to the roles that may see credit details.
+CREDIT_FEATURES = frozenset({"e__credit_score", "e__risk_flag_count"})

@@ -21,7 +21,7 @@ from tenantmatch.matching.export import (
 from tenantmatch.matching.first_stage import FIRST_STAGE_KEY, plan_first_stage, served_building_m
 from tenantmatch.matching.freshness import STALE_AFTER_DAYS, Freshness, registry_freshness
 from tenantmatch.matching.planning import fill_plan, theme_fit
-from tenantmatch.matching.reasons import reason_text, top_reasons
+from tenantmatch.matching.reasons import reason_text, top_reasons, without_credit
 from tenantmatch.matching.retention import (
     HORIZON_MONTHS,
     MAX_AT_RISK,
@@ -89,4 +89,5 @@ __all__ = [
     "tables_rows",
     "theme_fit",
     "top_reasons",
+    "without_credit",
 ]

@@ -24,11 +24,12 @@ import functools
 import logging
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tenantmatch.features import FEATURES, Feature, Vocabulary
+from tenantmatch.features import CREDIT_FEATURES, FEATURES, Feature, Vocabulary
 from tenantmatch.matching.rules import declined_text
 from tenantmatch.registry import industry_divisions, label_zh
 
@@ -444,3 +445,17 @@ def _without_common_texts(ctx: _Texts, codes: np.ndarray) -> list[list[dict[str,
 
 def _common_texts(out: list[list[dict[str, object]]], rows: list[int]) -> set[str]:
     return set.intersection(*({str(r["text"]) for r in out[i]} for i in rows))
+
+
+def without_credit(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A shortlist or chain-lead answer as a role that may not see credit details gets it: the
+    reasons drawn from credit features (``features.CREDIT_FEATURES``) and the risk warnings
+    removed from every item; the rest unchanged."""
+    def clean(item: Mapping[str, Any]) -> dict[str, Any]:
+        kept = {k: v for k, v in item.items() if k != "risk_warnings"}
+        if "reasons" in item:
+            reasons = item["reasons"]
+            kept["reasons"] = [r for r in reasons if r.get("feature") not in CREDIT_FEATURES]
+        return kept
+
+    return {**result, "items": [clean(item) for item in result.get("items", [])]}

@@ -24,6 +24,7 @@ from tenantmatch.registry.enums import (
 )
 from tenantmatch.registry.errors import (
     ConflictError,
+    ForbiddenError,
     InputError,
     MissingExtraError,
     NotFoundError,
@@ -79,6 +80,7 @@ __all__ = [
     "Cell",
     "Column",
     "ConflictError",
+    "ForbiddenError",
     "Grade",
     "HqType",
     "InputError",

@@ -51,6 +51,11 @@ class ConflictError(InputError):
     move-in larger than the vacancy); nothing was written (HTTP 409)."""
 
 
+class ForbiddenError(InputError):
+    """The caller's role may not write these fields of this record (the write matrix,
+    ``store.access.WRITE_MATRIX``); nothing was written (HTTP 403)."""
+
+
 class PreconditionFailed(InputError):
     """The caller's copy is stale: the stored record no longer has the ETag it sent in
     ``If-Match`` (or does not exist); nothing was written (HTTP 412)."""

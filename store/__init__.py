@@ -3,15 +3,20 @@ runtime state lives, file readers, validation and import, live updates, API keys
 and the audit log. SQLAlchemy and Alembic are imported only below this package."""
 
 from tenantmatch.store.access import (
+    CREDIT_FIELDS,
+    STANDING_FIELDS,
+    WRITE_MATRIX,
     AuditNote,
     AuditWriter,
     KeyCache,
     Principal,
     Role,
+    WriteAction,
     audit,
     authenticate,
     can_edit_building,
     can_see_credit,
+    check_field_writes,
     create_key,
     has_role,
     list_keys,
@@ -66,8 +71,11 @@ from tenantmatch.store.validation import ValidationResult, validate_table
 from tenantmatch.store.write_rows import require_record
 
 __all__ = [
+    "CREDIT_FIELDS",
     "HOME_ENV",
     "SCHEMA_VERSION",
+    "STANDING_FIELDS",
+    "WRITE_MATRIX",
     "AuditNote",
     "AuditWriter",
     "BuildingFilter",
@@ -86,6 +94,7 @@ __all__ = [
     "Upgrade",
     "UpsertCount",
     "ValidationResult",
+    "WriteAction",
     "WriteTransaction",
     "audit",
     "authenticate",
@@ -94,6 +103,7 @@ __all__ = [
     "bulk_upload",
     "can_edit_building",
     "can_see_credit",
+    "check_field_writes",
     "column_zh",
     "create_key",
     "current_tenants",

@@ -16,7 +16,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -24,7 +24,7 @@ from typing import Any
 
 from cachetools import TTLCache
 
-from tenantmatch.registry import InputError
+from tenantmatch.registry import ForbiddenError, InputError
 from tenantmatch.store.errors import StorageError
 from tenantmatch.store.repository import Repository
 
@@ -223,6 +223,50 @@ def can_edit_building(principal: Principal | None, building_row: Mapping[str, An
         and owner is not None
         and str(owner) == principal.operator_id
     )
+
+
+class WriteAction(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+
+
+# Enterprise fields only admins (or a bulk import) write: the credit details, and the standing
+# tags (500强, HQ type) that lift a firm in every operator's shortlists.
+CREDIT_FIELDS = frozenset({"credit_score", "risk_flags"})
+STANDING_FIELDS = frozenset({"tags", "hq_type"})
+# The write matrix, written once (issue 21): for each (table, action) the roles that may do it
+# and the fields each may not write. A role absent from an entry may not do that action at all.
+# Which building an operator may write (its own) is ``can_edit_building``; tenancies and events
+# follow their building. An enterprise record is not an operator's to rewrite: it may register a
+# new firm (to record its move-in), without credit or standing fields.
+WRITE_MATRIX: Mapping[tuple[str, WriteAction], Mapping[Role, frozenset[str]]] = {
+    ("buildings", WriteAction.CREATE): {Role.OPERATOR: frozenset(), Role.ADMIN: frozenset()},
+    ("buildings", WriteAction.UPDATE): {Role.OPERATOR: frozenset(), Role.ADMIN: frozenset()},
+    ("enterprises", WriteAction.CREATE): {
+        Role.OPERATOR: CREDIT_FIELDS | STANDING_FIELDS, Role.ADMIN: frozenset(),
+    },
+    ("enterprises", WriteAction.UPDATE): {Role.ADMIN: frozenset()},
+}
+
+
+def check_field_writes(
+    principal: Principal, table: str, action: WriteAction, fields: Collection[str]
+) -> None:
+    """ForbiddenError unless ``principal`` may ``action`` a ``table`` record with ``fields``
+    (WRITE_MATRIX); the message names the refused fields in English and Chinese."""
+    allowed = WRITE_MATRIX.get((table, action), {})
+    if principal.role not in allowed:
+        verb = "新建" if action == WriteAction.CREATE else "修改"
+        raise ForbiddenError(
+            f"role {principal.role!r} may not {action.value} {table} records; ask an admin "
+            f"(当前角色无权{verb}该记录，请联系管理员)"
+        )
+    refused = sorted(allowed[Role(principal.role)] & set(fields))
+    if refused:
+        raise ForbiddenError(
+            f"role {principal.role!r} may not write {', '.join(refused)} of {table}; only admins "
+            f"or a bulk import may (当前角色无权填写字段：{', '.join(refused)})"
+        )
 
 
 def can_see_credit(principal: Principal | None) -> bool:

@@ -32,7 +32,7 @@ from tenantmatch.registry import (
     RowError,
     ValidationFailed,
 )
-from tenantmatch.store.access import AuditNote
+from tenantmatch.store.access import AuditNote, Principal, WriteAction, check_field_writes
 from tenantmatch.store.importer import ImportReport, TableReport
 from tenantmatch.store.listing import days_since_update, plain_record
 from tenantmatch.store.messages import error_record
@@ -78,9 +78,11 @@ def upsert_building(
     if_match: Collection[str] | None = None,
     create_only: bool = False,
     audit: AuditNote | None = None,
+    writer: Principal | None = None,
 ) -> dict[str, Any]:
-    """Create or update one building; returns the stored row (with ``updated_at``)."""
-    check = _WriteCheck(may_edit, if_match, create_only)
+    """Create or update one building; returns the stored row (with ``updated_at``).
+    ``writer``: the caller whose role the write matrix checks (None: a trusted local job)."""
+    check = _WriteCheck(may_edit, if_match, create_only, writer)
     return _upsert_entity(repo, "buildings", record, check=check, audit=audit)
 
 
@@ -91,9 +93,12 @@ def upsert_enterprise(
     if_match: Collection[str] | None = None,
     create_only: bool = False,
     audit: AuditNote | None = None,
+    writer: Principal | None = None,
 ) -> dict[str, Any]:
-    """Create or update one enterprise; returns the stored row (with ``updated_at``)."""
-    check = _WriteCheck(None, if_match, create_only)
+    """Create or update one enterprise; returns the stored row (with ``updated_at``). With a
+    ``writer``, ForbiddenError for what its role may not write (``store.access.WRITE_MATRIX``:
+    credit and standing fields are for admins; updates of a stored enterprise too)."""
+    check = _WriteCheck(None, if_match, create_only, writer)
     return _upsert_entity(repo, "enterprises", record, check=check, audit=audit)
 
 
@@ -161,9 +166,13 @@ class _WriteCheck:
     may_edit: EditCheck | None
     if_match: Collection[str] | None
     create_only: bool
+    writer: Principal | None = None
 
-    def check(self, table: str, entity_id: str, stored: Mapping[str, Any] | None) -> None:
-        """Raise unless the caller may write ``stored`` (None: the id is new)."""
+    def check(
+        self, table: str, entity_id: str, stored: Mapping[str, Any] | None,
+        fields: Collection[str],
+    ) -> None:  # fmt: skip
+        """Raise unless the caller may write ``fields`` of ``stored`` (None: the id is new)."""
         if stored is not None and self.may_edit is not None and not self.may_edit(stored):
             raise not_found(table, entity_id)
         if stored is not None and self.create_only:
@@ -171,6 +180,9 @@ class _WriteCheck:
                 f"{ID_COLUMNS[table]} {entity_id!r} already exists in {table}; update it with "
                 f"PUT instead (编号 {entity_id} 已存在，不能重复创建)"
             )
+        if self.writer is not None:
+            action = WriteAction.CREATE if stored is None else WriteAction.UPDATE
+            check_field_writes(self.writer, table, action, fields)
         if self.if_match is None or (stored is not None and "*" in self.if_match):
             return
         current = None if stored is None else row_etag(stored)
@@ -197,7 +209,7 @@ def _upsert_entity(
         raise InputError(f"{table} record needs {id_column!r}: a non-empty id")
     with repo.transaction(f"write {table} {entity_id!r}") as tx:
         stored = tx.get_row(table, {id_column: entity_id})
-        check.check(table, entity_id, stored)
+        check.check(table, entity_id, stored, fields=set(record) - {id_column})
         if stored is not None:  # the merge happens under the writer lock: no update is lost
             text = {**text_record(table, stored), **text}
         frame = validated(table, [text])

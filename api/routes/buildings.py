@@ -85,7 +85,7 @@ def create_building(
     record = building_write(principal, body.building_id, fields)
     note = audit.for_write(principal, action="building.create", detail=fields)
     row = upsert_building(repo, record, may_edit=may_edit(principal), create_only=True,
-                          audit=note)  # fmt: skip
+                          audit=note, writer=principal)  # fmt: skip
     set_etag(response, row)
     response.headers["Location"] = f"{router.prefix}/{body.building_id}"
     return _out(row, settings)
@@ -114,7 +114,7 @@ def put_building(
     record = building_write(principal, building_id, fields)
     note = audit.for_write(principal, action="building.upsert", detail=fields)
     row = upsert_building(repo, record, may_edit=may_edit(principal), if_match=if_match,
-                          audit=note)  # fmt: skip
+                          audit=note, writer=principal)  # fmt: skip
     set_etag(response, row)
     return _out(row, settings)
 

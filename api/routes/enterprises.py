@@ -73,11 +73,13 @@ def create_enterprise(
     body: EnterpriseCreateIn, principal: OperatorDep, repo: RepositoryDep, audit: AuditDep,
     response: Response,
 ) -> dict[str, Any]:  # fmt: skip
-    """Create an enterprise (operators and admins); an id that exists already answers 409."""
+    """Create an enterprise (operators and admins); an id that exists already answers 409.
+    Credit fields (credit_score, risk_flags) and standing fields (tags, hq_type) are admins'
+    (403 for an operator: ``store.access.WRITE_MATRIX``)."""
     fields = body.model_dump(mode="json", exclude_unset=True, exclude={"enterprise_id"})
     note = audit.for_write(principal, action="enterprise.create", detail=fields)
     row = upsert_enterprise(repo, {**fields, "enterprise_id": body.enterprise_id},
-                            create_only=True, audit=note)  # fmt: skip
+                            create_only=True, audit=note, writer=principal)  # fmt: skip
     set_etag(response, row)
     response.headers["Location"] = f"{router.prefix}/{body.enterprise_id}"
     return plain_record(row)
@@ -101,12 +103,13 @@ def put_enterprise(
     enterprise_id: EnterpriseIdPath, body: EnterpriseIn, principal: OperatorDep,
     repo: RepositoryDep, audit: AuditDep, if_match: IfMatchDep, response: Response,
 ) -> dict[str, Any]:  # fmt: skip
-    """Create an enterprise or update the fields given (operators and admins); with
-    ``If-Match`` only while the stored enterprise still has that ETag (else 412)."""
+    """Create an enterprise or update the fields given; with ``If-Match`` only while the stored
+    enterprise still has that ETag (else 412). Updating a stored enterprise is for admins; an
+    operator may create one without credit or standing fields (else 403)."""
     fields = body.model_dump(mode="json", exclude_unset=True)
     note = audit.for_write(principal, action="enterprise.upsert", detail=fields)
     row = upsert_enterprise(repo, {**fields, "enterprise_id": enterprise_id},
-                            if_match=if_match, audit=note)  # fmt: skip
+                            if_match=if_match, audit=note, writer=principal)  # fmt: skip
     set_etag(response, row)
     return plain_record(row)
 

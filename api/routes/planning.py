@@ -30,7 +30,9 @@ from tenantmatch.matching import (
     fill_plan,
     fill_plan_table,
     theme_fit,
+    without_credit,
 )
+from tenantmatch.store import can_see_credit
 
 router = APIRouter(prefix="/v1/buildings", tags=["planning"])
 
@@ -51,6 +53,8 @@ def building_chain_leads(
     """Upstream, downstream and invested partners of the building's tenants who are not tenants
     yet, each with the tenant that links them, ranked by the model's fit."""
     result = chain_leads(engine, building_id, k=query.k, rules=query.rules(), as_of=query.as_of)
+    if not can_see_credit(principal):
+        result = without_credit(result)
     audit.add(principal, action="chain_leads", target=building_id,
               detail=query.model_dump(mode="json", exclude_defaults=True))  # fmt: skip
     if query.format != "json":

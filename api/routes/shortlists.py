@@ -19,6 +19,7 @@ from tenantmatch.api.schemas import (
     error_responses,
 )
 from tenantmatch.matching import shortlist_table
+from tenantmatch.store import can_see_credit
 
 router = APIRouter(prefix="/v1", tags=["shortlists"])
 
@@ -51,7 +52,7 @@ def building_shortlist(
     answers: AnswersDep, audit: AuditDep,
 ) -> Response:  # fmt: skip
     """Enterprises to court for this building's vacant space, best first, with reasons."""
-    answer = answers.for_building(building_id, _as_json(query))
+    answer = answers.for_building(building_id, _as_json(query), credit=can_see_credit(principal))
     audit.add(principal, action="shortlist.building", target=building_id,
               detail=query.model_dump(mode="json", exclude_defaults=True))  # fmt: skip
     return _answer(answer, query, stem=f"shortlist-{building_id}")
@@ -64,7 +65,8 @@ def enterprise_shortlist(
     answers: AnswersDep, audit: AuditDep,
 ) -> Response:  # fmt: skip
     """Buildings that fit this enterprise, best first, with reasons."""
-    answer = answers.for_enterprise(enterprise_id, _as_json(query))
+    answer = answers.for_enterprise(enterprise_id, _as_json(query),
+                                    credit=can_see_credit(principal))  # fmt: skip
     audit.add(principal, action="shortlist.enterprise", target=enterprise_id,
               detail=query.model_dump(mode="json", exclude_defaults=True))  # fmt: skip
     return _answer(answer, query, stem=f"shortlist-{enterprise_id}")

@@ -122,3 +122,22 @@ def test_reason_text_decodes_categories_and_logs() -> None:
         == "按上一租期推算租约约 4 个月前已到期"
     )
     assert reason_text("b__lat", row, vocab=VOCAB) == ""
+
+
+def test_without_credit_drops_credit_reasons_and_risk_warnings_only() -> None:
+    from tenantmatch.matching import without_credit
+
+    credit = {"feature": "e__credit_score", "text": "信用评分 72 分", "weight": 0.3}
+    flags = {"feature": "e__risk_flag_count", "text": "1 项风险标记", "weight": -0.2}
+    other = {"feature": "pair__theme_fit", "text": "主题匹配", "weight": 0.1}
+    result = {"query": {"building_id": "B1"}, "model_version": "v", "items": [
+        {"rank": 1, "enterprise_id": "E1", "reasons": [credit, other, flags],
+         "risk_warnings": ["失信被执行人"]},
+        {"rank": 2, "enterprise_id": "E2", "reasons": [other]},
+    ]}  # fmt: skip
+    shown = without_credit(result)
+    assert shown["items"] == [
+        {"rank": 1, "enterprise_id": "E1", "reasons": [other]},
+        {"rank": 2, "enterprise_id": "E2", "reasons": [other]},
+    ]
+    assert shown["query"] == result["query"] and result["items"][0]["reasons"][0] == credit
