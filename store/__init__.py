@@ -17,12 +17,14 @@ from tenantmatch.store.access import (
     can_edit_building,
     can_see_credit,
     check_field_writes,
+    cli_actor,
     create_key,
     has_role,
     list_keys,
     parse_key,
     revoke_key,
 )
+from tenantmatch.store.audit_chain import AuditFilter, ChainCheck
 from tenantmatch.store.engine import make_engine
 from tenantmatch.store.errors import SchemaOutdatedError, StorageError
 from tenantmatch.store.history import (
@@ -76,9 +78,11 @@ __all__ = [
     "SCHEMA_VERSION",
     "STANDING_FIELDS",
     "WRITE_MATRIX",
+    "AuditFilter",
     "AuditNote",
     "AuditWriter",
     "BuildingFilter",
+    "ChainCheck",
     "EnterpriseFilter",
     "ImportReport",
     "KeyCache",
@@ -104,6 +108,7 @@ __all__ = [
     "can_edit_building",
     "can_see_credit",
     "check_field_writes",
+    "cli_actor",
     "column_zh",
     "create_key",
     "current_tenants",

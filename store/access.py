@@ -8,10 +8,12 @@ buildings it may edit and plan. Neither a key nor its hash is ever logged.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import hmac
 import json
 import logging
+import os
 import re
 import secrets
 import threading
@@ -36,6 +38,8 @@ SECRET_BYTES = 32
 MAX_PRESENTED_CHARS = 200  # a real key has about 63; longer input is refused unparsed
 _KEY_SHAPE = re.compile(rf"{KEY_PREFIX}_([0-9a-f]{{{KEY_ID_HEX_DIGITS}}})_([A-Za-z0-9_-]{{20,}})")
 # Compared against when the key id is unknown, so that path costs the same as a wrong secret.
+CLI_ACTOR_PREFIX = "cli:"
+KEY_TOUCH_SECONDS = 60.0  # a key's last_used_at is written at most once a minute per process
 _DUMMY_HASH = hashlib.sha256(b"tenantmatch-no-such-key").hexdigest()
 
 
@@ -198,9 +202,10 @@ def revoke_key(repo: Repository, key_id: str, *, revoked_at: datetime | None = N
 
 
 def list_keys(repo: Repository) -> list[dict[str, Any]]:
-    """Every key's key_id, role, operator_id, created_at, revoked_at and expires_at (never the
-    hash)."""
-    fields = ("key_id", "role", "operator_id", "created_at", "revoked_at", "expires_at")
+    """Every key's key_id, role, operator_id, created_at, revoked_at, expires_at and
+    last_used_at (never the hash)."""
+    fields = ("key_id", "role", "operator_id", "created_at", "revoked_at", "expires_at",
+              "last_used_at")  # fmt: skip
     return [{f: row[f] for f in fields} for row in repo.list_api_keys()]
 
 
@@ -282,16 +287,27 @@ def audit(
     target: str | None = None,
     detail: str | Mapping[str, Any] | None = None,
     ts: datetime | None = None,
+    actor: str | None = None,
 ) -> int:
     """Append who (key id, None if anonymous) did ``action`` to ``target``; returns the entry id.
 
-    A mapping ``detail`` is stored as JSON; ``ts`` defaults to now (UTC).
+    A mapping ``detail`` is stored as JSON; ``ts`` defaults to now (UTC). ``actor`` names a
+    caller without a key instead (the CLI: ``cli:<os user>``, see :func:`cli_actor`).
     """
     if not action:
         raise InputError("audit action must be a non-empty string such as 'building.update'")
     text = detail if detail is None or isinstance(detail, str) else _json(detail)
-    key_id = None if principal is None else principal.key_id
+    key_id = actor if principal is None else principal.key_id
     return repo.append_audit(action, target=target, key_id=key_id, detail=text, ts=ts)
+
+
+def cli_actor() -> str:
+    """``cli:<os user>``: who the audit log names for a command-line action."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER (some containers)
+        user = f"uid{os.getuid()}"
+    return f"{CLI_ACTOR_PREFIX}{user}"
 
 
 def _json(detail: Mapping[str, Any]) -> str:
@@ -338,7 +354,9 @@ class AuditWriter:
         self.interval_s = interval_s
         self.max_pending = max_pending
         self._pending: list[dict[str, Any]] = []
-        self._lock = threading.Lock()  # guards _pending
+        self._touched: dict[str, datetime] = {}  # key_id -> last use, to be stored
+        self._touch_times: dict[str, float] = {}  # key_id -> monotonic time it was last queued
+        self._lock = threading.Lock()  # guards _pending, _touched and _touch_times
         self._writing = threading.Lock()  # one batch at a time keeps the order
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
@@ -369,6 +387,20 @@ class AuditWriter:
         if wait or backlog >= self.max_pending or self._stop.is_set():
             self.flush()
 
+    def touch(self, key_id: str, *, now: float | None = None) -> None:
+        """Record that ``key_id`` was used (its ``last_used_at``), stored with the next batch;
+        at most once per ``KEY_TOUCH_SECONDS`` per key, so a busy key costs no extra writes."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            last = self._touch_times.get(key_id)
+            if last is not None and now - last < KEY_TOUCH_SECONDS:
+                return
+            if len(self._touch_times) > 100_000:  # bounded: forget the oldest half
+                for old in sorted(self._touch_times, key=self._touch_times.__getitem__)[:50_000]:
+                    del self._touch_times[old]
+            self._touch_times[key_id] = now
+            self._touched[key_id] = datetime.now(UTC)
+
     def for_write(
         self,
         principal: Principal | None,
@@ -390,11 +422,15 @@ class AuditWriter:
         with self._writing:
             with self._lock:
                 batch, self._pending = self._pending, []
+                touched, self._touched = self._touched, {}
             try:
+                if touched:
+                    return self.repo.append_audit_many(batch, touched=touched)
                 return self.repo.append_audit_many(batch)
             except StorageError:
                 with self._lock:
                     self._pending[:0] = batch
+                    self._touched = touched | self._touched
                 raise
 
     def close(self) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, select, update
 
 from tenantmatch.store.schema import meta
 
-_TIMESTAMPS = ("updated_at", "created_at", "revoked_at", "expires_at", "ts")
+_TIMESTAMPS = ("updated_at", "created_at", "revoked_at", "expires_at", "last_used_at", "ts")
 
 
 def utc(value: datetime | None) -> datetime:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -19,13 +20,14 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    or_,
     select,
     update,
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from tenantmatch.registry import NotFoundError, contract
-from tenantmatch.store import records
+from tenantmatch.store import audit_chain, records
 from tenantmatch.store.engine import make_engine, normalise_url, write_transaction
 from tenantmatch.store.errors import StorageError
 from tenantmatch.store.revisions import check_current, create_at_head, current_revision
@@ -35,7 +37,6 @@ from tenantmatch.store.schema import (
     DATA_WRITTEN_AT_KEY,
     SCHEMA_VERSION_KEY,
     api_keys,
-    audit_log,
     meta,
 )
 from tenantmatch.store.transaction import WriteTransaction, key_frame, table_spec
@@ -44,7 +45,9 @@ from tenantmatch.store.upsert import UpsertCount, key_filter, read_frame
 logger = logging.getLogger(__name__)
 
 ID_TABLES = {"buildings": "building_id", "enterprises": "enterprise_id"}
-_RESERVED_META = (SCHEMA_VERSION_KEY, DATA_VERSION_KEY, DATA_WRITTEN_AT_KEY)
+_RESERVED_META = (SCHEMA_VERSION_KEY, DATA_VERSION_KEY, DATA_WRITTEN_AT_KEY,
+                  audit_chain.ANCHOR_KEY)
+KEY_TOUCH_SECONDS = 60  # a key's last_used_at is written at most once a minute
 
 
 def redacted_url(url: str) -> str:
@@ -264,31 +267,53 @@ class Repository:
         detail: str | None = None,
         ts: datetime | None = None,
     ) -> int:
-        """Append one audit entry (``ts`` defaults to now, UTC); returns its id."""
-        row = records.audit_row(
-            {"ts": ts, "key_id": key_id, "action": action, "target": target, "detail": detail}
-        )
+        """Append one audit entry (``ts`` defaults to now, UTC) to the chain; returns its id."""
+        entry = {"ts": ts, "key_id": key_id, "action": action, "target": target, "detail": detail}
         with self._writing("append audit") as conn:
-            key = conn.execute(insert(audit_log).values(row)).inserted_primary_key
-        if key is None:
-            raise StorageError(f"the database returned no id for the audit entry {action!r}")
-        return int(key[0])
+            return audit_chain.append_chained(conn, [entry])[0]
 
-    def append_audit_many(self, entries: Sequence[Mapping[str, Any]]) -> int:
+    def append_audit_many(
+        self, entries: Sequence[Mapping[str, Any]], *, touched: Mapping[str, datetime] | None = None
+    ) -> int:
         """Append audit entries (mappings with ``action`` and optional ``target``, ``key_id``,
-        ``detail``, ``ts``) in one transaction, in the given order; returns how many."""
-        if entries:
+        ``detail``, ``ts``) in one transaction, in the given order; returns how many. ``touched``
+        (key_id -> when) records keys' last use in the same transaction."""
+        if entries or touched:
             with self._writing(f"append {len(entries)} audit entries") as conn:
-                conn.execute(insert(audit_log), [records.audit_row(e) for e in entries])
+                audit_chain.append_chained(conn, entries)
+                for key_id, when in (touched or {}).items():
+                    _touch_key(conn, key_id, when)
         return len(entries)
 
     def read_audit(self, limit: int = 100) -> list[dict[str, Any]]:
         """The newest ``limit`` audit entries, newest first."""
         if limit < 1:
             raise StorageError(f"read_audit limit {limit} must be a positive integer")
-        query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+        return self.find_audit(audit_chain.AuditFilter(limit=limit))[0]
+
+    def find_audit(self, flt: audit_chain.AuditFilter) -> tuple[list[dict[str, Any]], int]:
+        """(audit rows matching ``flt``, newest first, total matching)."""
         with self._reading() as conn:
-            return [records.timestamped(r._asdict()) for r in conn.execute(query)]
+            return audit_chain.read_filtered(conn, flt)
+
+    def iter_audit(self) -> Iterator[dict[str, Any]]:
+        """Every audit row, oldest first (read in chunks from one connection)."""
+        with self._reading() as conn:
+            yield from audit_chain.iter_rows(conn)
+
+    def verify_audit(self) -> audit_chain.ChainCheck:
+        """Recompute the audit log's hash chain (see ``store.audit_chain``)."""
+        with self._reading() as conn:
+            return audit_chain.verify(conn)
+
+    def prune_audit(self, cutoff: datetime, *, entry: Mapping[str, Any]) -> int:
+        """Delete the audit rows older than ``cutoff`` (the chain's anchor moves to the newest
+        deleted one) and append ``entry`` recording the pruning, in one transaction."""
+        with self._writing("prune the audit log") as conn:
+            deleted = audit_chain.prune_before(conn, cutoff)
+            detail = {"deleted": deleted, "cutoff": records.utc(cutoff).isoformat()}
+            audit_chain.append_chained(conn, [{**entry, "detail": json.dumps(detail)}])
+        return deleted
 
     # -- transactions ----------------------------------------------------------------------
 
@@ -311,6 +336,15 @@ class Repository:
 
 # built once: the service reads data_version on every scored request
 _META_VALUE = select(meta.c.value).where(meta.c.key == bindparam("key"))
+
+
+def _touch_key(conn: Connection, key_id: str, when: datetime) -> None:
+    # conditional: several workers touching the same key within a minute write it once
+    when = records.utc(when)
+    fresh = api_keys.c.last_used_at >= when - timedelta(seconds=KEY_TOUCH_SECONDS)
+    query = update(api_keys).where(api_keys.c.key_id == key_id)
+    conn.execute(query.where(or_(api_keys.c.last_used_at.is_(None), ~fresh)).values(
+        last_used_at=when))
 
 
 def _bump_data_version(conn: Connection) -> None:

@@ -28,7 +28,7 @@ from sqlalchemy.types import TypeEngine
 
 from tenantmatch.registry import contract
 
-SCHEMA_VERSION = 2  # recorded in meta by each revision; old code refuses a newer database
+SCHEMA_VERSION = 3  # recorded in meta by each revision; old code refuses a newer database
 DATA_VERSION_KEY = "data_version"
 DATA_WRITTEN_AT_KEY = "data_written_at"  # when the newest write raising data_version committed
 SCHEMA_VERSION_KEY = "schema_version"
@@ -85,6 +85,7 @@ api_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
     Column("expires_at", DateTime(timezone=True), nullable=True),  # NULL: never expires
+    Column("last_used_at", DateTime(timezone=True), nullable=True),  # at most a minute old
 )
 
 audit_log = Table(
@@ -96,6 +97,7 @@ audit_log = Table(
     Column("action", Text, nullable=False),
     Column("target", Text, nullable=True),
     Column("detail", Text, nullable=True),
+    Column("hash", Text, nullable=True),  # the chain: store/audit_chain.py
     Index("ix_audit_log_ts", "ts"),
 )
 

@@ -14,14 +14,15 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, and_, case, delete, insert, select, update
+from sqlalchemy import Connection, and_, case, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tenantmatch.registry import contract
 from tenantmatch.store import records
+from tenantmatch.store.audit_chain import append_chained
 from tenantmatch.store.errors import StorageError
 from tenantmatch.store.frames import canonical_frame, chunk_bounds, coerce
-from tenantmatch.store.schema import DATA_TABLES, audit_log
+from tenantmatch.store.schema import DATA_TABLES
 from tenantmatch.store.upsert import (
     KEY_CHUNK_ROWS,
     UpsertCount,
@@ -117,8 +118,7 @@ class WriteTransaction:
     def append_audit(self, entries: Sequence[Mapping[str, Any]]) -> None:
         """Audit rows (``action`` and optional ``target``, ``key_id``, ``detail``, ``ts``),
         stored with the change: if they cannot be written, nothing of the transaction is."""
-        if entries:
-            self._conn.execute(insert(audit_log), [records.audit_row(e) for e in entries])
+        append_chained(self._conn, entries)
 
 
 def table_spec(name: str) -> contract.Table:

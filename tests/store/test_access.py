@@ -120,7 +120,8 @@ def test_create_key_refuses_bad_roles(repo, role, operator_id, message):
 def test_list_keys_hides_hashes(repo):
     create_key(repo, role="admin", created=CREATED)
     (row,) = list_keys(repo)
-    assert set(row) == {"key_id", "role", "operator_id", "created_at", "revoked_at", "expires_at"}
+    assert set(row) == {"key_id", "role", "operator_id", "created_at", "revoked_at", "expires_at",
+                        "last_used_at"}  # fmt: skip
     assert (row["role"], row["expires_at"]) == ("admin", None)
 
 

@@ -121,6 +121,7 @@ def test_a_version_1_database_with_data_upgrades_to_head(db_url: str, engine: En
         assert [(e["action"], e["target"]) for e in repo.read_audit()] == [
             ("building.update", "B1")
         ]
+        assert (repo.verify_audit().ok, repo.verify_audit().checked) == (True, 1)  # chained
     assert upgrade_database(db_url).changed is False
 
 
