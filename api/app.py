@@ -17,8 +17,10 @@ from fastapi_offline import FastAPIOffline
 from tenantmatch.api.answers import ShortlistAnswers, shared_answers_for
 from tenantmatch.api.errors import install_error_handlers
 from tenantmatch.api.jobs import RetrainJobs
+from tenantmatch.api.liveness import LoopWatchdog
 from tenantmatch.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from tenantmatch.api.observability import Metrics, configure_json_logging
+from tenantmatch.api.overload import IMPORT_PATH, OverloadMiddleware, heavy_limiter
 from tenantmatch.api.routes import (
     admin,
     buildings,
@@ -40,7 +42,6 @@ from tenantmatch.store import AuditWriter, KeyCache, RegistryLists, Repository
 
 log = logging.getLogger(__name__)
 
-IMPORT_PATH = "/v1/admin/import"
 DOCS_ASSETS = "/static-docs"  # Swagger UI's and ReDoc's scripts, styles and favicon
 # Parameters whose OpenAPI maximum is the server's setting rather than the schema's hard cap.
 SETTING_BOUNDS = {"k": "max_k", "limit": "max_page_size"}
@@ -89,12 +90,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.audit = AuditWriter(repo)
         app.state.lists = RegistryLists(repo)
         app.state.jobs = RetrainJobs(settings.jobs_dir, env=settings.child_environ())
+        app.state.heavy_threads = heavy_limiter(settings)
         if settings.preload:
             _preload(engine)
+        # Under uvicorn's manager only: a lone server has nobody to replace it.
+        watchdog = LoopWatchdog(timeout_s=settings.liveness_timeout_s)
+        if settings.workers > 1:
+            watchdog.start()
         log.info("tenantmatch API ready: database %r, models %s", repo, settings.models)
         try:
             yield
         finally:
+            watchdog.stop()
             app.state.audit.close()  # stores the entries still queued
             repo.close()
             metrics.close()
@@ -120,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     # Added last = outermost: the request id and timing cover the 413 answers too.
     app.add_middleware(BodyLimitMiddleware, limit_for=_body_limits(settings))
+    app.add_middleware(OverloadMiddleware, settings=settings)  # sheds before the body is read
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     app.openapi = _openapi_with_settings(app, settings)  # type: ignore[method-assign]
     return app

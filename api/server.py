@@ -16,15 +16,18 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 from tenantmatch.api.observability import metrics_folder
+from tenantmatch.api.protocol import GuardedConfig
 from tenantmatch.registry import InputError, TenantmatchError
 
 APP = "tenantmatch.api.app:create_app"
+PROTOCOL = "tenantmatch.api.protocol:GuardedProtocol"
 _START_FAILED = "the service could not start; the log above says why"
 
 
@@ -36,17 +39,33 @@ class StartupError(TenantmatchError):
     """The app could not start (its log says why): no worker is left serving."""
 
 
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """What one worker holds per connection (Settings: max_header_kb, keep_alive_s,
+    max_connections, read_timeout_s; see api.protocol)."""
+
+    max_header_kb: int = 64
+    keep_alive_s: int = 5
+    max_connections: int = 500
+    read_timeout_s: float = 30.0
+
+
 def serve(
-    *, host: str, port: int, workers: int, worker_timeout_s: int, log_level: str = "info"
-) -> None:
+    *, host: str, port: int, workers: int, worker_timeout_s: int, log_level: str = "info",
+    limits: ConnectionLimits = ConnectionLimits(),
+) -> None:  # fmt: skip
     """Serve the app until SIGINT or SIGTERM, with ``/metrics`` covering every worker
     (:func:`api.observability.metrics_folder`). A worker not answering the manager's ping for
     ``worker_timeout_s`` is replaced, and a SIGHUP waits as long for each new worker to load.
     PortInUseError when ``host:port`` is taken, StartupError when the app cannot start."""
     check_port_free(host, port)
-    config = uvicorn.Config(APP, factory=True, host=host, port=port, workers=workers,
-                            log_level=log_level,
-                            timeout_worker_healthcheck=worker_timeout_s)  # fmt: skip
+    config = GuardedConfig(APP, factory=True, host=host, port=port, workers=workers,
+                           log_level=log_level, http=PROTOCOL,
+                           timeout_worker_healthcheck=worker_timeout_s,
+                           h11_max_incomplete_event_size=limits.max_header_kb * 1024,
+                           timeout_keep_alive=limits.keep_alive_s,
+                           limit_concurrency=limits.max_connections,
+                           read_timeout_s=limits.read_timeout_s)  # fmt: skip
     if workers == 1:  # this process serves: its metrics are all there is
         _serve_one(config)
         return

@@ -48,6 +48,29 @@ class Settings(BaseSettings):
     # its answer is replaced only after this long; one loading 1M enterprises takes ~150 s,
     # so a SIGHUP at that size needs more (docs/api.md).
     worker_timeout_s: int = Field(default=60, ge=5, le=3600)
+    # a worker whose event loop has not run for this long (s) exits, and the manager starts
+    # another (api.liveness): a worker stuck on its loop still answers the manager's ping
+    liveness_timeout_s: int = Field(default=30, ge=2, le=3600)
+    # overload (api.overload): expensive requests (shortlists, chain leads, outlooks) and heavy
+    # ones (fill plans, imports, retraining) one worker runs at once; heavy ones on a thread
+    # pool of their own, so they never take the threads of cheap reads
+    expensive_concurrency: int = Field(default=4, ge=1, le=64)
+    heavy_concurrency: int = Field(default=1, ge=1, le=16)
+    # requests of each kind that may wait for a slot, and how long (s); the rest: 503
+    overload_queue: int = Field(default=16, ge=0, le=10_000)
+    overload_wait_s: float = Field(default=2.0, ge=0, le=60)
+    retry_after_s: int = Field(default=2, ge=1, le=3600)  # the Retry-After of a 503
+    # requests per second per API key and worker, sustained and at once (0: no limit)
+    rate_limit_per_s: float = Field(default=50.0, ge=0, le=100_000)
+    rate_limit_burst: int = Field(default=200, ge=1, le=1_000_000)
+    # uvicorn: largest request head (KB), idle keep-alive (s), connections per worker
+    # (over it: 503)
+    max_header_kb: int = Field(default=64, ge=1, le=1024)
+    keep_alive_s: int = Field(default=5, ge=1, le=300)
+    max_connections: int = Field(default=500, ge=8, le=100_000)
+    # a request's head and body must arrive within this long (s) of the server waiting for
+    # it, or the connection is closed (idle connections, slowloris drips)
+    read_timeout_s: float = Field(default=30.0, ge=1, le=3600)
     # finished shortlists each worker keeps until the data, the model or the date changes
     shortlist_cache: int = Field(default=2_000, ge=0, le=1_000_000)  # ~20 KB JSON each at k=50
     # where the workers of one multi-worker server share scored answers (one file per server

@@ -365,6 +365,7 @@ def serve(
     models: ModelsOpt = None,
 ) -> None:
     """The HTTP API and the web page (several workers under uvicorn's worker manager)."""
+    from tenantmatch.api.server import ConnectionLimits
     from tenantmatch.api.server import serve as serve_app
 
     settings = _settings(db, models, host=host, port=port, workers=workers)
@@ -373,8 +374,12 @@ def serve(
     settings.export_to_environ()
     output.info(f"tenantmatch serving on http://{settings.host}:{settings.port}/")
     try:
+        limits = ConnectionLimits(max_header_kb=settings.max_header_kb,
+                                  keep_alive_s=settings.keep_alive_s,
+                                  max_connections=settings.max_connections,
+                                  read_timeout_s=settings.read_timeout_s)  # fmt: skip
         serve_app(host=settings.host, port=settings.port, workers=settings.workers,
-                  worker_timeout_s=settings.worker_timeout_s)  # fmt: skip
+                  worker_timeout_s=settings.worker_timeout_s, limits=limits)  # fmt: skip
     finally:
         remove_shared_answers(settings)  # the workers are gone: nobody reads it any more
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Path, UploadFile
+from fastapi import APIRouter, File, Form, Path, Request, UploadFile
 
 from tenantmatch.api.deps import (
     AdminDep,
@@ -18,6 +18,7 @@ from tenantmatch.api.deps import (
     ViewerDep,
 )
 from tenantmatch.api.errors import ApiError
+from tenantmatch.api.overload import in_heavy_pool
 from tenantmatch.api.schemas import (
     AUTH_ERRORS,
     ImportOut,
@@ -29,9 +30,19 @@ from tenantmatch.api.schemas import (
     RevokedOut,
     error_responses,
 )
+from tenantmatch.api.settings import Settings
 from tenantmatch.models import current_version, list_versions
 from tenantmatch.registry import TABLES_BY_NAME
-from tenantmatch.store import bulk_upload, create_key, list_keys, parse_key, revoke_key
+from tenantmatch.store import (
+    AuditWriter,
+    Principal,
+    Repository,
+    bulk_upload,
+    create_key,
+    list_keys,
+    parse_key,
+    revoke_key,
+)
 
 router = APIRouter(prefix="/v1", tags=["administration"])
 STATUSES = (400, 404, 503, *AUTH_ERRORS)
@@ -42,16 +53,27 @@ JobIdPath = Annotated[str, Path(pattern=r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$")]
 
 
 @router.post("/admin/import", response_model=ImportOut, responses=ERRORS)
-def import_file(
+async def import_file(
     table: Annotated[TableName, Form(description="The contract table the file holds.")],
     file: Annotated[UploadFile, File(description="CSV (UTF-8 or GBK), xlsx or Parquet.")],
     principal: AdminDep,
     repo: RepositoryDep,
     audit: AuditDep,
     settings: SettingsDep,
+    request: Request,
     skip_invalid: Annotated[bool, Form(description="Import valid rows, report the rest.")] = False,
 ) -> dict[str, Any]:
-    """Load one data-contract file with the CLI import's validator (all-or-nothing by default)."""
+    """Load one data-contract file with the CLI import's validator (all-or-nothing by default).
+    The key was checked before the body was read (api.overload)."""
+    # on the heavy routes' own threads, never those of the cheap reads
+    return await in_heavy_pool(request, _import, table, file, principal, repo, audit, settings,
+                               skip_invalid)  # fmt: skip
+
+
+def _import(
+    table: TableName, file: UploadFile, principal: Principal, repo: Repository,
+    audit: AuditWriter, settings: Settings, skip_invalid: bool,
+) -> dict[str, Any]:  # fmt: skip
     content = file.file.read(settings.max_upload_bytes + 1)
     detail = {"file": file.filename, "skip_invalid": skip_invalid}
     note = audit.for_write(principal, action="import", detail=detail)

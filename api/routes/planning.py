@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from tenantmatch.api.access import editable_building
 from tenantmatch.api.deps import (
@@ -16,6 +16,7 @@ from tenantmatch.api.deps import (
     ViewerDep,
 )
 from tenantmatch.api.exports import FILE_RESPONSES, file_response
+from tenantmatch.api.overload import in_heavy_pool
 from tenantmatch.api.schemas import (
     AUTH_ERRORS,
     ChainLeadsOut,
@@ -25,6 +26,7 @@ from tenantmatch.api.schemas import (
     error_responses,
 )
 from tenantmatch.matching import (
+    Engine,
     chain_leads,
     chain_leads_table,
     fill_plan,
@@ -32,7 +34,7 @@ from tenantmatch.matching import (
     theme_fit,
     without_credit,
 )
-from tenantmatch.store import can_see_credit
+from tenantmatch.store import AuditWriter, Principal, Repository, can_see_credit
 
 router = APIRouter(prefix="/v1/buildings", tags=["planning"])
 
@@ -65,12 +67,21 @@ def building_chain_leads(
 
 @router.post("/{building_id}/plan", response_model=PlanOut,
              responses=ERRORS | FILE_RESPONSES)  # fmt: skip
-def building_plan(
+async def building_plan(
     building_id: BuildingIdPath, body: PlanIn, principal: OperatorDep, engine: EngineDep,
-    repo: RepositoryDep, audit: AuditDep, format: PlanFormat = "json",
+    repo: RepositoryDep, audit: AuditDep, request: Request, format: PlanFormat = "json",
 ) -> dict[str, Any] | Response:  # fmt: skip
     """Theme fit (expected demand under each specialty theme) and a fill plan for the vacant
     area (operators: only their own buildings)."""
+    # on the heavy routes' own threads: a 30 s plan never holds a thread of the cheap reads
+    return await in_heavy_pool(request, _plan, building_id, body, principal, engine, repo,
+                               audit, format)  # fmt: skip
+
+
+def _plan(
+    building_id: str, body: PlanIn, principal: Principal, engine: Engine, repo: Repository,
+    audit: AuditWriter, format: PlanFormat,
+) -> dict[str, Any] | Response:  # fmt: skip
     editable_building(repo, principal, building_id)
     fit = theme_fit(engine, building_id, pool_size=body.pool_size)
     theme = body.theme.value if body.theme else None
