@@ -25,6 +25,7 @@ from tenantmatch.store.access import (
     revoke_key,
 )
 from tenantmatch.store.audit_chain import AuditFilter, ChainCheck
+from tenantmatch.store.backup import backup_database, restore_database
 from tenantmatch.store.engine import make_engine
 from tenantmatch.store.errors import SchemaOutdatedError, StorageError
 from tenantmatch.store.history import (
@@ -102,6 +103,7 @@ __all__ = [
     "WriteTransaction",
     "audit",
     "authenticate",
+    "backup_database",
     "building_events",
     "building_occupancy",
     "bulk_upload",
@@ -136,6 +138,7 @@ __all__ = [
     "redacted_url",
     "registry_stats",
     "require_record",
+    "restore_database",
     "revoke_key",
     "row_etag",
     "runtime_dir",

@@ -27,11 +27,13 @@ from tenantmatch.store import (
     Repository,
     SchemaOutdatedError,
     audit,
+    backup_database,
     create_key,
     home,
     import_dataset,
     list_keys,
     redacted_url,
+    restore_database,
     revoke_key,
     upgrade_database,
 )
@@ -413,6 +415,34 @@ def _refuse_outdated_schema(db: str) -> None:
     except TenantmatchError as exc:
         log.info("checking the database before serving failed; the workers will report it: %s",
                  exc)  # fmt: skip
+
+
+@app.command()
+def backup(
+    file: Annotated[Path, typer.Argument(help="The backup file to write (replaced whole).")],
+    db: DbOpt = None,
+    models: ModelsOpt = None,
+) -> None:
+    """A consistent copy of the database while it serves (SQLite online backup; pg_dump)."""
+    settings = _settings(db, models)
+    backup_database(settings.db, file)
+    audit(Repository(settings.db), None, action="db.backup", target=str(file),
+          detail={"via": "cli"})  # fmt: skip
+    typer.echo(f"backed up {redacted_url(settings.db)} to {file}")
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="A file written by tenantmatch backup.")],
+    db: DbOpt = None,
+    models: ModelsOpt = None,
+) -> None:
+    """Replace the database by a backup (SQLite online backup; pg_restore --clean)."""
+    settings = _settings(db, models)
+    restore_database(settings.db, file)
+    audit(Repository(settings.db), None, action="db.restore", target=str(file),
+          detail={"via": "cli"})  # fmt: skip
+    typer.echo(f"restored {redacted_url(settings.db)} from {file}")
 
 
 # -- API keys of the service ------------------------------------------------------------------
