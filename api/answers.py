@@ -51,7 +51,6 @@ class Answer(NamedTuple):
 
     body: bytes
     data_version: int | None
-    state: ScoringState | None = None  # the state it is cached under (None: not cached)
 
 
 def _redacted(body: bytes) -> bytes:
@@ -101,39 +100,25 @@ class ShortlistAnswers:
     ) -> Answer:
         """The answer of ``GET /v1/buildings/{building_id}/shortlist``; ``credit`` False:
         as a role that may not see credit details gets it (``matching.without_credit``)."""
-        answer = self._answer(self.engine.shortlist_for_buildings, "building", building_id,
-                              query)  # fmt: skip
-        return answer if credit else self._without_credit(answer, "building", building_id, query)
+        return self._answer(self.engine.shortlist_for_buildings, "building", building_id,
+                            query, credit=credit)  # fmt: skip
 
     def for_enterprise(
         self, enterprise_id: str, query: ShortlistQuery, *, credit: bool = True
     ) -> Answer:
         """The answer of ``GET /v1/enterprises/{enterprise_id}/shortlist`` (``credit``: as
         for buildings)."""
-        answer = self._answer(self.engine.shortlist_for_enterprises, "enterprise",
-                              enterprise_id, query)  # fmt: skip
-        if credit:
-            return answer
-        return self._without_credit(answer, "enterprise", enterprise_id, query)
-
-    def _without_credit(
-        self, answer: Answer, direction: str, id_: str, query: ShortlistQuery
-    ) -> Answer:
-        """The answer without its credit-derived reasons, kept beside the full one under a key
-        of its own (cached answers are keyed by what the role may see)."""
-        if query.as_of is not None or answer.state is None:
-            return answer._replace(body=_redacted(answer.body))
-        key = (*_local_key(direction, query), "without_credit")
-        body = answer.body
-        [redacted] = self.cache.results(answer.state, key, [id_], lambda _: [_redacted(body)])
-        return answer._replace(body=redacted)
+        return self._answer(self.engine.shortlist_for_enterprises, "enterprise",
+                            enterprise_id, query, credit=credit)  # fmt: skip
 
     def _answer(
-        self, shortlists: Shortlists, direction: str, id_: str, query: ShortlistQuery
-    ) -> Answer:
+        self, shortlists: Shortlists, direction: str, id_: str, query: ShortlistQuery, *,
+        credit: bool,
+    ) -> Answer:  # fmt: skip
         if query.as_of is not None:  # an admin's dated shortlist: scored, never cached
             dated = self.engine.state(as_of=query.as_of)
-            return Answer(self._score(dated, shortlists, [id_], query)[0], dated.data_version)
+            body = self._score(dated, shortlists, [id_], query)[0]
+            return Answer(body if credit else _redacted(body), dated.data_version)
         # One freshness check per request: a miss is scored on ``state`` itself, the state its
         # answer is stored under (a newer state replaces both on the next request).
         state = self.engine.state()
@@ -141,8 +126,14 @@ class ShortlistAnswers:
         def compute(ids: list[str]) -> list[bytes]:
             return self._shared_or_scored(state, shortlists, direction, ids, query)
 
-        body = self.cache.results(state, _local_key(direction, query), [id_], compute)[0]
-        return Answer(body, state.data_version, state)
+        key = _local_key(direction, query)
+        body = self.cache.results(state, key, [id_], compute)[0]
+        if not credit:  # kept beside the full answer: cached answers are keyed by what the
+            # role may see
+            full = body
+            body = self.cache.results(state, (*key, "without_credit"), [id_],
+                                      lambda _: [_redacted(full)])[0]  # fmt: skip
+        return Answer(body, state.data_version)
 
     def _shared_or_scored(
         self, state: ScoringState, shortlists: Shortlists, direction: str, ids: list[str],

@@ -139,7 +139,7 @@ def test_a_scored_answer_checks_freshness_once_and_scores_on_that_state(
     states: list[object] = []
     state = engine.state
     monkeypatch.setattr(engine, "state", lambda: states.append(state()) or states[-1])
-    body = answers.for_building(service.own_building, ShortlistQuery(k=5))
+    body = answers.for_building(service.own_building, ShortlistQuery(k=5)).body
     assert len(states) == 1 and answers.scored == 1  # one check (it was one here, one inside)
     assert json.loads(body)["model_version"] == states[0].model.version  # type: ignore[attr-defined]
     # the engine scores on the state it is given, without looking for a newer one
@@ -158,9 +158,9 @@ def test_workers_share_answers_until_the_data_changes(
     first = one.for_building(svc.own_building, query)
     assert two.for_building(svc.own_building, query) == first
     assert (one.scored, two.scored) == (1, 0)  # the second worker read the first one's answer
-    assert two.for_enterprise(json.loads(first)["items"][0]["enterprise_id"], query)
+    assert two.for_enterprise(json.loads(first.body)["items"][0]["enterprise_id"], query)
     assert two.scored == 1  # another query: scored
-    top = json.loads(first)["items"][0]["enterprise_id"]
+    top = json.loads(first.body)["items"][0]["enterprise_id"]
     moved = svc.client.post("/v1/tenancies/move-in", headers=svc.headers("op_own"), json={
         "enterprise_id": top, "building_id": svc.own_building,
         "start_date": date.today().isoformat(), "area_m2": 80.0,
@@ -168,7 +168,7 @@ def test_workers_share_answers_until_the_data_changes(
     assert moved.status_code == 200, moved.text
     after = two.for_building(svc.own_building, query)
     assert two.scored == 2  # new data: scored again, not read from the old state's entries
-    assert top not in {i["enterprise_id"] for i in json.loads(after)["items"]}
+    assert top not in {i["enterprise_id"] for i in json.loads(after.body)["items"]}
     assert one.for_building(svc.own_building, query) == after and one.scored == 1
 
 
@@ -211,7 +211,7 @@ def test_a_request_queued_behind_the_same_query_takes_its_answer(service: Servic
     engine = _engine(service)
     answers = ShortlistAnswers(engine, maxsize=10)
     query = ShortlistQuery(k=4)
-    first = answers.for_building(service.own_building, query)
+    first = answers.for_building(service.own_building, query).body
     state = engine.state()
     again = answers._shared_or_scored(  # the queued request's path
         state, engine.shortlist_for_buildings, "building", [service.own_building], query
@@ -252,7 +252,7 @@ def _queued(answers: ShortlistAnswers, ids: list[str], query: ShortlistQuery) ->
 
     def ask(i: str) -> None:
         try:
-            outcome[i] = answers.for_building(i, query)
+            outcome[i] = answers.for_building(i, query).body
         except Exception as exc:  # the test compares the error itself
             outcome[i] = exc
 
@@ -272,7 +272,7 @@ def _queued(answers: ShortlistAnswers, ids: list[str], query: ShortlistQuery) ->
 def _one_by_one(engine: Engine, ids: list[str], query: ShortlistQuery) -> dict[str, bytes]:
     """Each id's answer asked alone, outside any batch (what a batch must reproduce)."""
     alone = ShortlistAnswers(engine, maxsize=10)
-    return {i: alone.for_building(i, query) for i in ids}
+    return {i: alone.for_building(i, query).body for i in ids}
 
 
 def _engine_calls(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
@@ -316,7 +316,7 @@ def test_an_unknown_id_in_a_batch_fails_only_its_own_request(
     assert outcome == expected
     assert len(calls) == 4 and len(calls[0]) == 3  # the batch, then each id on its own
     # the next request for a good id is a cache hit, and the queue is empty
-    assert answers.for_building(ids[0], query) == expected[ids[0]] and answers._queue == {}
+    assert answers.for_building(ids[0], query).body == expected[ids[0]] and answers._queue == {}
 
 
 def test_an_idle_scorer_thread_ends_and_the_next_miss_starts_another(
@@ -332,4 +332,5 @@ def test_an_idle_scorer_thread_ends_and_the_next_miss_starts_another(
     scorer.join(timeout=30)
     assert not scorer.is_alive() and answers._scorer is None
     second = answers.for_building(ids[1], ShortlistQuery(k=3))
-    assert json.loads(first)["query"] != json.loads(second)["query"] and answers.scored == 2
+    assert json.loads(first.body)["query"] != json.loads(second.body)["query"]
+    assert answers.scored == 2

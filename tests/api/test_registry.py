@@ -89,7 +89,10 @@ def test_enterprise_crud_and_credit_visibility(fresh_service: Service) -> None:
         "name": "晋商数据科技有限公司", "industry_code": "I65", "employees": 40,
         "tags": ["high_tech"], "credit_score": 55.0, "risk_flags": ["tax_violation"],
     }  # fmt: skip
-    created = _send(svc, "PUT", "/v1/enterprises/E-NEW", "op_own", json=body)
+    refused = _send(svc, "PUT", "/v1/enterprises/E-NEW", "op_own", json=body)
+    assert refused.status_code == 403, refused.text  # credit and tags are admins' (issue 21)
+    assert svc.get("/v1/enterprises/E-NEW").status_code == 404
+    created = _send(svc, "PUT", "/v1/enterprises/E-NEW", "admin", json=body)
     assert created.status_code == 200, created.text
     assert created.json()["industry_code"] == "65" and created.json()["credit_score"] == 55.0
     as_viewer = svc.get("/v1/enterprises/E-NEW", "viewer").json()
