@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -21,6 +21,7 @@ from tenantmatch.api.liveness import LoopWatchdog
 from tenantmatch.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from tenantmatch.api.observability import Metrics, configure_json_logging
 from tenantmatch.api.overload import IMPORT_PATH, OverloadMiddleware, heavy_limiter
+from tenantmatch.api.refusals import RefusalLog
 from tenantmatch.api.routes import (
     admin,
     buildings,
@@ -34,6 +35,7 @@ from tenantmatch.api.routes import (
     web,
     workbench,
 )
+from tenantmatch.api.security import SecurityHeadersMiddleware
 from tenantmatch.api.settings import Settings
 from tenantmatch.matching import Engine, ModelNotReadyError
 from tenantmatch.models import ModelsError
@@ -88,6 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )  # fmt: skip
         app.state.keys = KeyCache(ttl_s=settings.key_cache_seconds)
         app.state.audit = AuditWriter(repo)
+        app.state.refusals = RefusalLog(app.state.audit)
+        if settings.audit_retention_days is not None:
+            _prune_audit(repo, settings.audit_retention_days)
         app.state.lists = RegistryLists(repo)
         app.state.jobs = RetrainJobs(settings.jobs_dir, env=settings.child_environ())
         app.state.heavy_threads = heavy_limiter(settings)
@@ -102,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             watchdog.stop()
+            app.state.refusals.close()
             app.state.audit.close()  # stores the entries still queued
             repo.close()
             metrics.close()
@@ -129,8 +135,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, limit_for=_body_limits(settings))
     app.add_middleware(OverloadMiddleware, settings=settings)  # sheds before the body is read
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: sheds and 413s get them too
     app.openapi = _openapi_with_settings(app, settings)  # type: ignore[method-assign]
     return app
+
+
+def _prune_audit(repo: Repository, days: int) -> None:
+    """Apply ``audit_retention_days`` (each worker at its start; pruning is idempotent)."""
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    deleted = repo.prune_audit(cutoff, entry={"action": "audit.prune", "key_id": "service"})
+    log.info("audit retention %d days: %d row(s) pruned", days, deleted)
 
 
 def _body_limits(settings: Settings) -> Callable[[str], int]:

@@ -59,15 +59,21 @@ AnswersDep = Annotated[ShortlistAnswers, Depends(_app_state("answers"))]
 
 
 async def get_principal(
-    repo: RepositoryDep, keys: KeysDep, key: Annotated[str | None, Security(_api_key)] = None
-) -> Principal:
+    request: Request, repo: RepositoryDep, keys: KeysDep, audit: AuditDep,
+    key: Annotated[str | None, Security(_api_key)] = None,
+) -> Principal:  # fmt: skip
     """The caller behind the X-API-Key header; 401 for a missing, malformed or unknown key.
-    A key accepted in the last ``key_cache_seconds`` is not looked up again."""
+    A key accepted in the last ``key_cache_seconds`` is not looked up again; a looked-up key's
+    last use is recorded (at most once a minute). The principal stays on ``request.state`` for
+    the audit of a refusal later in the request."""
     principal = keys.cached(key)
     if principal is None:
         principal = await run_in_threadpool(keys.authenticate, repo, key)
+        if principal is not None:
+            audit.touch(principal.key_id)
     if principal is None:
         raise unauthorized()
+    request.state.principal = principal
     return principal
 
 

@@ -17,6 +17,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from tenantmatch.api.middleware import route_template
+from tenantmatch.api.observability import request_id_var
+from tenantmatch.api.refusals import REFUSED_STATUSES, Refusal, presented_key_id
 from tenantmatch.matching import ModelNotReadyError
 from tenantmatch.models import ModelsError
 from tenantmatch.registry import (
@@ -31,6 +34,44 @@ from tenantmatch.registry import (
 from tenantmatch.store import StorageError, error_record
 
 log = logging.getLogger(__name__)
+
+# The fixed catalogue: every error code the service answers with, in English and Chinese. A 4xx
+# answer's ``message`` names the caller's bad field or value; a 5xx answer's is exactly the
+# catalogue's (what failed, never how: no SQL, parameters, paths or traces), the details going to
+# the log under the answer's ``request_id``.
+CATALOGUE: dict[str, tuple[str, str]] = {
+    "bad_request": ("the request is not valid", "请求内容不符合要求"),
+    "invalid_data": ("the data breaks the data contract", "数据不符合数据约定"),
+    "invalid_request": ("a parameter or field is not valid", "参数或字段不符合要求"),
+    "unauthorized": ("a valid API key is required", "需要有效的 API 密钥"),
+    "forbidden": ("this key's role may not do this", "当前角色无权执行此操作"),
+    "not_found": ("no such resource", "请求的资源不存在"),
+    "method_not_allowed": ("this method is not allowed here", "此地址不支持该请求方法"),
+    "not_acceptable": ("no answer in an accepted format", "无法以所要求的格式答复"),
+    "conflict": ("the request conflicts with the current state", "请求与当前状态冲突"),
+    "precondition_failed": (
+        "the record changed since it was read",
+        "记录已被他人修改，请刷新后重试",
+    ),
+    "payload_too_large": ("the request body is too large", "请求内容过大"),
+    "unsupported_media_type": ("this content type is not accepted", "不支持该内容类型"),
+    "rate_limited": ("too many requests; retry later", "请求过于频繁，请稍后重试"),
+    "overloaded": ("the service is busy; retry later", "服务繁忙，请稍后重试"),
+    "storage_unavailable": (
+        "the database is unavailable; retry later",
+        "数据库暂时不可用，请稍后重试",
+    ),
+    "model_unavailable": (
+        "no usable model is loaded; ask an admin to train or restore one",
+        "暂无可用模型，请联系管理员训练或恢复模型",
+    ),
+    "unavailable": ("the service is unavailable; retry later", "服务暂时不可用，请稍后重试"),
+    "internal": (
+        "internal error; quote the request id to an admin",
+        "内部错误，请向管理员提供请求编号",
+    ),
+    "http_error": ("the request failed", "请求失败"),
+}
 
 MAX_ROW_ERRORS = 200  # rows of a rejected upload listed in its 400 answer (the message has 20)
 
@@ -87,9 +128,20 @@ def forbidden(role: str, needed: str) -> ApiError:
     return ApiError(403, f"role {role!r} may not do this; it needs role {needed!r} or higher")
 
 
-def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
-    """The JSON error form of docs/interface.md."""
-    return {"error": {"code": code, "message": message}}
+def error_body(code: str, message: str) -> dict[str, dict[str, Any]]:
+    """The JSON error form of docs/interface.md: ``code``, ``message``, the catalogue's Chinese
+    ``message_zh`` and the request's ``request_id`` (quote it to find the log lines)."""
+    message_zh = CATALOGUE.get(code, CATALOGUE["http_error"])[1]
+    detail: dict[str, Any] = {"code": code, "message": message, "message_zh": message_zh}
+    request_id = request_id_var.get()
+    if request_id is not None:
+        detail["request_id"] = request_id
+    return {"error": detail}
+
+
+def catalogue_body(code: str) -> dict[str, dict[str, Any]]:
+    """The error form with the catalogue's own message: what failed, never how."""
+    return error_body(code, CATALOGUE.get(code, CATALOGUE["http_error"])[0])
 
 
 def classify(exc: Exception) -> tuple[int, str]:
@@ -100,10 +152,25 @@ def classify(exc: Exception) -> tuple[int, str]:
     return 500, "internal"
 
 
-async def _domain(_: Request, exc: Exception) -> JSONResponse:
+def note_refusal(request: Request, status: int) -> None:
+    """Count a 401/403/404 in the audit log (aggregated: ``api.refusals``)."""
+    refusals = getattr(request.app.state, "refusals", None)
+    if refusals is None or status not in REFUSED_STATUSES:
+        return
+    client = request.client.host if request.client else None
+    refusals.record(Refusal(
+        status=status, method=request.method, route=route_template(request.scope),
+        principal=getattr(request.state, "principal", None), client=client,
+        presented_key_id=presented_key_id(request.headers.get("X-API-Key")),
+    ))  # fmt: skip
+
+
+async def _domain(request: Request, exc: Exception) -> JSONResponse:
     status, code = classify(exc)
-    if status >= 500:
-        log.error("service unavailable: %s", exc)
+    note_refusal(request, status)
+    if status >= 500:  # the details (SQL, parameters, paths) stay in the log, by request id
+        log.error("%s %s answered %d %s: %s", request.method, request.url.path, status, code, exc)
+        return JSONResponse(catalogue_body(code), status_code=status)
     body: dict[str, Any] = error_body(code, str(exc))
     if isinstance(exc, ValidationFailed):  # the row report, in Chinese too, for the page
         shown = exc.errors[:MAX_ROW_ERRORS]
@@ -122,6 +189,7 @@ async def _validation(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    note_refusal(request, exc.status_code)
     code = getattr(exc, "code", None) or STATUS_CODES.get(exc.status_code, "http_error")
     headers = dict(getattr(exc, "headers", None) or {})
     if exc.status_code == 405:
@@ -143,7 +211,7 @@ def _allowed_methods(request: Request) -> str:
 
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error", exc_info=exc)
-    return JSONResponse(error_body("internal", "internal error; see the server log"), 500)
+    return JSONResponse(catalogue_body("internal"), 500)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # an accepted API key is not looked up again for this long (s): a key revoked through
     # another process keeps working at most this long; 0 looks every request up
     key_cache_seconds: float = Field(default=2.0, ge=0, le=60)
+    # audit rows older than this many days are pruned when a worker starts (the chain stays
+    # verifiable from its anchor; `tenantmatch audit prune` does it by hand); None keeps all
+    audit_retention_days: int | None = Field(default=None, ge=1, le=36_500)
     compile_trees: bool = True  # compile the model with lleaves when it is installed
     # load the data and the model (and compile it) before a worker takes requests, so that no
     # request waits for it and a worker still loading takes no connection of a busy server

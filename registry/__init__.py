@@ -3,15 +3,23 @@ project's base errors, the packaged reference tables, and the registry tables wi
 snapshots. The lowest layer: it imports no other tenantmatch package."""
 
 from tenantmatch.registry.contract import (
+    EXCEL_MANGLED_REASON,
     FIRST_YEAR,
+    ID_PATTERN,
     LAST_YEAR,
     LIST_SEPARATOR,
+    MAX_ID_CHARS,
+    MAX_TEXT_CHARS,
     TABLES,
     TABLES_BY_NAME,
+    TEXT_PATTERN,
     Column,
     Table,
+    excel_mangled,
+    is_id_column,
 )
 from tenantmatch.registry.enums import (
+    PARTNER_DIRECTIONS,
     Amenity,
     Grade,
     HqType,
@@ -68,13 +76,19 @@ from tenantmatch.registry.tables import Registry, Snapshot, vacancy_as_of
 
 __all__ = [
     "CSV_MEDIA_TYPE",
+    "EXCEL_MANGLED_REASON",
     "FIRST_YEAR",
+    "ID_PATTERN",
     "LAST_YEAR",
     "LIST_SEPARATOR",
     "M2_PER_EMPLOYEE",
+    "MAX_ID_CHARS",
+    "MAX_TEXT_CHARS",
     "MIN_UNIT_OVERSIZE_FACTOR",
+    "PARTNER_DIRECTIONS",
     "TABLES",
     "TABLES_BY_NAME",
+    "TEXT_PATTERN",
     "XLSX_MEDIA_TYPE",
     "Amenity",
     "Cell",
@@ -106,7 +120,9 @@ __all__ = [
     "division_of",
     "divisions_of",
     "estimated_space_need_m2",
+    "excel_mangled",
     "industry_divisions",
+    "is_id_column",
     "label_zh",
     "map_points",
     "neutralise",

@@ -15,6 +15,7 @@ Canonical in-memory form of a table (what validation returns and storage reads a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -36,6 +37,37 @@ LIST_SEPARATOR = ";"
 
 # The years a date may have: the range of datetime64[ns], in which every table is held.
 FIRST_YEAR, LAST_YEAR = 1678, 2261
+
+# Ids and short texts, the same bounds for the API's bodies and paths and for every imported
+# file (one definition: api.schemas.common and store.validation both read these). Ids are
+# opaque: anything without ASCII space, control characters (C0, DEL, C1) or a slash (the path
+# separator: such an id could not be read or deleted by URL). Spelled as ranges: ``\s`` means
+# different sets in Rust (pydantic) and ECMA-262 (OpenAPI clients) regexes.
+MAX_ID_CHARS = 128
+MAX_TEXT_CHARS = 200
+# Bidirectional controls (LRM, RLM, embeddings, overrides, isolates) are refused too: they make
+# a name read differently from what it holds ("Trojan source" spoofing).
+_BIDI = "\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069"
+ID_PATTERN = rf"^[^\x00-\x20\x7f-\x9f/{_BIDI}]+$"
+TEXT_PATTERN = rf"^[^\x00-\x1f\x7f-\x9f{_BIDI}]+$"
+# An id Excel turned into a number and wrote back in scientific notation (110000000001 -> 1.1E+11):
+# the digits are lost, so such an id is refused rather than stored as a new one.
+EXCEL_MANGLED_ID = re.compile(r"[0-9](?:\.[0-9]+)?[eE]\+?[0-9]+")
+EXCEL_MANGLED_REASON = (
+    "looks like a number Excel wrote in scientific notation (such as 1.23E+11): its digits are "
+    "lost; format the id column as text and export again"
+)
+
+
+def excel_mangled(value: str) -> bool:
+    """True for an id such as ``1.23E+11`` (see EXCEL_MANGLED_ID)."""
+    return EXCEL_MANGLED_ID.fullmatch(value.strip()) is not None
+
+
+def is_id_column(name: str) -> bool:
+    """An id column (``building_id``, ``operator_id``, ``source_id``...): bound by ID_PATTERN."""
+    return name.endswith("_id")
+
 
 # China's bounding box (WGS84), generous enough for the islands in the south.
 CHINA_LAT = (3.8, 53.6)

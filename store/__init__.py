@@ -24,7 +24,7 @@ from tenantmatch.store.access import (
     parse_key,
     revoke_key,
 )
-from tenantmatch.store.audit_chain import AuditFilter, ChainCheck
+from tenantmatch.store.audit_chain import AuditFilter, ChainCheck, audit_csv
 from tenantmatch.store.backup import backup_database, restore_database
 from tenantmatch.store.engine import make_engine
 from tenantmatch.store.errors import SchemaOutdatedError, StorageError
@@ -33,6 +33,7 @@ from tenantmatch.store.history import (
     building_occupancy,
     current_tenants,
     enterprise_events,
+    enterprise_links,
     tenancy_history,
 )
 from tenantmatch.store.home import (
@@ -102,6 +103,7 @@ __all__ = [
     "WriteAction",
     "WriteTransaction",
     "audit",
+    "audit_csv",
     "authenticate",
     "backup_database",
     "building_events",
@@ -121,6 +123,7 @@ __all__ = [
     "delete_enterprise",
     "demo_dir",
     "enterprise_events",
+    "enterprise_links",
     "error_record",
     "has_role",
     "head_revision",

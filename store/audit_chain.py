@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, select, true
 
+from tenantmatch.registry import csv_bytes
 from tenantmatch.store import records
 from tenantmatch.store.schema import audit_log, meta
 
 ANCHOR_KEY = "audit_chain_anchor"  # meta: {"id": newest pruned id, "hash": its hash}
-AUDIT_COLUMNS = ("id", "ts", "key_id", "action", "target", "detail", "hash")
+CSV_HEADERS = ("id", "ts", "actor", "action", "target", "detail", "hash")
 _VERIFY_CHUNK = 5_000
 
 
@@ -143,6 +144,13 @@ def iter_rows(conn: Connection) -> Iterator[dict[str, Any]]:
     """Every audit row, oldest first, read in chunks (for export)."""
     for row in _rows_after(conn, 0):
         yield records.timestamped(row)
+
+
+def audit_csv(rows: Iterable[Mapping[str, Any]]) -> bytes:
+    """Audit rows as a UTF-8 CSV (with BOM, for Excel), formula-like cells neutralised."""
+    cells = ([r["id"], records.utc(r["ts"]).isoformat(), r["key_id"], r["action"], r["target"],
+              r["detail"], r["hash"]] for r in rows)  # fmt: skip
+    return csv_bytes(CSV_HEADERS, cells)
 
 
 def read_filtered(conn: Connection, flt: AuditFilter) -> tuple[list[dict[str, Any]], int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -74,10 +75,25 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 def _sqlite_engine(parsed: URL) -> Engine:
     database = Path(str(parsed.database)).expanduser()
     database.parent.mkdir(parents=True, exist_ok=True)
+    _create_private(database)
     engine = create_engine(parsed.set(database=str(database)))
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _create_private(database: Path) -> None:
+    """Create the database file readable by its owner only (0600: it holds credit data); SQLite
+    gives its -wal and -shm files the main file's mode. An existing file is left as it is."""
+    try:
+        fd = os.open(database, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:  # e.g. a read-only folder: SQLite reports it on first use
+        logger.debug("could not pre-create %s: %s", database, exc)
+        return
+    os.close(fd)
+    os.chmod(database, 0o600)  # whatever the umask
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -29,6 +29,7 @@ from tenantmatch.store.validation import (
 )
 
 if TYPE_CHECKING:
+    from tenantmatch.store.access import AuditNote
     from tenantmatch.store.repository import Repository
 
 logger = logging.getLogger(__name__)
@@ -144,8 +145,10 @@ def import_dataset(
     skip_invalid: bool = False,
     rejects_dir: Path | None = None,
     progress: bool = False,
+    audit: AuditNote | None = None,
 ) -> ImportReport:
-    """Validate ``folder`` and upsert its valid rows into ``repo`` in one transaction.
+    """Validate ``folder`` and upsert its valid rows into ``repo`` in one transaction (with the
+    ``audit`` note's entry, when given: rows per table, and what was rejected).
 
     Any bad row raises ``ValidationFailed`` (nothing written) unless ``skip_invalid``; then the
     rejects go to ``rejects_dir/rejects.csv`` beside ``summary.json`` (default:
@@ -158,7 +161,12 @@ def import_dataset(
         if rejects_dir is not None:
             _write_report(result, {}, Path(rejects_dir))
         raise ValidationFailed(result.errors)
-    counts = repo.upsert(result.tables, progress=progress)
+    with repo.transaction("import") as tx:
+        counts = tx.upsert(result.tables, progress=progress)
+        written = {name: {"inserted": c.inserted, "updated": c.updated}
+                   for name, c in counts.items()}  # fmt: skip
+        if audit is not None:
+            tx.append_audit([audit.entry(str(folder), rows=written, rejected=len(result.errors))])
     report = _report(result, counts)
     if skip_invalid or rejects_dir is not None:
         target = Path(rejects_dir) if rejects_dir is not None else _default_report_dir(folder)

@@ -53,6 +53,13 @@ Render = Callable[[re.Match[str]], str]
 # (English pattern, Chinese rendering), first match wins.
 _PATTERNS: tuple[tuple[str, Render], ...] = (
     (r"required: the cell is empty", lambda m: "必填项为空"),
+    (r"longer than (\d+) characters", lambda m: f"超过 {m[1]} 个字符"),
+    (r"an id may not contain spaces, control characters or '/'",
+     lambda m: "编号不得包含空格、控制字符或“/”"),
+    (r"may not contain control characters", lambda m: "不得包含控制字符"),
+    (r"looks like a number Excel wrote in scientific notation .*",
+     lambda m: "疑似被 Excel 改写为科学计数法的编号（如 1.23E+11），原数字已丢失；"
+     "请将编号列设为文本后重新导出"),
     (r"not a number: expected a decimal such as 1200\.5(?: \(units allowed: (.+)\))?",
      lambda m: "不是数字：应为数值，如 1200.5 或 15,180"
      + (f"（可带单位：{m[1]}）" if m[1] else "")),

@@ -308,11 +308,12 @@ class Repository:
 
     def prune_audit(self, cutoff: datetime, *, entry: Mapping[str, Any]) -> int:
         """Delete the audit rows older than ``cutoff`` (the chain's anchor moves to the newest
-        deleted one) and append ``entry`` recording the pruning, in one transaction."""
+        deleted one) and, when any went, append ``entry`` recording it, in one transaction."""
         with self._writing("prune the audit log") as conn:
             deleted = audit_chain.prune_before(conn, cutoff)
-            detail = {"deleted": deleted, "cutoff": records.utc(cutoff).isoformat()}
-            audit_chain.append_chained(conn, [{**entry, "detail": json.dumps(detail)}])
+            if deleted:
+                detail = {"deleted": deleted, "cutoff": records.utc(cutoff).isoformat()}
+                audit_chain.append_chained(conn, [{**entry, "detail": json.dumps(detail)}])
         return deleted
 
     # -- transactions ----------------------------------------------------------------------

@@ -18,14 +18,21 @@ import numpy as np
 import pandas as pd
 
 from tenantmatch.registry import (
+    EXCEL_MANGLED_REASON,
     FIRST_YEAR,
+    ID_PATTERN,
     LAST_YEAR,
     LIST_SEPARATOR,
+    MAX_ID_CHARS,
+    MAX_TEXT_CHARS,
     TABLES_BY_NAME,
+    TEXT_PATTERN,
     Column,
     InputError,
     RowError,
     Table,
+    excel_mangled,
+    is_id_column,
 )
 from tenantmatch.store.messages import row_error
 
@@ -53,6 +60,8 @@ _MD = "[0-9]{1,2}"
 _DATE_SHAPE = f"[0-9]{{4}}(?:-{_MD}-{_MD}|/{_MD}/{_MD}|年{_MD}月{_MD}日)"
 _DATE_PARTS = r"^([0-9]{4})(?:\D([0-9]{1,2})\D([0-9]{1,2}))?"
 _NOT_A_DATE = "not a date: expected YYYY-MM-DD, YYYY/MM/DD or YYYY年MM月DD日"
+ID_CHARS_REASON = "an id may not contain spaces, control characters or '/'"
+TEXT_CHARS_REASON = "may not contain control characters"
 _NOT_FINITE = "must be a finite number (NaN and infinity are not allowed)"
 _INDUSTRY_TEXT = "must be a GB/T 4754-2017 code: 2 to 4 digits, optionally after the section letter"
 
@@ -283,7 +292,24 @@ def _parse_column(
         bad = present & ~codes.isin(col.allowed)
         errors.add(bad, col.name, text, f"must be one of: {', '.join(col.allowed)}")
         return codes.astype(object).where(present, None)
+    _check_text(col, text, present, errors)
     return text.astype(object).where(present, None)
+
+
+def _check_text(col: Column, text: pd.Series, present: pd.Series, errors: _Errors) -> None:
+    """The API's bounds on ids and short texts (registry.contract: one definition for both)."""
+    is_id = is_id_column(col.name)
+    limit = MAX_ID_CHARS if is_id else MAX_TEXT_CHARS
+    too_long = present & (text.str.len() > limit)
+    shown = text.where(~too_long, text.str.slice(0, 40) + "…")  # the report never echoes 100k
+    errors.add(too_long, col.name, shown, f"longer than {limit} characters")
+    pattern = ID_PATTERN if is_id else TEXT_PATTERN
+    bad = present & ~too_long & ~text.str.fullmatch(pattern[1:-1]).fillna(False).astype(bool)
+    reason = ID_CHARS_REASON if is_id else TEXT_CHARS_REASON
+    errors.add(bad, col.name, text, reason)
+    if is_id:
+        mangled = present & ~too_long & ~bad & text.map(excel_mangled).astype(bool)
+        errors.add(mangled, col.name, text, EXCEL_MANGLED_REASON)
 
 
 def _per_distinct(

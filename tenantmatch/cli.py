@@ -6,6 +6,7 @@ Exit codes (docs/interface.md): 0 success, 2 bad input or a database schema that
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from dataclasses import replace
@@ -24,10 +25,13 @@ from tenantmatch.matching import STALE_AFTER_DAYS, Engine, PoolRules
 from tenantmatch.registry import InputError, TenantmatchError, reference_location
 from tenantmatch.store import (
     HOME_ENV,
+    AuditNote,
     Repository,
     SchemaOutdatedError,
     audit,
+    audit_csv,
     backup_database,
+    cli_actor,
     create_key,
     home,
     import_dataset,
@@ -133,7 +137,9 @@ def _clear_demo_registry(repo: Repository) -> None:
             f"database {repo.url} already holds a registry that is not a demo world; "
             "give the demo its own database with --db"
         )
-    repo.clear_registry()
+    deleted = repo.clear_registry()
+    if any(deleted.values()):
+        audit(repo, None, actor=cli_actor(), action="registry.clear", detail={"deleted": deleted})
 
 
 def _echo_training(result: TrainResult) -> None:
@@ -142,6 +148,17 @@ def _echo_training(result: TrainResult) -> None:
     typer.echo(f"\nmodel {result.version}: {state} ({result.reason})\nreport: {result.report}")
     refit = f", refit on every window (fitted to the cut: {result.validated_version})"
     typer.echo(f"system: {result.system}{refit if result.validated_version else ''}")
+
+
+def _cli_note(action: str, **detail: Any) -> AuditNote:
+    """The audit note of a command's registry write, naming ``cli:<os user>``."""
+    return AuditNote(key_id=cli_actor(), action=action, detail=detail)
+
+
+def _audit_training(repo: Repository, result: TrainResult) -> None:
+    action = "model.promote" if result.promoted else "model.reject"
+    audit(repo, None, actor=cli_actor(), action=action, target=result.version,
+          detail={"reason": result.reason})  # fmt: skip
 
 
 def _now() -> datetime:
@@ -204,7 +221,7 @@ def demo(
     output.info(f"demo world written to {folder}")
     repo = Repository(settings.db)
     _clear_demo_registry(repo)
-    report = import_dataset(folder, repo, progress=True)
+    report = import_dataset(folder, repo, progress=True, audit=_cli_note("import", demo=name))
     repo.set_meta(TRUTH_META_KEY, str(info.truth_dir))
     output.info(str(report))
     if train:
@@ -215,6 +232,7 @@ def demo(
             created=_now(),
             progress=True,
         )
+        _audit_training(repo, result)
         _echo_training(result)
     typer.echo(f"database: {settings.db}\nmodels:   {settings.models}\ndataset:  {folder}")
 
@@ -230,8 +248,9 @@ def import_(
 ) -> None:
     """Load a data-contract folder (all-or-nothing unless --skip-invalid)."""
     settings = _settings(db, models)
+    note = _cli_note("import", skip_invalid=skip_invalid)
     report = import_dataset(
-        folder, Repository(settings.db), skip_invalid=skip_invalid, progress=True
+        folder, Repository(settings.db), skip_invalid=skip_invalid, progress=True, audit=note
     )
     typer.echo(str(report))
 
@@ -261,6 +280,7 @@ def train(
         progress=True,
         fitter=fitter,
     )
+    _audit_training(repo, result)
     _echo_training(result)
 
 
@@ -480,8 +500,10 @@ def keys_create(
     key = create_key(repo, role=role.value, operator_id=operator, created=created,
                      expires_at=expires_at)  # fmt: skip
     key_id = key.split("_")[1]
-    audit(repo, None, action="key.create", target=key_id,
-          detail={"role": role.value, "operator_id": operator, "via": "cli"})  # fmt: skip
+    until = None if expires_at is None else expires_at.isoformat()
+    audit(repo, None, actor=cli_actor(), action="key.create", target=key_id,
+          detail={"role": role.value, "operator_id": operator, "via": "cli",
+                  "expires_at": until})  # fmt: skip
     typer.echo(key)
     output.info(f"key {key_id} ({role.value}) created; it is shown only this once")
 
@@ -509,7 +531,7 @@ def keys_revoke(
     """Revoke a key; requests with it answer 401 from now on."""
     repo = Repository(_settings(db, models).db)
     changed = revoke_key(repo, key_id)
-    audit(repo, None, action="key.revoke", target=key_id, detail={"via": "cli"})
+    audit(repo, None, actor=cli_actor(), action="key.revoke", target=key_id, detail={"via": "cli"})
     typer.echo(f"revoked {key_id}" if changed else f"{key_id} was already revoked")
 
 
@@ -524,12 +546,87 @@ def db_upgrade(db: DbOpt = None, models: ModelsOpt = None) -> None:
     """Bring the database's schema to this version's (creates an empty one); back it up first."""
     settings = _settings(db, models)
     done = upgrade_database(settings.db)
+    if done.changed:
+        with Repository(settings.db) as repo:
+            audit(repo, None, actor=cli_actor(), action="db.upgrade",
+                  detail={"before": done.before, "after": done.after})  # fmt: skip
     if done.before is None:
         typer.echo(f"created the schema at revision {done.after} in {settings.db}")
     elif done.changed:
         typer.echo(f"upgraded {settings.db} from revision {done.before} to {done.after}")
     else:
         typer.echo(f"{settings.db} is already at revision {done.after}")
+
+
+# -- the audit log ------------------------------------------------------------------------------
+
+audit_app = typer.Typer(
+    help="The audit log: check its hash chain, export it, prune old rows.", no_args_is_help=True
+)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(db: DbOpt = None, models: ModelsOpt = None) -> None:
+    """Recompute the hash chain: exit 0 when whole, 1 naming the first broken row."""
+    check = Repository(_settings(db, models).db).verify_audit()
+    if not check.ok:
+        sys.stderr.write(f"audit chain broken at row {check.broken_id}: {check.reason} "
+                         f"({check.checked} rows before it verified)\n")  # fmt: skip
+        raise typer.Exit(1)
+    typer.echo(f"audit chain ok: {check.checked} rows verified")
+
+
+@audit_app.command("export")
+def audit_export(
+    csv: Annotated[bool, typer.Option("--csv", help="CSV (the default is JSON lines).")] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="File to write (default: standard output).")
+    ] = None,
+    db: DbOpt = None,
+    models: ModelsOpt = None,
+) -> None:
+    """Every audit row, oldest first, with its chain hash."""
+    repo = Repository(_settings(db, models).db)
+    rows = list(repo.iter_audit())
+    if csv:
+        body = audit_csv(rows)
+    else:
+        body = "".join(json.dumps({**r, "ts": r["ts"].isoformat()}, ensure_ascii=False) + "\n"
+                       for r in rows).encode("utf-8")  # fmt: skip
+    if output is None:
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+    else:
+        output.write_bytes(body)
+        output.chmod(0o600)
+        output_note = f"{len(rows)} audit rows written to {output}"
+        typer.echo(output_note, err=True)
+    audit(repo, None, actor=cli_actor(), action="audit.export",
+          detail={"rows": len(rows), "format": "csv" if csv else "jsonl"})  # fmt: skip
+
+
+@audit_app.command("prune")
+def audit_prune(
+    older_than_days: Annotated[
+        int | None,
+        typer.Option("--older-than-days", min=1,
+                     help="Delete rows older than this many days (default: "
+                          "TENANTMATCH_AUDIT_RETENTION_DAYS)."),
+    ] = None,
+    db: DbOpt = None,
+    models: ModelsOpt = None,
+) -> None:  # fmt: skip
+    """Delete old audit rows; the chain stays verifiable from the newest pruned row's hash."""
+    settings = _settings(db, models)
+    days = older_than_days or settings.audit_retention_days
+    if days is None:
+        raise InputError("give --older-than-days or set TENANTMATCH_AUDIT_RETENTION_DAYS")
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    deleted = Repository(settings.db).prune_audit(
+        cutoff, entry={"action": "audit.prune", "key_id": cli_actor()}
+    )
+    typer.echo(f"{deleted} audit rows older than {days} days pruned")
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Administration: bulk import, retraining jobs, model versions, API keys."""
+"""Administration: bulk import, retraining jobs, model versions, API keys, the audit log."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Path, Request, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
 
 from tenantmatch.api.deps import (
     AdminDep,
@@ -16,11 +16,13 @@ from tenantmatch.api.deps import (
     RepositoryDep,
     SettingsDep,
     ViewerDep,
+    check_page,
 )
 from tenantmatch.api.errors import ApiError
 from tenantmatch.api.overload import in_heavy_pool
 from tenantmatch.api.schemas import (
     AUTH_ERRORS,
+    AuditListOut,
     ImportOut,
     JobOut,
     KeyCreatedOut,
@@ -32,11 +34,13 @@ from tenantmatch.api.schemas import (
 )
 from tenantmatch.api.settings import Settings
 from tenantmatch.models import current_version, list_versions
-from tenantmatch.registry import TABLES_BY_NAME
+from tenantmatch.registry import CSV_MEDIA_TYPE, MAX_ID_CHARS, TABLES_BY_NAME
 from tenantmatch.store import (
+    AuditFilter,
     AuditWriter,
     Principal,
     Repository,
+    audit_csv,
     bulk_upload,
     create_key,
     list_keys,
@@ -49,6 +53,10 @@ STATUSES = (400, 404, 503, *AUTH_ERRORS)
 ERRORS = error_responses(*STATUSES)
 TableName = StrEnum("TableName", {name: name for name in TABLES_BY_NAME})  # type: ignore[misc]
 KeyIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="A key_id (16 hex).")]
+AUDIT_CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {CSV_MEDIA_TYPE.split(";")[0]: {}},
+          "description": "JSON, or with format=csv the rows as a CSV file."}
+}  # fmt: skip
 JobIdPath = Annotated[str, Path(pattern=r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$")]
 
 
@@ -143,3 +151,44 @@ def remove_key(
     keys.forget(key_id)  # other workers drop it within key_cache_seconds
     audit.add(principal, action="key.revoke", target=key_id, wait=True)
     return RevokedOut(key_id=key_id, changed=changed)
+
+
+class AuditFormat(StrEnum):
+    json = "json"
+    csv = "csv"
+
+
+MAX_AUDIT_CSV_ROWS = 100_000
+AuditText = Annotated[str | None, Query(min_length=1, max_length=MAX_ID_CHARS)]
+
+
+@router.get("/admin/audit", response_model=AuditListOut, responses={**ERRORS, **AUDIT_CSV})
+def audit_log(
+    principal: AdminDep, repo: RepositoryDep, audit: AuditDep, settings: SettingsDep,
+    actor: Annotated[str | None, Query(min_length=1, max_length=MAX_ID_CHARS,
+                                       description="A key id, cli:<user> or 'service'.")] = None,
+    key_id: Annotated[str | None, Query(min_length=1, max_length=MAX_ID_CHARS,
+                                        description="Same as actor.")] = None,
+    target: AuditText = None,
+    action: AuditText = None,
+    since: Annotated[datetime | None, Query(description="From this time on (ISO 8601).")] = None,
+    until: Annotated[datetime | None, Query(description="Before this time (ISO 8601).")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_CSV_ROWS)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    format: AuditFormat = AuditFormat.json,
+) -> Any:  # fmt: skip
+    """The audit log, newest first, filtered (each given filter must match); ``format=csv``
+    answers a CSV file (limit up to 100,000) with formula-like cells neutralised."""
+    if format is AuditFormat.json:
+        check_page(limit, settings)
+    if actor is not None and key_id is not None and actor != key_id:
+        raise ApiError(422, "actor and key_id name the same column; give one of them")
+    flt = AuditFilter(key_id=actor or key_id, target=target, action=action, since=since,
+                      until=until, limit=limit, offset=offset)  # fmt: skip
+    rows, total = repo.find_audit(flt)
+    audit.add(principal, action="audit.read", detail={"format": format.value, "total": total})
+    if format is AuditFormat.csv:
+        return Response(audit_csv(rows), media_type=CSV_MEDIA_TYPE,
+                        headers={"Content-Disposition": 'attachment; filename="audit.csv"'})
+    items = [{**r, "actor": r["key_id"]} for r in rows]
+    return {"total": total, "offset": offset, "limit": limit, "items": items}

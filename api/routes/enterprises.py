@@ -35,6 +35,7 @@ from tenantmatch.api.schemas import (
 )
 from tenantmatch.store import (
     EnterpriseFilter,
+    can_see_credit,
     delete_enterprise,
     plain_record,
     require_record,
@@ -89,11 +90,14 @@ def create_enterprise(
             responses=ERRORS)  # fmt: skip
 def get_enterprise(
     enterprise_id: EnterpriseIdPath, principal: ViewerDep, repo: RepositoryDep,
-    response: Response,
+    response: Response, audit: AuditDep,
 ) -> dict[str, Any]:  # fmt: skip
-    """One enterprise as stored (credit details for operators and admins only; its ETag)."""
+    """One enterprise as stored (credit details for operators and admins only, and such a read
+    is audited; its ETag)."""
     row = require_record(repo, "enterprises", enterprise_id)
     set_etag(response, row)
+    if can_see_credit(principal):
+        audit.add(principal, action="enterprise.read_credit", target=enterprise_id)
     return enterprise_view(plain_record(row), principal)
 
 

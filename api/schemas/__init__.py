@@ -1,6 +1,8 @@
 """Request and response schemas: the JSON shapes of docs/interface.md, with bounds."""
 
 from tenantmatch.api.schemas.admin import (
+    AuditEntryOut,
+    AuditListOut,
     FreshnessOut,
     HealthOut,
     ImportOut,
@@ -58,6 +60,8 @@ from tenantmatch.api.schemas.shortlists import (
 
 __all__ = [
     "AUTH_ERRORS",
+    "AuditEntryOut",
+    "AuditListOut",
     "BuildingCreateIn",
     "BuildingIn",
     "BuildingListOut",

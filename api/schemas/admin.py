@@ -27,6 +27,9 @@ class KeyOut(BaseModel):
     created_at: datetime
     revoked_at: datetime | None = None
     expires_at: datetime | None = None
+    last_used_at: datetime | None = Field(
+        default=None, description="When the key was last used (recorded at most once a minute)."
+    )
 
 
 class KeyCreatedOut(KeyOut):
@@ -127,3 +130,23 @@ class LabelsOut(BaseModel):
 class RevokedOut(BaseModel):
     key_id: str
     changed: bool = Field(description="False when the key had already been revoked.")
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    ts: datetime
+    actor: str | None = Field(
+        description="The API key id, cli:<os user> for a command, 'service' for the server "
+        "itself; null for a caller without a valid key (see detail.client)."
+    )
+    action: str
+    target: str | None = None
+    detail: str | None = Field(default=None, description="JSON text, as stored.")
+    hash: str | None = Field(default=None, description="The row's link in the hash chain.")
+
+
+class AuditListOut(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    items: list[AuditEntryOut]

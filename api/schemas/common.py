@@ -7,6 +7,7 @@ from datetime import date
 from typing import Annotated, Any, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -15,19 +16,30 @@ from pydantic import (
     model_validator,
 )
 
-MAX_ID_CHARS = 128
-MAX_TEXT_CHARS = 200
-# Ids are opaque: anything without ASCII space, control characters (C0, DEL, C1) or a slash (the
-# path separator). Spelled as ranges: ``\s`` means different sets in Rust (pydantic) and
-# ECMA-262 (OpenAPI clients) regexes.
-ID_PATTERN = r"^[^\x00-\x20\x7f-\x9f/]+$"
+from tenantmatch.registry import (
+    EXCEL_MANGLED_REASON,
+    ID_PATTERN,
+    MAX_ID_CHARS,
+    MAX_TEXT_CHARS,
+    TEXT_PATTERN,
+    excel_mangled,
+)
+
+
+def _not_excel_mangled(value: str) -> str:
+    if excel_mangled(value):
+        raise ValueError(EXCEL_MANGLED_REASON)
+    return value
+
 
 EntityId = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS, pattern=ID_PATTERN)
+    str,
+    StringConstraints(min_length=1, max_length=MAX_ID_CHARS, pattern=ID_PATTERN),
+    AfterValidator(_not_excel_mangled),
 ]
 ShortText = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$"),
+    StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS, pattern=TEXT_PATTERN),
 ]
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -72,7 +84,10 @@ def _accepts_bool(annotation: Any) -> bool:
 
 class ErrorDetail(BaseModel):
     code: str = Field(description="Machine-readable error code, e.g. not_found.")
-    message: str = Field(description="What was wrong and what is allowed.")
+    message: str = Field(description="What was wrong and what is allowed (a 5xx answer: the "
+                         "error catalogue's message, never internals).")
+    message_zh: str | None = Field(default=None, description="The catalogue's Chinese message.")
+    request_id: str | None = Field(default=None, description="Quote it to find the log lines.")
 
 
 class ErrorOut(BaseModel):

@@ -203,6 +203,8 @@ CASES: tuple[Case, ...] = (
          targets=ENTERPRISE),
     Case("enterprise tenancies", "read", _call("GET", "/v1/enterprises/{e}/tenancies"),
          targets=ENTERPRISE),
+    Case("enterprise links", "read", _call("GET", "/v1/enterprises/{e}/links"),
+         targets=ENTERPRISE),
     Case("plan", "edit", _call("POST", "/v1/buildings/{b}/plan", json=PLAN_BODY)),
     Case("put building", "edit", _put_building, missing=200),
     Case("create building", "edit", _post_building, ok=409, missing=201),
@@ -222,6 +224,7 @@ CASES: tuple[Case, ...] = (
          targets=ONE),
     Case("list keys", "admin", _call("GET", "/v1/admin/keys"), targets=ONE),
     Case("revoke key", "admin", _revoke, targets=ENTERPRISE),
+    Case("audit log", "admin", _call("GET", "/v1/admin/audit"), targets=ONE),
 )  # fmt: skip
 
 
@@ -265,7 +268,7 @@ def test_access_cell(matrix_service: Service, case: Case, who: str, target: str)
     want = expected(case, who, target)
     assert response.status_code == want, (method, path, response.text[:300])
     if want >= 400:
-        assert set(response.json()["error"]) == {"code", "message"}
+        assert set(response.json()["error"]) == {"code", "message", "message_zh", "request_id"}
 
 
 def test_every_route_is_in_the_matrix(matrix_service: Service) -> None:

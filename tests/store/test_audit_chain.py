@@ -131,3 +131,4 @@ def test_key_last_use_is_stored_at_most_once_a_minute(repo: Repository) -> None:
         assert key_id in writer._touched
     finally:
         writer.close()
+
