@@ -176,3 +176,23 @@ def test_concurrent_audited_requests_keep_the_chain_whole(fresh_service: Service
     s.client.app.state.audit.flush()  # type: ignore[attr-defined]
     check = s.repo.verify_audit()
     assert check.ok and check.checked >= 40
+
+
+def test_audit_retention_prunes_old_rows_when_a_worker_starts(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tenantmatch.store import Repository, audit
+
+    db = f"sqlite:///{tmp_path / 'retention.db'}"
+    with Repository(db) as repo:
+        audit(repo, None, action="old", ts=datetime.now(UTC) - timedelta(days=40))
+        kept = audit(repo, None, action="recent")
+    settings = Settings(db=db, models=tmp_path / "no_store", jobs_dir=tmp_path / "jobs",
+                        json_logs=False, audit_retention_days=30)  # fmt: skip
+    with TestClient(create_app(settings)):
+        pass
+    with Repository(db) as repo:
+        rows = list(repo.iter_audit())
+        assert [(r["id"], r["action"]) for r in rows][:1] == [(kept, "recent")]
+        assert rows[1]["action"] == "audit.prune" and rows[1]["key_id"] == "service"
+        assert repo.verify_audit().ok
