@@ -22,16 +22,11 @@ from tenantmatch.matching.engine import Engine
 from tenantmatch.matching.reasons import top_reasons
 from tenantmatch.matching.rules import risk_warnings
 from tenantmatch.matching.shortlist import SCORE_DECIMALS, ScoringState, check_k, declined_on
+from tenantmatch.registry import PARTNER_DIRECTIONS
 
 logger = logging.getLogger(__name__)
 
 MISSING_WEIGHT = 1.0  # a link without weight counts fully, as in the features package
-# relation -> (direction of the partner when the tenant is the link's source, ... target)
-DIRECTIONS: dict[str, tuple[str, str]] = {
-    "supplies": ("downstream", "upstream"),  # source supplies target
-    "invests": ("investee", "investor"),  # source holds equity in target
-    "partners": ("partner", "partner"),
-}
 LINK_COLUMNS = ("enterprise", "tenant", "relation", "direction", "weight")
 
 
@@ -73,7 +68,8 @@ def tenant_links(state: ScoringState, tenants: np.ndarray) -> pd.DataFrame:
     parts = []
     for side, (tenant, other) in enumerate(((src, tgt), (tgt, src))):
         keep = np.isin(tenant, tenants) & ~np.isin(other, tenants) & (other >= 0)
-        direction = [DIRECTIONS.get(r, ("partner", "partner"))[side] for r in relation[keep]]
+        direction = [PARTNER_DIRECTIONS.get(r, ("partner", "partner"))[side]
+                     for r in relation[keep]]  # fmt: skip
         parts.append(pd.DataFrame({"enterprise": other[keep], "tenant": tenant[keep],
                                    "relation": relation[keep], "direction": direction,
                                    "weight": weight[keep]}))  # fmt: skip

@@ -78,6 +78,19 @@ class Relation(StrEnum):
     PARTNERS = "partners"
 
 
+# What a link makes the partner of an enterprise: relation -> (the partner's direction when the
+# enterprise is the link's source, ... when it is the target). A supplier (source) is upstream.
+PARTNER_DIRECTIONS: dict[str, tuple[str, str]] = {
+    Relation.SUPPLIES: ("downstream", "upstream"),  # source supplies target
+    Relation.INVESTS: ("investee", "investor"),  # source holds equity in target
+    Relation.PARTNERS: ("partner", "partner"),
+}
+DIRECTIONS_ZH: dict[str, str] = {
+    "upstream": "上游供应商", "downstream": "下游客户", "investor": "投资方",
+    "investee": "被投资企业", "partner": "合作伙伴",
+}
+
+
 class Stage(StrEnum):
     CONTACTED = "contacted"
     VISITED = "visited"
@@ -149,6 +162,8 @@ LABELS_ZH: dict[str, str] = {
     Stage.NEGOTIATING: "洽谈中",
     Stage.SIGNED: "已签约",
     Stage.DECLINED: "已婉拒",
+    # partner directions
+    **DIRECTIONS_ZH,
 }
 
 

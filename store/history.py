@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import ColumnElement, and_, func, or_, select
 
-from tenantmatch.registry import LIST_SEPARATOR, vacancy_as_of
+from tenantmatch.registry import LIST_SEPARATOR, PARTNER_DIRECTIONS, label_zh, vacancy_as_of
 from tenantmatch.store.repository import Repository
 from tenantmatch.store.schema import DATA_TABLES
 from tenantmatch.store.write_rows import require_record
@@ -24,6 +24,7 @@ _B = DATA_TABLES["buildings"]
 _E = DATA_TABLES["enterprises"]
 _T = DATA_TABLES["tenancies"]
 _V = DATA_TABLES["events"]
+_L = DATA_TABLES["links"]
 
 
 def open_on(as_of: date) -> ColumnElement[bool]:
@@ -138,6 +139,39 @@ def tenancy_history(
         total = conn.execute(select(func.count()).select_from(_T).where(where)).scalar_one()
         rows = [dict(r._mapping) | {"current": bool(r.current)} for r in conn.execute(query)]
     return int(total), rows
+
+
+def enterprise_links(
+    repo: Repository, enterprise_id: str, *, as_of: date
+) -> list[dict[str, Any]]:
+    """The enterprise's partners (both ends of its links), strongest first: each with its
+    relation, its direction from the enterprise's side (``registry.PARTNER_DIRECTIONS``: a firm
+    that supplies it is upstream), Chinese labels, the link weight, and the building it is a
+    tenant of on ``as_of`` (the way to chain attraction, 以商招商)."""
+    require_record(repo, "enterprises", enterprise_id)
+    here = _T.alias("here")
+    ends = ((_L.c.source_id, _L.c.target_id, 0), (_L.c.target_id, _L.c.source_id, 1))
+    rows: list[dict[str, Any]] = []
+    with repo._reading() as conn:
+        for mine, theirs, side in ends:
+            query = (
+                select(theirs.label("partner_id"), _E.c.name.label("partner_name"),
+                       _E.c.industry_code, _L.c.relation, _L.c.weight,
+                       here.c.building_id, _B.c.name.label("building_name"))
+                .join(_E, _E.c.enterprise_id == theirs)
+                .outerjoin(here, and_(here.c.enterprise_id == theirs,
+                                      here.c.start_date <= as_of,
+                                      or_(here.c.end_date.is_(None), here.c.end_date > as_of)))
+                .outerjoin(_B, _B.c.building_id == here.c.building_id)
+                .where(mine == enterprise_id)
+            )  # fmt: skip
+            for row in conn.execute(query):
+                item = dict(row._mapping)
+                direction = PARTNER_DIRECTIONS.get(item["relation"], ("partner", "partner"))[side]
+                rows.append(item | {"relation_zh": label_zh(item["relation"]),
+                                    "direction": direction, "direction_zh": label_zh(direction)})
+    return sorted(rows, key=lambda r: (-(r["weight"] if r["weight"] is not None else 1.0),
+                                       r["partner_id"]))  # fmt: skip
 
 
 def building_occupancy(

@@ -19,6 +19,7 @@ from tenantmatch.api.schemas import AUTH_ERRORS, EntityId, error_responses
 from tenantmatch.api.schemas.workbench import (
     EventListQuery,
     EventPageOut,
+    LinkListOut,
     OccupancyOut,
     OccupancyQuery,
     PageQuery,
@@ -35,6 +36,7 @@ from tenantmatch.store import (
     building_occupancy,
     current_tenants,
     enterprise_events,
+    enterprise_links,
     tenancy_history,
 )
 
@@ -133,6 +135,17 @@ def list_tenancies(
     total, rows = tenancy_history(repo, enterprise_id, as_of=date.today(),
                                   offset=query.offset, limit=query.limit)  # fmt: skip
     return {"enterprise_id": enterprise_id, **_page(query.offset, query.limit, total, rows)}
+
+
+@router.get("/enterprises/{enterprise_id}/links", response_model=LinkListOut, responses=ERRORS)
+def list_links(
+    enterprise_id: EnterpriseIdPath, _: ViewerDep, repo: RepositoryDep
+) -> dict[str, Any]:
+    """The enterprise's upstream and downstream partners, investors, investees and partners,
+    with the building each is a tenant of today (chain attraction, 以商招商)."""
+    today = date.today()
+    items = enterprise_links(repo, enterprise_id, as_of=today)
+    return {"enterprise_id": enterprise_id, "as_of": today, "total": len(items), "items": items}
 
 
 def _page(offset: int, limit: int, total: int, items: list[dict[str, Any]]) -> dict[str, Any]:

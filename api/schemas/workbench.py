@@ -259,3 +259,26 @@ class TenancyHistoryOut(BaseModel):
     offset: int
     limit: int
     items: list[TenancyRowOut] = Field(description="Newest start first.")
+
+
+class LinkOut(BaseModel):
+    partner_id: str
+    partner_name: str | None = None
+    industry_code: str | None = None
+    relation: str = Field(description="supplies, invests or partners.")
+    relation_zh: str
+    direction: str = Field(
+        description="What the partner is to the enterprise: upstream (it supplies the "
+        "enterprise), downstream, investor, investee or partner."
+    )
+    direction_zh: str
+    weight: float | None = None
+    building_id: str | None = Field(None, description="The partner's building today, if any.")
+    building_name: str | None = None
+
+
+class LinkListOut(BaseModel):
+    enterprise_id: str
+    as_of: date
+    total: int
+    items: list[LinkOut] = Field(description="Strongest link first (no weight counts as 1).")

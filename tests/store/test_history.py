@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pandas as pd
 import pytest
 
 from tenantmatch.registry import NotFoundError
@@ -14,6 +15,7 @@ from tenantmatch.store import (
     building_occupancy,
     current_tenants,
     enterprise_events,
+    enterprise_links,
     tenancy_history,
 )
 from tests.store.test_statistics import AS_OF, tiny_registry
@@ -90,3 +92,26 @@ def test_occupancy_by_month_rebuilds_the_past_vacancy(filled: Repository) -> Non
 def test_unknown_ids_raise_not_found(filled: Repository, call) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(NotFoundError, match="NOPE"):
         call(filled)
+
+
+def test_enterprise_links_name_each_partner_from_the_firms_side(filled: Repository) -> None:
+    """E1 supplies E2 (E2 is its downstream customer, E1 is E2's upstream supplier), E3 invests
+    in E1 (E3 is E1's investor), E1 partners E4 (weight absent: counts as 1, first)."""
+    filled.upsert({"links": pd.DataFrame({
+        "source_id": pd.array(["E1", "E3", "E1"], dtype="string"),
+        "target_id": pd.array(["E2", "E1", "E4"], dtype="string"),
+        "relation": pd.array(["supplies", "invests", "partners"], dtype="string"),
+        "weight": [0.4, 0.9, None],
+    })})  # fmt: skip
+    rows = enterprise_links(filled, "E1", as_of=AS_OF)
+    assert [(r["partner_id"], r["direction"], r["direction_zh"], r["weight"]) for r in rows] == [
+        ("E4", "partner", "合作伙伴", None), ("E3", "investor", "投资方", 0.9),
+        ("E2", "downstream", "下游客户", 0.4),
+    ]  # fmt: skip
+    assert rows[2]["relation_zh"] == "供应" and rows[2]["building_id"] == "B1"  # E2 is in B1
+    assert rows[0]["building_id"] is None  # E4 moved out of B2 before AS_OF
+    [upstream] = enterprise_links(filled, "E2", as_of=AS_OF)
+    assert (upstream["partner_id"], upstream["direction"]) == ("E1", "upstream")
+    assert enterprise_links(filled, "E3", as_of=AS_OF)[0]["direction"] == "investee"
+    with pytest.raises(NotFoundError):
+        enterprise_links(filled, "E404", as_of=AS_OF)

@@ -27,15 +27,17 @@ export async function renderEnterprise(main, id, current, params = new URLSearch
   const e = await api(`/v1/enterprises/${encodeURIComponent(id)}`);
   if (!current()) return;
   const path = `/v1/enterprises/${encodeURIComponent(id)}`;
-  const body = { tenancies: el("div"), events: el("div"), fit: el("div") };
+  const body = { links: el("div"), tenancies: el("div"), events: el("div"), fit: el("div") };
   main.replaceChildren(...parts,
     el("h2", { class: "view-title", id: "e-title" }, e.name),
     section("企业档案", "e-profile", profile(e)),
+    section("上下游关联", "e-links", body.links),
     section("入驻历史", "e-tenancies", body.tenancies),
     section("招商记录", "e-events", body.events),
     section("适合的楼宇", "e-fit",
       exportButtons("导出适合的楼宇", `${path}/shortlist`, () => ({ k: 10 }), `适合楼宇_${id}`), body.fit));
   await Promise.all([
+    fill(body.links, () => links(path)),
     fill(body.tenancies, () => tenancies(path)),
     fill(body.events, () => events(path)),
     fill(body.fit, () => fit(path)),
@@ -68,6 +70,15 @@ function profile(e) {
       flags.length ? el("ul", { class: "warn-list", "aria-label": "风险预警" }, flags.map((f) => el("li", { class: "warn" }, `风险预警：${zh(f)}`)))
         : el("p", {}, "无风险记录"));
   return [el("dl", { class: "facts" }, facts.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v)))), creditBlock];
+}
+
+async function links(path) {
+  const page = await api(`${path}/links`);
+  return table(["关联企业", "关系", "关联类型", "关联强度", "所在楼宇"], page.items.map((l) => [
+    enterpriseLink(l.partner_id, l.partner_name || l.partner_id), l.direction_zh, l.relation_zh,
+    l.weight === null || l.weight === undefined ? "–" : fmt(l.weight, 2),
+    l.building_id ? buildingLink(l.building_id, l.building_name || l.building_id) : "未入驻楼宇",
+  ]), { caption: `上下游与投资关联（共 ${fmt(page.total)} 家，可据此以商招商）`, numeric: [3], empty: "暂无关联企业" });
 }
 
 async function tenancies(path) {
