@@ -43,3 +43,16 @@ def test_map_buildings_revalidate_until_a_write(fresh_service: Service) -> None:
     assert changed.status_code == 200 and changed.headers["ETag"] != tag
     b = changed.json()["buildings"]
     assert b["vacant_m2"][b["id"].index(building)] == 1234
+
+
+def test_large_answers_are_gzipped_for_clients_that_accept_it(service: Service) -> None:
+    """The map's points (2.4 MB at 25,000 buildings) travel compressed; a client that does not
+    ask for gzip gets the plain body, and both decode to the same JSON."""
+    path, key = "/v1/map/buildings", service.headers("viewer")
+    zipped = service.client.get(path, headers={**key, "Accept-Encoding": "gzip"})
+    plain = service.client.get(path, headers={**key, "Accept-Encoding": "identity"})
+    assert zipped.status_code == plain.status_code == 200
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert "content-encoding" not in plain.headers
+    assert int(zipped.headers["content-length"]) < len(plain.content) / 2
+    assert zipped.json() == plain.json()
