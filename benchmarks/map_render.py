@@ -53,8 +53,18 @@ def _render(page: Any, action: str) -> float:
     """Runs the JS ``action`` (a filter change) and waits for the render it starts; ms."""
     page.evaluate("window.tmMap.filterMs = null")
     page.evaluate(action)
-    page.wait_for_function("window.tmMap.filterMs !== null", timeout=TIMEOUT_MS)
+    _wait_js(page, "window.tmMap.filterMs !== null")
     return float(page.evaluate("window.tmMap.filterMs"))
+
+
+def _wait_js(page: Any, expression: str) -> None:
+    """Until ``expression`` is true, polled with ``page.evaluate`` (``wait_for_function`` builds
+    its predicate with ``new Function`` in the page, which the page's CSP refuses)."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while not page.evaluate(f"() => Boolean({expression})"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{expression} still false after {TIMEOUT_MS} ms")
+        page.wait_for_timeout(10)
 
 
 def _set(field: str, value: str) -> str:
@@ -73,9 +83,7 @@ def _first_render(page: Any, base: str, key: str, *, reload: bool) -> tuple[floa
         page.evaluate(f"sessionStorage.setItem('tenantmatch.apiKey', '{key}')")
         page.goto(f"{base}/#/map")
         page.reload()
-    page.wait_for_function(
-        "window.tmMap && window.tmMap.firstRenderMs !== null", timeout=TIMEOUT_MS
-    )
+    _wait_js(page, "window.tmMap && window.tmMap.firstRenderMs !== null")
     return float(page.evaluate("window.tmMap.firstRenderMs")), float(
         page.evaluate("window.tmMap.sinceNavigationMs")
     )

@@ -6,6 +6,7 @@ no console errors; a 360-px run and a keyboard-only run; a screenshot of each vi
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,8 +52,19 @@ def sign_in(page: Any, server: Server, role: str = "admin", hash_: str = "#/map"
     page.wait_for_selector("#key-form.signed-in")
 
 
+def wait_js(page: Any, expression: str, *, timeout_ms: int = TIMEOUT_MS) -> None:
+    """Until ``expression`` is true in the page. Polled from here with ``page.evaluate``:
+    Playwright's ``wait_for_function`` builds its predicate with ``new Function`` inside the page,
+    which the page's Content-Security-Policy (no 'unsafe-eval') refuses."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not page.evaluate(f"() => Boolean({expression})"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{expression} still false after {timeout_ms} ms")
+        page.wait_for_timeout(50)
+
+
 def wait_map(page: Any) -> None:
-    page.wait_for_function("window.tmMap && window.tmMap.firstRenderMs !== null")
+    wait_js(page, "window.tmMap && window.tmMap.firstRenderMs !== null")
 
 
 def percent(p: float) -> str:
@@ -84,7 +96,7 @@ def test_staff_flow(page: Any, server: Server, shots: Path) -> None:
     # filter the map by theme: the count is the API's count of that theme
     finance = server.get("/v1/buildings", theme="finance", limit=1)["total"]
     page.select_option("#f-theme", "finance")
-    page.wait_for_function(f"window.tmMap.shown === {finance}")
+    wait_js(page, f"window.tmMap.shown === {finance}")
     assert f"显示 {finance:,} / {total:,} 栋楼宇" in page.inner_text("#map-count")
     assert "金融服务型" in page.inner_text("#map-list")
     assert page.evaluate("location.hash") == "#/map?theme=finance"  # linkable
@@ -92,7 +104,7 @@ def test_staff_flow(page: Any, server: Server, shots: Path) -> None:
     # open a building with tenants and vacant space, found by the search box under the map
     building_id = busy_building(server)
     page.select_option("#f-theme", "")
-    page.wait_for_function(f"window.tmMap.shown === {total}")
+    wait_js(page, f"window.tmMap.shown === {total}")
     page.fill("#b-search", building_id)
     page.click("#map-search button[type=submit]")
     page.click(f"#search-out a[href='#/building/{building_id}']")
@@ -171,6 +183,11 @@ def test_staff_flow(page: Any, server: Server, shots: Path) -> None:
     page.wait_for_selector("#e-events tbody tr")
     assert "已婉拒" in page.inner_text("#e-events")
     page.wait_for_selector("#e-fit tbody tr, #e-fit p")
+    links = server.get(f"/v1/enterprises/{target['enterprise_id']}/links")
+    page.wait_for_selector("#e-links table")
+    shown = page.inner_text("#e-links")
+    assert f"共 {links['total']} 家" in shown
+    assert all(link["direction_zh"] in shown for link in links["items"][:5])
     shot(page, shots, "enterprise")
 
     # statistics
@@ -227,7 +244,7 @@ def test_keyboard_only(page: Any, server: Server) -> None:
     # the theme filter by keyboard, then a building from the list
     tab_to(page, "el.id === 'f-theme'")
     page.keyboard.press("ArrowDown")  # first theme
-    page.wait_for_function("window.tmMap.shown < window.tmMap.total")
+    wait_js(page, "window.tmMap.shown < window.tmMap.total")
     tab_to(page, "el.getAttribute('href') && el.getAttribute('href').startsWith('#/building/')")
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none", "the focused link shows no focus ring"
