@@ -1,4 +1,8 @@
-"""Database engines: an SQLite file (WAL, enforced foreign keys) or PostgreSQL via psycopg 3."""
+"""Database engines: an SQLite file (WAL, enforced foreign keys) or PostgreSQL via psycopg 3.
+
+Engines hide statement parameters from their errors and logs (``hide_parameters``): a failed
+statement's values (credit data, other callers' key ids in queued audit rows) never reach an
+error message, even the server log's."""
 
 from __future__ import annotations
 
@@ -53,7 +57,7 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
     try:
-        engine = create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
     except ImportError as exc:
         raise MissingExtraError(
             "a PostgreSQL database", module="psycopg", extra="postgres"
@@ -76,7 +80,7 @@ def _sqlite_engine(parsed: URL) -> Engine:
     database = Path(str(parsed.database)).expanduser()
     database.parent.mkdir(parents=True, exist_ok=True)
     _create_private(database)
-    engine = create_engine(parsed.set(database=str(database)))
+    engine = create_engine(parsed.set(database=str(database)), hide_parameters=True)
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
