@@ -32,8 +32,13 @@ SKIPPED_OPERATION = "start_retrain_v1_admin_retrain_post"
 
 
 @pytest.fixture
-def served(world: World, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """(base URL, admin key) of ``tenantmatch serve`` over a private copy of the world."""
+def served(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, str]]:
+    """(base URL, admin key) of ``tenantmatch serve`` over a private copy of the world, without
+    the per-key rate limit (one key sends every request here; tests/api/test_overload.py
+    covers the 429)."""
+    monkeypatch.setenv("TENANTMATCH_RATE_LIMIT_PER_S", "0")
     with tenantmatch_serve(world, tmp_path, workers=1, role="admin", copy_models=True) as served:
         yield served.base, served.key
 
