@@ -3,6 +3,7 @@ project's base errors, the packaged reference tables, and the registry tables wi
 snapshots. The lowest layer: it imports no other tenantmatch package."""
 
 from tenantmatch.registry.contract import (
+    EXCEL_MANGLED_ID,
     EXCEL_MANGLED_REASON,
     FIRST_YEAR,
     ID_PATTERN,
@@ -76,6 +77,7 @@ from tenantmatch.registry.tables import Registry, Snapshot, vacancy_as_of
 
 __all__ = [
     "CSV_MEDIA_TYPE",
+    "EXCEL_MANGLED_ID",
     "EXCEL_MANGLED_REASON",
     "FIRST_YEAR",
     "ID_PATTERN",

@@ -13,10 +13,12 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
 from tenantmatch.registry import (
+    EXCEL_MANGLED_ID,
     EXCEL_MANGLED_REASON,
     ID_PATTERN,
     MAX_ID_CHARS,
@@ -32,10 +34,19 @@ def _not_excel_mangled(value: str) -> str:
     return value
 
 
+# OpenAPI says so too, so clients (and schemathesis) know an Excel-mangled id is refused
+_ID_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_ID_CHARS,
+    "pattern": ID_PATTERN,
+    "not": {"pattern": f"^{EXCEL_MANGLED_ID.pattern}$"},
+}
 EntityId = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_ID_CHARS, pattern=ID_PATTERN),
     AfterValidator(_not_excel_mangled),
+    WithJsonSchema(_ID_SCHEMA),
 ]
 ShortText = Annotated[
     str,
@@ -84,8 +95,10 @@ def _accepts_bool(annotation: Any) -> bool:
 
 class ErrorDetail(BaseModel):
     code: str = Field(description="Machine-readable error code, e.g. not_found.")
-    message: str = Field(description="What was wrong and what is allowed (a 5xx answer: the "
-                         "error catalogue's message, never internals).")
+    message: str = Field(
+        description="What was wrong and what is allowed (a 5xx answer: the "
+        "error catalogue's message, never internals)."
+    )
     message_zh: str | None = Field(default=None, description="The catalogue's Chinese message.")
     request_id: str | None = Field(default=None, description="Quote it to find the log lines.")
 
