@@ -196,6 +196,8 @@ CASES: tuple[Case, ...] = (
     Case("stats", "read", _call("GET", "/v1/stats"), targets=ONE),
     Case("map buildings", "read", _call("GET", "/v1/map/buildings"), targets=ONE),
     Case("map outlines", "public", _call("GET", "/v1/map/outlines"), targets=ONE),
+    Case("at-risk tenants", "read", _call("GET", "/v1/buildings/{b}/at-risk-tenants", params=K3)),
+    Case("stats outlook", "read", _call("GET", "/v1/stats/outlook"), targets=ONE),
     Case("building events", "read", _call("GET", "/v1/buildings/{b}/events")),
     Case("building tenants", "read", _call("GET", "/v1/buildings/{b}/tenants")),
     Case("building occupancy", "read", _call("GET", "/v1/buildings/{b}/occupancy")),
