@@ -22,6 +22,7 @@ from tenantmatch.api.schemas.common import (
     EntityId,
     ErrorDetail,
     ErrorOut,
+    IsoDateTime,
     ReasonOut,
     error_responses,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "FreshnessOut",
     "HealthOut",
     "ImportOut",
+    "IsoDateTime",
     "JobOut",
     "KeyCreateIn",
     "KeyCreatedOut",

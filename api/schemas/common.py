@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, get_args
 
 from pydantic import (
@@ -65,6 +65,21 @@ def _iso_date_only(value: object) -> object:
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
+
+_ISO_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?"
+)
+
+
+def _iso_datetime_only(value: object) -> object:
+    """A time is written ISO 8601 (YYYY-MM-DD, optionally THH:MM[:SS] and a zone), never as a
+    number (pydantic would read it as Unix time)."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATETIME.fullmatch(value)):
+        return value
+    raise ValueError("a time must be written ISO 8601, e.g. 2026-12-07T09:30:00Z")
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime_only)]
 
 
 class StrictIn(BaseModel):

@@ -67,5 +67,7 @@ def test_readyz_reports_a_stale_registry_and_stays_200(fresh_service: Service) -
 def test_the_page_has_a_stale_banner_fed_by_readyz(service: Service) -> None:
     page = service.client.get("/").text
     script = service.client.get("/static/app.js").text
+    shortlist = service.client.get("/static/views/shortlist.js").text
     assert 'id="stale-banner"' in page
-    assert 'fetch("/readyz")' in script and "registry.stale" in script and "已婉拒" in script
+    assert 'fetch("/readyz")' in script and "registry.stale" in script
+    assert "已婉拒" in shortlist  # a declined firm is flagged in the shortlist

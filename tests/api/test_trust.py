@@ -138,8 +138,11 @@ def test_credit_reads_are_audited_and_the_audit_route_filters(fresh_service: Ser
     page = s.get("/v1/admin/audit", "admin", params={"limit": 1, "offset": 0}).json()
     assert page["total"] >= 1 and len(page["items"]) == 1
     since = reads[0]["ts"]
-    later = _audit(s, since=since, actor=s.keys["op_own"].split("_")[1])
+    op_key = s.keys["op_own"].split("_")[1]
+    later = _audit(s, since=since, actor=op_key)
     assert [r["action"] for r in later] == ["enterprise.read_credit"]
+    assert _audit(s, since=since, actor=op_key, key_id=op_key) == later  # the same column
+    assert _audit(s, actor=op_key, key_id=s.keys["viewer"].split("_")[1]) == []  # matches none
     assert _audit(s, until=since, action="enterprise.read_credit") == []
     exported = s.get("/v1/admin/audit", "admin", params={"format": "csv", "action":
                                                          "enterprise.read_credit"})  # fmt: skip
