@@ -20,7 +20,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -36,6 +35,7 @@ import psutil
 from tenantmatch.store import Repository, create_key, import_dataset
 from tenantmatch.training import TrainConfig, train_and_publish
 from tenantmatch.training.demo import WorldParams, generate_world
+from tests.api.conftest import serve_command, wait_ready
 
 RESULTS = Path(__file__).parent / "results"
 QUICK_MODEL = TrainConfig(
@@ -63,22 +63,12 @@ def prepare(root: Path, enterprises: int) -> tuple[str, Path, list[str], list[st
 
 
 def start_server(db: str, store: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    tool = str(Path(sys.executable).parent / "tenantmatch")
     env = {**os.environ, "TENANTMATCH_SHARED_CACHE_DIR": "", "TENANTMATCH_COMPILE_TREES": "false"}
     with log.open("wb") as out:
-        server = subprocess.Popen(
-            [tool, "serve", "--port", str(port), "--workers", "2", "--db", db,
-             "--models", str(store)],
-            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
-                return server
-        except httpx.TransportError:
-            time.sleep(0.5)
-    raise RuntimeError("the server did not become ready")
+        server = subprocess.Popen(serve_command(port, workers=2, db=db, models=store), env=env,
+                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    wait_ready(f"http://127.0.0.1:{port}", server, timeout_s=180)
+    return server
 
 
 class Load:

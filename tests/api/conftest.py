@@ -57,13 +57,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_ready(base: str, server: subprocess.Popen[bytes], *, timeout_s: float = 60) -> None:
-    """Until the real server at ``base`` answers /readyz with 200 (it must not exit first)."""
+def wait_ready(
+    base: str, server: subprocess.Popen[bytes], *, timeout_s: float = 60, path: str = "/readyz"
+) -> None:
+    """Until the real server at ``base`` answers ``path`` (/readyz: data and model loaded) with
+    200 (it must not exit first)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         assert server.poll() is None, "the server exited before it was ready"
         try:
-            if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
+            if httpx.get(f"{base}{path}", timeout=5).status_code == 200:
                 return
         except httpx.TransportError:
             pass

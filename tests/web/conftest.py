@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -26,6 +23,7 @@ import pytest
 from tenantmatch.store import Repository, create_key, import_dataset
 from tenantmatch.training import TrainConfig, train_and_publish
 from tenantmatch.training.demo import WorldParams, generate_world
+from tests.api.conftest import free_port, serve_command, wait_ready
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -50,12 +48,6 @@ def chromium_or_skip() -> Path:
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI must run the browser tests: {reason}")
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def build_world(root: Path, *, enterprises: int = N_ENTERPRISES, seed: int = SEED,
@@ -96,24 +88,18 @@ class Server:
 def start_server(db: str, models: Path, log: Path, *, ready_path: str = "/readyz") -> Server:
     """``tenantmatch serve --workers 1`` on a free port, waited for until ``ready_path`` is 200."""
     port = free_port()
-    tool = str(Path(sys.executable).parent / "tenantmatch")
     env = {**os.environ, "TENANTMATCH_COMPILE_TREES": "false",
            "TENANTMATCH_JOBS_DIR": str(log.parent / "jobs")}  # fmt: skip
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            [tool, "serve", "--port", str(port), "--workers", "1", "--db", db, "--models",
-             str(models)], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+        process = subprocess.Popen(serve_command(port, workers=1, db=db, models=models), env=env,
+                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"the server exited: {log.read_text()[-2000:]}"
-        with suppress(httpx.TransportError):
-            if httpx.get(f"{base}{ready_path}", timeout=5).status_code == 200:
-                return Server(process, base, db)
-        time.sleep(0.3)
-    stop_server(process)
-    raise AssertionError(f"the server was not ready within 180 s: {log.read_text()[-2000:]}")
+    try:
+        wait_ready(base, process, timeout_s=180, path=ready_path)
+    except AssertionError as exc:
+        stop_server(process)
+        raise AssertionError(f"{exc}: {log.read_text()[-2000:]}") from exc
+    return Server(process, base, db)
 
 
 def stop_server(process: subprocess.Popen[bytes]) -> None:
