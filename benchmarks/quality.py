@@ -25,7 +25,7 @@ import resource
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -156,9 +156,23 @@ def run_world(world: World, *, work: Path, enterprises: int, config: TrainConfig
     }
 
 
+def config_with(config: TrainConfig, settings: list[str]) -> TrainConfig:
+    """``config`` with each ``FIELD=JSON`` of ``settings`` applied (lists become tuples);
+    ValueError naming an unknown field or a value that is not JSON."""
+    changes: dict[str, Any] = {}
+    for item in settings:
+        name, sep, text = item.partition("=")
+        if not sep or name not in {f.name for f in fields(TrainConfig)}:
+            raise ValueError(f"--set {item!r}: expected FIELD=JSON with a TrainConfig field")
+        value = json.loads(text)
+        changes[name] = tuple(value) if isinstance(value, list) else value
+    return replace(config, **changes)
+
+
 def run_suite(
-    names: list[str], *, config: TrainConfig, jobs: int, reuse: bool, enterprises: int | None
-) -> int:
+    names: list[str], *, config: TrainConfig, jobs: int, reuse: bool, enterprises: int | None,
+    tag: str = "",
+) -> int:  # fmt: skip
     """Run the named suite worlds (in parallel processes with ``jobs`` > 1), print the share
     tables and save the JSON; exit code 0. ``enterprises`` shrinks every world to that size
     (a quick look, saved under its own name; the catalogue's sizes are the measurement)."""
@@ -167,7 +181,7 @@ def run_suite(
     worlds = [suite_world(n) for n in names]
     if enterprises is not None:
         worlds = [replace(w, params=replace(w.params, enterprises=enterprises)) for w in worlds]
-    tag = "" if enterprises is None else f"_n{enterprises}"
+    tag = ("" if enterprises is None else f"_n{enterprises}") + (f"_{tag}" if tag else "")
     work = WORK / f"suite{tag}"
     if jobs > 1:
         from joblib import Parallel, delayed
@@ -207,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reuse", action="store_true", help="suite: grade worlds already trained in the work dir"
     )
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
+                        help="suite: a TrainConfig field for this run (an experiment)")  # fmt: skip
+    parser.add_argument("--tag", default="", help="suite: suffix of the work dir and results file")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
     if args.suite:
@@ -214,8 +231,12 @@ def main(argv: list[str] | None = None) -> int:
         held = [n for n in names if suite_world(n).reserved]
         if held and not args.reserved:
             parser.error(f"{held} are reserved worlds: measured only with --reserved")
-        return run_suite(names, config=TrainConfig(), jobs=args.jobs, reuse=args.reuse,
-                         enterprises=args.enterprises)  # fmt: skip
+        try:
+            config = config_with(TrainConfig(), args.set)
+        except (TypeError, ValueError) as exc:
+            parser.error(str(exc))
+        return run_suite(names, config=config, jobs=args.jobs, reuse=args.reuse,
+                         enterprises=args.enterprises, tag=args.tag)  # fmt: skip
     config = TrainConfig(compare_directions=not args.no_compare_directions)
     RESULTS.mkdir(parents=True, exist_ok=True)
     passed = True

@@ -95,7 +95,7 @@ def _train(world: SuiteWorld, root: Path, *, config: TrainConfig) -> dict[str, A
     out = {
         "rows": info.rows,
         "served": {
-            "version": trained.version, "gate": trained.reason,
+            "version": trained.version, "system": trained.system, "gate": trained.reason,
             "split": manifest.get("summary", {}).get("split"), "holdout_table": trained.table,
         },
         "seconds": {"generate_import": built - start, "train": time.perf_counter() - built},

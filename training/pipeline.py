@@ -186,20 +186,25 @@ def fit_systems(
 VALIDATED_KEY = "validated_version"  # manifest key of a refit model: its twin fitted up to the cut
 
 
-def _held_out_model(model: LoadedModel, *, store: Path) -> LoadedModel:
-    """``model`` as it is measured on the held-out window: a refit model has seen the labels
-    after the cut, so its twin fitted up to the cut (``validated_version``) stands in."""
+def _held_out_model(model: LoadedModel, *, store: Path, cut: pd.Timestamp) -> LoadedModel:
+    """``model`` as it is measured on the held-out window after ``cut``: a refit model whose
+    data reaches past the cut has seen that window's labels, so its twin fitted up to its own
+    cut (``validated_version``) stands in; a model trained through the cut or earlier (say,
+    graded on the year after its registry ended) is measured as served."""
     twin = model.manifest.get(VALIDATED_KEY)
-    return load_version(store, str(twin)) if twin else model
+    through = model.manifest.get("fit", {}).get("trained_through")
+    if not twin or (through is not None and pd.Timestamp(through) <= cut):
+        return model
+    return load_version(store, str(twin))
 
 
-def _compatible_current(store: Path) -> LoadedModel | None:
+def _compatible_current(store: Path, *, cut: pd.Timestamp) -> LoadedModel | None:
     """The CURRENT model as the gate scores it (:func:`_held_out_model`), if there is one
     built on today's spec of its feature set."""
     if not Path(store).is_dir() or current_version(store) is None:
         return None
     try:
-        current = _held_out_model(load_current(store), store=store)
+        current = _held_out_model(load_current(store), store=store, cut=cut)
     except ModelStoreError as exc:
         log.warning("current model's validated twin unusable (%s); not re-scored", exc)
         return None
@@ -338,9 +343,9 @@ def pool_sensitivity(
     keeps each of ``building_limits`` enterprises per building query (None: every feasible
     pair), with a ``limit`` column: how much the served M shapes the quality figures, since
     the ceiling ranks the same pools."""
-    current = _held_out_model(load_current(Path(store)), store=Path(store))
-    vocab = model_vocabulary(current)  # one object: one feature context serves every pool
     registry, split, _ = plan_training(tables, config=config)
+    current = _held_out_model(load_current(Path(store)), store=Path(store), cut=split.cut)
+    vocab = model_vocabulary(current)  # one object: one feature context serves every pool
     ceiling = ceiling_system(tables, split, Path(truth_dir))
     systems = [_current_system(current, vocab=vocab), ceiling]
     frames = []
@@ -515,7 +520,7 @@ def train_and_publish(
         tables, config=config, progress=progress, fitter=fitter
     )
     previous = current_version(store) if store.is_dir() else None
-    current = _compatible_current(store)
+    current = _compatible_current(store, cut=split.cut)
     if current is not None:
         systems.append(_current_system(current))
     evaluation = _evaluate(registry, tables, split, systems=systems, vocab=vocab,
@@ -592,10 +597,10 @@ def evaluate_current(
 ) -> pd.DataFrame:
     """Tidy metrics (system, direction, metric, value) of the CURRENT model, the plain
     baseline and the other baselines (fitted on the same training windows) on the held-out
-    window. A refit current model is measured by its twin fitted up to the cut (the refit
-    has seen the window's labels)."""
-    current = _held_out_model(load_current(Path(store)), store=Path(store))
+    window. A refit current model whose data reaches past the cut is measured by its twin
+    fitted up to its own cut (the refit has seen the window's labels)."""
     registry, split, vocab, train, _ = _prepare(tables, config=config, progress=progress)
+    current = _held_out_model(load_current(Path(store)), store=Path(store), cut=split.cut)
     systems = [_current_system(current), *fit_baselines(train, features=config.ranker_features)]
     if PLAIN in config.candidates:
         plain, _ = fit_plain_candidate(registry, split, tables=tables, vocab=vocab, config=config)

@@ -17,6 +17,7 @@ from tenantmatch.models import (
     PRESCORER_FILE,
     current_version,
     list_versions,
+    load_current,
     load_version,
     read_manifest,
     unfitted_prescorer,
@@ -46,6 +47,7 @@ from tenantmatch.training.dataset import (
 )
 from tenantmatch.training.demo.params import WorldParams
 from tenantmatch.training.demo.world import generate_world
+from tenantmatch.training.pipeline import _held_out_model
 from tenantmatch.training.splits import latest_date
 
 pytestmark = pytest.mark.slow
@@ -146,6 +148,18 @@ def test_evaluate_current_scores_the_current_model(world, first_run) -> None:  #
         metrics["system"]
     )
     assert metrics.loc[metrics["metric"].eq("ndcg@10"), "value"].between(0, 1).all()
+
+
+def test_held_out_model_is_the_twin_only_when_the_refit_saw_the_window(first_run) -> None:  # type: ignore[no-untyped-def]
+    store, _ = first_run
+    served = load_current(store)
+    through = pd.Timestamp(served.manifest["fit"]["trained_through"])
+    # graded on a window after the served model's data (the year after a registry ends):
+    # the served refit itself
+    assert _held_out_model(served, store=store, cut=through).version == served.version
+    # graded on a window the refit has seen: its twin fitted up to the cut
+    earlier = _held_out_model(served, store=store, cut=through - pd.Timedelta(days=1))
+    assert earlier.version == served.manifest["validated_version"] != served.version
 
 
 def test_pool_sensitivity_scores_the_model_and_ceiling_per_limit(world, first_run) -> None:  # type: ignore[no-untyped-def]
