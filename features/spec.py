@@ -303,11 +303,20 @@ PLAIN_FEATURES: tuple[str, ...] = (
     "pair__same_city", "pair__same_district", "pair__distance_km",
     "pair__division_tenants_in_building", "pair__days_since_event_180d", "pair__last_stage_180d",
 )  # fmt: skip
+WIDE_SET = "wide"
+# Features whose vocabulary part is fitted on the labels (the move hazard): a set learnt from
+# rows the hazard has seen needs the ranker's cross-fitting, so the wide set leaves them out.
+LABEL_FITTED: tuple[str, ...] = ("e__move_hazard",)
 # Named, ordered feature sets: a model is fitted on one and X is built for it.
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     RANKER_SET: tuple(f.name for f in FEATURES),
     PLAIN_SET: PLAIN_FEATURES,
-}
+    # the plain classifier's recipe on every registered builder but the label-fitted ones
+    WIDE_SET: tuple(
+        n for n in dict.fromkeys([*(f.name for f in FEATURES), *PLAIN_FEATURES])
+        if n not in LABEL_FITTED
+    ),
+}  # fmt: skip
 _BY_NAME = {f.name: f for f in REGISTERED}
 
 

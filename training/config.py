@@ -11,7 +11,7 @@ from tenantmatch.features import RANKER_SET
 from tenantmatch.training.dataset import SamplingConfig
 from tenantmatch.training.errors import TrainingError
 from tenantmatch.training.labels import BUILDING_TO_ENTERPRISE, direction_by_name
-from tenantmatch.training.plain import PLAIN, PlainConfig
+from tenantmatch.training.plain import PLAIN, WIDE, PlainConfig
 
 RANKER = "lightgbm"
 # The served ranker learns from building queries only and serves both directions. Measured on
@@ -22,7 +22,9 @@ RANKER = "lightgbm"
 # benchmarks/results/quality_*.json (lightgbm_all_queries, lightgbm_per_direction).
 RANKER_DIRECTIONS = (BUILDING_TO_ENTERPRISE.name,)
 # The systems the gate may serve, in order of preference on a tie.
-CANDIDATES = (RANKER, PLAIN)
+CANDIDATES = (RANKER, PLAIN, WIDE)
+# The ones a training run fits unless told otherwise.
+DEFAULT_CANDIDATES = (RANKER, PLAIN)
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class TrainConfig:
     # horizon of the move hazard behind e__move_hazard (training.hazard); 0: no hazard
     hazard_months: int = 12
     # the systems fitted as candidates; the gate serves the best on the held-out window
-    candidates: tuple[str, ...] = CANDIDATES
+    candidates: tuple[str, ...] = DEFAULT_CANDIDATES
     plain: PlainConfig = field(default_factory=PlainConfig)
     # refit the chosen system with its settings on every window up to the data's end
     refit: bool = True

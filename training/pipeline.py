@@ -52,7 +52,7 @@ from tenantmatch.training.holdout import (
     holdout_calibration,
 )
 from tenantmatch.training.labels import BUILDING_TO_ENTERPRISE, DIRECTIONS
-from tenantmatch.training.plain import PLAIN
+from tenantmatch.training.plain import PLAIN_RECIPE
 from tenantmatch.training.refit import (
     Fitted,
     fit_plain_candidate,
@@ -445,10 +445,10 @@ def _fit_candidates(
     features = config.ranker_features
     fitted = {RANKER: (Candidate(RANKER, ranker, features),
                        Fitted(ranker, features, vocab, windows, split.cut))}  # fmt: skip
-    if PLAIN in config.candidates:
-        fitted[PLAIN] = fit_plain_candidate(registry, split, tables=tables, vocab=vocab,
-                                            config=config)  # fmt: skip
-        systems.append(fitted[PLAIN][0].system())
+    for name in (n for n in PLAIN_RECIPE if n in config.candidates):
+        fitted[name] = fit_plain_candidate(registry, split, tables=tables, vocab=vocab,
+                                           config=config, system=name)  # fmt: skip
+        systems.append(fitted[name][0].system())
     return registry, split, vocab, train, valid, systems, fitted
 
 
@@ -602,8 +602,9 @@ def evaluate_current(
     registry, split, vocab, train, _ = _prepare(tables, config=config, progress=progress)
     current = _held_out_model(load_current(Path(store)), store=Path(store), cut=split.cut)
     systems = [_current_system(current), *fit_baselines(train, features=config.ranker_features)]
-    if PLAIN in config.candidates:
-        plain, _ = fit_plain_candidate(registry, split, tables=tables, vocab=vocab, config=config)
+    for name in (n for n in PLAIN_RECIPE if n in config.candidates):
+        plain, _ = fit_plain_candidate(registry, split, tables=tables, vocab=vocab, config=config,
+                                       system=name)  # fmt: skip
         systems.append(plain.system())
     evaluation = _evaluate(
         registry,

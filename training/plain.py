@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tenantmatch.features import PLAIN_SET, Vocabulary, build_matrix, categorical_features
+from tenantmatch.features import (
+    PLAIN_SET,
+    WIDE_SET,
+    Vocabulary,
+    build_matrix,
+    categorical_features,
+)
 from tenantmatch.models import Scorer, make_scorer
 from tenantmatch.registry import Registry, Snapshot
 from tenantmatch.training.dataset import RankingSet, known_pairs, registry_tables
@@ -26,6 +32,9 @@ from tenantmatch.training.splits import Window
 log = logging.getLogger(__name__)
 
 PLAIN = "plain"  # the system's name in evaluations, manifests and reports
+WIDE = "wide"  # the same recipe on the wide feature set (every builder but label-fitted ones)
+# The systems fitted with this recipe, and the feature set each learns from.
+PLAIN_RECIPE: dict[str, str] = {PLAIN: PLAIN_SET, WIDE: WIDE_SET}
 PLAIN_SCORER = "lightgbm_binary"
 PLAIN_DIRECTION = "pairs"  # its rows are independent pairs, not queries
 
@@ -79,11 +88,13 @@ def random_negatives(
 
 
 def plain_examples(
-    registry: Registry, *, window: Window, vocab: Vocabulary, config: PlainConfig
-) -> RankingSet:
+    registry: Registry, *, window: Window, vocab: Vocabulary, config: PlainConfig,
+    features: str = PLAIN_SET,
+) -> RankingSet:  # fmt: skip
     """Rows of one snapshot: every move-in of ``window`` between a building and an
     enterprise known at its start (grade 1), and ``negatives_per_positive`` random pairs per
-    move-in (grade 0); X of the plain feature set as of ``window.start``. One group per window."""
+    move-in (grade 0); X of the feature set ``features`` as of ``window.start``. One group per
+    window."""
     snapshot = Snapshot.at(registry, window.start)
     labels = window_labels(registry_tables(registry), window=window)
     moves = known_pairs(labels.loc[labels["grade"].eq(TENANCY_GRADE), PAIR], snapshot)
@@ -105,23 +116,32 @@ def plain_examples(
     stamp = str(window.start.date())
     pairs = pairs.assign(direction=PLAIN_DIRECTION, query_id=f"{PLAIN_DIRECTION}|{stamp}",
                          as_of=window.start)  # fmt: skip
-    X = build_matrix(pairs[PAIR], snapshot, vocab=vocab, features=PLAIN_SET)
+    X = build_matrix(pairs[PAIR], snapshot, vocab=vocab, features=features)
     log.info("plain window %s: %d move-ins, %d negatives", window, len(moves), len(nb))
     return RankingSet(pairs, X.reset_index(drop=True))
 
 
 def plain_sets(
-    registry: Registry, windows: Sequence[Window], *, vocab: Vocabulary, config: PlainConfig
-) -> list[RankingSet]:
-    """One plain set per window, in window order (windows without a move-in are skipped)."""
-    sets = [plain_examples(registry, window=w, vocab=vocab, config=config) for w in windows]
+    registry: Registry, windows: Sequence[Window], *, vocab: Vocabulary, config: PlainConfig,
+    features: str = PLAIN_SET,
+) -> list[RankingSet]:  # fmt: skip
+    """One set per window with X of ``features``, in window order (windows without a move-in
+    are skipped)."""
+    sets = [
+        plain_examples(registry, window=w, vocab=vocab, config=config, features=features)
+        for w in windows
+    ]
     return [s for s in sets if len(s.pairs)]
 
 
-def fit_plain(train: RankingSet, valid: RankingSet | None, *, params: dict[str, Any]) -> Scorer:
-    """The binary classifier fitted on ``train``, early-stopped on ``valid`` when given."""
+def fit_plain(
+    train: RankingSet, valid: RankingSet | None, *, params: dict[str, Any],
+    features: str = PLAIN_SET,
+) -> Scorer:  # fmt: skip
+    """The binary classifier fitted on ``train`` (X of ``features``), early-stopped on
+    ``valid`` when given."""
     scorer = make_scorer(
-        PLAIN_SCORER, categorical_features=tuple(categorical_features(PLAIN_SET)), **params
+        PLAIN_SCORER, categorical_features=tuple(categorical_features(features)), **params
     )
     if valid is None or not len(valid.pairs):
         return scorer.fit(train.X, train.y, group=train.group)

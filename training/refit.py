@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from tenantmatch.features import PLAIN_SET, Vocabulary
+from tenantmatch.features import Vocabulary
 from tenantmatch.matching import plan_first_stage
 from tenantmatch.models import (
     FEATURE_SET_KEY,
@@ -25,7 +25,14 @@ from tenantmatch.training.dataset import RankingSet, build_sets
 from tenantmatch.training.distill import fit_prescorer
 from tenantmatch.training.errors import NotEnoughDataError
 from tenantmatch.training.hazard import fit_hazard_vocabularies
-from tenantmatch.training.plain import PLAIN, PLAIN_SCORER, fit_plain, plain_sets, plain_windows
+from tenantmatch.training.plain import (
+    PLAIN,
+    PLAIN_RECIPE,
+    PLAIN_SCORER,
+    fit_plain,
+    plain_sets,
+    plain_windows,
+)
 from tenantmatch.training.selection import Candidate
 from tenantmatch.training.splits import TemporalSplit, earliest_date, latest_date, shift_split
 
@@ -70,13 +77,15 @@ def ranker_sets(
 
 def plain_fit_sets(
     registry: Registry, cut: pd.Timestamp, *, earliest: pd.Timestamp, vocab: Vocabulary,
-    config: TrainConfig,
+    config: TrainConfig, system: str = PLAIN,
 ) -> tuple[list[RankingSet], tuple[str, ...]]:  # fmt: skip
-    """The plain baseline's sets of its windows ending by ``cut`` (training, then
-    validation) and those windows as text; NotEnoughDataError with fewer than two."""
+    """The sets of the plain recipe's windows ending by ``cut`` (training, then validation)
+    with X of ``system``'s feature set, and those windows as text; NotEnoughDataError with
+    fewer than two."""
     train, valid = plain_windows(cut, earliest=earliest, config=config.plain)
     windows = (*train, valid)
-    sets = plain_sets(registry, windows, vocab=vocab, config=config.plain)
+    sets = plain_sets(registry, windows, vocab=vocab, config=config.plain,
+                      features=PLAIN_RECIPE[system])  # fmt: skip
     if len(sets) < 2:
         raise NotEnoughDataError(
             f"the plain baseline needs move-ins in two windows of {config.plain.horizon_months} "
@@ -87,15 +96,17 @@ def plain_fit_sets(
 
 def fit_plain_candidate(
     registry: Registry, split: TemporalSplit, *, tables: dict[str, pd.DataFrame],
-    vocab: Vocabulary, config: TrainConfig,
+    vocab: Vocabulary, config: TrainConfig, system: str = PLAIN,
 ) -> tuple[Candidate, Fitted]:  # fmt: skip
-    """The plain baseline fitted on its windows up to the cut, early-stopped on the last."""
+    """``system`` (the plain baseline or another of the plain recipe) fitted on its windows
+    up to the cut, early-stopped on the last."""
     sets, windows = plain_fit_sets(registry, split.cut, earliest=earliest_date(tables),
-                                   vocab=vocab, config=config)  # fmt: skip
+                                   vocab=vocab, config=config, system=system)  # fmt: skip
     params = {"seed": config.plain.seed, "n_jobs": config.n_jobs, **config.plain.params}
-    scorer = fit_plain(RankingSet.concat(sets[:-1]), sets[-1], params=params)
-    return Candidate(PLAIN, scorer, PLAIN_SET), Fitted(scorer, PLAIN_SET, vocab, windows,
-                                                         split.cut)  # fmt: skip
+    features = PLAIN_RECIPE[system]
+    scorer = fit_plain(RankingSet.concat(sets[:-1]), sets[-1], params=params, features=features)
+    return Candidate(system, scorer, features), Fitted(scorer, features, vocab, windows,
+                                                       split.cut)  # fmt: skip
 
 
 def refit_candidate(
@@ -106,7 +117,7 @@ def refit_candidate(
     parameters, as many rounds as early stopping kept) on its windows moved to end at the
     data's end, with a vocabulary (and move hazard) of that date."""
     settings = candidate.refit_settings()
-    if candidate.name != PLAIN:
+    if candidate.name not in PLAIN_RECIPE:
         moved = shift_split(split, months=config.eval_months)
         vocab = Vocabulary.fit(Snapshot.at(registry, moved.cut))
         served, sets = ranker_sets(registry, moved, vocab=vocab, config=config, progress=progress)
@@ -118,7 +129,7 @@ def refit_candidate(
     end = latest_date(tables)
     vocab = Vocabulary.fit(Snapshot.at(registry, end))
     sets, windows = plain_fit_sets(registry, end, earliest=earliest_date(tables), vocab=vocab,
-                                   config=config)  # fmt: skip
+                                   config=config, system=candidate.name)  # fmt: skip
     every = RankingSet.concat(sets)
     scorer = make_scorer(PLAIN_SCORER, **settings).fit(every.X, every.y, group=every.group)
     return Fitted(scorer, candidate.features, vocab, windows, end)

@@ -381,3 +381,27 @@ def test_a_served_plain_model_gives_shortlists(world, plain_run) -> None:  # typ
     assert scores == sorted(scores, reverse=True)
     named = {reason["feature"] for item in answer["items"] for reason in item["reasons"]}
     assert named and named <= set(feature_names("plain"))
+
+
+def test_a_served_wide_model_gives_shortlists(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The plain recipe on the wide set (every builder but the label-fitted hazard): chosen
+    when it is the only candidate, stored with its set, served with reasons from it."""
+    tables, truth = world
+    config = dataclasses.replace(QUICK, candidates=("wide",), distill=False)
+    result = train_and_publish(tables, store=tmp_path, truth_dir=truth, progress=False,
+                               created=datetime(2026, 11, 4, tzinfo=UTC), config=config)  # fmt: skip
+    manifest = read_manifest(tmp_path, result.version)
+    assert result.system == "wide" and manifest["feature_set"] == "wide"
+    assert manifest["kind"] == "lightgbm_binary"
+    wide = feature_names("wide")
+    assert manifest["feature_names"] == wide and "e__move_hazard" not in wide
+    assert set(feature_names("plain")) <= set(wide)
+    assert set(feature_names("ranker")) - set(wide) == {"e__move_hazard"}
+    repo = Repository(f"sqlite:///{truth.parent.parent / 'tm.db'}")
+    engine = Engine(repo, tmp_path, as_of=latest_date(tables).date())
+    buildings = tables["buildings"].sort_values("vacant_area_m2", kind="stable")
+    [answer] = engine.shortlist_for_buildings([str(buildings["building_id"].iloc[-1])], k=5)
+    repo.close()
+    assert answer["model_version"] == result.version and 1 <= len(answer["items"]) <= 5
+    named = {reason["feature"] for item in answer["items"] for reason in item["reasons"]}
+    assert named and named <= set(wide)
