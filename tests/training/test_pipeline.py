@@ -296,13 +296,13 @@ def test_plain_is_a_candidate_and_the_choice_is_recorded(first_run) -> None:  # 
     selection = manifest["summary"]["selection"]
     assert selection["chosen"] == result.system == manifest["system"]
     candidates = selection["candidates"]
-    assert set(candidates) == {"lightgbm", "plain"}
+    assert set(candidates) == {"lightgbm", "plain", "wide"}
     best = max(candidates, key=lambda n: candidates[n][B2E]["ndcg@10"])
     assert result.system == best and best in selection["why"]
     assert manifest["metrics"][B2E]["ndcg@10"] == pytest.approx(candidates[best][B2E]["ndcg@10"])
-    kind = {"lightgbm": "lightgbm", "plain": "lightgbm_binary"}[best]
+    kind = {"lightgbm": "lightgbm", "plain": "lightgbm_binary", "wide": "lightgbm_binary"}[best]
     assert manifest["kind"] == kind
-    assert manifest["feature_set"] == {"lightgbm": "ranker", "plain": "plain"}[best]
+    assert manifest["feature_set"] == {"lightgbm": "ranker", "plain": "plain", "wide": "wide"}[best]
 
 
 def test_refit_reuses_the_chosen_settings_on_windows_to_the_data_end(world, first_run) -> None:  # type: ignore[no-untyped-def]
@@ -343,7 +343,8 @@ def plain_run(world, tmp_path_factory):  # type: ignore[no-untyped-def]
     leaf can hold a million rows), so it ranks every candidate alike."""
     tables, truth = world
     store = tmp_path_factory.mktemp("plain_models")
-    config = dataclasses.replace(QUICK, ranker_params={"min_data_in_leaf": 1_000_000})
+    config = dataclasses.replace(QUICK, ranker_params={"min_data_in_leaf": 1_000_000},
+                                 candidates=("lightgbm", "plain"))  # fmt: skip
     created = datetime(2026, 11, 3, tzinfo=UTC)
     result = train_and_publish(
         tables, store=store, truth_dir=truth, progress=False, created=created, config=config
@@ -388,8 +389,9 @@ def test_a_served_wide_model_gives_shortlists(world, tmp_path) -> None:  # type:
     when it is the only candidate, stored with its set, served with reasons from it."""
     tables, truth = world
     config = dataclasses.replace(QUICK, candidates=("wide",), distill=False)
+    created = datetime(2026, 11, 4, tzinfo=UTC)
     result = train_and_publish(tables, store=tmp_path, truth_dir=truth, progress=False,
-                               created=datetime(2026, 11, 4, tzinfo=UTC), config=config)  # fmt: skip
+                               created=created, config=config)  # fmt: skip
     manifest = read_manifest(tmp_path, result.version)
     assert result.system == "wide" and manifest["feature_set"] == "wide"
     assert manifest["kind"] == "lightgbm_binary"
