@@ -13,6 +13,7 @@ from tenantmatch.features.errors import FeatureError, UnknownIdError, Vocabulary
 from tenantmatch.features.matrix import build_matrix, build_matrix_at, context_for, join_attributes
 from tenantmatch.features.parallel import available_cores, for_row_chunks, row_chunks, run_parallel
 from tenantmatch.features.spec import (
+    ALL_SET,
     CREDIT_FEATURES,
     EXTRA_FEATURES,
     FEATURE_SETS,
@@ -30,6 +31,7 @@ from tenantmatch.features.spec import (
 from tenantmatch.features.vocab import Vocabulary
 
 __all__ = [
+    "ALL_SET",
     "CREDIT_FEATURES",
     "EXTRA_FEATURES",
     "FEATURES",

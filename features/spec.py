@@ -304,6 +304,7 @@ PLAIN_FEATURES: tuple[str, ...] = (
     "pair__division_tenants_in_building", "pair__days_since_event_180d", "pair__last_stage_180d",
 )  # fmt: skip
 WIDE_SET = "wide"
+ALL_SET = "all"
 # Features whose vocabulary part is fitted on the labels (the move hazard): a set learnt from
 # rows the hazard has seen needs the ranker's cross-fitting, so the wide set leaves them out.
 LABEL_FITTED: tuple[str, ...] = ("e__move_hazard",)
@@ -311,6 +312,8 @@ LABEL_FITTED: tuple[str, ...] = ("e__move_hazard",)
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     RANKER_SET: tuple(f.name for f in FEATURES),
     PLAIN_SET: PLAIN_FEATURES,
+    # the columns of the ranker and the plain set: X of a blend of models fitted on them
+    ALL_SET: tuple(dict.fromkeys([*(f.name for f in FEATURES), *PLAIN_FEATURES])),
     # the plain classifier's recipe on every registered builder but the label-fitted ones
     WIDE_SET: tuple(
         n for n in dict.fromkeys([*(f.name for f in FEATURES), *PLAIN_FEATURES])

@@ -28,6 +28,7 @@ from tenantmatch.models.baselines import (
     PopularityScorer,
     RandomScorer,
 )
+from tenantmatch.models.blend import BlendScorer
 from tenantmatch.models.compiled import CompiledModel, compiled_model
 from tenantmatch.models.errors import (
     CorruptModelError,
@@ -76,6 +77,7 @@ __all__ = [
     "RESERVED_KEYS",
     "SCORERS",
     "SPARSE_EDGES",
+    "BlendScorer",
     "CompiledModel",
     "CorruptModelError",
     "DaskLGBMRankerScorer",

@@ -10,6 +10,7 @@ from tenantmatch.models.baselines import (
     PopularityScorer,
     RandomScorer,
 )
+from tenantmatch.models.blend import BlendScorer
 from tenantmatch.models.errors import UnknownScorerError
 from tenantmatch.models.plain import LGBMBinaryScorer
 from tenantmatch.models.ranker import LGBMRankerScorer
@@ -24,13 +25,14 @@ SCORERS: dict[str, type[Scorer]] = {
         PopularityScorer,
         HandRuleScorer,
         LogisticScorer,
+        BlendScorer,
     )
 }
 
 
 def make_scorer(name: str, **kwargs: Any) -> Scorer:
     """A new, unfitted scorer: "lightgbm", "lightgbm_binary", "random", "popularity",
-    "hand_rule" or "logistic"."""
+    "hand_rule", "logistic" or "blend" (whose parts are loaded, never fitted here)."""
     cls = SCORERS.get(name)
     if cls is None:
         raise UnknownScorerError(f"unknown scorer {name!r}; allowed: {sorted(SCORERS)}")

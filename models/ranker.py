@@ -177,11 +177,14 @@ class LGBMRankerScorer(Scorer):
         self.booster_.save_model(folder / "model.txt", num_iteration=self.best_iteration_)
         return ["model.txt"]
 
-    def load_state(self, folder: Path, *, feature_names: Sequence[str]) -> None:
-        booster = lgb.Booster(model_file=folder / "model.txt")
+    def load_state(
+        self, folder: Path, *, feature_names: Sequence[str], file: str = "model.txt"
+    ) -> None:
+        """Read the LightGBM text model ``folder / file`` written for ``feature_names``."""
+        booster = lgb.Booster(model_file=folder / file)
         if booster.feature_name() != list(feature_names):
             raise FeatureMismatchError(
-                f"model.txt holds features {booster.feature_name()[:5]}... which differ from the "
+                f"{file} holds features {booster.feature_name()[:5]}... which differ from the "
                 f"manifest's {list(feature_names)[:5]}...; they must be identical"
             )
         self.booster_ = booster

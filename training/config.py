@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from tenantmatch.features import RANKER_SET
+from tenantmatch.training.blend import BLEND
 from tenantmatch.training.dataset import SamplingConfig
 from tenantmatch.training.errors import TrainingError
 from tenantmatch.training.labels import BUILDING_TO_ENTERPRISE, direction_by_name
@@ -26,9 +27,9 @@ RANKER_DIRECTIONS = (BUILDING_TO_ENTERPRISE.name,)
 # adding "wide" lifted the served share of the ceiling's b->e NDCG@10 on the lease and price
 # worlds (lease_uniform 0.676 -> 0.883); the gate's choice on ~55 held-out queries is noisy,
 # so it also picked wide where the ranker would have been better (chain_followers).
-CANDIDATES = (RANKER, PLAIN, WIDE)
+CANDIDATES = (RANKER, PLAIN, WIDE, BLEND)
 # The ones a training run fits unless told otherwise.
-DEFAULT_CANDIDATES = CANDIDATES
+DEFAULT_CANDIDATES = (RANKER, PLAIN, WIDE)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from tenantmatch.features import (
+    ALL_SET,
     RANKER_SET,
     Vocabulary,
     categorical_features,
@@ -41,6 +42,7 @@ from tenantmatch.models import (
     save_version,
 )
 from tenantmatch.registry import Registry, Snapshot
+from tenantmatch.training.blend import BLEND, blend_of
 from tenantmatch.training.calibration import Calibration
 from tenantmatch.training.config import CANDIDATES, RANKER, TrainConfig
 from tenantmatch.training.dataset import RankingSet, data_fingerprint
@@ -52,7 +54,7 @@ from tenantmatch.training.holdout import (
     holdout_calibration,
 )
 from tenantmatch.training.labels import BUILDING_TO_ENTERPRISE, DIRECTIONS
-from tenantmatch.training.plain import PLAIN_RECIPE
+from tenantmatch.training.plain import PLAIN_RECIPE, WIDE
 from tenantmatch.training.refit import (
     Fitted,
     fit_plain_candidate,
@@ -445,10 +447,18 @@ def _fit_candidates(
     features = config.ranker_features
     fitted = {RANKER: (Candidate(RANKER, ranker, features),
                        Fitted(ranker, features, vocab, windows, split.cut))}  # fmt: skip
-    for name in (n for n in PLAIN_RECIPE if n in config.candidates):
+    needed = set(config.candidates) | ({WIDE} if BLEND in config.candidates else set())
+    for name in (n for n in PLAIN_RECIPE if n in needed):
         fitted[name] = fit_plain_candidate(registry, split, tables=tables, vocab=vocab,
                                            config=config, system=name)  # fmt: skip
         systems.append(fitted[name][0].system())
+    if BLEND in config.candidates:
+        parts = (fitted[RANKER][0], fitted[WIDE][0])
+        blend = blend_of([p.scorer for p in parts], registry=registry, at=split.cut,
+                         vocab=vocab, seed=config.sampling.seed)  # fmt: skip
+        fitted[BLEND] = (Candidate(BLEND, blend, ALL_SET, parts=parts),
+                         Fitted(blend, ALL_SET, vocab, windows, split.cut))  # fmt: skip
+        systems.append(fitted[BLEND][0].system())
     return registry, split, vocab, train, valid, systems, fitted
 
 

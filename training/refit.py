@@ -21,6 +21,7 @@ from tenantmatch.models import (
     make_scorer,
 )
 from tenantmatch.registry import Registry, Snapshot
+from tenantmatch.training.blend import blend_of
 from tenantmatch.training.dataset import RankingSet, build_sets
 from tenantmatch.training.distill import fit_prescorer
 from tenantmatch.training.errors import NotEnoughDataError
@@ -116,6 +117,17 @@ def refit_candidate(
     """``candidate`` fitted again with its settings (:meth:`Candidate.refit_settings`: its
     parameters, as many rounds as early stopping kept) on its windows moved to end at the
     data's end, with a vocabulary (and move hazard) of that date."""
+    if candidate.parts:
+        fits = []
+        for part in candidate.parts:
+            fits.append(refit_candidate(part, registry=registry, tables=tables, split=split,
+                                        config=config, progress=progress))  # fmt: skip
+        vocab = fits[0].vocab  # the ranker's: it holds the move hazard
+        at = max(f.trained_through for f in fits)
+        blend = blend_of([f.scorer for f in fits], registry=registry, at=at, vocab=vocab,
+                         seed=config.sampling.seed)  # fmt: skip
+        windows = tuple(dict.fromkeys(w for f in fits for w in f.windows))
+        return Fitted(blend, candidate.features, vocab, windows, at)
     settings = candidate.refit_settings()
     if candidate.name not in PLAIN_RECIPE:
         moved = shift_split(split, months=config.eval_months)

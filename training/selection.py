@@ -30,6 +30,8 @@ class Candidate:
     name: str
     scorer: Scorer
     features: str
+    # a blend's parts: each refitted with its own settings, then blended again
+    parts: tuple[Candidate, ...] = ()
 
     def system(self, *, vocab: Vocabulary | None = None) -> System:
         scorer = self.scorer

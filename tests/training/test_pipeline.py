@@ -384,26 +384,43 @@ def test_a_served_plain_model_gives_shortlists(world, plain_run) -> None:  # typ
     assert named and named <= set(feature_names("plain"))
 
 
-def test_a_served_wide_model_gives_shortlists(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """The plain recipe on the wide set (every builder but the label-fitted hazard): chosen
-    when it is the only candidate, stored with its set, served with reasons from it."""
+@pytest.mark.parametrize(
+    ("system", "features", "kind"),
+    [("wide", "wide", "lightgbm_binary"), ("blend", "all", "blend")],
+)
+def test_a_served_wide_or_blend_model_gives_shortlists(
+    world, tmp_path, system, features, kind
+) -> None:  # type: ignore[no-untyped-def]
+    """The plain recipe on the wide set (every builder but the label-fitted hazard), and the
+    blend of the ranker and that: chosen when the only candidate, refitted, stored with its set,
+    served with reasons from it."""
     tables, truth = world
-    config = dataclasses.replace(QUICK, candidates=("wide",), distill=False)
+    config = dataclasses.replace(QUICK, candidates=(system,), distill=False)
     created = datetime(2026, 11, 4, tzinfo=UTC)
     result = train_and_publish(tables, store=tmp_path, truth_dir=truth, progress=False,
                                created=created, config=config)  # fmt: skip
     manifest = read_manifest(tmp_path, result.version)
-    assert result.system == "wide" and manifest["feature_set"] == "wide"
-    assert manifest["kind"] == "lightgbm_binary"
+    assert result.system == system and manifest["feature_set"] == features
+    assert manifest["kind"] == kind and manifest["fit"]["refit"] is True
+    names = feature_names(features)
+    assert manifest["feature_names"] == names
     wide = feature_names("wide")
-    assert manifest["feature_names"] == wide and "e__move_hazard" not in wide
-    assert set(feature_names("plain")) <= set(wide)
+    assert "e__move_hazard" not in wide and set(feature_names("plain")) <= set(wide)
     assert set(feature_names("ranker")) - set(wide) == {"e__move_hazard"}
+    assert set(feature_names("all")) == set(wide) | {"e__move_hazard"}
+    if system == "blend":  # its parts: the ranker on its set, the wide classifier on its own
+        assert [p["features"] for p in manifest["params"]["parts"]] == [
+            feature_names("ranker"),
+            wide,
+        ]
+        assert {"lightgbm", "wide", "blend"} <= set(result.metrics["system"])
     repo = Repository(f"sqlite:///{truth.parent.parent / 'tm.db'}")
     engine = Engine(repo, tmp_path, as_of=latest_date(tables).date())
     buildings = tables["buildings"].sort_values("vacant_area_m2", kind="stable")
     [answer] = engine.shortlist_for_buildings([str(buildings["building_id"].iloc[-1])], k=5)
     repo.close()
     assert answer["model_version"] == result.version and 1 <= len(answer["items"]) <= 5
+    scores = [item["score"] for item in answer["items"]]
+    assert scores == sorted(scores, reverse=True)
     named = {reason["feature"] for item in answer["items"] for reason in item["reasons"]}
-    assert named and named <= set(wide)
+    assert named and named <= set(names)
