@@ -456,8 +456,9 @@ def _fit_candidates(
         parts = (fitted[RANKER][0], fitted[WIDE][0])
         blend = blend_of([p.scorer for p in parts], registry=registry, at=split.cut,
                          vocab=vocab, seed=config.sampling.seed)  # fmt: skip
+        both = tuple(dict.fromkeys([*windows, *fitted[WIDE][1].windows]))
         fitted[BLEND] = (Candidate(BLEND, blend, ALL_SET, parts=parts),
-                         Fitted(blend, ALL_SET, vocab, windows, split.cut))  # fmt: skip
+                         Fitted(blend, ALL_SET, vocab, both, split.cut))  # fmt: skip
         systems.append(fitted[BLEND][0].system())
     return registry, split, vocab, train, valid, systems, fitted
 

@@ -296,13 +296,12 @@ def test_plain_is_a_candidate_and_the_choice_is_recorded(first_run) -> None:  # 
     selection = manifest["summary"]["selection"]
     assert selection["chosen"] == result.system == manifest["system"]
     candidates = selection["candidates"]
-    assert set(candidates) == {"lightgbm", "plain", "wide"}
+    assert set(candidates) == {"blend", "plain"}
     best = max(candidates, key=lambda n: candidates[n][B2E]["ndcg@10"])
     assert result.system == best and best in selection["why"]
     assert manifest["metrics"][B2E]["ndcg@10"] == pytest.approx(candidates[best][B2E]["ndcg@10"])
-    kind = {"lightgbm": "lightgbm", "plain": "lightgbm_binary", "wide": "lightgbm_binary"}[best]
-    assert manifest["kind"] == kind
-    assert manifest["feature_set"] == {"lightgbm": "ranker", "plain": "plain", "wide": "wide"}[best]
+    assert manifest["kind"] == {"blend": "blend", "plain": "lightgbm_binary"}[best]
+    assert manifest["feature_set"] == {"blend": "all", "plain": "plain"}[best]
 
 
 def test_refit_reuses_the_chosen_settings_on_windows_to_the_data_end(world, first_run) -> None:  # type: ignore[no-untyped-def]
@@ -314,8 +313,16 @@ def test_refit_reuses_the_chosen_settings_on_windows_to_the_data_end(world, firs
     assert validated["role"] == "validated" and served["role"] == "served"
     for key in ("kind", "feature_names", "feature_set", "system"):
         assert served[key] == validated[key], key
-    rounds = load_version(store, result.validated_version).scorer.best_iteration_
-    assert served["params"] == {**validated["params"], "num_boost_round": rounds}
+    twin = load_version(store, result.validated_version).scorer
+    if served["kind"] == "blend":  # each part refitted with its own settings and rounds
+        for part, fitted, refit in zip(twin.parts_, validated["params"]["parts"],  # type: ignore[attr-defined]
+                                       served["params"]["parts"], strict=True):  # fmt: skip
+            rounds = part.best_iteration_
+            assert refit["params"] == {**fitted["params"], "num_boost_round": rounds}
+            assert refit["features"] == fitted["features"]
+    else:
+        rounds = twin.best_iteration_  # type: ignore[attr-defined]
+        assert served["params"] == {**validated["params"], "num_boost_round": rounds}
     assert served["fit"]["refit"] is True and validated["fit"]["refit"] is False
     assert served["fit"]["validated_windows"] == validated["fit"]["windows"]
     assert len(served["fit"]["windows"]) == len(validated["fit"]["windows"])
