@@ -38,3 +38,14 @@ def test_unknown_world_and_weights_with_a_world_are_bad_input(tmp_path: Path) ->
     assert unknown.exit_code != 0 and "lease_uniform" in str(unknown.exception or unknown.output)
     mixed = runner.invoke(app, ["demo", "--world", "noisy_small", "--weights", "alternative"])
     assert mixed.exit_code != 0
+
+
+def test_the_default_demo_world_is_the_size_that_trains_within_4_gb(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'demo.db'}"
+    args = ["demo", "--no-train", "--out", str(tmp_path / "w"), "--db", db,
+            "--models", str(tmp_path / "m")]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    params = json.loads((tmp_path / "w" / "_truth" / "params.json").read_text(encoding="utf-8"))
+    assert (params["seed"], params["enterprises"]) == (0, 5_000)
+    assert Repository(db).counts()["enterprises"] == 5_000
