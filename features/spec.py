@@ -308,18 +308,16 @@ ALL_SET = "all"
 # Features whose vocabulary part is fitted on the labels (the move hazard): a set learnt from
 # rows the hazard has seen needs the ranker's cross-fitting, so the wide set leaves them out.
 LABEL_FITTED: tuple[str, ...] = ("e__move_hazard",)
+# The columns of the ranker and the plain set, the ranker's first.
+_BOTH: tuple[str, ...] = tuple(dict.fromkeys([*(f.name for f in FEATURES), *PLAIN_FEATURES]))
 # Named, ordered feature sets: a model is fitted on one and X is built for it.
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     RANKER_SET: tuple(f.name for f in FEATURES),
     PLAIN_SET: PLAIN_FEATURES,
-    # the columns of the ranker and the plain set: X of a blend of models fitted on them
-    ALL_SET: tuple(dict.fromkeys([*(f.name for f in FEATURES), *PLAIN_FEATURES])),
+    ALL_SET: _BOTH,  # X of a blend of models fitted on the ranker's and the wide set
     # the plain classifier's recipe on every registered builder but the label-fitted ones
-    WIDE_SET: tuple(
-        n for n in dict.fromkeys([*(f.name for f in FEATURES), *PLAIN_FEATURES])
-        if n not in LABEL_FITTED
-    ),
-}  # fmt: skip
+    WIDE_SET: tuple(n for n in _BOTH if n not in LABEL_FITTED),
+}
 _BY_NAME = {f.name: f for f in REGISTERED}
 
 
