@@ -38,7 +38,7 @@ class BlendScorer(Scorer):
         self.parts = [dict(p) for p in parts]
 
     @classmethod
-    def of(cls, parts: Sequence[LGBMRankerScorer], *, reference: pd.DataFrame) -> BlendScorer:
+    def of(cls, parts: Sequence[Scorer], *, reference: pd.DataFrame) -> BlendScorer:
         """The blend of fitted ``parts`` (LightGBM scorers), each centred on its mean score
         over ``reference`` (X holding every part's columns, pairs as served) and weighted by
         1 / (number of parts x its standard deviation there); X's columns are the union of
@@ -46,10 +46,12 @@ class BlendScorer(Scorer):
         if not parts:
             raise ModelsError("a blend needs at least one fitted part")
         records: list[dict[str, Any]] = []
+        fitted: list[LGBMRankerScorer] = []
         for part in parts:
-            if part.name not in PART_KINDS:
+            if not isinstance(part, LGBMRankerScorer) or part.name not in PART_KINDS:
                 raise ModelsError(f"cannot blend a {part.name!r} scorer; allowed: "
                                   f"{sorted(PART_KINDS)}")  # fmt: skip
+            fitted.append(part)
             scores = part.score(reference)
             spread = float(np.std(scores))
             records.append({
@@ -59,8 +61,8 @@ class BlendScorer(Scorer):
                 "weight": 1.0 / (len(parts) * spread) if spread > 0 else 0.0,
             })  # fmt: skip
         blend = cls(parts=records)
-        blend.parts_ = list(parts)
-        blend.feature_names_ = list(dict.fromkeys(c for r in records for c in r["features"]))
+        blend.parts_ = fitted
+        blend.feature_names_ = _columns(records)
         return blend
 
     def _fit(
@@ -105,8 +107,12 @@ class BlendScorer(Scorer):
             part = PART_KINDS[record["kind"]](**record["params"])
             part.load_state(folder, feature_names=record["features"], file=f"part{i}.txt")
             parts.append(part)
-        union = list(dict.fromkeys(c for r in self.parts for c in r["features"]))
-        if union != list(feature_names):
+        if _columns(self.parts) != list(feature_names):
             raise ModelsError("the blend's parts hold other columns than its manifest names")
         self.parts_ = parts
         super().load_state(folder, feature_names=feature_names)
+
+
+def _columns(records: Sequence[dict[str, Any]]) -> list[str]:
+    """The blend's X columns: the union of its parts' in first-seen order."""
+    return list(dict.fromkeys(c for r in records for c in r["features"]))

@@ -5,13 +5,14 @@ blend will be measured or served on."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
 from tenantmatch.features import ALL_SET, Vocabulary, build_matrix
-from tenantmatch.models import BlendScorer, LGBMRankerScorer
+from tenantmatch.models import BlendScorer, Scorer
 from tenantmatch.registry import Registry, Snapshot
-from tenantmatch.training.errors import TrainingError
 from tenantmatch.training.plain import random_negatives
 
 BLEND = "blend"  # the system's name in evaluations, manifests and reports
@@ -33,11 +34,9 @@ def reference_sample(
 
 
 def blend_of(
-    parts: list[object], *, registry: Registry, at: pd.Timestamp, vocab: Vocabulary, seed: int
-) -> BlendScorer:
+    parts: Sequence[Scorer], *, registry: Registry, at: pd.Timestamp, vocab: Vocabulary,
+    seed: int,
+) -> BlendScorer:  # fmt: skip
     """The blend of fitted LightGBM ``parts`` scaled on the reference sample at ``at``."""
-    scorers = [p for p in parts if isinstance(p, LGBMRankerScorer)]
-    if len(scorers) != len(parts):
-        raise TrainingError("a blend is made of fitted LightGBM scorers only")
     reference = reference_sample(registry, at, vocab=vocab, seed=seed)
-    return BlendScorer.of(scorers, reference=reference)
+    return BlendScorer.of(parts, reference=reference)

@@ -41,7 +41,7 @@ SETTINGS = {"lightgbm": {"num_boost_round": 20, "min_data_in_leaf": 10}}
 def _fitted(name: str, world: World) -> Scorer:
     if name == BlendScorer.name:  # built from fitted parts, never fitted on rows
         parts = [_fitted(kind, world) for kind in ("lightgbm", "lightgbm_binary")]
-        return BlendScorer.of(parts, reference=world.X)  # type: ignore[arg-type]
+        return BlendScorer.of(parts, reference=world.X)
     return make_scorer(name, **SETTINGS.get(name, {})).fit(world.X, world.y, group=world.group)
 
 
