@@ -208,9 +208,10 @@ def main() -> None:
         sampler = RssSampler(server.pid)
         sampler.start()
         phases: dict[str, Any] = {"idle_cheap_reads": idle_reads(base, keys[0], buildings)}
-        for _ in range(2):  # fill plans and shortlists once, so the phases time no first call
-            Load(base, keys[1:], buildings, seed=0).request(httpx.Client(base_url=base,
-                 headers={"X-API-Key": keys[1]}, timeout=120), "heavy")  # fmt: skip
+        warm = Load(base, keys[1:], buildings, seed=0)
+        with httpx.Client(base_url=base, headers={"X-API-Key": keys[1]}, timeout=120) as client:
+            for _ in range(2):  # fill plans and shortlists once: the phases time no first call
+                warm.request(client, "heavy")
         for name, threads in (("capacity", args.threads), ("overload_10x", 10 * args.threads)):
             load = Load(base, keys[1:], buildings, seed=threads)
             probe = Probe(base, keys[0], buildings)
