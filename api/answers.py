@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 # FastAPI's own serialisation of a ``response_model`` (validate, then dump_json by alias,
 # without None fields), so the bytes equal what the route sent before they were cached.
 _SHORTLIST = TypeAdapter(ShortlistOut)
-DATA_VERSION_HEADER = "X-Data-Version"  # the repository data_version an answer was computed on
 STALE_SHARED_FILE_S = 86_400.0  # another server run's file untouched this long is removed
 
 Shortlists = Callable[..., list[dict[str, Any]]]
@@ -81,9 +80,12 @@ class ShortlistAnswers:
     ``scope`` names the database and model store, so other servers' answers never match."""
 
     def __init__(
-        self, engine: Engine, *, maxsize: int, shared: SharedAnswers | None = None, scope: str = ""
-    ) -> None:
+        self, engine: Engine, *, maxsize: int, shared: SharedAnswers | None = None, scope: str = "",
+        wait_s: float = 10.0,
+    ) -> None:  # fmt: skip
+        """``wait_s``: how long a query naming a minimum data version waits for it."""
         self.engine = engine
+        self.wait_s = wait_s
         self.cache: StateCache[bytes] = StateCache(maxsize)
         self.shared = shared
         self.scope = hashlib.sha256(scope.encode()).hexdigest()[:16]  # no password in the file
@@ -96,24 +98,28 @@ class ShortlistAnswers:
         self._scorer: threading.Thread | None = None
 
     def for_building(
-        self, building_id: str, query: ShortlistQuery, *, credit: bool = True
-    ) -> Answer:
+        self, building_id: str, query: ShortlistQuery, *, credit: bool = True,
+        min_version: int | None = None,
+    ) -> Answer:  # fmt: skip
         """The answer of ``GET /v1/buildings/{building_id}/shortlist``; ``credit`` False:
-        as a role that may not see credit details gets it (``matching.without_credit``)."""
+        as a role that may not see credit details gets it (``matching.without_credit``);
+        ``min_version``: on a state of that data version or later (waiting up to ``wait_s``)."""
         return self._answer(self.engine.shortlist_for_buildings, "building", building_id,
-                            query, credit=credit)  # fmt: skip
+                            query, credit=credit, min_version=min_version)  # fmt: skip
 
     def for_enterprise(
-        self, enterprise_id: str, query: ShortlistQuery, *, credit: bool = True
-    ) -> Answer:
-        """The answer of ``GET /v1/enterprises/{enterprise_id}/shortlist`` (``credit``: as
-        for buildings)."""
+        self, enterprise_id: str, query: ShortlistQuery, *, credit: bool = True,
+        min_version: int | None = None,
+    ) -> Answer:  # fmt: skip
+        """The answer of ``GET /v1/enterprises/{enterprise_id}/shortlist`` (``credit``,
+        ``min_version``: as for buildings)."""
         return self._answer(self.engine.shortlist_for_enterprises, "enterprise",
-                            enterprise_id, query, credit=credit)  # fmt: skip
+                            enterprise_id, query, credit=credit,
+                            min_version=min_version)  # fmt: skip
 
     def _answer(
         self, shortlists: Shortlists, direction: str, id_: str, query: ShortlistQuery, *,
-        credit: bool,
+        credit: bool, min_version: int | None,
     ) -> Answer:  # fmt: skip
         if query.as_of is not None:  # an admin's dated shortlist: scored, never cached
             dated = self.engine.state(as_of=query.as_of)
@@ -121,7 +127,10 @@ class ShortlistAnswers:
             return Answer(body if credit else _redacted(body), dated.data_version)
         # One freshness check per request: a miss is scored on ``state`` itself, the state its
         # answer is stored under (a newer state replaces both on the next request).
-        state = self.engine.state()
+        if min_version is None:
+            state = self.engine.state()
+        else:
+            state = self.engine.wait_for(min_version, timeout_s=self.wait_s)
 
         def compute(ids: list[str]) -> list[bytes]:
             return self._shared_or_scored(state, shortlists, direction, ids, query)

@@ -19,7 +19,11 @@ from tenantmatch.api.answers import ShortlistAnswers, shared_answers_for
 from tenantmatch.api.errors import install_error_handlers
 from tenantmatch.api.jobs import RetrainJobs
 from tenantmatch.api.liveness import LoopWatchdog
-from tenantmatch.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from tenantmatch.api.middleware import (
+    BodyLimitMiddleware,
+    DataVersionMiddleware,
+    RequestContextMiddleware,
+)
 from tenantmatch.api.observability import Metrics, configure_json_logging
 from tenantmatch.api.overload import IMPORT_PATH, OverloadMiddleware, heavy_limiter
 from tenantmatch.api.refusals import RefusalLog
@@ -83,11 +87,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = Engine(repo, settings.models, as_of=date.today,
                         compile_trees=settings.compile_trees,
                         threads=settings.threads_per_query,
-                        precompute_candidates=settings.precompute_candidates)  # fmt: skip
+                        precompute_candidates=settings.precompute_candidates,
+                        refresh=settings.state_refresh)  # fmt: skip
         app.state.engine = engine
         app.state.answers = ShortlistAnswers(
             engine, maxsize=settings.shortlist_cache, shared=shared_answers_for(settings),
             scope=f"{settings.db} {settings.models.resolve()}",
+            wait_s=settings.min_version_wait_s,
         )  # fmt: skip
         app.state.keys = KeyCache(ttl_s=settings.key_cache_seconds)
         app.state.audit = AuditWriter(repo)
@@ -138,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     app.add_middleware(BodyLimitMiddleware, limit_for=_body_limits(settings))
     app.add_middleware(OverloadMiddleware, settings=settings)  # sheds before the body is read
+    app.add_middleware(DataVersionMiddleware, version=lambda: _committed(app)[0])
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: sheds and 413s get them too
     app.openapi = _openapi_with_settings(app, settings)  # type: ignore[method-assign]

@@ -20,7 +20,7 @@ from starlette.routing import Match
 from tenantmatch.api.middleware import route_template
 from tenantmatch.api.observability import request_id_var
 from tenantmatch.api.refusals import REFUSED_STATUSES, Refusal, presented_key_id
-from tenantmatch.matching import ModelNotReadyError
+from tenantmatch.matching import ModelNotReadyError, StateBehindError
 from tenantmatch.models import ModelsError
 from tenantmatch.registry import (
     ConflictError,
@@ -66,6 +66,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "暂无可用模型，请联系管理员训练或恢复模型",
     ),
     "unavailable": ("the service is unavailable; retry later", "服务暂时不可用，请稍后重试"),
+    "state_behind": (
+        "the shortlists do not yet stand on the data version asked for; retry shortly",
+        "推荐结果尚未包含最新修改，请稍后重试",
+    ),
     "internal": (
         "internal error; quote the request id to an admin",
         "内部错误，请向管理员提供请求编号",
@@ -85,6 +89,7 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (ValidationFailed, 400, "invalid_data"),
     (InputError, 400, "bad_request"),
     (StorageError, 503, "storage_unavailable"),
+    (StateBehindError, 503, "state_behind"),
     (TenantmatchError, 503, "unavailable"),
     (ModelsError, 503, "model_unavailable"),
 )

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 
+import anyio.to_thread
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,6 +21,9 @@ from tenantmatch.api.observability import (
 
 log = logging.getLogger("tenantmatch.api.access")
 UNMATCHED_ROUTE = "<unmatched>"
+DATA_VERSION_HEADER = "X-Data-Version"  # the repository data_version an answer stands on
+MIN_DATA_VERSION_HEADER = "X-Min-Data-Version"  # a read waits for this data version
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class BodyTooLarge(HTTPException):
@@ -74,6 +78,29 @@ class RequestContextMiddleware:
             extra={"method": scope["method"], "path": scope["path"], "route": route,
                    "status": status, "duration_ms": round(seconds * 1000, 2)},
         )  # fmt: skip
+
+
+class DataVersionMiddleware:
+    """A successful write's answer carries ``X-Data-Version``: the newest committed data
+    version after it (its own or a later one), which a read may send back as
+    ``X-Min-Data-Version`` to see the write in its shortlist."""
+
+    def __init__(self, app: ASGIApp, *, version: Callable[[], int]) -> None:
+        self.app = app
+        self.version = version
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_version(message: Message) -> None:
+            if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
+                version = await anyio.to_thread.run_sync(self.version)
+                MutableHeaders(scope=message)[DATA_VERSION_HEADER] = str(version)
+            await send(message)
+
+        await self.app(scope, receive, send_with_version)
 
 
 class BodyLimitMiddleware:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -89,6 +90,13 @@ class Settings(BaseSettings):
     # after each data or model change, compute stage 1 of every building in the background at
     # the lowest CPU priority, so building queries skip it (matching.precomputed)
     precompute_candidates: bool = True
+    # after a write or a model change, "background" answers from the state it has while one
+    # thread builds the next, patched from the rows the write touched: a write never stalls a
+    # read. Answers say the data version they stand on (X-Data-Version); a request sending
+    # X-Min-Data-Version (a write's answer carries its version) waits for it up to
+    # min_version_wait_s, then gets 503. "sync" builds the new state before answering.
+    state_refresh: Literal["background", "sync"] = "background"
+    min_version_wait_s: float = Field(default=10.0, ge=0, le=120)
     # threads one shortlist query is split over; None: this process's share of the cores
     # (see threads_per_query)
     query_threads: int | None = Field(default=None, ge=1, le=64)

@@ -62,11 +62,14 @@ def prepare(root: Path, enterprises: int) -> tuple[str, Path, list[str], list[st
     return db, root / "store", keys, buildings
 
 
-def start_server(db: str, store: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    db: str, store: Path, port: int, log: Path, *, workers: int = 2
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "TENANTMATCH_SHARED_CACHE_DIR": "", "TENANTMATCH_COMPILE_TREES": "false"}
     with log.open("wb") as out:
-        server = subprocess.Popen(serve_command(port, workers=2, db=db, models=store), env=env,
-                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        command = serve_command(port, workers=workers, db=db, models=store)
+        server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                  start_new_session=True)  # fmt: skip
     wait_ready(f"http://127.0.0.1:{port}", server, timeout_s=180)
     return server
 

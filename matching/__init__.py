@@ -9,7 +9,7 @@ from tenantmatch.matching.candidates import (
 )
 from tenantmatch.matching.chain import chain_leads
 from tenantmatch.matching.details import calibrated, item_details
-from tenantmatch.matching.engine import Engine, ModelNotReadyError
+from tenantmatch.matching.engine import Engine, ModelNotReadyError, StateBehindError
 from tenantmatch.matching.export import (
     ExportTable,
     chain_leads_table,
@@ -63,6 +63,7 @@ __all__ = [
     "NoMoveHazardError",
     "PoolRules",
     "ScoringState",
+    "StateBehindError",
     "at_risk_tenants",
     "calibrated",
     "candidates_for_buildings",

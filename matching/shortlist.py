@@ -42,7 +42,7 @@ from tenantmatch.models import (
     with_history,
 )
 from tenantmatch.models.prescore import top_m_checked
-from tenantmatch.registry import InputError, Snapshot
+from tenantmatch.registry import InputError, Registry, Snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,9 @@ class ScoringState:
     compiled: CompiledModel | None = None  # compiled trees, used once ready
     candidates: BuildingCandidates | None = None  # stage 1's kept answers (one rule set and M)
     data_version: int | None = None  # the repository's data_version the snapshot was read at
+    # the registry the snapshot was cut from, patched by the next write's rows (engine); None
+    # for a dated state
+    registry: Registry | None = None
 
     def __post_init__(self) -> None:
         # Pool and context are both built from the snapshot, in its row order; X is built from

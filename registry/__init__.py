@@ -73,10 +73,18 @@ from tenantmatch.registry.spreadsheet import (
     write_csv,
     xlsx_bytes,
 )
-from tenantmatch.registry.tables import Registry, Snapshot, vacancy_as_of
+from tenantmatch.registry.tables import (
+    BUILDING_REFERENCES,
+    ENTERPRISE_REFERENCES,
+    Registry,
+    Snapshot,
+    vacancy_as_of,
+)
 
 __all__ = [
+    "BUILDING_REFERENCES",
     "CSV_MEDIA_TYPE",
+    "ENTERPRISE_REFERENCES",
     "EXCEL_MANGLED_ID",
     "EXCEL_MANGLED_REASON",
     "FIRST_YEAR",

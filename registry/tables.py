@@ -36,6 +36,18 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "events": ("enterprise_id", "building_id", "date", "stage"),
 }
 ID_COLUMN = {"buildings": "building_id", "enterprises": "enterprise_id"}
+# The columns of each table that name a building / an enterprise (links: both of their ends).
+BUILDING_REFERENCES: dict[str, tuple[str, ...]] = {
+    "buildings": ("building_id",),
+    "tenancies": ("building_id",),
+    "events": ("building_id",),
+}
+ENTERPRISE_REFERENCES: dict[str, tuple[str, ...]] = {
+    "enterprises": ("enterprise_id",),
+    "links": ("source_id", "target_id"),
+    "tenancies": ("enterprise_id",),
+    "events": ("enterprise_id",),
+}
 # Attraction stages in the order a courtship advances; a decline ranks below every other stage.
 STAGE_RANK: dict[str, float] = {
     "contacted": 1.0,
@@ -125,6 +137,45 @@ class Registry:
                 raise SchemaError(f"table {table!r} is required; got {sorted(tables)}")
         frames = {name: _canonical(tables.get(name), table=name) for name in SCHEMA}
         return cls(**frames)
+
+    def patched(
+        self, rows: Mapping[str, pd.DataFrame], *, buildings: frozenset[str],
+        enterprises: frozenset[str],
+    ) -> Registry:  # fmt: skip
+        """This registry with every row that names one of ``buildings`` / ``enterprises``
+        (``BUILDING_REFERENCES``, ``ENTERPRISE_REFERENCES``) replaced by ``rows`` (canonical
+        frames by table: all the rows naming them now, so a row absent there was deleted).
+        Other rows are shared, not copied; buildings and enterprises keep their order, new ones
+        come last: what :meth:`from_tables` of the whole changed tables holds."""
+        frames = {}
+        for name in SCHEMA:
+            old: pd.DataFrame = getattr(self, name)
+            fresh = _canonical(rows.get(name), table=name)
+            touched = _names(old, name, buildings=buildings, enterprises=enterprises)
+            if not touched.any() and fresh.empty:
+                frames[name] = old
+            elif name in ID_COLUMN:
+                kept = old.index[~touched | old.index.isin(fresh.index)]
+                order = kept.append(fresh.index[~fresh.index.isin(old.index)])
+                frames[name] = pd.concat([old[~touched], fresh]).reindex(order)
+            else:
+                frames[name] = pd.concat([old[~touched], fresh], ignore_index=True)
+        return Registry(**frames)
+
+
+def _names(
+    frame: pd.DataFrame, table: str, *, buildings: frozenset[str], enterprises: frozenset[str]
+) -> np.ndarray:
+    """Rows of ``frame`` (of ``table``) that name one of the ids."""
+    out = np.zeros(len(frame), dtype=bool)
+    for references, ids in ((BUILDING_REFERENCES, buildings), (ENTERPRISE_REFERENCES, enterprises)):
+        if not ids:
+            continue
+        wanted = sorted(ids)
+        for column in references.get(table, ()):
+            values = frame.index if column == ID_COLUMN.get(table) else frame[column]
+            out |= np.asarray(values.isin(wanted), dtype=bool)
+    return out
 
 
 @dataclass(frozen=True)

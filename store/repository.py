@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from tenantmatch.registry import NotFoundError, contract
 from tenantmatch.store import audit_chain, records
+from tenantmatch.store.changes import DataDelta, Touched, read_changes, record_change, related_rows
 from tenantmatch.store.engine import make_engine, normalise_url, write_transaction
 from tenantmatch.store.errors import StorageError
 from tenantmatch.store.revisions import check_current, create_at_head, current_revision
@@ -45,8 +46,7 @@ from tenantmatch.store.upsert import UpsertCount, key_filter, read_frame
 logger = logging.getLogger(__name__)
 
 ID_TABLES = {"buildings": "building_id", "enterprises": "enterprise_id"}
-_RESERVED_META = (SCHEMA_VERSION_KEY, DATA_VERSION_KEY, DATA_WRITTEN_AT_KEY,
-                  audit_chain.ANCHOR_KEY)
+_RESERVED_META = (SCHEMA_VERSION_KEY, DATA_VERSION_KEY, DATA_WRITTEN_AT_KEY, audit_chain.ANCHOR_KEY)
 KEY_TOUCH_SECONDS = 60  # a key's last_used_at is written at most once a minute
 
 
@@ -124,7 +124,26 @@ class Repository:
             tx = WriteTransaction(conn, now=datetime.now(UTC))
             yield tx
             if tx.changed:
-                _bump_data_version(conn)
+                _bump_data_version(conn, tx.touched)
+
+    def versioned_tables(self) -> tuple[int, dict[str, pd.DataFrame]]:
+        """The data_version and all five canonical frames, read on one connection: the frames
+        hold at least every write up to that version (maybe a later one too, whose change a
+        :meth:`changes_since` of the version returns again)."""
+        with self._reading() as conn:
+            version = int(conn.execute(_META_VALUE, {"key": DATA_VERSION_KEY}).scalar() or 0)
+            return version, {s.name: read_frame(conn, DATA_TABLES[s.name], s)
+                             for s in contract.TABLES}  # fmt: skip
+
+    def changes_since(self, since: int) -> tuple[DataDelta, dict[str, pd.DataFrame]]:
+        """What changed after data_version ``since`` (``store.changes``) and, unless the delta
+        is ``full``, the rows naming its ids as they stand now (frames of every table)."""
+        with self._reading() as conn:
+            current = int(conn.execute(_META_VALUE, {"key": DATA_VERSION_KEY}).scalar() or 0)
+            delta = read_changes(conn, since, current)
+            if delta.full or delta.empty:
+                return delta, {}
+            return delta, related_rows(conn, delta.buildings, delta.enterprises)
 
     def load_table(self, name: str) -> pd.DataFrame:
         """The canonical frame of table ``name``: contract columns plus ``updated_at`` (UTC)."""
@@ -180,7 +199,7 @@ class Repository:
             for spec in reversed(contract.TABLES):
                 deleted[spec.name] = conn.execute(delete(DATA_TABLES[spec.name])).rowcount
             if any(deleted.values()):
-                _bump_data_version(conn)
+                _bump_data_version(conn, Touched(full=True))
         logger.info("cleared the registry: %s", deleted)
         return deleted
 
@@ -344,11 +363,17 @@ def _touch_key(conn: Connection, key_id: str, when: datetime) -> None:
     when = records.utc(when)
     fresh = api_keys.c.last_used_at >= when - timedelta(seconds=KEY_TOUCH_SECONDS)
     query = update(api_keys).where(api_keys.c.key_id == key_id)
-    conn.execute(query.where(or_(api_keys.c.last_used_at.is_(None), ~fresh)).values(
-        last_used_at=when))
+    conn.execute(
+        query.where(or_(api_keys.c.last_used_at.is_(None), ~fresh)).values(last_used_at=when)
+    )
 
 
-def _bump_data_version(conn: Connection) -> None:
+def _bump_data_version(conn: Connection, touched: Touched) -> None:
+    """Raise data_version and log what the write touched under the new version (one
+    transaction: readers see both or neither)."""
     bumped = cast(cast(meta.c.value, Integer) + 1, Text)
     conn.execute(update(meta).where(meta.c.key == DATA_VERSION_KEY).values(value=bumped))
-    records.put_meta(conn, DATA_WRITTEN_AT_KEY, datetime.now(UTC).isoformat())
+    now = datetime.now(UTC)
+    records.put_meta(conn, DATA_WRITTEN_AT_KEY, now.isoformat())
+    version = int(conn.execute(_META_VALUE, {"key": DATA_VERSION_KEY}).scalar_one())
+    record_change(conn, version, touched, now=now)

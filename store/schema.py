@@ -28,7 +28,7 @@ from sqlalchemy.types import TypeEngine
 
 from tenantmatch.registry import contract
 
-SCHEMA_VERSION = 3  # recorded in meta by each revision; old code refuses a newer database
+SCHEMA_VERSION = 4  # recorded in meta by each revision; old code refuses a newer database
 DATA_VERSION_KEY = "data_version"
 DATA_WRITTEN_AT_KEY = "data_written_at"  # when the newest write raising data_version committed
 SCHEMA_VERSION_KEY = "schema_version"
@@ -99,6 +99,19 @@ audit_log = Table(
     Column("detail", Text, nullable=True),
     Column("hash", Text, nullable=True),  # the chain: store/audit_chain.py
     Index("ix_audit_log_ts", "ts"),
+)
+
+# One row per committed write that raised data_version: which buildings and enterprises it
+# touched (JSON lists of ids), so a serving process re-reads only their rows
+# (``store.changes``); ``full`` when it touched too many to list (a bulk import, clearing).
+data_changes = Table(
+    "data_changes",
+    metadata,
+    Column("version", BigInteger, primary_key=True, autoincrement=False),
+    Column("committed_at", DateTime(timezone=True), nullable=False),
+    Column("full", Integer, nullable=False),
+    Column("building_ids", Text, nullable=False),
+    Column("enterprise_ids", Text, nullable=False),
 )
 
 meta = Table(

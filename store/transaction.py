@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from tenantmatch.registry import contract
 from tenantmatch.store import records
 from tenantmatch.store.audit_chain import append_chained
+from tenantmatch.store.changes import Touched
 from tenantmatch.store.errors import StorageError
 from tenantmatch.store.frames import canonical_frame, chunk_bounds, coerce
 from tenantmatch.store.schema import DATA_TABLES
@@ -45,6 +46,7 @@ class WriteTransaction:
         self._conn = conn
         self.now = now
         self.changed = False
+        self.touched = Touched()  # the change log's row for this write (store.changes)
 
     def get_row(self, table: str, key: Mapping[str, Any]) -> dict[str, Any] | None:
         """The stored row with natural ``key`` (as ``Repository.get_row``), locked until commit."""
@@ -75,7 +77,10 @@ class WriteTransaction:
         specs = [spec for spec in contract.TABLES if spec.name in tables]
         frames = {spec.name: canonical_frame(tables[spec.name], spec) for spec in specs}
         counts = {spec.name: self._upsert_one(frames[spec.name], spec, progress) for spec in specs}
-        self.changed |= any(c.inserted or c.updated for c in counts.values())
+        for name, count in counts.items():
+            if count.inserted or count.updated:
+                self.changed = True
+                self.touched.add_frame(name, frames[name])
         return counts
 
     def _upsert_one(self, frame: pd.DataFrame, spec: contract.Table, progress: bool) -> UpsertCount:
@@ -100,7 +105,9 @@ class WriteTransaction:
             moved = case((moved > b.c.total_area_m2, b.c.total_area_m2), else_=moved)
         query = query.values(vacant_area_m2=moved, updated_at=self.now)
         done = self._conn.execute(query).rowcount == 1
-        self.changed |= done
+        if done:
+            self.changed = True
+            self.touched.add_building(building_id)
         return done
 
     def delete(self, table: str, keys: pd.DataFrame | list[dict[str, Any]]) -> int:
@@ -112,7 +119,9 @@ class WriteTransaction:
         for start, stop in chunk_bounds(len(frame), KEY_CHUNK_ROWS):
             where = key_filter(DATA_TABLES[table], spec, frame.iloc[start:stop])
             deleted += self._conn.execute(delete(DATA_TABLES[table]).where(where)).rowcount
-        self.changed |= deleted > 0
+        if deleted:
+            self.changed = True
+            self.touched.add_frame(table, frame)
         return deleted
 
     def append_audit(self, entries: Sequence[Mapping[str, Any]]) -> None:

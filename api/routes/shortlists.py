@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Header, Path, Response
 
-from tenantmatch.api.answers import DATA_VERSION_HEADER, Answer
+from tenantmatch.api.answers import Answer
 from tenantmatch.api.deps import AnswersDep, AuditDep, ShortlistQueryDep, ViewerDep
 from tenantmatch.api.exports import FILE_RESPONSES, file_response
+from tenantmatch.api.middleware import DATA_VERSION_HEADER, MIN_DATA_VERSION_HEADER
 from tenantmatch.api.schemas import (
     AUTH_ERRORS,
     EntityId,
@@ -25,6 +26,12 @@ router = APIRouter(prefix="/v1", tags=["shortlists"])
 
 BuildingIdPath = Annotated[EntityId, Path(description="A building_id.")]
 EnterpriseIdPath = Annotated[EntityId, Path(description="An enterprise_id.")]
+MinVersion = Annotated[int, Header(
+    alias=MIN_DATA_VERSION_HEADER, ge=0, le=2**53,
+    description="Answer on this data version or a later one (the X-Data-Version a write "
+    "answered), waiting for it a few seconds; 503 state_behind if it is not reached. "
+    "0: any version (the default).",
+)]  # fmt: skip
 ERRORS = error_responses(400, 404, 503, *AUTH_ERRORS) | FILE_RESPONSES
 JSON = "application/json"
 
@@ -49,10 +56,11 @@ def _answer(answer: Answer, query: ShortlistQuery, *, stem: str) -> Response:
             response_model_exclude_none=True, responses=ERRORS)  # fmt: skip
 def building_shortlist(
     building_id: BuildingIdPath, query: ShortlistQueryDep, principal: ViewerDep,
-    answers: AnswersDep, audit: AuditDep,
+    answers: AnswersDep, audit: AuditDep, min_version: MinVersion = 0,
 ) -> Response:  # fmt: skip
     """Enterprises to court for this building's vacant space, best first, with reasons."""
-    answer = answers.for_building(building_id, _as_json(query), credit=can_see_credit(principal))
+    answer = answers.for_building(building_id, _as_json(query), credit=can_see_credit(principal),
+                                  min_version=min_version or None)  # fmt: skip
     audit.add(principal, action="shortlist.building", target=building_id,
               detail=query.model_dump(mode="json", exclude_defaults=True))  # fmt: skip
     return _answer(answer, query, stem=f"shortlist-{building_id}")
@@ -62,11 +70,12 @@ def building_shortlist(
             response_model_exclude_none=True, responses=ERRORS)  # fmt: skip
 def enterprise_shortlist(
     enterprise_id: EnterpriseIdPath, query: ShortlistQueryDep, principal: ViewerDep,
-    answers: AnswersDep, audit: AuditDep,
+    answers: AnswersDep, audit: AuditDep, min_version: MinVersion = 0,
 ) -> Response:  # fmt: skip
     """Buildings that fit this enterprise, best first, with reasons."""
     answer = answers.for_enterprise(enterprise_id, _as_json(query),
-                                    credit=can_see_credit(principal))  # fmt: skip
+                                    credit=can_see_credit(principal),
+                                    min_version=min_version or None)  # fmt: skip
     audit.add(principal, action="shortlist.enterprise", target=enterprise_id,
               detail=query.model_dump(mode="json", exclude_defaults=True))  # fmt: skip
     return _answer(answer, query, stem=f"shortlist-{enterprise_id}")

@@ -52,8 +52,21 @@ export class ApiError extends Error {
   constructor(status, message) { super(message); this.status = status; }
 }
 
+// The newest data version this tab has seen (a write's answer names it): shortlists are asked
+// for on it or a later one, so staff see their own changes at once (X-Min-Data-Version).
+const VERSION_STORE = "tenantmatch.dataVersion";
+
 function headers(extra = {}) {
-  return { "X-API-Key": sessionStorage.getItem(KEY_STORE) || "", ...extra };
+  const seen = sessionStorage.getItem(VERSION_STORE);
+  const version = seen ? { "X-Min-Data-Version": seen } : {};
+  return { "X-API-Key": sessionStorage.getItem(KEY_STORE) || "", ...version, ...extra };
+}
+
+function noteVersion(response) {
+  const version = Number(response.headers.get("X-Data-Version"));
+  if (version > Number(sessionStorage.getItem(VERSION_STORE) || 0)) {
+    sessionStorage.setItem(VERSION_STORE, String(version));
+  }
 }
 
 async function failure(response) {
@@ -72,6 +85,7 @@ export async function api(path, options = {}) {
   }
   const response = await fetch(path, init);
   if (!response.ok) throw await failure(response);
+  noteVersion(response);
   return response.json();
 }
 
@@ -79,6 +93,7 @@ export async function api(path, options = {}) {
 export async function download(path, filename, options = {}) {
   const response = await fetch(path, { ...options, headers: headers(options.headers) });
   if (!response.ok) throw await failure(response);
+  noteVersion(response);
   const blob = await response.blob();
   const url = URL.createObjectURL(blob);
   const a = el("a", { href: url, download: filename, hidden: true });

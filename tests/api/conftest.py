@@ -182,8 +182,15 @@ class Service:
         """Request headers of caller ``who`` (none, bad, viewer, op_own, op_other, admin)."""
         return {} if who == "none" else {"X-API-Key": self.keys[who]}
 
-    def get(self, path: str, who: str = "admin", **kwargs: object):  # type: ignore[no-untyped-def]
-        return self.client.get(path, headers=self.headers(who), **kwargs)
+    def get(self, path: str, who: str = "admin", *, after: httpx.Response | int | None = None,
+            **kwargs: object):  # type: ignore[no-untyped-def]  # fmt: skip
+        """GET as ``who``; ``after``: a write's answer (or a data version) the answer must
+        include (``X-Min-Data-Version``)."""
+        headers = self.headers(who)
+        if after is not None:
+            version = after if isinstance(after, int) else after.headers["X-Data-Version"]
+            headers["X-Min-Data-Version"] = str(version)
+        return self.client.get(path, headers=headers, **kwargs)
 
     def fresh_building(self, operator_id: str, *, vacant: float = 5000.0) -> str:
         """A new building of ``operator_id`` in the first building's city, for destructive tests."""

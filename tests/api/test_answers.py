@@ -75,8 +75,11 @@ def test_a_data_change_replaces_cached_answers(fresh_service: Service) -> None:
         "start_date": date.today().isoformat(), "area_m2": 80.0,
     })  # fmt: skip
     assert moved.status_code == 200, moved.text
-    after = svc.get(path, "op_own", params={"k": 5}).json()["items"]
-    assert first not in {i["enterprise_id"] for i in after}
+    written = int(moved.headers["X-Data-Version"])
+    answer = svc.client.get(path, params={"k": 5},
+                            headers=svc.headers("op_own") | {"X-Min-Data-Version": str(written)})
+    assert int(answer.headers["X-Data-Version"]) >= written
+    assert first not in {i["enterprise_id"] for i in answer.json()["items"]}
 
 
 def test_a_key_revoked_by_another_process_is_refused_when_not_cached(

@@ -56,6 +56,7 @@ def test_readyz_reports_a_stale_registry_and_stays_200(fresh_service: Service) -
     engine = svc.client.app.state.engine  # type: ignore[attr-defined]
     for days, stale in ((90, False), (91, True)):
         engine._as_of = lambda days=days: newest + timedelta(days=days)
+        engine.wait_for(timeout_s=30)  # the snapshot is cut anew in the background
         ready = svc.client.get("/readyz")
         registry = ready.json()["registry"]
         assert ready.status_code == 200

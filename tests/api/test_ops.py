@@ -112,7 +112,8 @@ def test_metrics_show_how_far_the_served_state_lags_the_newest_write(
     assert _gauge(text, "tenantmatch_data_version") == version + 2
     assert _gauge(text, "tenantmatch_state_lag_versions", pid) == 2.0
     assert 0.0 <= _gauge(text, "tenantmatch_state_lag_seconds", pid) < 60.0
-    assert svc.get(f"/v1/buildings/{svc.own_building}/shortlist").status_code == 200
+    path = f"/v1/buildings/{svc.own_building}/shortlist"
+    assert svc.get(path, after=version + 2).status_code == 200
     text = svc.client.get("/metrics").text
     assert _gauge(text, "tenantmatch_state_lag_versions", pid) == 0.0
 

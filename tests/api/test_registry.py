@@ -118,7 +118,7 @@ def test_move_in_leaves_shortlist_and_lowers_vacancy(fresh_service: Service) -> 
     })  # fmt: skip
     assert moved.status_code == 200, moved.text
     assert moved.json()["end_date"] is None and moved.json()["area_m2"] == 120.0
-    after = svc.get(path, "op_own", params={"k": 50}).json()["items"]
+    after = svc.get(path, "op_own", params={"k": 50}, after=moved).json()["items"]
     assert first not in {i["enterprise_id"] for i in after}
     assert svc.get(f"/v1/buildings/{svc.own_building}").json()["vacant_area_m2"] == pytest.approx(
         vacant - 120.0

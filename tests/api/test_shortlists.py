@@ -59,7 +59,12 @@ def test_answers_carry_the_data_version_they_were_computed_on(fresh_service: Ser
                          headers=svc.headers("admin"))  # fmt: skip
     assert put.status_code == 200, put.text
     assert svc.repo.data_version() == version + 1
-    after = svc.get(path, params={"k": 3})
+    assert put.headers["X-Data-Version"] == str(version + 1)
+    # without asking, an answer at once, on the old state or the new
+    plain = svc.get(path, params={"k": 3})
+    assert plain.json()["data_version"] == int(plain.headers["X-Data-Version"]) in {version,
+                                                                                   version + 1}
+    after = svc.get(path, params={"k": 3}, after=put)
     assert after.json()["data_version"] == version + 1
     assert after.headers["X-Data-Version"] == str(version + 1)
     exported = svc.get(path, params={"k": 3, "format": "csv"})
