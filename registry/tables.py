@@ -206,19 +206,27 @@ class Snapshot:
         """
         as_of = _as_date(as_of)
         ents = registry.enterprises
-        ents = ents[~(ents["founded"] > as_of)]
+        ents = _rows(ents, ~(ents["founded"] > as_of).to_numpy())
         known = ents.index
         ten = registry.tenancies
-        ten = ten[(ten["start_date"] <= as_of) & _isin(ten["enterprise_id"], known)]
+        started = (ten["start_date"] <= as_of).to_numpy()
+        ten = _rows(ten, started & _isin(ten["enterprise_id"], known))
         ten = ten.assign(end_date=ten["end_date"].where(ten["end_date"] <= as_of))
         links = registry.links
-        links = links[_isin(links["source_id"], known) & _isin(links["target_id"], known)]
+        links = _rows(links, _isin(links["source_id"], known) & _isin(links["target_id"], known))
         events = registry.events
-        events = events[(events["date"] <= as_of) & _isin(events["enterprise_id"], known)]
+        events = _rows(events, (events["date"] <= as_of).to_numpy()
+                       & _isin(events["enterprise_id"], known))  # fmt: skip
         buildings = registry.buildings.assign(
             vacant_area_m2=vacancy_as_of(registry.buildings, registry.tenancies, as_of=as_of)
         )
         return cls(as_of, buildings, ents, links, ten, events)
+
+
+def _rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """``frame[keep]``, or ``frame`` itself when every row is kept: a snapshot of today shares
+    the registry's columns instead of copying them (copy-on-write keeps both unchanged)."""
+    return frame if keep.all() else frame[keep]
 
 
 def _isin(values: pd.Series, ids: pd.Index) -> np.ndarray:
