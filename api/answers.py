@@ -257,11 +257,12 @@ class ShortlistAnswers:
         known = self._state_key
         if known is not None and known[0]() is state:
             return known[1]
-        # The data version only rises, and the engine keeps a state only while it reads the
-        # version the state was built on: equal reads around state() pin that version.
+        # A state holds every write up to its data_version, and none after the version the
+        # repository had when it was built: when the repository still stands on the state's
+        # version, the state holds exactly that version (a state refreshed in the background
+        # may answer while the repository is already further on: no shared key then).
         before = self.engine.repo.data_version()
-        same = self.engine.state() is state
-        if not same or self.engine.repo.data_version() != before:
+        if state.data_version != before or self.engine.state() is not state:
             return None
         engine = self.engine
         settings = (engine.max_scored, engine.max_scored_buildings, engine.compile_trees)

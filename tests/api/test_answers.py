@@ -28,6 +28,7 @@ from tenantmatch.api.settings import Settings
 from tenantmatch.matching import Engine
 from tenantmatch.registry import NotFoundError
 from tenantmatch.store import Repository, parse_key, revoke_key
+from tenantmatch.store.moves import move_in
 from tests.api.conftest import Service, World, start_service, tenantmatch_serve
 
 
@@ -173,6 +174,29 @@ def test_workers_share_answers_until_the_data_changes(
     assert two.scored == 2  # new data: scored again, not read from the old state's entries
     assert top not in {i["enterprise_id"] for i in json.loads(after.body)["items"]}
     assert one.for_building(svc.own_building, query) == after and one.scored == 1
+
+
+def test_an_answer_of_a_state_behind_the_data_is_never_shared(
+    fresh_service: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker refreshing in the background answers from its old state meanwhile: what it
+    scores then must not reach a sibling that stands on the new data."""
+    svc = fresh_service
+    shared = SharedAnswers(tmp_path / "answers.sqlite", maxsize=10)
+    behind = _worker(svc, shared)
+    behind.engine.refresh = "background"
+    monkeypatch.setattr(behind.engine, "_start_refresh", lambda target: None)  # stays behind
+    current = _worker(svc, shared)
+    [first] = behind.engine.shortlist_for_buildings([svc.own_building], k=5)  # no answer yet
+    top = first["items"][0]["enterprise_id"]
+    move_in(svc.repo, enterprise_id=top, building_id=svc.own_building,
+            start_date=date.today().isoformat(), area_m2=80.0)  # fmt: skip
+    stale = behind.for_building(svc.own_building, ShortlistQuery(k=7))
+    assert top in {i["enterprise_id"] for i in json.loads(stale.body)["items"]}
+    assert stale.data_version == svc.repo.data_version() - 1
+    fresh = current.for_building(svc.own_building, ShortlistQuery(k=7))
+    assert current.scored == 1 and fresh.data_version == svc.repo.data_version()
+    assert top not in {i["enterprise_id"] for i in json.loads(fresh.body)["items"]}
 
 
 def test_answers_keep_no_replaced_state_alive(service: Service, tmp_path: Path) -> None:
