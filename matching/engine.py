@@ -360,8 +360,9 @@ class Engine:
                 state = self._state
                 try:
                     target = self._target()
-                except ModelNotReadyError:
-                    logger.exception("background refresh: no usable model; serving the old one")
+                except Exception:  # no usable model, the database unreachable: requests say so
+                    logger.exception("background refresh: cannot tell what to serve; serving "
+                                     "the state it has")  # fmt: skip
                     return
                 if self._serves(state, target):
                     return
