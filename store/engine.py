@@ -27,6 +27,9 @@ SQLITE_PRAGMAS: dict[str, str] = {
     "foreign_keys": "ON",
     "synchronous": "FULL",
     "busy_timeout": "5000",  # milliseconds
+    # page cache up to 64 MiB per connection (default 2 MiB), grown as pages are read: a bulk
+    # insert into a table with several indexes ran 1.6x the rows per second
+    "cache_size": "-65536",
 }
 # Any constant works: every writer of a tenantmatch database takes this lock first.
 _PG_WRITE_LOCK = 0x7E7A_4D47

@@ -24,6 +24,7 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from tqdm import tqdm
 
 from tenantmatch.registry import contract
@@ -41,6 +42,7 @@ from tenantmatch.store.frames import (
 logger = logging.getLogger(__name__)
 
 WRITE_CHUNK_ROWS = 10_000
+INSERT_CHUNK_ROWS = 50_000  # new rows per COPY / executemany
 KEY_CHUNK_ROWS = 500  # keys per IN (...) list; 4-column keys stay far below SQLite's 32766 limit
 FULL_READ_MIN_ROWS = 20_000  # from this many incoming rows, read the whole table instead of by key
 # Rows fetched and converted at a time: only one chunk is ever held as Python row objects (all
@@ -110,8 +112,9 @@ def upsert_frame(
     """
     check_keys(frame, spec)
     status = _row_status(frame, _existing(conn, frame, table, spec), spec)
-    changed = frame.loc[status != "unchanged"]
-    _write(conn, changed, table, spec, now=now, progress=progress)
+    # The writer lock is held: no other transaction inserts a key between the read and now.
+    _insert_new(conn, frame.loc[status == "new"], table, spec, now=now, progress=progress)
+    _write(conn, frame.loc[status == "changed"], table, spec, now=now, progress=progress)
     count = UpsertCount(
         inserted=int((status == "new").sum()),
         updated=int((status == "changed").sum()),
@@ -168,6 +171,55 @@ def _row_status(frame: pd.DataFrame, existing: pd.DataFrame, spec: contract.Tabl
             same &= equal_values(merged[name], merged[f"{name}__db"])
     new = (merged["_merge"] == "left_only").to_numpy()
     return np.where(new, "new", np.where(same, "unchanged", "changed"))
+
+
+def _insert_new(
+    conn: Connection, frame: pd.DataFrame, table: Table, spec: contract.Table, *,
+    now: datetime, progress: bool,
+) -> None:  # fmt: skip
+    """Rows whose keys are not stored, by the driver's bulk path: ``COPY ... FROM STDIN`` on
+    PostgreSQL, one ``executemany`` of a plain ``INSERT`` per chunk on SQLite; each value as
+    SQLAlchemy would bind it. About 10x the rows per second of the upsert statement."""
+    if frame.empty:
+        return
+    # in key order, the primary key's B-tree grows at its end: 2x the rows per second on SQLite
+    frame = frame.sort_values(list(spec.key), kind="stable")
+    columns = db_columns(frame, spec)
+    columns[UPDATED_AT] = np.full(len(frame), now, dtype=object)
+    names = list(columns)
+    bound = [_bound(table.c[name], conn, columns[name]) for name in names]
+    quote = conn.dialect.identifier_preparer.quote
+    listed = ", ".join(quote(name) for name in names)
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        sql = f"COPY {quote(table.name)} ({listed}) FROM STDIN"
+    else:
+        sql = f"INSERT INTO {quote(table.name)} ({listed}) VALUES ({', '.join('?' * len(names))})"
+    cursor = conn.connection.cursor()
+    try:
+        with tqdm(total=len(frame), desc=spec.name, unit="row", file=sys.stderr,
+                  disable=not progress) as bar:  # fmt: skip
+            for start, stop in chunk_bounds(len(frame), INSERT_CHUNK_ROWS):
+                rows = zip(*(values[start:stop] for values in bound), strict=True)
+                if postgres:
+                    with cursor.copy(sql) as copy:
+                        for row in rows:
+                            copy.write_row(row)
+                else:
+                    cursor.executemany(sql, list(rows))
+                bar.update(stop - start)
+    except conn.dialect.dbapi.IntegrityError as exc:  # type: ignore[union-attr]
+        raise IntegrityError(sql, None, exc) from exc
+    finally:
+        cursor.close()
+
+
+def _bound(column: Column[Any], conn: Connection, values: np.ndarray) -> np.ndarray:
+    """``values`` as SQLAlchemy binds them for ``column`` (SQLite: dates as ISO text, ...)."""
+    process = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    if process is None:
+        return values
+    return np.array([process(v) for v in values], dtype=object)
 
 
 def _write(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import numpy as np
@@ -351,7 +352,8 @@ def test_sqlite_connections_get_the_pragmas(tmp_path: Path) -> None:
     with engine.connect() as conn:
         pragmas = {
             name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
-            for name in ("journal_mode", "foreign_keys", "synchronous", "busy_timeout")
+            for name in ("journal_mode", "foreign_keys", "synchronous", "busy_timeout",
+                         "cache_size")
         }
     engine.dispose()
     assert pragmas == {
@@ -359,8 +361,27 @@ def test_sqlite_connections_get_the_pragmas(tmp_path: Path) -> None:
         "foreign_keys": 1,
         "synchronous": 2,
         "busy_timeout": 5000,
+        "cache_size": -65536,
     }
     assert (tmp_path / "a" / "b").is_dir()
+
+
+def test_new_and_changed_rows_are_stored_in_one_format(tmp_path: Path) -> None:
+    """New rows go through the bulk path (raw executemany), changed ones through the upsert
+    statement: SQLite must hold the same text for dates and timestamps either way."""
+    repo = Repository(f"sqlite:///{tmp_path / 'x.db'}")
+    world = _world()
+    repo.upsert({"buildings": world["buildings"], "enterprises": world["enterprises"]})
+    edited = world["buildings"].copy()
+    edited.loc[0, "vacant_area_m2"] = 10.0
+    repo.upsert({"buildings": edited})
+    with repo._reading() as conn:
+        stamps = conn.exec_driver_sql("SELECT updated_at FROM buildings").scalars().all()
+        founded = conn.exec_driver_sql("SELECT founded FROM enterprises").scalars().all()
+    repo.close()
+    assert len(stamps) == 2 and len(set(stamps)) == 2
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", s) for s in stamps)
+    assert all(f is None or re.fullmatch(r"\d{4}-\d\d-\d\d", f) for f in founded)
 
 
 def test_sqlite_write_transactions_take_the_lock_up_front(tmp_path: Path) -> None:
