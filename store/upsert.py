@@ -185,9 +185,10 @@ def _insert_new(
     # in key order, the primary key's B-tree grows at its end: 2x the rows per second on SQLite
     frame = frame.sort_values(list(spec.key), kind="stable")
     columns = db_columns(frame, spec)
-    columns[UPDATED_AT] = np.full(len(frame), now, dtype=object)
-    names = list(columns)
-    bound = [_bound(table.c[name], conn, columns[name]) for name in names]
+    names = [*columns, UPDATED_AT]
+    bound = [_bound(table.c[name], conn, columns[name]) for name in columns]
+    stamp = _bound(table.c[UPDATED_AT], conn, np.array([now], dtype=object))[0]  # one for all
+    bound.append(np.full(len(frame), stamp, dtype=object))
     quote = conn.dialect.identifier_preparer.quote
     listed = ", ".join(quote(name) for name in names)
     postgres = conn.dialect.name == "postgresql"

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from tenantmatch.registry import (
+    EXCEL_MANGLED_ID,
     EXCEL_MANGLED_REASON,
     FIRST_YEAR,
     ID_PATTERN,
@@ -31,7 +32,6 @@ from tenantmatch.registry import (
     InputError,
     RowError,
     Table,
-    excel_mangled,
     is_id_column,
 )
 from tenantmatch.store.messages import row_error
@@ -308,7 +308,8 @@ def _check_text(col: Column, text: pd.Series, present: pd.Series, errors: _Error
     reason = ID_CHARS_REASON if is_id else TEXT_CHARS_REASON
     errors.add(bad, col.name, text, reason)
     if is_id:
-        mangled = present & ~too_long & ~bad & text.map(excel_mangled).astype(bool)
+        looks = text.str.strip().str.fullmatch(EXCEL_MANGLED_ID.pattern)
+        mangled = present & ~too_long & ~bad & looks.fillna(False).astype(bool)
         errors.add(mangled, col.name, text, EXCEL_MANGLED_REASON)
 
 
