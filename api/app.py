@@ -144,7 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     app.add_middleware(BodyLimitMiddleware, limit_for=_body_limits(settings))
     app.add_middleware(OverloadMiddleware, settings=settings)  # sheds before the body is read
-    app.add_middleware(DataVersionMiddleware, version=lambda: _committed(app)[0])
+    app.add_middleware(DataVersionMiddleware, version=lambda: app.state.repository.data_version())
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: sheds and 413s get them too
     app.openapi = _openapi_with_settings(app, settings)  # type: ignore[method-assign]
