@@ -25,6 +25,9 @@ from tenantmatch.store.schema import DATA_TABLES, data_changes
 from tenantmatch.store.upsert import read_frame
 
 MAX_LISTED_IDS = 2_000  # ids of one side a change lists; more: the change is "full"
+# ids of one side a delta re-reads (several changes together); more: reload everything (and an
+# IN list of both sides stays below SQLite's 32,766 bound parameters)
+MAX_DELTA_IDS = 10_000
 KEEP_CHANGES = 10_000  # change rows kept; a state older than them reloads everything
 
 
@@ -106,6 +109,8 @@ def read_changes(conn: Connection, since: int, current: int) -> DataDelta:
         return DataDelta(since, until, frozenset(), frozenset(), full=True)
     buildings = {i for r in rows for i in json.loads(r.building_ids)}
     enterprises = {i for r in rows for i in json.loads(r.enterprise_ids)}
+    if max(len(buildings), len(enterprises)) > MAX_DELTA_IDS:
+        return DataDelta(since, until, frozenset(), frozenset(), full=True)
     return DataDelta(since, until, frozenset(buildings), frozenset(enterprises), full=False)
 
 

@@ -93,6 +93,13 @@ def test_a_gap_a_bulk_write_or_clearing_means_reload_everything(
     assert _log(repo)[-1][1:] == (1, [], [])
     delta, rows = repo.changes_since(since)
     assert delta.full and rows == {}
+    monkeypatch.setattr(changes, "MAX_LISTED_IDS", 2_000)
+    since = repo.data_version()
+    for i in range(3):  # listed one by one, too many together
+        upsert_enterprise(repo, _enterprise(f"M{i}"))
+    assert not repo.changes_since(since)[0].full
+    monkeypatch.setattr(changes, "MAX_DELTA_IDS", 2)
+    assert repo.changes_since(since)[0].full
     monkeypatch.undo()
     since = repo.data_version()
     repo.clear_registry()
