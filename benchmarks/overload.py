@@ -180,7 +180,8 @@ class Probe(threading.Thread):
 
 
 class RssSampler(threading.Thread):
-    """Peak RSS (MiB) of the server's worker processes, sampled every 0.25 s."""
+    """Peak RSS (MiB) of the server's worker processes (or of the server itself when it runs
+    one worker in its own process), sampled every 0.25 s."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
@@ -189,8 +190,10 @@ class RssSampler(threading.Thread):
     def run(self) -> None:
         while not self.stop.wait(0.25):
             try:
-                children = psutil.Process(self.pid).children()
-                rss = sum(c.memory_info().rss for c in children if c.is_running())
+                server = psutil.Process(self.pid)
+                # the workers; a one-worker server runs the app in its own process
+                processes = server.children() or [server]
+                rss = sum(p.memory_info().rss for p in processes if p.is_running())
             except psutil.Error:
                 continue
             self.peak_mib = max(self.peak_mib, rss / 2**20)
