@@ -38,7 +38,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from benchmarks.overload import RssSampler, prepare, start_server
+from benchmarks.overload import RssSampler, _percentile, prepare, start_server
 from tenantmatch.store import Repository, create_key
 
 RESULTS = Path(__file__).parent / "results"
@@ -138,8 +138,9 @@ def _status_version(answer: httpx.Response) -> tuple[str, int]:
     return str(answer.status_code), int(answer.headers.get(VERSION, -1))
 
 
-def _ms(values: list[float] | np.ndarray, q: float) -> float | None:
-    return round(float(np.percentile(values, q)) * 1000, 1) if len(values) else None
+def _ms(seconds: list[float], q: float) -> float | None:
+    """The ``q``-th percentile of ``seconds`` in ms (``benchmarks.overload._percentile``)."""
+    return _percentile(np.asarray(seconds) * 1000, q)
 
 
 def read_summary(rows: list[tuple[float, float, int, str]]) -> dict[str, Any]:

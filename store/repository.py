@@ -131,16 +131,13 @@ class Repository:
         hold at least every write up to that version (maybe a later one too, whose change a
         :meth:`changes_since` of the version returns again)."""
         with self._reading() as conn:
-            version = int(conn.execute(_META_VALUE, {"key": DATA_VERSION_KEY}).scalar() or 0)
-            return version, {s.name: read_frame(conn, DATA_TABLES[s.name], s)
-                             for s in contract.TABLES}  # fmt: skip
+            return _data_version(conn), _read_tables(conn)
 
     def changes_since(self, since: int) -> tuple[DataDelta, dict[str, pd.DataFrame]]:
         """What changed after data_version ``since`` (``store.changes``) and, unless the delta
         is ``full``, the rows naming its ids as they stand now (frames of every table)."""
         with self._reading() as conn:
-            current = int(conn.execute(_META_VALUE, {"key": DATA_VERSION_KEY}).scalar() or 0)
-            delta = read_changes(conn, since, current)
+            delta = read_changes(conn, since, _data_version(conn))
             if delta.full or delta.empty:
                 return delta, {}
             return delta, related_rows(conn, delta.buildings, delta.enterprises)
@@ -154,7 +151,7 @@ class Repository:
     def load_tables(self) -> dict[str, pd.DataFrame]:
         """All five canonical frames, read from one consistent snapshot."""
         with self._reading() as conn:
-            return {s.name: read_frame(conn, DATA_TABLES[s.name], s) for s in contract.TABLES}
+            return _read_tables(conn)
 
     def ids(self, table: str) -> set[str]:
         """The ids stored in ``buildings`` or ``enterprises``."""
@@ -219,7 +216,8 @@ class Repository:
 
     def data_version(self) -> int:
         """A counter raised by every write that changes a canonical table (caches key on it)."""
-        return int(self.get_meta(DATA_VERSION_KEY) or 0)
+        with self._reading() as conn:
+            return _data_version(conn)
 
     def data_written_at(self) -> datetime | None:
         """When the newest write that raised ``data_version`` committed (UTC); None before any
@@ -377,3 +375,13 @@ def _bump_data_version(conn: Connection, touched: Touched) -> None:
     records.put_meta(conn, DATA_WRITTEN_AT_KEY, now.isoformat())
     version = int(conn.execute(_META_VALUE, {"key": DATA_VERSION_KEY}).scalar_one())
     record_change(conn, version, touched, now=now)
+
+
+def _data_version(conn: Connection) -> int:
+    """The data_version as ``conn`` sees it (0 before any write)."""
+    return int(conn.execute(_META_VALUE, {"key": DATA_VERSION_KEY}).scalar() or 0)
+
+
+def _read_tables(conn: Connection) -> dict[str, pd.DataFrame]:
+    """All five canonical frames, read on ``conn``."""
+    return {s.name: read_frame(conn, DATA_TABLES[s.name], s) for s in contract.TABLES}
