@@ -10,7 +10,13 @@ from tenantmatch.features.context import (
     side_features,
 )
 from tenantmatch.features.errors import FeatureError, UnknownIdError, VocabularyError
-from tenantmatch.features.matrix import build_matrix, build_matrix_at, context_for, join_attributes
+from tenantmatch.features.matrix import (
+    build_matrix,
+    build_matrix_at,
+    context_for,
+    join_attributes,
+    patched_context_for,
+)
 from tenantmatch.features.parallel import available_cores, for_row_chunks, row_chunks, run_parallel
 from tenantmatch.features.spec import (
     ALL_SET,
@@ -59,6 +65,7 @@ __all__ = [
     "fill_move_hazard",
     "for_row_chunks",
     "join_attributes",
+    "patched_context_for",
     "row_chunks",
     "run_parallel",
     "side_features",

@@ -7,9 +7,10 @@ dense (building x division/section) tenant mixes, and the theme x division fit.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,61 +77,220 @@ class FeatureContext(ContextData):
     ) -> FeatureContext:
         """Context of ``snapshot``; ``prior`` (theme, division, weight) defaults to the
         reference ``theme_industry_prior()``."""
+        ents = enterprise_table(snapshot, vocab=vocab)
+        offices = latest_office(snapshot)  # one sort of the tenancies serves both
+        located = location_as_of(snapshot, offices=offices)
+        names = _place_names(snapshot.buildings, located)
+        side = _BuildingSide.of(snapshot, vocab=vocab, prior=prior, names=names,
+                                attributes=lambda name: ents[name].to_numpy())  # fmt: skip
+        located_columns = _located_columns(located, offices=offices, names=names,
+                                           blds=side.buildings)  # fmt: skip
+        ents = pd.concat([ents, located_columns], axis=1)
+        # One float64 block that the frame's columns view (column-major: each column contiguous)
+        # instead of the frame plus a copy for joins: ~300 MB less at 1M enterprises. The few
+        # float32 code columns become float64, which is what the joins read already.
+        ents_array = np.asfortranarray(ents.to_numpy(dtype=np.float64))
+        _fill_fitting_buildings(ents_array, ents.columns, blds=side.buildings)
+        ctx = side.context(
+            snapshot, ents_array=ents_array, columns=ents.columns,
+            partners=_partner_matrices(snapshot, tenants=side.tenants),
+            events=_event_matrices(snapshot),
+        )  # fmt: skip
+        fill_move_hazard(ctx)
+        return ctx
+
+    @classmethod
+    def patched(
+        cls, previous: FeatureContext, snapshot: Snapshot, *, buildings: Collection[str],
+        enterprises: Collection[str], prior: pd.DataFrame | None = None,
+    ) -> FeatureContext | None:  # fmt: skip
+        """The context :meth:`build` gives for ``snapshot``, computed from ``previous`` (the
+        context of the snapshot before a write, same vocabulary and date) by recomputing only
+        what the write's touched ``buildings`` / ``enterprises`` can change: the attributes of
+        those firms and of every firm with a tenancy in those buildings, the partner rows of
+        their link partners, their event rows, then the ``e__`` values and move hazard of every
+        firm whose attributes changed; the building side (small) is rebuilt whole. None when
+        it cannot be patched (the buildings or enterprises themselves changed, a new date, a
+        city or district appeared or vanished): build it instead."""
+        e_index, b_index = snapshot.enterprises.index, snapshot.buildings.index
+        if (previous.as_of != snapshot.as_of or not previous.enterprises.index.equals(e_index)
+                or not previous.buildings.index.equals(b_index)):  # fmt: skip
+            return None
+        vocab, ten = previous.vocab, snapshot.tenancies
+        touched = pd.Index(sorted({str(e) for e in enterprises}), dtype=object)
+        in_touched = ten["building_id"].isin(sorted({str(b) for b in buildings}))
+        own_ids = touched.union(pd.Index(ten.loc[in_touched, "enterprise_id"].unique()))
+        rows = np.sort(e_index.get_indexer(own_ids))
+        rows = rows[rows >= 0]
+        part = _part(snapshot, e_index[rows])
+        base = enterprise_table(part, vocab=vocab)
+        offices = latest_office(part)
+        located = location_as_of(part, offices=offices)
+        names = (previous.cities, previous.places)
+        if not _names_cover(names, snapshot.buildings, located):
+            return None
+        columns = previous.enterprises.columns
+        ents_array = previous.enterprise_array.copy(order="F")
+        _put_rows(ents_array, columns, rows, base)
+        side = _BuildingSide.of(
+            snapshot, vocab=vocab, prior=prior, names=names,
+            attributes=lambda name: ents_array[:, columns.get_loc(name)],
+        )  # fmt: skip
+        placed = _located_columns(located, offices=offices, names=names, blds=side.buildings)
+        _put_rows(ents_array, columns, rows, placed)
+        _fill_fitting_buildings(ents_array, columns, blds=side.buildings)
+        if not _names_used(names, ents_array, columns, blds=side.buildings):
+            return None
+        touched_rows = np.sort(e_index.get_indexer(touched))
+        touched_rows = touched_rows[touched_rows >= 0]
+        ctx = side.context(
+            snapshot, ents_array=ents_array, columns=columns,
+            partners=_patched_partners(previous, snapshot, tenants=side.tenants,
+                                       touched=touched_rows),
+            events=_patched_events(previous, snapshot, touched=touched_rows),
+        )  # fmt: skip
+        changed = _changed_rows(previous.enterprise_array, ents_array, columns)
+        block = previous.enterprise_block.copy()
+        block[changed] = side_block(ctx, prefix="e__", rows=changed)
+        ctx.__dict__["enterprise_block"] = block  # the cached property, filled
+        fill_move_hazard(ctx, rows=changed)
+        return ctx
+
+
+@dataclass(frozen=True, eq=False)
+class _BuildingSide:
+    """The building-side lookups of a context (small: rebuilt whole, also by a patch)."""
+
+    vocab: Vocabulary
+    buildings: pd.DataFrame
+    tenants: sparse.csr_array
+    division_mix: np.ndarray
+    section_mix: np.ndarray
+    theme_fit: np.ndarray
+    theme_prior: np.ndarray
+    sizes: TenantSizes
+    cities: pd.Index
+    places: pd.Index
+
+    @classmethod
+    def of(
+        cls, snapshot: Snapshot, *, vocab: Vocabulary, prior: pd.DataFrame | None,
+        names: tuple[pd.Index, pd.Index], attributes: Callable[[str], np.ndarray],
+    ) -> _BuildingSide:  # fmt: skip
+        """From the snapshot and the enterprises' ``attributes`` (one column of their table by
+        name; division_num, section_num and employees are read); ``names``: the city and place
+        names the codes index."""
         prior = theme_industry_prior() if prior is None else prior
         b_index, e_index = snapshot.buildings.index, snapshot.enterprises.index
-        ents = enterprise_table(snapshot, vocab=vocab)
+        division = attributes("division_num")
         open_ = _open_pairs(snapshot)
         e_pos = e_index.get_indexer(pd.Index(open_["enterprise_id"]))
         b_pos = b_index.get_indexer(pd.Index(open_["building_id"]))
         known = (e_pos >= 0) & (b_pos >= 0)
         open_, e_pos, b_pos = open_[known], e_pos[known], b_pos[known]
         tenants = _matrix(e_pos, b_pos, np.ones(len(open_)), shape=(len(e_index), len(b_index)))
-        div_mix = _mix(
-            b_pos, ents["division_num"].to_numpy()[e_pos], n_rows=len(b_index), n_cols=N_DIVISIONS
-        )
+        div_mix = _mix(b_pos, division[e_pos], n_rows=len(b_index), n_cols=N_DIVISIONS)
         sections = len(industry_divisions()["section"].unique())
-        sec_mix = _mix(
-            b_pos, ents["section_num"].to_numpy()[e_pos], n_rows=len(b_index), n_cols=sections
-        )
+        sec_mix = _mix(b_pos, attributes("section_num")[e_pos],
+                       n_rows=len(b_index), n_cols=sections)  # fmt: skip
         blds = building_table(snapshot, vocab=vocab, open_pairs=open_, division_mix=div_mix)
         themes = pd.Index(sorted({*snapshot.buildings["theme"].dropna(), *prior["theme"]}))
         blds["theme_idx"] = _positions(themes, snapshot.buildings["theme"])
-        offices = latest_office(snapshot)  # one sort of the tenancies serves both
-        _add_places(blds, ents, snapshot=snapshot, offices=offices)
-        _add_office_profile(blds, ents, offices=offices)
-        ents["fitting_buildings"] = fitting_building_counts(
-            ents["space_need_m2"].to_numpy(), ents["city_code"].to_numpy(),
-            b_city=blds["city_code"].to_numpy(), vacant_m2=blds["vacant_area_m2"].to_numpy(),
-            min_unit_m2=blds["min_unit_m2"].to_numpy(),
-        )  # fmt: skip
+        _add_building_places(blds, snapshot.buildings, names=names)
         prior_matrix = _prior_matrix(prior, themes=themes)
-        counts = _theme_counts(snapshot, themes=themes, division=ents["division_num"])
-        # One float64 block that the frame's columns view (column-major: each column contiguous)
-        # instead of the frame plus a copy for joins: ~300 MB less at 1M enterprises. The few
-        # float32 code columns become float64, which is what the joins read already.
-        ents_array = np.asfortranarray(ents.to_numpy(dtype=np.float64))
-        ents = pd.DataFrame(ents_array, index=ents.index, columns=ents.columns, copy=False)
-        ctx = cls(
-            as_of=snapshot.as_of,
-            vocab=vocab,
-            buildings=blds,
-            enterprises=ents,
-            tenants=tenants,
-            partners=_partner_matrices(snapshot, tenants=tenants),
-            division_mix=div_mix,
-            section_mix=sec_mix,
-            theme_fit=learned_theme_fit(counts, prior=prior_matrix),
+        counts = _theme_counts(snapshot, themes=themes,
+                               division=pd.Series(division, index=e_index))  # fmt: skip
+        employees = attributes("employees")[e_pos]
+        return cls(
+            vocab=vocab, buildings=blds, tenants=tenants, division_mix=div_mix,
+            section_mix=sec_mix, theme_fit=learned_theme_fit(counts, prior=prior_matrix),
             theme_prior=prior_matrix,
-            sizes=_tenant_sizes(
-                b_pos, employees=ents["employees"].to_numpy()[e_pos], n_buildings=len(b_index)
-            ),
-            prior_events=_prior_events(snapshot),
-            **_last_events(snapshot),
-            building_array=blds.to_numpy(dtype=np.float64),
-            enterprise_array=ents_array,
-        )
-        fill_move_hazard(ctx)
-        return ctx
+            sizes=_tenant_sizes(b_pos, employees=employees, n_buildings=len(b_index)),
+            cities=names[0], places=names[1],
+        )  # fmt: skip
+
+    def context(
+        self, snapshot: Snapshot, *, ents_array: np.ndarray, columns: pd.Index,
+        partners: dict[str, sparse.csr_array], events: dict[str, sparse.csr_array],
+    ) -> FeatureContext:  # fmt: skip
+        """The context of ``snapshot`` with these buildings and the enterprises' attributes,
+        partner and event matrices (the move hazard not filled yet)."""
+        ents = pd.DataFrame(ents_array, index=snapshot.enterprises.index, columns=columns,
+                            copy=False)  # fmt: skip
+        return FeatureContext(
+            as_of=snapshot.as_of, vocab=self.vocab, buildings=self.buildings, enterprises=ents,
+            tenants=self.tenants, partners=partners, division_mix=self.division_mix,
+            section_mix=self.section_mix, theme_fit=self.theme_fit,
+            theme_prior=self.theme_prior, sizes=self.sizes, **events,
+            building_array=self.buildings.to_numpy(dtype=np.float64),
+            enterprise_array=ents_array, cities=self.cities, places=self.places,
+        )  # fmt: skip
+
+
+def _part(snapshot: Snapshot, ids: pd.Index) -> Snapshot:
+    """``snapshot`` with only the enterprises ``ids`` (in its order) and their tenancies,
+    events and links; every building kept."""
+    keep = {name: getattr(snapshot, name) for name in ("tenancies", "events")}
+    keep = {name: frame[frame["enterprise_id"].isin(ids)] for name, frame in keep.items()}
+    links = snapshot.links
+    return dataclasses.replace(
+        snapshot, enterprises=snapshot.enterprises.loc[ids], **keep, _contexts={},
+        links=links[links["source_id"].isin(ids) & links["target_id"].isin(ids)],
+    )  # fmt: skip
+
+
+def _put_rows(array: np.ndarray, columns: pd.Index, rows: np.ndarray, frame: pd.DataFrame) -> None:
+    """Write ``frame`` (one row per position in ``rows``) into those rows of ``array``
+    (columns ``columns``), all its columns but the move hazard (filled separately)."""
+    for name in frame.columns:
+        if name != HAZARD_COLUMN:
+            array[rows, columns.get_loc(name)] = frame[name].to_numpy(dtype=np.float64)
+
+
+def _changed_rows(old: np.ndarray, new: np.ndarray, columns: pd.Index) -> np.ndarray:
+    """Positions of the rows whose attributes (the move hazard aside) differ; NaN equals NaN."""
+    own = np.flatnonzero(columns != HAZARD_COLUMN)
+    a, b = old[:, own], new[:, own]
+    differs = (a != b) & ~(np.isnan(a) & np.isnan(b))
+    return np.flatnonzero(differs.any(axis=1))
+
+
+def _with_rows(old: sparse.csr_array, rows: np.ndarray, new: sparse.csr_array) -> sparse.csr_array:
+    """``old`` with its ``rows`` taken from ``new`` (same shape) instead."""
+    mine = np.zeros(old.shape[0], dtype=bool)
+    mine[rows] = True
+    a, b = old.tocoo(), new.tocoo()
+    keep, take = ~mine[a.row], mine[b.row]
+    return _matrix(np.r_[a.row[keep], b.row[take]], np.r_[a.col[keep], b.col[take]],
+                   np.r_[a.data[keep], b.data[take]], shape=old.shape)  # fmt: skip
+
+
+def _patched_partners(
+    previous: ContextData, snapshot: Snapshot, *, tenants: sparse.csr_array, touched: np.ndarray
+) -> dict[str, sparse.csr_array]:
+    """The partner matrices with the rows of the ``touched`` enterprise positions and of their
+    link partners recomputed (a partner's move changes what a firm sees in each building)."""
+    edges = _relation_edges(snapshot)
+    rows = np.union1d(touched, edges["row"].to_numpy()[np.isin(edges["col"].to_numpy(), touched)])
+    mine = edges[np.isin(edges["row"].to_numpy(), rows)]
+    fresh = _partner_matrices(snapshot, tenants=tenants, edges=mine)
+    return {name: _with_rows(previous.partners[name], rows, fresh[name]) for name in RELATIONS}
+
+
+def _patched_events(
+    previous: ContextData, snapshot: Snapshot, *, touched: np.ndarray
+) -> dict[str, sparse.csr_array]:
+    """The event matrices with the rows of the ``touched`` enterprise positions recomputed."""
+    ids = snapshot.enterprises.index[touched]
+    events = snapshot.events
+    fresh = _event_matrices(dataclasses.replace(
+        snapshot, events=events[events["enterprise_id"].isin(ids)], _contexts={}))  # fmt: skip
+    return {name: _with_rows(getattr(previous, name), touched, matrix)
+            for name, matrix in fresh.items()}  # fmt: skip
+
+
+def _event_matrices(snapshot: Snapshot) -> dict[str, sparse.csr_array]:
+    return {"prior_events": _prior_events(snapshot), **_last_events(snapshot)}
 
 
 def _open_pairs(snapshot: Snapshot) -> pd.DataFrame:
@@ -161,49 +321,102 @@ def _mix(rows: np.ndarray, codes: np.ndarray, *, n_rows: int, n_cols: int) -> np
     return mix
 
 
-def _add_places(
-    blds: pd.DataFrame, ents: pd.DataFrame, *, snapshot: Snapshot, offices: pd.Series
-) -> None:
-    """Shared city / district codes on both tables, each building's km to its city centre and
-    each enterprise's location: its own lat/lon, else its district's centroid, else its
-    city's (reference coordinates). ``offices``: :func:`latest_office` of the snapshot."""
-    b, e = snapshot.buildings, location_as_of(snapshot, offices=offices)
-    b_place, e_place = b["city"] + "|" + b["district"], e["city"] + "|" + e["district"]
-    cities = pd.Index(sorted({*b["city"].dropna(), *e["city"].dropna()}))
-    places = pd.Index(sorted({*b_place.dropna(), *e_place.dropna()}))
-    blds["city_code"], ents["city_code"] = (
-        _positions(cities, b["city"]),
-        _positions(cities, e["city"]),
-    )
-    blds["place_code"], ents["place_code"] = (
-        _positions(places, b_place),
-        _positions(places, e_place),
-    )
+def _place(frame: pd.DataFrame) -> pd.Series:
+    """"city|district" of each row (NaN where either is missing)."""
+    return frame["city"] + "|" + frame["district"]
+
+
+def _place_names(buildings: pd.DataFrame, located: pd.DataFrame) -> tuple[pd.Index, pd.Index]:
+    """The city and the city|district names the codes index: every one a building or an
+    enterprise (``located``, :func:`location_as_of`) is in, sorted."""
+    cities = pd.Index(sorted({*buildings["city"].dropna(), *located["city"].dropna()}))
+    places = pd.Index(sorted({*_place(buildings).dropna(), *_place(located).dropna()}))
+    return cities, places
+
+
+def _names_cover(
+    names: tuple[pd.Index, pd.Index], buildings: pd.DataFrame, located: pd.DataFrame
+) -> bool:
+    """Are the cities and places of ``buildings`` and ``located`` all among ``names``."""
+    found = (buildings["city"], located["city"]), (_place(buildings), _place(located))
+    return all(bool(values.dropna().isin(index).all())
+               for index, pair in zip(names, found, strict=True) for values in pair)  # fmt: skip
+
+
+def _names_used(
+    names: tuple[pd.Index, pd.Index], ents_array: np.ndarray, columns: pd.Index, *,
+    blds: pd.DataFrame,
+) -> bool:  # fmt: skip
+    """Does every one of ``names`` still hold a building or an enterprise (else a fresh build
+    would index fewer)."""
+    for index, column in zip(names, ("city_code", "place_code"), strict=True):
+        codes = np.r_[ents_array[:, columns.get_loc(column)], blds[column].to_numpy()]
+        if len(np.unique(codes[~np.isnan(codes)])) != len(index):
+            return False
+    return True
+
+
+def _by_place_and_city() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Reference coordinates: (lat, lon) by "city|district", (city_lat, city_lon) by city."""
     ref = shanxi_districts()
-    by_place = ref.set_index(ref["city"] + "|" + ref["district"])[["lat", "lon"]]
+    by_place = ref.set_index(_place(ref))[["lat", "lon"]]
     by_city = ref.drop_duplicates("city").set_index("city")[["city_lat", "city_lon"]]
-    by_place = by_place[~by_place.index.duplicated()]
-    for axis in ("lat", "lon"):
-        centroid = e_place.map(by_place[axis]).fillna(e["city"].map(by_city[f"city_{axis}"]))
-        ents[f"loc_{axis}"] = e[axis].astype("float64").fillna(centroid.astype("float64"))
+    return by_place[~by_place.index.duplicated()], by_city
+
+
+def _add_building_places(
+    blds: pd.DataFrame, buildings: pd.DataFrame, *, names: tuple[pd.Index, pd.Index]
+) -> None:
+    """Each building's city and place codes in ``names`` and km to its city centre."""
+    blds["city_code"] = _positions(names[0], buildings["city"])
+    blds["place_code"] = _positions(names[1], _place(buildings))
+    _, by_city = _by_place_and_city()
     blds["centre_km"] = great_circle_km(
         blds["lat"].to_numpy(), blds["lon"].to_numpy(),
-        b["city"].map(by_city["city_lat"]).to_numpy(dtype=np.float64, na_value=np.nan),
-        b["city"].map(by_city["city_lon"]).to_numpy(dtype=np.float64, na_value=np.nan),
+        buildings["city"].map(by_city["city_lat"]).to_numpy(dtype=np.float64, na_value=np.nan),
+        buildings["city"].map(by_city["city_lon"]).to_numpy(dtype=np.float64, na_value=np.nan),
     )  # fmt: skip
 
 
 OFFICE_ATTRIBUTES = ("grade_rank", "age_years", "centre_km")
 
 
-def _add_office_profile(blds: pd.DataFrame, ents: pd.DataFrame, *, offices: pd.Series) -> None:
-    """``office_<attribute>`` per enterprise: the :data:`OFFICE_ATTRIBUTES` of the building of
-    its latest tenancy started by the snapshot date (``offices``, :func:`latest_office`; open
-    or ended), NaN if it never had one: what a firm chose before reveals its taste (quality,
-    newness, centrality)."""
-    office = blds.reindex(pd.Index(offices.reindex(ents.index)))
+def _located_columns(
+    located: pd.DataFrame, *, offices: pd.Series, names: tuple[pd.Index, pd.Index],
+    blds: pd.DataFrame,
+) -> pd.DataFrame:  # fmt: skip
+    """Per enterprise of ``located`` (:func:`location_as_of`): its city and place codes in
+    ``names``; its location (its own lat/lon, else its district's centroid, else its city's,
+    from the reference coordinates); ``office_<attribute>``, the :data:`OFFICE_ATTRIBUTES` of
+    the building of its latest tenancy (``offices``, :func:`latest_office`; NaN if it never had
+    one: what a firm chose before reveals its taste for quality, newness, centrality); and
+    ``fitting_buildings``, NaN until :func:`_fill_fitting_buildings`."""
+    out = pd.DataFrame(index=located.index)
+    out["city_code"] = _positions(names[0], located["city"])
+    out["place_code"] = _positions(names[1], _place(located))
+    by_place, by_city = _by_place_and_city()
+    for axis in ("lat", "lon"):
+        centroid = _place(located).map(by_place[axis]).fillna(
+            located["city"].map(by_city[f"city_{axis}"]))  # fmt: skip
+        out[f"loc_{axis}"] = located[axis].astype("float64").fillna(centroid.astype("float64"))
+    office = blds.reindex(pd.Index(offices.reindex(located.index)))
     for name in OFFICE_ATTRIBUTES:
-        ents[f"office_{name}"] = office[name].to_numpy(dtype=np.float64)
+        out[f"office_{name}"] = office[name].to_numpy(dtype=np.float64)
+    out["fitting_buildings"] = np.nan
+    return out
+
+
+def _fill_fitting_buildings(
+    ents_array: np.ndarray, columns: pd.Index, *, blds: pd.DataFrame
+) -> None:
+    """Every enterprise's ``fitting_buildings`` (``features.pair.fitting_building_counts``),
+    written into ``ents_array`` (columns ``columns``)."""
+    ents_array[:, columns.get_loc("fitting_buildings")] = fitting_building_counts(
+        ents_array[:, columns.get_loc("space_need_m2")],
+        ents_array[:, columns.get_loc("city_code")],
+        b_city=blds["city_code"].to_numpy(), vacant_m2=blds["vacant_area_m2"].to_numpy(),
+        min_unit_m2=blds["min_unit_m2"].to_numpy(),
+    )  # fmt: skip
 
 
 LOCATION_COLUMNS = ("city", "district", "lat", "lon")
@@ -304,11 +517,12 @@ def _relation_edges(snapshot: Snapshot) -> pd.DataFrame:
 
 
 def _partner_matrices(
-    snapshot: Snapshot, *, tenants: sparse.csr_array
+    snapshot: Snapshot, *, tenants: sparse.csr_array, edges: pd.DataFrame | None = None
 ) -> dict[str, sparse.csr_array]:
     """Per relation, (n_ent, n_bld) partners currently in each building: counts of distinct
-    partners, and under ``weight`` the sum over partners of their strongest link weight."""
-    edges = _relation_edges(snapshot)
+    partners, and under ``weight`` the sum over partners of their strongest link weight;
+    ``edges``: only these of :func:`_relation_edges` (the other rows empty)."""
+    edges = _relation_edges(snapshot) if edges is None else edges
     n = tenants.shape[0]
     out = {}
     for relation in RELATIONS:
@@ -392,25 +606,30 @@ SIDE_FEATURES: dict[str, tuple[Feature, ...]] = {
 }
 
 
-def side_block(ctx: FeatureContext, *, prefix: str) -> np.ndarray:
+def side_block(
+    ctx: FeatureContext, *, prefix: str, rows: np.ndarray | None = None
+) -> np.ndarray:
     """float32 (rows of the side, features of the side) values of every ``e__`` (or ``b__``)
-    feature for every enterprise (or building) of ``ctx``, by the registry's own functions,
-    in blocks of :data:`SIDE_CHUNK` rows joined to the other side's first row (a side's
-    features never read the other side); NaN when the other side is empty."""
+    feature for every enterprise (or building) of ``ctx`` (``rows``: for those positions
+    only, in their order), by the registry's own functions, in blocks of :data:`SIDE_CHUNK`
+    rows joined to the other side's first row (a side's features never read the other side);
+    NaN when the other side is empty."""
     features = SIDE_FEATURES[prefix]
     enterprise_side = prefix == "e__"
     n = len(ctx.enterprises) if enterprise_side else len(ctx.buildings)
     n_other = len(ctx.buildings) if enterprise_side else len(ctx.enterprises)
-    block = np.full((n, len(features)), np.nan, dtype=np.float32)
+    rows = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+    block = np.full((len(rows), len(features)), np.nan, dtype=np.float32)
     if not n_other:
         return block
-    for start in range(0, n, SIDE_CHUNK):
-        own = np.arange(start, min(n, start + SIDE_CHUNK))
+    for start in range(0, len(rows), SIDE_CHUNK):
+        at = slice(start, min(len(rows), start + SIDE_CHUNK))
+        own = rows[at]
         fixed = np.zeros(len(own), np.int64)
         b_pos, e_pos = (fixed, own) if enterprise_side else (own, fixed)
         joined = join_positions(b_pos, e_pos, ctx, index=pd.RangeIndex(len(own)))
         for j, f in enumerate(features):
-            block[own, j] = f.fn(joined, ctx).to_numpy(dtype=np.float32)
+            block[at, j] = f.fn(joined, ctx).to_numpy(dtype=np.float32)
     return block
 
 
@@ -435,17 +654,21 @@ def enterprise_features(ctx: FeatureContext, names: Sequence[str]) -> pd.DataFra
     return every[list(names)]
 
 
-def fill_move_hazard(ctx: FeatureContext) -> None:
-    """Write the move hazard of the context's vocabulary (if any) for every enterprise into its
-    ``move_hazard`` attribute and its e__move_hazard value, in place: call it on a new
-    context, before it is shared."""
+def fill_move_hazard(ctx: FeatureContext, *, rows: np.ndarray | None = None) -> None:
+    """Write the move hazard of the context's vocabulary (if any) for every enterprise (or the
+    positions ``rows``) into its ``move_hazard`` attribute and its e__move_hazard value, in
+    place: call it on a new context, before it is shared."""
     hazard = ctx.vocab.hazard
-    if hazard is None or not len(ctx.enterprises):
+    rows = np.arange(len(ctx.enterprises)) if rows is None else rows
+    if hazard is None or not len(rows):
         return
-    values = np.asarray(hazard.predict(enterprise_features(ctx, hazard.inputs)), np.float64)
-    ctx.enterprise_array[:, ctx.enterprises.columns.get_loc(HAZARD_COLUMN)] = values
+    inputs = enterprise_features(ctx, hazard.inputs)
+    if len(rows) < len(inputs):
+        inputs = inputs.iloc[rows]
+    values = np.asarray(hazard.predict(inputs), np.float64)
+    ctx.enterprise_array[rows, ctx.enterprises.columns.get_loc(HAZARD_COLUMN)] = values
     e_features = [f.name for f in SIDE_FEATURES["e__"]]
-    ctx.enterprise_block[:, e_features.index(HAZARD_FEATURE)] = values.astype(np.float32)
+    ctx.enterprise_block[rows, e_features.index(HAZARD_FEATURE)] = values.astype(np.float32)
 
 
 def join_positions(

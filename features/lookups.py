@@ -64,6 +64,8 @@ class ContextData:
     last_event_stage: sparse.csr_array  # (n_ent, n_bld) latest event's stage rank + 2, 0 = none
     building_array: np.ndarray  # ``buildings`` as one (n_bld, k) float64 block, for fast joins
     enterprise_array: np.ndarray  # ``enterprises``' own (n_ent, m) float64 block (F order)
+    cities: pd.Index  # the city names city_code indexes (both sides)
+    places: pd.Index  # the "city|district" names place_code indexes (both sides)
 
     @functools.cached_property
     def joined_columns(self) -> pd.Index:

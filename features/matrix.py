@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,6 +62,25 @@ def context_for(snapshot: Snapshot, *, vocab: Vocabulary) -> FeatureContext:
         cached = FeatureContext.build(snapshot, vocab=vocab)
         snapshot._contexts[vocab] = cached
         logger.debug("built feature context as of %s", snapshot.as_of.date())
+    return cached
+
+
+def patched_context_for(
+    snapshot: Snapshot, previous: FeatureContext, *, buildings: Collection[str],
+    enterprises: Collection[str],
+) -> FeatureContext:  # fmt: skip
+    """:func:`context_for` of ``snapshot`` with ``previous``'s vocabulary, patched from
+    ``previous`` (the context before a write that touched ``buildings`` / ``enterprises``,
+    see ``FeatureContext.patched``) where it can be, else built."""
+    vocab = previous.vocab
+    cached = snapshot._contexts.get(vocab)
+    if cached is None:
+        cached = FeatureContext.patched(previous, snapshot, buildings=buildings,
+                                        enterprises=enterprises)  # fmt: skip
+        if cached is None:
+            logger.info("the feature context cannot be patched; building it whole")
+            return context_for(snapshot, vocab=vocab)
+        snapshot._contexts[vocab] = cached
     return cached
 
 

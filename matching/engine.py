@@ -23,6 +23,7 @@ from tenantmatch.features import (
     context_for,
     feature_names,
     feature_spec_fingerprint,
+    patched_context_for,
 )
 from tenantmatch.matching.candidates import CandidatePool, PoolRules
 from tenantmatch.matching.first_stage import served_building_m
@@ -398,11 +399,12 @@ class Engine:
         every table reloaded when the log cannot say (``drop_old``: the old state's data is
         let go first; holding both peaked at 5.8 GB instead of 3.1 GB at 1M enterprises)."""
         parts = _ModelParts.of(state)
-        registry, version = None, None
+        registry, version, touched = None, None, None
         if state is not None and state.registry is not None and state.data_version is not None:
             delta, rows = self.repo.changes_since(state.data_version)
             if not delta.full:
                 registry, version = state.registry, delta.until
+                touched = delta.buildings, delta.enterprises
                 if not delta.empty:
                     registry = registry.patched(rows, buildings=delta.buildings,
                                                 enterprises=delta.enterprises)  # fmt: skip
@@ -422,7 +424,7 @@ class Engine:
             logger.info("snapshot as of %s: %d buildings, %d enterprises", as_of.date(),
                         len(snapshot.buildings), len(snapshot.enterprises))  # fmt: skip
         return self._build(snapshot, previous=state, parts=parts, data_version=version,
-                           registry=registry)  # fmt: skip
+                           registry=registry, touched=touched)  # fmt: skip
 
     def _fill_candidates(self, ref: weakref.ref[ScoringState]) -> None:
         """Background: stage 1 of every building of the state ``ref`` names that has none yet,
@@ -463,14 +465,20 @@ class Engine:
     def _build(
         self, snapshot: Snapshot, *, previous: ScoringState | None, parts: _ModelParts | None,
         data_version: int | None, registry: Registry | None,
+        touched: tuple[frozenset[str], frozenset[str]] | None = None,
     ) -> ScoringState:
         """State for ``snapshot`` with the CURRENT model; reuses the pool of ``previous`` on the
         same snapshot (the feature context is cached on the snapshot per vocabulary) and the
-        model's ``parts`` when the model is unchanged."""
+        model's ``parts`` when the model is unchanged; ``touched``: the (buildings, enterprises)
+        a write changed since ``previous``, whose feature context is then patched, not built."""
         model = self._load_model(previous=parts.model if parts else None)
         same_model = parts is not None and parts.model is model
         vocab = parts.vocab if same_model else model_vocabulary(model)  # type: ignore[union-attr]
-        ctx = context_for(snapshot, vocab=vocab)
+        if touched is not None and previous is not None and previous.ctx.vocab is vocab:
+            ctx = patched_context_for(snapshot, previous.ctx, buildings=touched[0],
+                                      enterprises=touched[1])  # fmt: skip
+        else:
+            ctx = context_for(snapshot, vocab=vocab)
         if previous is not None and previous.snapshot is snapshot:
             pool = previous.pool
         else:

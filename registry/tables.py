@@ -155,8 +155,8 @@ class Registry:
             if not touched.any() and fresh.empty:
                 frames[name] = old
             elif name in ID_COLUMN:
-                kept = old.index[~touched | old.index.isin(fresh.index)]
-                order = kept.append(fresh.index[~fresh.index.isin(old.index)])
+                kept = old.index[~touched | _isin(old.index, fresh.index)]
+                order = kept.append(fresh.index[~_isin(fresh.index, old.index)])
                 frames[name] = pd.concat([old[~touched], fresh]).reindex(order)
             else:
                 frames[name] = pd.concat([old[~touched], fresh], ignore_index=True)
@@ -229,9 +229,9 @@ def _rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
     return frame if keep.all() else frame[keep]
 
 
-def _isin(values: pd.Series, ids: pd.Index) -> np.ndarray:
-    """Boolean mask of ``values`` present in the unique ``ids`` (hash lookup; ``Series.isin``
-    on Arrow strings is a Python loop)."""
+def _isin(values: pd.Series | pd.Index, ids: pd.Index) -> np.ndarray:
+    """Boolean mask of ``values`` present in the unique ``ids`` (a hash lookup: ``isin`` on
+    Arrow strings converts every one of ``ids`` to a Python object first)."""
     return ids.get_indexer(pd.Index(values)) >= 0
 
 
