@@ -63,9 +63,12 @@ def prepare(root: Path, enterprises: int) -> tuple[str, Path, list[str], list[st
 
 
 def start_server(
-    db: str, store: Path, port: int, log: Path, *, workers: int = 2
-) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "TENANTMATCH_SHARED_CACHE_DIR": "", "TENANTMATCH_COMPILE_TREES": "false"}
+    db: str, store: Path, port: int, log: Path, *, workers: int = 2,
+    settings: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:  # fmt: skip
+    """``tenantmatch serve`` on ``port``, ready; ``settings``: more environment variables."""
+    env = {**os.environ, "TENANTMATCH_SHARED_CACHE_DIR": "", "TENANTMATCH_COMPILE_TREES": "false",
+           **(settings or {})}  # fmt: skip
     with log.open("wb") as out:
         command = serve_command(port, workers=workers, db=db, models=store)
         server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,

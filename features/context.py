@@ -83,9 +83,9 @@ class FeatureContext(ContextData):
         names = _place_names(snapshot.buildings, located)
         side = _BuildingSide.of(snapshot, vocab=vocab, prior=prior, names=names,
                                 attributes=lambda name: ents[name].to_numpy())  # fmt: skip
-        located_columns = _located_columns(located, offices=offices, names=names,
-                                           blds=side.buildings)  # fmt: skip
-        ents = pd.concat([ents, located_columns], axis=1)
+        placed = _located_columns(located, offices=offices, names=names, blds=side.buildings)
+        for name in placed.columns:  # in place: a concatenation would copy the table once more
+            ents[name] = placed[name].to_numpy()
         # One float64 block that the frame's columns view (column-major: each column contiguous)
         # instead of the frame plus a copy for joins: ~300 MB less at 1M enterprises. The few
         # float32 code columns become float64, which is what the joins read already.
@@ -110,8 +110,8 @@ class FeatureContext(ContextData):
         those firms and of every firm with a tenancy in those buildings, the partner rows of
         their link partners, their event rows, then the ``e__`` values and move hazard of every
         firm whose attributes changed; the building side (small) is rebuilt whole. None when
-        it cannot be patched (the buildings or enterprises themselves changed, a new date, a
-        city or district appeared or vanished): build it instead."""
+        it cannot be patched (a building or an enterprise added or removed, a new date, a city
+        or district appeared or vanished): build it instead."""
         e_index, b_index = snapshot.enterprises.index, snapshot.buildings.index
         if (previous.as_of != snapshot.as_of or not previous.enterprises.index.equals(e_index)
                 or not previous.buildings.index.equals(b_index)):  # fmt: skip

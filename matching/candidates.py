@@ -211,25 +211,37 @@ class CandidatePool:
 
     @classmethod
     def from_snapshot(
-        cls, snapshot: Snapshot, *, need_m2: pd.Series | None = None
-    ) -> CandidatePool:
+        cls, snapshot: Snapshot, *, need_m2: pd.Series | None = None,
+        same_enterprises: CandidatePool | None = None,
+    ) -> CandidatePool:  # fmt: skip
         """Pool of ``snapshot``; ``need_m2`` (m² by enterprise id) defaults to the features
-        package's estimate (its context's ``space_need_m2``; pass it to skip building one)."""
+        package's estimate (its context's ``space_need_m2``; pass it to skip building one).
+        ``same_enterprises``: a pool of a snapshot whose enterprise rows are the same as this
+        one's (only buildings, tenancies or events changed): its enterprise arrays are shared."""
         e, b = snapshot.enterprises, snapshot.buildings
         need = space_need_of(snapshot) if need_m2 is None else need_m2
-        e_side = _Side.of(e, columns=("city", "district", "section", "division", "hq_type"))
+        same = same_enterprises
+        if same is None:
+            e_side = _Side.of(e, columns=("city", "district", "section", "division", "hq_type"))
+            tag_bits, risk_bits = (list_bitmask(e["tags"], codes=TAGS),
+                                   list_bitmask(e["risk_flags"], codes=RISK_FLAGS))  # fmt: skip
+            risk_flags = _objects(e["risk_flags"])
+            credit = e["credit_score"].to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            e_side, tag_bits, risk_bits = same.enterprises, same.tag_bits, same.risk_bits
+            risk_flags, credit = same.risk_flags, same.credit_score
         b_side = _Side.of(b, columns=("city", "district"))
         tenants, homes = _current_tenancies(snapshot, e_side=e_side, b_side=b_side)
         pool = cls(
             enterprises=e_side,
             buildings=b_side,
             need_m2=need.reindex(e.index).to_numpy(dtype=np.float64, na_value=np.nan),
-            tag_bits=list_bitmask(e["tags"], codes=TAGS),
-            risk_bits=list_bitmask(e["risk_flags"], codes=RISK_FLAGS),
+            tag_bits=tag_bits,
+            risk_bits=risk_bits,
             vacant_m2=b["vacant_area_m2"].to_numpy(dtype=np.float64, na_value=np.nan),
             min_unit_m2=b["min_unit_m2"].to_numpy(dtype=np.float64, na_value=np.nan),
-            risk_flags=_objects(e["risk_flags"]),
-            credit_score=e["credit_score"].to_numpy(dtype=np.float64, na_value=np.nan),
+            risk_flags=risk_flags,
+            credit_score=credit,
             tenants_of=tenants,
             homes_of=homes,
             need32=need.reindex(e.index).to_numpy(dtype=np.float32, na_value=np.nan),

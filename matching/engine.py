@@ -482,7 +482,13 @@ class Engine:
         if previous is not None and previous.snapshot is snapshot:
             pool = previous.pool
         else:
-            pool = CandidatePool.from_snapshot(snapshot, need_m2=ctx.enterprises["space_need_m2"])
+            same = None
+            if touched is not None and previous is not None and _same_rows(
+                previous.snapshot.enterprises, snapshot.enterprises, touched[1]
+            ):
+                same = previous.pool
+            pool = CandidatePool.from_snapshot(snapshot, need_m2=ctx.enterprises["space_need_m2"],
+                                               same_enterprises=same)  # fmt: skip
         prescorer = _prescorer_of(model, previous=parts)
         reuse = previous is not None and previous.ctx is ctx and previous.prescorer is prescorer
         index = previous.prescore if reuse else prescorer.build_index(ctx)  # type: ignore[union-attr]
@@ -535,6 +541,16 @@ class _ModelParts:
         if state is None:
             return None
         return cls(state.model, state.vocab, state.prescorer, state.explainer, state.compiled)
+
+
+def _same_rows(old: pd.DataFrame, new: pd.DataFrame, touched: frozenset[str]) -> bool:
+    """Do the two enterprise tables hold the same rows in the same order, given that only the
+    ``touched`` ids can differ."""
+    if not old.index.equals(new.index):
+        return False
+    ids = pd.Index(sorted(touched), dtype=object)
+    ids = ids[new.index.get_indexer(ids) >= 0]
+    return old.loc[ids].equals(new.loc[ids])
 
 
 def _registry_of(tables: dict[str, pd.DataFrame]) -> Registry:
