@@ -84,14 +84,19 @@ def validate_dataset(
     known: dict[str, set[str]] = {t: set((known_ids or {}).get(t, ())) for t in ID_COLUMNS}
     rejected: dict[str, set[str]] = {t: set() for t in ID_COLUMNS}
     result = ValidationResult(tables={}, errors=[])
+    lookups: dict[str, pd.Index] = {}  # the known ids as indexes, built once per id table
     for table in TABLES:
         if table.name not in raws:
             continue
         raw = raws[table.name]
-        checked = _validate_raw(raw, known=known, rejected=rejected, divisions=divisions)
+        for name, ids in known.items():
+            if name not in lookups:
+                lookups[name] = pd.Index(list(ids), dtype=object)
+        checked = _validate_raw(raw, known=lookups, rejected=rejected, divisions=divisions)
         _collect(result, raw, checked)
         if table.name in ID_COLUMNS:
             _note_ids(table.name, raw, checked.frame, known, rejected)
+            lookups.pop(table.name)
     return result
 
 
