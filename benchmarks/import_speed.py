@@ -1,13 +1,21 @@
-"""Import speed (issue 23 item 3, in part): a demo folder imported into a fresh SQLite file and a
-fresh PostgreSQL database, each twice in the same run: with the bulk path for new rows (COPY on
-PostgreSQL, one plain executemany per chunk on SQLite, rows in key order) and, as the baseline,
-with every row through the upsert statement (what import did before).
+"""Import speed and memory (issue 23 item 3): a demo folder imported into a fresh SQLite file and
+a fresh PostgreSQL database, once per variant in the same run:
+
+- ``streamed``: what ``tenantmatch import`` does, tables read, validated and written
+  ``store.importer.CHUNK_ROWS`` records at a time, new rows by the bulk path (COPY on
+  PostgreSQL, plain executemany on SQLite);
+- ``whole``: the same with every table read, validated and written at once (the import before
+  streaming): the baseline of the memory figure;
+- ``upsert_statement``: whole tables, every row through the upsert statement (the import before
+  the bulk path).
 
 Each import runs in a process of its own, so its peak RSS is its own. Reported per backend and
-path: seconds in all, seconds writing, rows per second, peak RSS, and the bulk path's speed-up.
+variant: seconds in all, seconds writing, rows per second, peak RSS, and the ratios to
+``whole``.
 
 ``python -m benchmarks.import_speed [--enterprises 20000 | --folder DIR] [--pg postgresql+psycopg://
-user@host:port/postgres]`` writes ``benchmarks/results/import_<date>_n<N>.json``.
+user@host:port/postgres] [--variants streamed whole upsert_statement]`` writes
+``benchmarks/results/import_<date>_n<N>.json``.
 """
 
 from __future__ import annotations
@@ -42,10 +50,17 @@ def _fresh_url(backend: str, root: Path, pg_admin: str | None) -> str:
     return pg_admin.rsplit("/", 1)[0] + f"/{DATABASE}"
 
 
-def _one(folder: str, url: str, bulk: bool, queue: Any) -> None:
+VARIANTS = ("streamed", "whole", "upsert_statement")
+WHOLE = 10**9  # chunk rows larger than any table: each read and validated at once
+
+
+def _one(folder: str, url: str, variant: str, queue: Any) -> None:
     """Child process: import ``folder`` into ``url``; puts its figures on ``queue``."""
     from tenantmatch.store import Repository, import_dataset
     from tenantmatch.store import upsert as upsert_module
+
+    bulk = variant != "upsert_statement"
+    chunk_rows = None if variant == "streamed" else WHOLE
 
     writing = [0.0]
 
@@ -65,7 +80,7 @@ def _one(folder: str, url: str, bulk: bool, queue: Any) -> None:
     upsert_module._insert_new = timed(insert if bulk else write)  # type: ignore[method-assign]
     repo = Repository(url)
     started = time.perf_counter()
-    import_dataset(Path(folder), repo)
+    import_dataset(Path(folder), repo, chunk_rows=chunk_rows)
     seconds = time.perf_counter() - started
     rows = sum(repo.counts().values())
     repo.close()
@@ -75,11 +90,11 @@ def _one(folder: str, url: str, bulk: bool, queue: Any) -> None:
                "peak_rss_mib": round(peak_mib)})  # fmt: skip
 
 
-def measure(folder: Path, backend: str, *, bulk: bool, root: Path, pg: str | None) -> dict:
+def measure(folder: Path, backend: str, *, variant: str, root: Path, pg: str | None) -> dict:
     url = _fresh_url(backend, root, pg)
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    child = context.Process(target=_one, args=(str(folder), url, bulk, queue))
+    child = context.Process(target=_one, args=(str(folder), url, variant, queue))
     child.start()
     result = queue.get(timeout=3600)
     child.join()
@@ -92,6 +107,8 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, help="a data-contract folder instead of a demo")
     parser.add_argument("--pg", help="admin URL of a PostgreSQL server (…/postgres)",
                         default=os.environ.get("TENANTMATCH_BENCH_PG"))  # fmt: skip
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=["streamed", "whole"])
+    parser.add_argument("--tag", default="")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tm-import-") as tmp:
         root = Path(tmp)
@@ -106,15 +123,17 @@ def main() -> None:
                                "enterprises": args.enterprises,
                                "load": os.getloadavg()}  # fmt: skip
         for backend in backends:
-            upsert = measure(folder, backend, bulk=False, root=root, pg=args.pg)
-            bulk = measure(folder, backend, bulk=True, root=root, pg=args.pg)
-            out[backend] = {
-                "upsert_statement": upsert, "bulk": bulk,
-                "speedup_total": round(upsert["seconds"] / bulk["seconds"], 2),
-                "speedup_writing": round(upsert["writing_s"] / bulk["writing_s"], 2),
-            }  # fmt: skip
+            runs = {v: measure(folder, backend, variant=v, root=root, pg=args.pg)
+                    for v in args.variants}  # fmt: skip
+            if "whole" in runs:
+                base = runs["whole"]
+                for run in runs.values():
+                    run["seconds_vs_whole"] = round(run["seconds"] / base["seconds"], 2)
+                    run["peak_rss_vs_whole"] = round(run["peak_rss_mib"] / base["peak_rss_mib"], 2)
+            out[backend] = runs
     print(json.dumps(out, indent=2))
-    target = RESULTS / f"import_{out['date']}_n{args.enterprises}.json"
+    tag = f"_{args.tag}" if args.tag else ""
+    target = RESULTS / f"import_{out['date']}_n{args.enterprises}{tag}.json"
     target.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
 
 

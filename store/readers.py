@@ -7,13 +7,16 @@ each record (header = row 1), so one parser (``store.validation``) serves all fo
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
 import logging
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 # Earlier wins when one table is present in several formats.
 FORMAT_PRECEDENCE: tuple[str, ...] = ("parquet", "csv", "xlsx")
+ENCODINGS = ("utf-8-sig", "gb18030")  # tried in this order; the first that decodes wins
 
 
 @dataclass
@@ -104,7 +108,7 @@ def read_csv_bytes(data: bytes, *, name: str, file: str) -> RawTable:
 
 def decode_text(data: bytes, *, file: str) -> str | None:
     """Decode strictly as UTF-8 (BOM optional), else as GB18030; ``None`` when neither fits."""
-    for encoding in ("utf-8-sig", "gb18030"):
+    for encoding in ENCODINGS:
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
@@ -127,7 +131,17 @@ def _from_records(name: str, file: str, records: list[list[str]], lines: np.ndar
     if len(nonblank) == 0:
         return _empty(name, file, "file has no header row")
     header = [h.strip() for h in records[nonblank[0]]]
-    data_idx = nonblank[1:]
+    start = int(nonblank[0]) + 1
+    return _records_table(name, file, header, records[start:], lines[start:])
+
+
+def _records_table(
+    name: str, file: str, header: list[str], records: list[list[str]], lines: np.ndarray
+) -> RawTable:
+    """Data records (lists of cells, starting on file ``lines``) under ``header`` as a
+    ``RawTable``: blank records skipped, ragged ones errors."""
+    widths = np.fromiter(map(len, records), dtype=np.int64, count=len(records))
+    data_idx = np.flatnonzero(widths > 0)
     ragged = data_idx[widths[data_idx] != len(header)]
     errors = [
         row_error(
@@ -149,15 +163,105 @@ def _from_records(name: str, file: str, records: list[list[str]], lines: np.ndar
     return RawTable(name, file, frame, lines[good][filled], errors)
 
 
+def iter_table_file(path: Path, *, name: str | None = None, chunk_rows: int) -> Iterator[RawTable]:
+    """One table file (as :func:`read_table_file` reads it) in ``RawTable`` chunks of at most
+    ``chunk_rows`` records each, with their file rows; a CSV or Parquet file is read as it
+    goes, so memory holds one chunk (an xlsx sheet, at most 1,048,576 rows, is read whole).
+    At least one chunk, the first carrying a header or file error."""
+    path = Path(path)
+    name = name or path.stem
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix == "csv" and path.stat().st_size > 0:
+        yield from _csv_chunks(path, name=name, chunk_rows=chunk_rows)
+    elif suffix == "parquet" and path.stat().st_size > 0:
+        yield from _parquet_chunks(path, name=name, chunk_rows=chunk_rows)
+    else:
+        whole = read_table_file(path, name=name)
+        for start in range(0, max(1, len(whole.frame)), chunk_rows):
+            part = whole.frame.iloc[start : start + chunk_rows].reset_index(drop=True)
+            errors = whole.errors if start == 0 else []
+            yield RawTable(name, whole.file, part, whole.rows[start : start + chunk_rows], errors)
+
+
+def _csv_chunks(path: Path, *, name: str, chunk_rows: int) -> Iterator[RawTable]:
+    encoding = file_encoding(path)
+    if encoding is None:
+        yield _empty(name, path.name, "cannot decode the file: expected UTF-8 or GBK/GB18030 text")
+        return
+    header: list[str] | None = None
+    records: list[list[str]] = []
+    starts: list[int] = []
+    yielded = False
+    with path.open(encoding=encoding, newline="") as handle:
+        reader = csv.reader(handle)
+        end = 0  # the file line the previous record ended on (a quoted cell may span lines)
+        for record in reader:
+            start, end = end + 1, reader.line_num
+            if header is None:
+                if record:
+                    header = [h.strip() for h in record]
+                continue
+            records.append(record)
+            starts.append(start)
+            if len(records) >= chunk_rows:
+                yield _records_table(name, path.name, header, records, np.asarray(starts))
+                records, starts, yielded = [], [], True
+    if header is None:
+        yield _empty(name, path.name, "file has no header row")
+    elif records or not yielded:
+        yield _records_table(name, path.name, header, records, np.asarray(starts, np.int64))
+
+
+def file_encoding(path: Path, *, block: int = 1 << 20) -> str | None:
+    """The encoding :func:`decode_text` would choose for the file, found block by block."""
+    for encoding in ENCODINGS:
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with path.open("rb") as handle:
+                while chunk := handle.read(block):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        logger.info("%s: decoded as %s", path.name, encoding)
+        return encoding
+    return None
+
+
 def _read_parquet(path: Path, *, name: str) -> RawTable:
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
         raise InputError(f"file {path.name!r} cannot be read as Parquet: {exc}") from exc
+    return _parquet_table(table, name=name, file=path.name, first_row=2)
+
+
+def _parquet_chunks(path: Path, *, name: str, chunk_rows: int) -> Iterator[RawTable]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+        first_row, empty = 2, True
+        for batch in parquet.iter_batches(batch_size=chunk_rows):
+            table = pa.Table.from_batches([batch])
+            yield _parquet_table(table, name=name, file=path.name, first_row=first_row)
+            first_row, empty = first_row + table.num_rows, False
+        if empty:
+            yield _parquet_table(parquet.schema_arrow.empty_table(), name=name, file=path.name,
+                                 first_row=2)  # fmt: skip
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"file {path.name!r} cannot be read as Parquet: {exc}") from exc
+
+
+def _parquet_table(table: Any, *, name: str, file: str, first_row: int) -> RawTable:
+    """A pyarrow table (or a batch of one) as text cells, its first record on ``first_row``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     columns: dict[str, pd.Series] = {}
     for col_name, col in zip(table.column_names, table.columns, strict=True):
         if pa.types.is_timestamp(col.type):
@@ -170,8 +274,8 @@ def _read_parquet(path: Path, *, name: str) -> RawTable:
             text.fill_null("").to_pylist(), dtype=str, name=col_name
         )
     frame = pd.DataFrame(columns) if columns else pd.DataFrame()
-    rows = np.arange(2, table.num_rows + 2, dtype=np.int64)
-    return RawTable(name, path.name, _strip(frame), rows)
+    rows = np.arange(first_row, table.num_rows + first_row, dtype=np.int64)
+    return RawTable(name, file, _strip(frame), rows)
 
 
 def _read_xlsx(path: Path, *, name: str) -> RawTable:

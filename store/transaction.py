@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, and_, case, delete, select, update
+from sqlalchemy import Connection, and_, case, delete, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tenantmatch.registry import contract
@@ -26,6 +26,7 @@ from tenantmatch.store.frames import canonical_frame, chunk_bounds, coerce
 from tenantmatch.store.schema import DATA_TABLES
 from tenantmatch.store.upsert import (
     KEY_CHUNK_ROWS,
+    Lookup,
     UpsertCount,
     key_filter,
     read_frame,
@@ -67,26 +68,37 @@ class WriteTransaction:
         conditions += [t.c[name].is_(None) for name in missing]
         return read_frame(self._conn, t, table_spec(table), where=and_(*conditions))
 
+    def is_empty(self, table: str) -> bool:
+        """Whether ``table`` holds no row (as this transaction sees it)."""
+        query = select(literal(1)).select_from(DATA_TABLES[table]).limit(1)
+        return self._conn.execute(query).first() is None
+
     def upsert(
-        self, tables: Mapping[str, pd.DataFrame], *, progress: bool = False
-    ) -> dict[str, UpsertCount]:
-        """Write canonical frames, parents first; rows equal to the stored row are not touched."""
+        self, tables: Mapping[str, pd.DataFrame], *, progress: bool = False,
+        lookup: Lookup = "auto",
+    ) -> dict[str, UpsertCount]:  # fmt: skip
+        """Write canonical frames, parents first; rows equal to the stored row are not touched
+        (``lookup``: how the stored rows are found, see ``upsert_frame``)."""
         unknown = sorted(set(tables) - set(DATA_TABLES))
         if unknown:
             raise StorageError(f"unknown table(s) {unknown}; allowed: {list(DATA_TABLES)}")
         specs = [spec for spec in contract.TABLES if spec.name in tables]
         frames = {spec.name: canonical_frame(tables[spec.name], spec) for spec in specs}
-        counts = {spec.name: self._upsert_one(frames[spec.name], spec, progress) for spec in specs}
+        counts = {spec.name: self._upsert_one(frames[spec.name], spec, progress, lookup)
+                  for spec in specs}  # fmt: skip
         for name, count in counts.items():
             if count.inserted or count.updated:
                 self.changed = True
                 self.touched.add_frame(name, frames[name])
         return counts
 
-    def _upsert_one(self, frame: pd.DataFrame, spec: contract.Table, progress: bool) -> UpsertCount:
+    def _upsert_one(
+        self, frame: pd.DataFrame, spec: contract.Table, progress: bool, lookup: Lookup
+    ) -> UpsertCount:
         table = DATA_TABLES[spec.name]
         try:
-            return upsert_frame(self._conn, frame, table, spec, now=self.now, progress=progress)
+            return upsert_frame(self._conn, frame, table, spec, now=self.now, progress=progress,
+                                lookup=lookup)  # fmt: skip
         except IntegrityError as exc:
             raise StorageError(
                 f"table {spec.name!r} breaks a database constraint (unknown referenced id, missing "

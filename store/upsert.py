@@ -6,7 +6,7 @@ import logging
 import sys
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,7 @@ WRITE_CHUNK_ROWS = 10_000
 INSERT_CHUNK_ROWS = 50_000  # new rows per COPY / executemany
 KEY_CHUNK_ROWS = 500  # keys per IN (...) list; 4-column keys stay far below SQLite's 32766 limit
 FULL_READ_MIN_ROWS = 20_000  # from this many incoming rows, read the whole table instead of by key
+Lookup = Literal["auto", "by_key", "none"]  # how upsert_frame finds the stored rows
 # Rows fetched and converted at a time: only one chunk is ever held as Python row objects (all
 # 6.6M event rows at once peaked at ~4 GB at 1M enterprises; the typed frame is ~0.5 GB).
 READ_CHUNK_ROWS = 50_000
@@ -57,6 +58,10 @@ class UpsertCount:
     inserted: int
     updated: int
     unchanged: int
+
+    def __add__(self, other: UpsertCount) -> UpsertCount:
+        return UpsertCount(self.inserted + other.inserted, self.updated + other.updated,
+                           self.unchanged + other.unchanged)  # fmt: skip
 
 
 def read_frame(
@@ -105,13 +110,22 @@ def upsert_frame(
     *,
     now: datetime,
     progress: bool = False,
+    lookup: Lookup = "auto",
 ) -> UpsertCount:
     """Insert new and update changed rows of a canonical ``frame``; equal rows are not touched.
 
     ``now`` becomes ``updated_at`` of every written row. Database errors raise StorageError.
+    ``lookup``: how the stored rows of the frame's keys are found: "auto" by key, or the whole
+    table from :data:`FULL_READ_MIN_ROWS` rows on; "by_key" always by key (a chunk of an
+    import: the table grows with every chunk); "none": the table holds none of these keys
+    (an import into a table that was empty, whose chunks repeat no key), every row is new.
     """
     check_keys(frame, spec)
-    status = _row_status(frame, _existing(conn, frame, table, spec), spec)
+    if lookup == "none":
+        existing = concat_frames([], spec)
+    else:
+        existing = _existing(conn, frame, table, spec, by_key=lookup == "by_key")
+    status = _row_status(frame, existing, spec)
     # The writer lock is held: no other transaction inserts a key between the read and now.
     _insert_new(conn, frame.loc[status == "new"], table, spec, now=now, progress=progress)
     _write(conn, frame.loc[status == "changed"], table, spec, now=now, progress=progress)
@@ -143,9 +157,9 @@ def check_keys(frame: pd.DataFrame, spec: contract.Table) -> None:
 
 
 def _existing(
-    conn: Connection, frame: pd.DataFrame, table: Table, spec: contract.Table
+    conn: Connection, frame: pd.DataFrame, table: Table, spec: contract.Table, *, by_key: bool
 ) -> pd.DataFrame:
-    if len(frame) >= FULL_READ_MIN_ROWS:
+    if len(frame) >= FULL_READ_MIN_ROWS and not by_key:
         return read_frame(conn, table, spec)
     parts = [
         read_frame(conn, table, spec, where=key_filter(table, spec, frame.iloc[start:stop]))

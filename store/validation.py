@@ -34,6 +34,7 @@ from tenantmatch.registry import (
     Table,
     is_id_column,
 )
+from tenantmatch.store.ledger import KeyLedger, row_hashes
 from tenantmatch.store.messages import row_error
 
 logger = logging.getLogger(__name__)
@@ -138,11 +139,14 @@ def validate_table(
     known_ids: KnownIds | None = None,
     rejected_ids: KnownIds | None = None,
     divisions: pd.DataFrame | None = None,
+    ledger: KeyLedger | None = None,
 ) -> TableResult:
     """Validate one table of text cells (``""`` = missing) against the contract.
 
     ``rows``: file row of each record (default 2, 3, ...). With ``known_ids`` referenced ids must
     be in it (``rejected_ids`` only sharpen the reason); ``divisions`` default to GB/T 4754-2017.
+    ``ledger``: the keys of the table's earlier chunks, when ``raw`` is one chunk of it (the
+    uniqueness rules then span the chunks; the ledger learns this chunk's keys).
     """
     table = _table(name)
     raw = _canonical_header(table, _as_text(raw))
@@ -154,7 +158,7 @@ def validate_table(
     else:
         canon = _parse_columns(table, raw, errors, divisions)
         _check_cross(table, raw, canon, errors)
-        merged = _check_unique(table, raw, canon, errors)
+        merged = _check_unique(table, raw, canon, errors, ledger or KeyLedger())
         if known_ids is not None:
             _check_references(table, raw, errors, known=known_ids, rejected=rejected_ids or {})
         bad = errors.bad_positions()
@@ -502,37 +506,48 @@ def _check_cross(table: Table, raw: pd.DataFrame, canon: pd.DataFrame, errors: _
 
 
 def _check_unique(
-    table: Table, raw: pd.DataFrame, canon: pd.DataFrame, errors: _Errors
+    table: Table, raw: pd.DataFrame, canon: pd.DataFrame, errors: _Errors, ledger: KeyLedger
 ) -> np.ndarray:
-    """Unique id columns, then the natural key of tables without one: later duplicates are bad,
-    except that a row identical in every (canonical) column to an earlier valid row is merged
-    into it (real registries repeat themselves). Returns the mask of merged rows (the caller
-    drops those it rejects for other reasons)."""
-    rows = pd.Series(errors.rows, index=raw.index)
+    """Unique id columns, then the natural key of tables without one: later duplicates are bad
+    (the table's earlier chunks, which ``ledger`` remembers, count as earlier), except that a
+    row identical in every (canonical) column to the first row of its key is merged into it
+    (real registries repeat themselves; a copy of a bad row is as bad as the row, and the
+    caller rejects it). Returns the mask of merged rows."""
+    rows = errors.rows
     for col in table.columns:
         if col.unique and col.name in raw.columns:
             text = raw[col.name]
-            dup = (text != "") & text.duplicated(keep="first")
-            first = rows.groupby(text.to_numpy()).transform("min").astype(str)
-            errors.add(dup, col.name, text, f"duplicate {col.name}: first seen on row " + first)
+            at = np.flatnonzero((text != "").to_numpy())
+            keys = row_hashes(text.iloc[at])
+            firsts = ledger.firsts(col.name, keys, keys, rows[at])
+            errors.add(_spread(~firsts.is_first, at, len(raw)), col.name, text,
+                       _spread_text(f"duplicate {col.name}: first seen on row ", firsts.row, at,
+                                    len(raw)))  # fmt: skip
     merged = np.zeros(len(raw), dtype=bool)
     if any(c.unique for c in table.columns) or not table.key:
         return merged
     key = canon[list(table.key)]
-    complete = key.notna().all(axis=1).to_numpy()
-    # the first row with the same content (itself for a first occurrence); a copy of a bad row
-    # is as bad as the row (the caller rejects it), but it is no key conflict
-    copy_of = np.arange(len(raw))
-    group = canon[complete].groupby(list(canon.columns), dropna=False, sort=False).ngroup()
-    first_pos = pd.Series(np.flatnonzero(complete)).groupby(group.to_numpy()).transform("min")
-    copy_of[complete] = first_pos.to_numpy()
-    merged = complete & (copy_of != np.arange(len(raw)))
-    distinct = complete & ~merged
-    conflict = np.zeros(len(raw), dtype=bool)
-    conflict[distinct] = key[distinct].duplicated(keep="first").to_numpy()
-    conflict |= merged & conflict[copy_of]  # a copy of a conflicting row conflicts too
-    first = rows.groupby([key[k] for k in table.key], dropna=False).transform("min").astype(str)
+    at = np.flatnonzero(key.notna().all(axis=1).to_numpy())
+    content = row_hashes(canon.iloc[at])
+    firsts = ledger.firsts("key", row_hashes(key.iloc[at]), content, rows[at])
+    same = (content == firsts.content).all(axis=1)
+    merged[at] = same & ~firsts.is_first
     shown = ", ".join(table.key)
-    reason = f"duplicate row: same {shown} as row " + first + " but other values"
-    errors.add(conflict, table.key[0], raw[table.key[0]], reason)
-    return merged & ~conflict
+    reason = _spread_text(f"duplicate row: same {shown} as row ", firsts.row, at, len(raw))
+    errors.add(_spread(~same, at, len(raw)), table.key[0], raw[table.key[0]],
+               reason + " but other values")  # fmt: skip
+    return merged
+
+
+def _spread(values: np.ndarray, at: np.ndarray, n: int) -> np.ndarray:
+    """A boolean per row of ``n``: ``values`` at the positions ``at``, False elsewhere."""
+    out = np.zeros(n, dtype=bool)
+    out[at] = values
+    return out
+
+
+def _spread_text(prefix: str, rows: np.ndarray, at: np.ndarray, n: int) -> np.ndarray:
+    """``prefix`` + the file row, per position ``at`` of ``n`` rows (empty text elsewhere)."""
+    out = np.full(n, "", dtype=object)
+    out[at] = [f"{prefix}{row}" for row in rows.tolist()]
+    return out
