@@ -23,10 +23,34 @@ MAX_BLOCKS = 16  # sorted blocks a ledger keeps before it merges them into one
 def row_hashes(frame: pd.DataFrame | pd.Series) -> np.ndarray:
     """uint64 (n, 2): a 128-bit hash of each row's values (equal rows, equal hashes; a missing
     value hashes as missing, whatever it is)."""
-    return np.column_stack([
-        pd.util.hash_pandas_object(frame, index=False, hash_key=key).to_numpy(np.uint64)
-        for key in HASH_KEYS
-    ])  # fmt: skip
+    return key_and_content_hashes(pd.DataFrame(frame), key=list(pd.DataFrame(frame).columns))[0]
+
+
+def key_and_content_hashes(frame: pd.DataFrame, *, key: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """uint64 (n, 2) each: the 128-bit hash of each row's ``key`` columns and of all its
+    columns, every column hashed once per half."""
+    halves: list[tuple[np.ndarray, np.ndarray]] = []
+    for hash_key in HASH_KEYS:
+        columns = {name: pd.util.hash_pandas_object(frame[name], index=False,
+                                                    hash_key=hash_key).to_numpy(np.uint64)
+                   for name in frame.columns}  # fmt: skip
+        halves.append((_combined([columns[k] for k in key], len(frame)),
+                       _combined(list(columns.values()), len(frame))))  # fmt: skip
+    return (np.column_stack([h[0] for h in halves]), np.column_stack([h[1] for h in halves]))
+
+
+def _combined(hashes: list[np.ndarray], n: int) -> np.ndarray:
+    """One uint64 per row from its columns' hashes, order-sensitive (CPython's tuple hash, as
+    pandas combines a frame's columns)."""
+    out = np.full(n, 0x345678, dtype=np.uint64)
+    mult = np.uint64(1000003)
+    with np.errstate(over="ignore"):
+        for i, column in enumerate(hashes):
+            out ^= column
+            out *= mult
+            mult += np.uint64(82520 + 2 * (len(hashes) - i))
+        out += np.uint64(97531)
+    return out
 
 
 @dataclass(frozen=True)

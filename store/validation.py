@@ -34,7 +34,7 @@ from tenantmatch.registry import (
     Table,
     is_id_column,
 )
-from tenantmatch.store.ledger import KeyLedger, row_hashes
+from tenantmatch.store.ledger import KeyLedger, key_and_content_hashes, row_hashes
 from tenantmatch.store.messages import row_error
 
 logger = logging.getLogger(__name__)
@@ -526,10 +526,9 @@ def _check_unique(
     merged = np.zeros(len(raw), dtype=bool)
     if any(c.unique for c in table.columns) or not table.key:
         return merged
-    key = canon[list(table.key)]
-    at = np.flatnonzero(key.notna().all(axis=1).to_numpy())
-    content = row_hashes(canon.iloc[at])
-    firsts = ledger.firsts("key", row_hashes(key.iloc[at]), content, rows[at])
+    at = np.flatnonzero(canon[list(table.key)].notna().all(axis=1).to_numpy())
+    keys, content = key_and_content_hashes(canon.iloc[at], key=list(table.key))
+    firsts = ledger.firsts("key", keys, content, rows[at])
     same = (content == firsts.content).all(axis=1)
     merged[at] = same & ~firsts.is_first
     shown = ", ".join(table.key)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 
 from tenantmatch.registry.errors import InputError, RowError, ValidationFailed
 from tenantmatch.store import ImportReport, Repository, import_dataset, importer, validate_dataset
+from tenantmatch.store.updates import upsert_building
 from tenantmatch.store.validation import validate_table
 from tests.store.contract_folder import csv_text, tiny_dataset, write_contract_folder
 
@@ -446,3 +449,45 @@ def test_a_corrupt_binary_file_is_bad_input_naming_the_file(
     (folder / "enterprises.csv").write_text("enterprise_id,name,industry_code,employees\n")
     with pytest.raises(InputError, match=rf"buildings\.{suffix}.*cannot be read as (an )?{what}"):
         validate_dataset(folder)
+
+
+def test_writers_during_an_import_wait_for_it_and_lose_nothing(
+    tmp_path: Path, valid_folder: Path
+) -> None:
+    """An import is one write transaction however many chunks it takes: writers meanwhile wait
+    for it, then land; its rows land too, and a failed import leaves theirs alone."""
+    repo = _repo(tmp_path)
+    template = tiny_dataset()["buildings"][0]
+    failures: list[BaseException] = []
+
+    def guarded(fn: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                fn()
+            except BaseException as exc:
+                failures.append(exc)
+
+        return run
+
+    def create(i: int) -> Callable[[], object]:
+        return lambda: upsert_building(repo, {**template, "building_id": f"BX{i}",
+                                              "name": f"并发大厦{i}"})  # fmt: skip
+
+    bad = write_contract_folder(tmp_path / "bad", _edited("events", 0, stage="signed?"))
+    jobs = [guarded(lambda: import_dataset(valid_folder, repo))]
+    jobs += [guarded(create(i)) for i in range(6)]
+    def failing_import() -> None:
+        with pytest.raises(ValidationFailed):
+            import_dataset(bad, repo)
+
+    jobs.append(guarded(failing_import))
+    threads = [threading.Thread(target=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    buildings = repo.ids("buildings")
+    assert {f"BX{i}" for i in range(6)} <= buildings
+    assert {str(b["building_id"]) for b in tiny_dataset()["buildings"]} <= buildings
+    assert repo.counts()["events"] == len(tiny_dataset()["events"])
