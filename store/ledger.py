@@ -23,7 +23,8 @@ MAX_BLOCKS = 16  # sorted blocks a ledger keeps before it merges them into one
 def row_hashes(frame: pd.DataFrame | pd.Series) -> np.ndarray:
     """uint64 (n, 2): a 128-bit hash of each row's values (equal rows, equal hashes; a missing
     value hashes as missing, whatever it is)."""
-    return key_and_content_hashes(pd.DataFrame(frame), key=list(pd.DataFrame(frame).columns))[0]
+    frame = pd.DataFrame(frame)
+    return key_and_content_hashes(frame, key=list(frame.columns))[0]
 
 
 def key_and_content_hashes(frame: pd.DataFrame, *, key: list[str]) -> tuple[np.ndarray, np.ndarray]:

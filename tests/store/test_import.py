@@ -491,3 +491,29 @@ def test_writers_during_an_import_wait_for_it_and_lose_nothing(
     assert {f"BX{i}" for i in range(6)} <= buildings
     assert {str(b["building_id"]) for b in tiny_dataset()["buildings"]} <= buildings
     assert repo.counts()["events"] == len(tiny_dataset()["events"])
+
+
+def _sorted(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    return {name: f.sort_values(list(f.columns[:3])).reset_index(drop=True)
+            for name, f in frames.items()}  # fmt: skip
+
+
+def test_an_import_in_chunks_lands_whole_or_not_at_all_on_either_database(
+    db_url: str, tmp_path: Path, valid_folder: Path
+) -> None:
+    repo = Repository(db_url)
+    import_dataset(valid_folder, repo, chunk_rows=2)  # into empty tables: no lookups
+    whole = _repo(tmp_path, "whole.db")
+    import_dataset(valid_folder, whole, chunk_rows=10**6)
+    stored = _sorted(_contents(repo))
+    for name, frame in _sorted(_contents(whole)).items():
+        pd.testing.assert_frame_equal(stored[name], frame, check_dtype=False)
+    again = import_dataset(valid_folder, repo, chunk_rows=2)  # stored rows looked up by key
+    assert all(t.inserted == t.updated == 0 for t in again.tables.values())
+    bad = _edited("events", 1, stage="signed?")
+    bad["buildings"][0]["name"] = "改名大厦"  # a valid change, in the first chunk written
+    with pytest.raises(ValidationFailed):
+        import_dataset(write_contract_folder(tmp_path / "bad", bad), repo, chunk_rows=2)
+    for name, frame in _sorted(_contents(repo)).items():
+        pd.testing.assert_frame_equal(frame, stored[name])
+    repo.close()
