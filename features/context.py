@@ -149,7 +149,7 @@ class FeatureContext(ContextData):
                                        touched=touched_rows),
             events=_patched_events(previous, snapshot, touched=touched_rows),
         )  # fmt: skip
-        changed = _changed_rows(previous.enterprise_array, ents_array, columns)
+        changed = _changed_rows(previous.enterprise_array, ents_array, columns, rows=rows)
         block = previous.enterprise_block.copy()
         block[changed] = side_block(ctx, prefix="e__", rows=changed)
         ctx.__dict__["enterprise_block"] = block  # the cached property, filled
@@ -247,12 +247,21 @@ def _put_rows(array: np.ndarray, columns: pd.Index, rows: np.ndarray, frame: pd.
             array[rows, columns.get_loc(name)] = frame[name].to_numpy(dtype=np.float64)
 
 
-def _changed_rows(old: np.ndarray, new: np.ndarray, columns: pd.Index) -> np.ndarray:
-    """Positions of the rows whose attributes (the move hazard aside) differ; NaN equals NaN."""
+def _changed_rows(
+    old: np.ndarray, new: np.ndarray, columns: pd.Index, *, rows: np.ndarray
+) -> np.ndarray:
+    """Positions of the rows whose attributes (the move hazard aside) differ, NaN equal to NaN:
+    among ``rows`` (those recomputed) any attribute, elsewhere ``fitting_buildings`` (the one
+    column recomputed for every row)."""
     own = np.flatnonzero(columns != HAZARD_COLUMN)
-    a, b = old[:, own], new[:, own]
-    differs = (a != b) & ~(np.isnan(a) & np.isnan(b))
-    return np.flatnonzero(differs.any(axis=1))
+    fitting = columns.get_loc("fitting_buildings")
+    out = [rows[_differs(old[np.ix_(rows, own)], new[np.ix_(rows, own)]).any(axis=1)],
+           np.flatnonzero(_differs(old[:, fitting], new[:, fitting]))]  # fmt: skip
+    return np.union1d(*out).astype(np.int64)
+
+
+def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a != b) & ~(np.isnan(a) & np.isnan(b))
 
 
 def _with_rows(old: sparse.csr_array, rows: np.ndarray, new: sparse.csr_array) -> sparse.csr_array:
