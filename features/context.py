@@ -279,8 +279,10 @@ def _patched_partners(
 ) -> dict[str, sparse.csr_array]:
     """The partner matrices with the rows of the ``touched`` enterprise positions and of their
     link partners recomputed (a partner's move changes what a firm sees in each building)."""
-    edges = _relation_edges(snapshot)
+    index = snapshot.enterprises.index
+    edges = _relation_edges(snapshot, near=index[touched])
     rows = np.union1d(touched, edges["row"].to_numpy()[np.isin(edges["col"].to_numpy(), touched)])
+    edges = _relation_edges(snapshot, near=index[rows])  # every link of those rows
     mine = edges[np.isin(edges["row"].to_numpy(), rows)]
     fresh = _partner_matrices(snapshot, tenants=tenants, edges=mine)
     return {name: _with_rows(previous.partners[name], rows, fresh[name]) for name in RELATIONS}
@@ -501,11 +503,14 @@ def learned_theme_fit(
         return np.where(p_overall > 0, p_given_theme / p_overall, np.nan)
 
 
-def _relation_edges(snapshot: Snapshot) -> pd.DataFrame:
+def _relation_edges(snapshot: Snapshot, *, near: pd.Index | None = None) -> pd.DataFrame:
     """(enterprise position, partner position, relation, weight), one row per direction seen
-    from the enterprise; a missing link weight counts as 1."""
+    from the enterprise; a missing link weight counts as 1. ``near``: only the links with an
+    end among these enterprise ids."""
     index = snapshot.enterprises.index
     links = snapshot.links
+    if near is not None:
+        links = links[links["source_id"].isin(near) | links["target_id"].isin(near)]
     src, tgt = (
         index.get_indexer(pd.Index(links["source_id"])),
         index.get_indexer(pd.Index(links["target_id"])),
