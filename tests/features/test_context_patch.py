@@ -88,8 +88,15 @@ def _step(
     snapshot = Snapshot.at(registry, AS_OF)
     patched = FeatureContext.patched(ctx, snapshot, buildings=delta.buildings,
                                      enterprises=delta.enterprises)  # fmt: skip
-    built = FeatureContext.build(Snapshot.at(registry, AS_OF), vocab=ctx.vocab)
+    built = FeatureContext.build(snapshot, vocab=ctx.vocab)
     return patched, built, registry, delta.until
+
+
+def _start(repo: Repository, vocab: Vocabulary) -> tuple[FeatureContext, Registry, int]:
+    """The stored registry's context as of AS_OF, the registry and its data version."""
+    registry = Registry.from_tables(repo.load_tables())
+    version = repo.data_version()
+    return FeatureContext.build(Snapshot.at(registry, AS_OF), vocab=vocab), registry, version
 
 
 def _writes(repo: Repository, snapshot: Snapshot) -> list[Callable[[], object]]:
@@ -126,9 +133,7 @@ def _writes(repo: Repository, snapshot: Snapshot) -> list[Callable[[], object]]:
 def test_every_kind_of_write_patches_to_the_context_a_build_gives(
     repo: Repository, world: tuple[Path, Vocabulary]
 ) -> None:
-    registry = Registry.from_tables(repo.load_tables())
-    version = repo.data_version()
-    ctx = FeatureContext.build(Snapshot.at(registry, AS_OF), vocab=world[1])
+    ctx, registry, version = _start(repo, world[1])
     writes = _writes(repo, Snapshot.at(registry, AS_OF))
     changed = 0
     for write in writes:
@@ -145,9 +150,7 @@ def test_every_kind_of_write_patches_to_the_context_a_build_gives(
 def test_a_new_firm_or_a_new_district_is_not_patched(
     repo: Repository, world: tuple[Path, Vocabulary]
 ) -> None:
-    registry = Registry.from_tables(repo.load_tables())
-    version = repo.data_version()
-    ctx = FeatureContext.build(Snapshot.at(registry, AS_OF), vocab=world[1])
+    ctx, registry, version = _start(repo, world[1])
     firm = repo.get_row("enterprises", {"enterprise_id": str(registry.enterprises.index[0])})
     assert firm is not None
     new = {**firm, "enterprise_id": "91140100MA0NEWFIRM"}
