@@ -14,6 +14,7 @@ from tenantmatch.models import (
     PopularityScorer,
     RandomScorer,
 )
+from tenantmatch.models.baselines import bounded_rows
 from tests.models.conftest import World, mean_ndcg_at_10
 
 
@@ -74,3 +75,32 @@ def test_logistic_learns_the_planted_signal(small_world: World, other_world: Wor
         .score(other_world.X),
     )
     assert logistic > random + 0.2
+
+
+def test_bounded_rows_keeps_every_positive_and_the_bound() -> None:
+    positive = np.zeros(1_000, dtype=bool)
+    positive[::50] = True  # 20 positives
+    rows = bounded_rows(positive, max_rows=100, seed=3)
+    assert len(rows) == 100
+    assert np.all(np.diff(rows) > 0)
+    assert set(np.flatnonzero(positive)) <= set(rows.tolist())
+    assert np.array_equal(rows, bounded_rows(positive, max_rows=100, seed=3))
+    assert not np.array_equal(rows, bounded_rows(positive, max_rows=100, seed=4))
+
+
+def test_bounded_rows_samples_positives_beyond_half_the_bound() -> None:
+    positive = np.ones(300, dtype=bool)
+    positive[:100] = False
+    rows = bounded_rows(positive, max_rows=60, seed=0)
+    assert int(positive[rows].sum()) == 30
+    assert len(rows) == 60
+    assert np.array_equal(bounded_rows(positive, max_rows=300, seed=0), np.arange(300))
+
+
+def test_logistic_on_a_row_sample_still_learns(small_world: World, other_world: World) -> None:
+    assert len(small_world.y) > 400
+    scorer = LogisticScorer(max_rows=400).fit(small_world.X, small_world.y, group=small_world.group)
+    whole = LogisticScorer().fit(small_world.X, small_world.y, group=small_world.group)
+    sampled_ndcg = mean_ndcg_at_10(other_world, scorer.score(other_world.X))
+    assert sampled_ndcg > mean_ndcg_at_10(other_world, whole.score(other_world.X)) - 0.1
+    assert not np.allclose(scorer.score(other_world.X), whole.score(other_world.X))
