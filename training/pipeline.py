@@ -62,7 +62,7 @@ from tenantmatch.training.refit import (
     refit_candidate,
     serving_parts,
 )
-from tenantmatch.training.report import training_summary, write_report
+from tenantmatch.training.report import set_sizes, training_summary, write_report
 from tenantmatch.training.selection import Candidate, choose_system
 from tenantmatch.training.splits import TemporalSplit, make_split
 
@@ -436,13 +436,17 @@ def local_fit(
 def _fit_candidates(
     tables: dict[str, pd.DataFrame], *, config: TrainConfig, progress: bool,
     fitter: Fitter | None,
-) -> tuple[Registry, TemporalSplit, Vocabulary, RankingSet, RankingSet, list[System],
+) -> tuple[Registry, TemporalSplit, Vocabulary, dict[str, dict[str, int]], list[System],
            dict[str, tuple[Candidate, Fitted]]]:  # fmt: skip
-    """The registry, split, served vocabulary, ranker sets, the systems to evaluate and the
-    candidates the gate may serve (each with what it was fitted on), fitted up to the cut."""
+    """The registry, split, served vocabulary, the sizes of the ranker's sets (the sets are
+    let go here: the evaluation and the refit need memory of their own), the systems to
+    evaluate and the candidates the gate may serve (each with what it was fitted on), fitted
+    up to the cut."""
     run = (fitter or local_fit)(tables, config=config, progress=progress)
     registry, split, vocab = run.registry, run.split, run.vocab
-    train, valid, ranker, systems = run.train, run.valid, run.ranker, run.systems
+    sizes = {"training": set_sizes(run.train), "validation": set_sizes(run.valid)}
+    ranker, systems = run.ranker, run.systems
+    del run
     windows = tuple(str(w) for w in split.fit_windows)
     features = config.ranker_features
     fitted = {RANKER: (Candidate(RANKER, ranker, features),
@@ -460,7 +464,7 @@ def _fit_candidates(
         fitted[BLEND] = (Candidate(BLEND, blend, ALL_SET, parts=parts),
                          Fitted(blend, ALL_SET, vocab, both, split.cut))  # fmt: skip
         systems.append(fitted[BLEND][0].system())
-    return registry, split, vocab, train, valid, systems, fitted
+    return registry, split, vocab, sizes, systems, fitted
 
 
 def _store(
@@ -527,7 +531,7 @@ def train_and_publish(
     default, or ``training.distributed.dask_fitter(address)`` on a Dask cluster; the rest runs
     here."""
     store = Path(store)
-    registry, split, vocab, train, valid, systems, fitted = _fit_candidates(
+    registry, split, vocab, sizes, systems, fitted = _fit_candidates(
         tables, config=config, progress=progress, fitter=fitter
     )
     previous = current_version(store) if store.is_dir() else None
@@ -542,7 +546,7 @@ def train_and_publish(
     )
     candidate = fitted[chosen][0]
     comparison = _direction_comparison(metrics, config=config)
-    summary = training_summary(tables, split, train, valid, evaluation.pools, comparison)
+    summary = training_summary(tables, split, sizes, evaluation.pools, comparison)
     summary = {**summary, "selection": selection}
     calibration = _calibration(candidate, evaluation, registry=registry, split=split,
                                vocab=vocab, config=config)  # fmt: skip

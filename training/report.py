@@ -101,24 +101,25 @@ def write_report(
     return path
 
 
+def set_sizes(s: RankingSet) -> dict[str, int]:
+    """Rows, queries and positive rows of a ranking set, as the summary records them."""
+    return {"rows": len(s.pairs), "queries": s.n_queries, "positives": int((s.y >= 1).sum())}
+
+
 def training_summary(
     tables: dict[str, pd.DataFrame],
     split: TemporalSplit,
-    train: RankingSet,
-    valid: RankingSet,
+    sets: dict[str, dict[str, int]],
     pools: dict[str, EvalPools],
     comparison: dict[str, Any],
 ) -> dict[str, Any]:
-    """Data, split and sampling facts for the manifest and the report."""
-
-    def sizes(s: RankingSet) -> dict[str, Any]:
-        return {"rows": len(s.pairs), "queries": s.n_queries, "positives": int((s.y >= 1).sum())}
-
+    """Data, split and sampling facts for the manifest and the report; ``sets`` holds the
+    :func:`set_sizes` of the training and validation sets (the sets themselves are let go
+    before the refit builds its own)."""
     return {
         "tables": {name: len(frame) for name, frame in sorted(tables.items())},
         "split": split.describe(),
-        "training": sizes(train),
-        "validation": sizes(valid),
+        **sets,
         "evaluation": {
             name: {
                 "queries_with_positive": p.queries_with_positive,
