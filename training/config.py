@@ -11,6 +11,7 @@ from tenantmatch.features import RANKER_SET
 from tenantmatch.training.blend import BLEND
 from tenantmatch.training.dataset import SamplingConfig
 from tenantmatch.training.errors import TrainingError
+from tenantmatch.training.hazard import MAX_FIRMS_PER_WINDOW
 from tenantmatch.training.labels import BUILDING_TO_ENTERPRISE, direction_by_name
 from tenantmatch.training.plain import PLAIN, WIDE, PlainConfig
 
@@ -58,6 +59,7 @@ class TrainConfig:
     calibrate: bool = True  # fit a Platt sigmoid P(move within the window) for the manifest
     # horizon of the move hazard behind e__move_hazard (training.hazard); 0: no hazard
     hazard_months: int = 12
+    hazard_max_firms: int = MAX_FIRMS_PER_WINDOW  # firm examples per window (a stable sample)
     # the systems fitted as candidates; the gate serves the best on the held-out window
     candidates: tuple[str, ...] = DEFAULT_CANDIDATES
     plain: PlainConfig = field(default_factory=PlainConfig)

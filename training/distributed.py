@@ -227,7 +227,14 @@ def hazard_examples(
         return []
     shared = client.scatter(registry, broadcast=True, hash=False)
     futures = [
-        client.submit(firm_examples, shared, window=w, vocab=vocab, pure=False)
+        client.submit(
+            firm_examples,
+            shared,
+            window=w,
+            vocab=vocab,
+            max_firms=config.hazard_max_firms,
+            pure=False,
+        )
         for w in hazard_windows(split, horizon_months=config.hazard_months)
     ]
     return list(client.gather(futures))

@@ -53,13 +53,33 @@ def moved_within(tenancies: pd.DataFrame, ids: pd.Index, *, window: Window) -> n
     return np.asarray(ids.isin(pd.Index(tenancies.loc[inside, "enterprise_id"].astype("str"))))
 
 
+# Firm examples kept per window: a 20k-firm registry keeps every firm, a larger one a stable
+# sample, so the hazard's training set (and its fit time) stops growing with the registry.
+MAX_FIRMS_PER_WINDOW = 50_000
+
+
+def firm_sample(ids: pd.Index, *, limit: int, salt: str) -> np.ndarray:
+    """bool per id: all of them when there are at most ``limit``, else the ``limit`` ids of
+    smallest hash of (``salt``, id): the same sample in every process and row order, another
+    for another salt."""
+    if len(ids) <= limit:
+        return np.ones(len(ids), dtype=bool)
+    hashed = pd.util.hash_array(np.asarray([f"{salt}|{i}" for i in ids], dtype=object))
+    keep = np.zeros(len(ids), dtype=bool)
+    keep[np.argpartition(hashed, limit)[:limit]] = True
+    return keep
+
+
 def firm_examples(
-    registry: Registry, *, window: Window, vocab: Vocabulary
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """(X, moved) of every enterprise known at ``window.start``: X holds :data:`HAZARD_INPUTS`
-    as of that date (index enterprise_id), ``moved`` the label over the window."""
+    registry: Registry, *, window: Window, vocab: Vocabulary,
+    max_firms: int = MAX_FIRMS_PER_WINDOW,
+) -> tuple[pd.DataFrame, np.ndarray]:  # fmt: skip
+    """(X, moved) of the enterprises known at ``window.start`` (at most ``max_firms``, a
+    :func:`firm_sample` salted by the window's start): X holds :data:`HAZARD_INPUTS` as of that
+    date (index enterprise_id), ``moved`` the label over the window."""
     snapshot = Snapshot.at(registry, window.start)
     X = enterprise_features(context_for(snapshot, vocab=vocab), HAZARD_INPUTS)
+    X = X[firm_sample(X.index, limit=max_firms, salt=str(window.start.date()))]
     tenancies = registry_tables(registry)["tenancies"]
     return X, moved_within(tenancies, X.index.astype("str"), window=window)
 
@@ -72,17 +92,21 @@ def fit_hazard_vocabularies(
     horizon_months: int,
     examples: Sequence[tuple[pd.DataFrame, np.ndarray]] | None = None,
     n_jobs: int = 2,
+    max_firms: int = MAX_FIRMS_PER_WINDOW,
 ) -> tuple[Vocabulary, Vocabulary]:
     """``(for_training, served)``: ``vocab`` with the cross-fitted hazard, for the ranker's
     training windows, and with the hazard fitted on every example, for evaluation and serving.
     Both are ``vocab`` unchanged when ``horizon_months`` is 0 or there is too little to learn.
-    ``examples`` (from :func:`firm_examples`) are computed here unless given (a cluster run
-    builds them on its workers)."""
+    ``examples`` (from :func:`firm_examples`, at most ``max_firms`` per window) are computed
+    here unless given (a cluster run builds them on its workers)."""
     if horizon_months <= 0:
         return vocab, vocab
     if examples is None:
         windows = hazard_windows(split, horizon_months=horizon_months)
-        jobs = (delayed(firm_examples)(registry, window=w, vocab=vocab) for w in windows)
+        jobs = (
+            delayed(firm_examples)(registry, window=w, vocab=vocab, max_firms=max_firms)
+            for w in windows
+        )
         examples = (
             list(Parallel(n_jobs=n_jobs)(jobs))
             if n_jobs > 1

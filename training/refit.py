@@ -68,8 +68,9 @@ def ranker_sets(
     ranking set per fit window (training windows, then validation), built with the
     cross-fitted hazard."""
     for_training, served = fit_hazard_vocabularies(
-        registry, split, vocab=vocab, horizon_months=config.hazard_months, n_jobs=config.n_jobs
-    )
+        registry, split, vocab=vocab, horizon_months=config.hazard_months, n_jobs=config.n_jobs,
+        max_firms=config.hazard_max_firms,
+    )  # fmt: skip
     sets = build_sets(registry, split.fit_windows, vocab=for_training, config=config.sampling,
                       n_jobs=config.n_jobs, progress=progress,
                       features=config.ranker_features)  # fmt: skip

@@ -19,6 +19,7 @@ from tenantmatch.training.hazard import (
     HAZARD_FEATURE,
     HAZARD_INPUTS,
     firm_examples,
+    firm_sample,
     fit_hazard_vocabularies,
     hazard_windows,
     moved_within,
@@ -95,3 +96,26 @@ def test_the_pipeline_trains_with_the_cross_fitted_hazard_and_serves_the_full_on
     assert fit_hazard_vocabularies(registry, split, vocab=vocab, horizon_months=0) == (
         vocab, vocab,
     )  # fmt: skip
+
+
+def test_firm_sample_is_a_stable_bounded_subset() -> None:
+    ids = pd.Index([f"E{i:05d}" for i in range(1_000)])
+    keep = firm_sample(ids, limit=100, salt="2024-01-01")
+    assert int(keep.sum()) == 100
+    # the same firms whatever the row order, other firms for another window
+    shuffled = ids[::-1]
+    assert set(shuffled[firm_sample(shuffled, limit=100, salt="2024-01-01")]) == set(ids[keep])
+    other = firm_sample(ids, limit=100, salt="2024-04-01")
+    assert set(ids[other]) != set(ids[keep])
+    assert firm_sample(ids, limit=1_000, salt="x").all()
+
+
+def test_firm_examples_keep_at_most_max_firms() -> None:
+    registry = hand_world.registry()
+    vocab = Vocabulary.fit(Snapshot.at(registry, hand_world.T))
+    window = Window(hand_world.T, hand_world.T + pd.DateOffset(months=12))
+    X_all, moved_all = firm_examples(registry, window=window, vocab=vocab)
+    X, moved = firm_examples(registry, window=window, vocab=vocab, max_firms=2)
+    assert len(X) == 2 < len(X_all)
+    pd.testing.assert_frame_equal(X, X_all.loc[X.index])
+    assert list(moved) == list(pd.Series(moved_all, index=X_all.index).loc[X.index])
