@@ -162,7 +162,9 @@ class DaskLGBMRankerScorer(LGBMRankerScorer):
         dX, dy, dgroup = _as_dask(X, y, group)
         meta = check_features(dX._meta)
         self._check_categoricals(meta)
-        valid = self._valid_set(meta, X_valid=X_valid, y_valid=y_valid, group_valid=group_valid)
+        valid = self._valid_set(
+            list(meta.columns), X_valid=X_valid, y_valid=y_valid, group_valid=group_valid
+        )
         client = self._client()
         # Separately: dask arrays and dask dataframes are different graph kinds.
         dX, dy, dgroup = (client.persist(c) for c in (dX, dy, dgroup))

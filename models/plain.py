@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from tenantmatch.models.ranker import LGBMRankerScorer
+from tenantmatch.models.rows import NpyRows
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +58,14 @@ class LGBMBinaryScorer(LGBMRankerScorer):
         """The parameter dict handed to ``lightgbm.train``."""
         return {"objective": "binary", "metric": "binary_logloss", **self.tree_params()}
 
-    def _dataset(self, X: pd.DataFrame, y: np.ndarray, group: np.ndarray, **kw: Any) -> lgb.Dataset:
+    def _dataset(
+        self, data: pd.DataFrame | list[NpyRows], y: np.ndarray, group: np.ndarray,
+        *, feature_names: Sequence[str], **kw: Any,
+    ) -> lgb.Dataset:  # fmt: skip
         return lgb.Dataset(
-            X,
+            data,
             label=(np.asarray(y) > 0).astype(np.float64),
+            feature_name=list(feature_names),
             categorical_feature=list(self.categorical_features),
             free_raw_data=False,
             **kw,

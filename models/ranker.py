@@ -6,14 +6,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
 from tenantmatch.models.errors import FeatureMismatchError
-from tenantmatch.models.scorers import MAX_GRADE, Scorer, ValidSet
+from tenantmatch.models.rows import DiskRows, NpyRows
+from tenantmatch.models.scorers import MAX_GRADE, Scorer, ValidSet, check_grades, check_group
 
 logger = logging.getLogger(__name__)
 
@@ -105,11 +106,15 @@ class LGBMRankerScorer(Scorer):
             "label_gain": list(self.label_gain),
         }
 
-    def _dataset(self, X: pd.DataFrame, y: np.ndarray, group: np.ndarray, **kw: Any) -> lgb.Dataset:
+    def _dataset(
+        self, data: pd.DataFrame | list[NpyRows], y: np.ndarray, group: np.ndarray,
+        *, feature_names: Sequence[str], **kw: Any,
+    ) -> lgb.Dataset:  # fmt: skip
         return lgb.Dataset(
-            X,
+            data,
             label=y,
             group=group,
+            feature_name=list(feature_names),
             categorical_feature=list(self.categorical_features),
             free_raw_data=False,
             **kw,
@@ -118,17 +123,45 @@ class LGBMRankerScorer(Scorer):
     def _fit(
         self, X: pd.DataFrame, y: np.ndarray, *, group: np.ndarray, valid: ValidSet | None
     ) -> None:
-        unknown = [c for c in self.categorical_features if c not in X.columns]
+        self._train(X, y, group=group, valid=valid, feature_names=[str(c) for c in X.columns])
+
+    def fit_rows(
+        self,
+        rows: DiskRows,
+        y: Sequence[int] | np.ndarray,
+        *,
+        group: Sequence[int] | np.ndarray,
+        X_valid: pd.DataFrame | None = None,
+        y_valid: Sequence[int] | np.ndarray | None = None,
+        group_valid: Sequence[int] | np.ndarray | None = None,
+    ) -> Self:
+        """As :meth:`fit`, with the training rows read from disk in batches while LightGBM bins
+        them (``rows``: .npy parts with their column names), so the float matrix is never
+        held in memory; the validation set is small and given as a frame."""
+        names = list(rows.feature_names)
+        grades = check_grades(y, n_rows=len(rows))
+        sizes = check_group(group, n_rows=len(rows))
+        valid = self._valid_set(names, X_valid=X_valid, y_valid=y_valid, group_valid=group_valid)
+        self._train(list(rows.parts), grades, group=sizes, valid=valid, feature_names=names)
+        self.feature_names_ = names
+        return self
+
+    def _train(
+        self, data: pd.DataFrame | list[NpyRows], y: np.ndarray, *, group: np.ndarray,
+        valid: ValidSet | None, feature_names: list[str],
+    ) -> None:  # fmt: skip
+        unknown = [c for c in self.categorical_features if c not in feature_names]
         if unknown:
             raise FeatureMismatchError(
                 f"categorical_features {unknown} are not columns of X; "
-                f"allowed: names among X's {len(X.columns)} columns"
+                f"allowed: names among X's {len(feature_names)} columns"
             )
-        train = self._dataset(X, y, group)
+        train = self._dataset(data, y, group, feature_names=feature_names)
         sets: list[lgb.Dataset] = []
         callbacks: list[Any] = []
         if valid is not None:
-            sets = [self._dataset(valid.X, valid.y, valid.group, reference=train)]
+            sets = [self._dataset(valid.X, valid.y, valid.group, feature_names=feature_names,
+                                  reference=train)]  # fmt: skip
             callbacks = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
         booster = lgb.train(
             self.lgb_params(),
@@ -143,7 +176,7 @@ class LGBMRankerScorer(Scorer):
         self.best_score_ = {k: dict(v) for k, v in booster.best_score.items()}
         logger.info(
             "lambdarank fitted: %d rows, %d queries, best iteration %d of %d",
-            len(X),
+            len(y),
             len(group),
             self.best_iteration_,
             booster.current_iteration(),

@@ -122,7 +122,9 @@ class Scorer(ABC):
         X = check_features(X)
         grades = check_grades(y, n_rows=len(X))
         sizes = check_group(group, n_rows=len(X))
-        valid = self._valid_set(X, X_valid=X_valid, y_valid=y_valid, group_valid=group_valid)
+        valid = self._valid_set(
+            list(X.columns), X_valid=X_valid, y_valid=y_valid, group_valid=group_valid
+        )
         self._fit(X, grades, group=sizes, valid=valid)
         self.feature_names_ = [str(c) for c in X.columns]
         return self
@@ -175,7 +177,7 @@ class Scorer(ABC):
 
     def _valid_set(
         self,
-        X: pd.DataFrame,
+        columns: Sequence[str],
         *,
         X_valid: pd.DataFrame | None,
         y_valid: Sequence[int] | np.ndarray | None,
@@ -190,7 +192,7 @@ class Scorer(ABC):
                 f"got X_valid={given[0]}, y_valid={given[1]}, group_valid={given[2]}"
             )
         Xv = check_features(X_valid, what="X_valid")  # type: ignore[arg-type]
-        if list(Xv.columns) != list(X.columns):
+        if list(Xv.columns) != list(columns):
             raise FeatureMismatchError(
                 "X_valid must have exactly the columns of X, in the same order"
             )
