@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from tenantmatch.features import PLAIN_SET, Vocabulary, feature_names
 from tenantmatch.registry import Registry, Snapshot
+from tenantmatch.store import Repository, import_dataset
+from tenantmatch.training.demo import WorldParams, generate_world
 from tenantmatch.training.plain import PlainConfig, plain_examples, plain_windows, random_negatives
 from tenantmatch.training.splits import Window
 from tests.features import world
@@ -50,3 +54,29 @@ def test_examples_label_move_ins_and_sample_negatives() -> None:
     assert list(rows.X.columns) == feature_names(PLAIN_SET)
     assert rows.group.tolist() == [5]
     assert rows.X.loc[rows.pairs["grade"].eq(1).to_numpy(), "e__tenure_months"].isna().all()
+
+
+def test_examples_keep_at_most_max_moveins_and_never_a_move_as_a_negative(
+    tmp_path: Path,
+) -> None:
+    info = generate_world(tmp_path / "demo", WorldParams(enterprises=400, seed=2))
+    repo = Repository(f"sqlite:///{tmp_path / 'tm.db'}")
+    import_dataset(info.out_dir, repo)
+    registry = Registry.from_tables(repo.load_tables())
+    repo.close()
+    start = pd.Timestamp(registry.tenancies["start_date"].max()) - pd.DateOffset(months=24)
+    window = Window(start, start + pd.DateOffset(months=12))
+    vocab = Vocabulary.fit(Snapshot.at(registry, start))
+    every = plain_examples(registry, window=window, vocab=vocab,
+                           config=PlainConfig(negatives_per_positive=2))  # fmt: skip
+    moves = every.pairs[every.pairs["grade"].eq(1)]
+    assert len(moves) > 6
+    config = PlainConfig(negatives_per_positive=2, max_moveins=5)
+    capped = plain_examples(registry, window=window, vocab=vocab, config=config)
+    kept = capped.pairs[capped.pairs["grade"].eq(1)]
+    assert len(kept) == 5 and len(capped.pairs) == 15
+    key = ["building_id", "enterprise_id"]
+    every_move = set(map(tuple, moves[key].to_numpy().tolist()))
+    assert set(map(tuple, kept[key].to_numpy().tolist())) <= every_move
+    negatives = capped.pairs[capped.pairs["grade"].eq(0)]
+    assert not set(map(tuple, negatives[key].to_numpy().tolist())) & every_move
