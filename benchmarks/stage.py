@@ -61,22 +61,27 @@ def train(args: dict[str, Any]) -> dict[str, Any]:
     result = train_and_publish(
         tables,
         store=Path(args["store"]),
-        truth_dir=Path(args["truth_dir"]),
+        truth_dir=Path(args["truth_dir"]) if args.get("truth_dir") else None,
         created=datetime.now(UTC),
         progress=False,
         config=config,
     )
     seconds = time.perf_counter() - start
-    ndcg = {
-        d: metric_value(result.metrics, system="lightgbm", direction=d, metric="ndcg@10")
-        for d in ("building_to_enterprise", "enterprise_to_building")
-    }
+    directions = ("building_to_enterprise", "enterprise_to_building")
+    systems = sorted(set(result.metrics["system"]))
+
+    def ndcg(system: str) -> dict[str, float]:
+        return {d: metric_value(result.metrics, system=system, direction=d, metric="ndcg@10")
+                for d in directions}  # fmt: skip
+
     return {
         "config": args.get("config", {}),
         "seconds": seconds,
         "version": result.version,
         "promoted": result.promoted,
-        "ndcg@10": ndcg,
+        "system": result.system,
+        "ndcg@10": ndcg("lightgbm"),
+        "ndcg@10_by_system": {s: ndcg(s) for s in systems},
     }
 
 

@@ -21,6 +21,7 @@ from tenantmatch.models.artifact import (
     version_id,
 )
 from tenantmatch.models.baselines import (
+    BASELINE_MAX_ROWS,
     POPULARITY_COLUMN_BUILDING_QUERY,
     POPULARITY_COLUMN_ENTERPRISE_QUERY,
     HandRuleScorer,
@@ -67,6 +68,7 @@ from tenantmatch.models.ranker import LGBMRankerScorer
 from tenantmatch.models.scorers import MAX_GRADE, Scorer, check_group, in_order
 
 __all__ = [
+    "BASELINE_MAX_ROWS",
     "CHUNK_ROWS",
     "FEATURE_SET_KEY",
     "HAZARD_FILE",

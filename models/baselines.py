@@ -148,6 +148,10 @@ def bounded_rows(positive: np.ndarray, *, max_rows: int, seed: int) -> np.ndarra
     return np.sort(keep)
 
 
+# Rows a baseline learns from at most (training.pipeline samples the training set to it).
+BASELINE_MAX_ROWS = 250_000
+
+
 class LogisticScorer(Scorer):
     """Logistic regression of "any positive grade" (y > 0) on median-imputed, standardised
     features plus missing indicators; the score is the decision function (log-odds).
@@ -162,7 +166,12 @@ class LogisticScorer(Scorer):
     model_file = "model.joblib"
 
     def __init__(
-        self, *, max_iter: int = 1000, C: float = 1.0, max_rows: int = 250_000, seed: int = 0
+        self,
+        *,
+        max_iter: int = 1000,
+        C: float = 1.0,
+        max_rows: int = BASELINE_MAX_ROWS,
+        seed: int = 0,
     ) -> None:
         self.max_iter = max_iter
         self.C = C

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -60,6 +61,9 @@ class TrainConfig:
     # horizon of the move hazard behind e__move_hazard (training.hazard); 0: no hazard
     hazard_months: int = 12
     hazard_max_firms: int = MAX_FIRMS_PER_WINDOW  # firm examples per window (a stable sample)
+    # where the ranker's training windows are spooled while it fits (None: the system's
+    # temporary directory, TMPDIR); a run needs about 0.3 KB per training row there
+    spool_dir: Path | None = None
     # the systems fitted as candidates; the gate serves the best on the held-out window
     candidates: tuple[str, ...] = DEFAULT_CANDIDATES
     plain: PlainConfig = field(default_factory=PlainConfig)

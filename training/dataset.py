@@ -10,16 +10,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from joblib.externals.loky import get_reusable_executor
 from tqdm import tqdm
 
 from tenantmatch.features import RANKER_SET, Vocabulary, build_matrix, context_for
 from tenantmatch.matching import CandidatePool, PoolRules
+from tenantmatch.models.baselines import bounded_rows
 from tenantmatch.registry import Registry, Snapshot
 from tenantmatch.training.labels import (
     DIRECTIONS,
@@ -61,6 +63,20 @@ class SamplingConfig:
     n_courted: int = 0  # off: 100 per query lowered b->e NDCG@10 0.178 -> 0.150 (20k demo)
 
 
+def group_sizes(query_id: np.ndarray) -> np.ndarray:
+    """Sizes of the contiguous runs of equal query ids, in row order."""
+    if len(query_id) == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, query_id[1:] != query_id[:-1]])
+    return np.diff(np.r_[starts, len(query_id)]).astype(np.int64)
+
+
+def label_sizes(y: np.ndarray, group: np.ndarray) -> dict[str, int]:
+    """Rows, queries and positive rows of a set with grades ``y`` and query sizes ``group``,
+    as the training summary records them."""
+    return {"rows": len(y), "queries": len(group), "positives": int((y >= 1).sum())}
+
+
 @dataclass(frozen=True)
 class RankingSet:
     """``pairs`` (building_id, enterprise_id, grade, direction, query_id, as_of) and the
@@ -76,11 +92,7 @@ class RankingSet:
     @property
     def group(self) -> np.ndarray:
         """Sizes of the contiguous query runs, in row order."""
-        qid = self.pairs["query_id"].to_numpy()
-        if len(qid) == 0:
-            return np.zeros(0, dtype=np.int64)
-        starts = np.flatnonzero(np.r_[True, qid[1:] != qid[:-1]])
-        return np.diff(np.r_[starts, len(qid)]).astype(np.int64)
+        return group_sizes(self.pairs["query_id"].to_numpy())
 
     @property
     def n_queries(self) -> int:
@@ -92,6 +104,13 @@ class RankingSet:
         return RankingSet(
             self.pairs.loc[keep].reset_index(drop=True), self.X.loc[keep].reset_index(drop=True)
         )
+
+    def sample(self, *, max_rows: int, seed: int) -> RankingSet:
+        """At most ``max_rows`` rows, in order: every positive row up to half of it and a
+        seeded sample of the rest (``models.baselines.bounded_rows``)."""
+        keep = bounded_rows(self.y > 0, max_rows=max_rows, seed=seed)
+        return RankingSet(self.pairs.iloc[keep].reset_index(drop=True),
+                          self.X.iloc[keep].reset_index(drop=True))  # fmt: skip
 
     @classmethod
     def concat(cls, sets: Sequence[RankingSet]) -> RankingSet:
@@ -232,6 +251,31 @@ def window_examples(
     return RankingSet(pairs, X.reset_index(drop=True))
 
 
+def iter_window_sets(
+    registry: Registry, windows: Sequence[Window], *, vocab: Vocabulary,
+    config: SamplingConfig = SamplingConfig(), n_jobs: int = 2, progress: bool = False,
+    features: str = RANKER_SET,
+) -> Iterator[RankingSet]:  # fmt: skip
+    """One ranking set per window, in window order, as each is built (``n_jobs`` processes
+    across windows; their workers are shut down at the end, releasing their registry copies);
+    X of the feature set ``features``."""
+    jobs = (
+        delayed(window_examples)(registry, window=w, vocab=vocab, config=config, features=features)
+        for w in windows
+    )
+    parallel = n_jobs > 1 and len(windows) > 1
+    if parallel:
+        results: Iterator[RankingSet] = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
+    else:
+        results = (job[0](*job[1], **job[2]) for job in jobs)
+    try:
+        yield from tqdm(results, total=len(windows), desc="training windows", file=sys.stderr,
+                        disable=not progress)  # fmt: skip
+    finally:
+        if parallel:
+            get_reusable_executor().shutdown(wait=True)
+
+
 def build_sets(
     registry: Registry,
     windows: Sequence[Window],
@@ -242,20 +286,10 @@ def build_sets(
     progress: bool = False,
     features: str = RANKER_SET,
 ) -> list[RankingSet]:
-    """One ranking set per window, in window order; ``n_jobs`` processes across windows;
-    X of the feature set ``features``."""
-    jobs = (
-        delayed(window_examples)(registry, window=w, vocab=vocab, config=config, features=features)
-        for w in windows
-    )
-    if n_jobs == 1 or len(windows) < 2:
-        results = (job[0](*job[1], **job[2]) for job in jobs)
-    else:
-        results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
-    bar = tqdm(
-        results, total=len(windows), desc="training windows", file=sys.stderr, disable=not progress
-    )
-    return list(bar)
+    """One ranking set per window, in window order, all in memory (:func:`iter_window_sets`;
+    a training run spools them to disk instead, ``training.spool``)."""
+    return list(iter_window_sets(registry, windows, vocab=vocab, config=config, n_jobs=n_jobs,
+                                 progress=progress, features=features))  # fmt: skip
 
 
 def data_fingerprint(tables: dict[str, pd.DataFrame]) -> str:

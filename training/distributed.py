@@ -36,7 +36,7 @@ except ImportError as exc:  # callers import this module only when --dask is ask
 from tenantmatch.features import Vocabulary, categorical_features
 from tenantmatch.matching import PoolRules, ScoringState, check_k, shortlist_for_buildings
 from tenantmatch.matching.engine import DEFAULT_MAX_SCORED
-from tenantmatch.models import DaskLGBMRankerScorer, Scorer
+from tenantmatch.models import BASELINE_MAX_ROWS, DaskLGBMRankerScorer, Scorer
 from tenantmatch.registry import InputError, Registry
 from tenantmatch.training.dataset import RankingSet, SamplingConfig, window_examples
 from tenantmatch.training.hazard import firm_examples, fit_hazard_vocabularies, hazard_windows
@@ -48,6 +48,7 @@ from tenantmatch.training.pipeline import (
     plan_training,
     ranker_systems,
 )
+from tenantmatch.training.report import set_sizes
 from tenantmatch.training.splits import TemporalSplit, Window
 
 log = logging.getLogger(__name__)
@@ -210,7 +211,9 @@ def fit_on_cluster(
 
     ranker, systems = ranker_systems(fit, config=config)
     train = RankingSet.concat(gather_sets(client, train_futures))
-    return FitRun(registry, split, vocab, train, valid, ranker, [*systems, *fit_baselines(train)])
+    sizes = {"training": set_sizes(train), "validation": set_sizes(valid)}
+    sample = train.sample(max_rows=BASELINE_MAX_ROWS, seed=config.sampling.seed)
+    return FitRun(registry, split, vocab, sizes, ranker, [*systems, *fit_baselines(sample)])
 
 
 def hazard_examples(

@@ -6,8 +6,9 @@ current and the new model are compared on the same held-out window (T, T+12m] wi
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from tenantmatch.features import (
 )
 from tenantmatch.matching import FIRST_STAGE_KEY
 from tenantmatch.models import (
+    BASELINE_MAX_ROWS,
     FEATURE_SET_KEY,
     LoadedModel,
     ModelStoreError,
@@ -58,13 +60,15 @@ from tenantmatch.training.plain import PLAIN_RECIPE, WIDE
 from tenantmatch.training.refit import (
     Fitted,
     fit_plain_candidate,
-    ranker_sets,
+    fit_spooled_ranker,
+    ranker_spool,
     refit_candidate,
     serving_parts,
 )
-from tenantmatch.training.report import set_sizes, training_summary, write_report
+from tenantmatch.training.report import training_summary, write_report
 from tenantmatch.training.selection import Candidate, choose_system
 from tenantmatch.training.splits import TemporalSplit, make_split
+from tenantmatch.training.spool import SpoolView
 
 log = logging.getLogger(__name__)
 
@@ -105,20 +109,14 @@ def _per_direction_system(
 
 
 def _fit_ranker(
-    train: RankingSet, valid: RankingSet, config: TrainConfig, *, directions: tuple[str, ...]
+    train: SpoolView, valid: SpoolView, config: TrainConfig, *, directions: tuple[str, ...]
 ) -> Scorer:
-    """The ranker trained on and early-stopped on ``directions``' queries."""
-    train, valid = train.only(*directions), valid.only(*directions)
+    """The ranker trained on and early-stopped on ``directions``' queries, its training rows
+    read from the spool."""
     categorical = tuple(categorical_features(config.ranker_features))
     params = {"categorical_features": categorical, **config.ranker_params}
-    ranker = make_scorer(RANKER, **params)
-    return ranker.fit(
-        train.X,
-        train.y,
-        group=train.group,
-        X_valid=valid.X,
-        y_valid=valid.y,
-        group_valid=valid.group,
+    return fit_spooled_ranker(
+        train.only(*directions), valid.only(*directions), name=RANKER, **params
     )
 
 
@@ -173,16 +171,17 @@ def fit_baselines(train: RankingSet, *, features: str = RANKER_SET) -> list[Syst
 
 
 def fit_systems(
-    train: RankingSet, valid: RankingSet, *, config: TrainConfig
+    train: SpoolView, valid: SpoolView, *, config: TrainConfig
 ) -> tuple[Scorer, list[System]]:
     """The served ranker and the systems to evaluate (see :func:`ranker_systems`), then the
-    baselines."""
+    baselines, fitted on at most :data:`BASELINE_MAX_ROWS` training rows."""
 
     def fit(directions: tuple[str, ...]) -> Scorer:
         return _fit_ranker(train, valid, config, directions=directions)
 
     ranker, systems = ranker_systems(fit, config=config)
-    return ranker, [*systems, *fit_baselines(train, features=config.ranker_features)]
+    sample = train.sample(max_rows=BASELINE_MAX_ROWS, seed=config.sampling.seed)
+    return ranker, [*systems, *fit_baselines(sample, features=config.ranker_features)]
 
 
 VALIDATED_KEY = "validated_version"  # manifest key of a refit model: its twin fitted up to the cut
@@ -296,16 +295,6 @@ def plan_training(
     return registry, split, Vocabulary.fit(Snapshot.at(registry, split.cut))
 
 
-def _prepare(
-    tables: dict[str, pd.DataFrame], *, config: TrainConfig, progress: bool
-) -> tuple[Registry, TemporalSplit, Vocabulary, RankingSet, RankingSet]:
-    """The split, the served vocabulary (with the move hazard) and the training and validation
-    sets, whose e__move_hazard comes from the cross-fitted hazard."""
-    registry, split, vocab = plan_training(tables, config=config)
-    served, sets = ranker_sets(registry, split, vocab=vocab, config=config, progress=progress)
-    return registry, split, served, RankingSet.concat(sets[:-1]), sets[-1]
-
-
 def _evaluate(
     registry: Registry,
     tables: dict[str, pd.DataFrame],
@@ -374,14 +363,15 @@ def seed_study(
     ``seed<N>``) and of the ceiling, on pools whose first stage keeps ``building_limit``
     enterprises per building query (None: every feasible pair): how far a run's seed alone
     moves the quality figures, the yardstick for any change to features or parameters."""
-    registry, split, vocab, train, valid = _prepare(tables, config=config, progress=False)
     systems = []
-    for seed in seeds:
-        seeded = replace(config, ranker_params={**config.ranker_params, "seed": int(seed)})
-        ranker = _fit_ranker(train, valid, seeded, directions=config.ranker_directions)
-        systems.append(
-            _scorer_system(f"seed{seed}", ranker, vocab=vocab, features=config.ranker_features)
-        )
+    with _prepared(tables, config=config, progress=False) as (registry, split, vocab,
+                                                              train, valid):  # fmt: skip
+        for seed in seeds:
+            seeded = replace(config, ranker_params={**config.ranker_params, "seed": int(seed)})
+            ranker = _fit_ranker(train, valid, seeded, directions=config.ranker_directions)
+            systems.append(
+                _scorer_system(f"seed{seed}", ranker, vocab=vocab, features=config.ranker_features)
+            )
     evaluation = evaluate_holdout(
         registry, split, systems=[*systems, ceiling_system(tables, split, Path(truth_dir))],
         vocab=vocab, max_queries=config.max_queries, seed=config.sampling.seed,
@@ -404,13 +394,13 @@ def _calibration(
 
 @dataclass(frozen=True)
 class FitRun:
-    """What a training run prepares and fits, locally or on a cluster."""
+    """What a training run prepares and fits, locally or on a cluster; ``sizes``: the
+    ``training`` and ``validation`` sets' rows, queries and positives."""
 
     registry: Registry
     split: TemporalSplit
     vocab: Vocabulary
-    train: RankingSet
-    valid: RankingSet
+    sizes: dict[str, dict[str, int]]
     ranker: Scorer
     systems: list[System]
 
@@ -424,13 +414,30 @@ class Fitter(Protocol):
     ) -> FitRun: ...
 
 
+@contextlib.contextmanager
+def _prepared(
+    tables: dict[str, pd.DataFrame], *, config: TrainConfig, progress: bool
+) -> Iterator[tuple[Registry, TemporalSplit, Vocabulary, SpoolView, SpoolView]]:
+    """The registry, split, served vocabulary (with the move hazard) and the ranker's
+    training and validation windows (the last fit window), built by joblib and spooled to
+    disk one at a time (their e__move_hazard comes from the cross-fitted hazard)."""
+    registry, split, vocab = plan_training(tables, config=config)
+    with ranker_spool(registry, split, vocab=vocab, config=config,
+                      progress=progress) as (served, spool):  # fmt: skip
+        windows = [str(w) for w in split.fit_windows]
+        train, valid = spool.select(windows=windows[:-1]), spool.select(windows=windows[-1:])
+        yield registry, split, served, train, valid
+
+
 def local_fit(
     tables: dict[str, pd.DataFrame], *, config: TrainConfig, progress: bool = False
 ) -> FitRun:
-    """The sets built and the systems fitted in this process (joblib for the windows)."""
-    registry, split, vocab, train, valid = _prepare(tables, config=config, progress=progress)
-    ranker, systems = fit_systems(train, valid, config=config)
-    return FitRun(registry, split, vocab, train, valid, ranker, systems)
+    """The sets built and the systems fitted in this process (:func:`_prepared`)."""
+    with _prepared(tables, config=config, progress=progress) as (registry, split, vocab,
+                                                                 train, valid):  # fmt: skip
+        ranker, systems = fit_systems(train, valid, config=config)
+        sizes = {"training": train.sizes(), "validation": valid.sizes()}
+    return FitRun(registry, split, vocab, sizes, ranker, systems)
 
 
 def _fit_candidates(
@@ -438,15 +445,12 @@ def _fit_candidates(
     fitter: Fitter | None,
 ) -> tuple[Registry, TemporalSplit, Vocabulary, dict[str, dict[str, int]], list[System],
            dict[str, tuple[Candidate, Fitted]]]:  # fmt: skip
-    """The registry, split, served vocabulary, the sizes of the ranker's sets (the sets are
-    let go here: the evaluation and the refit need memory of their own), the systems to
+    """The registry, split, served vocabulary, the sizes of the ranker's sets, the systems to
     evaluate and the candidates the gate may serve (each with what it was fitted on), fitted
     up to the cut."""
     run = (fitter or local_fit)(tables, config=config, progress=progress)
-    registry, split, vocab = run.registry, run.split, run.vocab
-    sizes = {"training": set_sizes(run.train), "validation": set_sizes(run.valid)}
+    registry, split, vocab, sizes = run.registry, run.split, run.vocab, run.sizes
     ranker, systems = run.ranker, run.systems
-    del run
     windows = tuple(str(w) for w in split.fit_windows)
     features = config.ranker_features
     fitted = {RANKER: (Candidate(RANKER, ranker, features),
@@ -614,9 +618,11 @@ def evaluate_current(
     baseline and the other baselines (fitted on the same training windows) on the held-out
     window. A refit current model whose data reaches past the cut is measured by its twin
     fitted up to its own cut (the refit has seen the window's labels)."""
-    registry, split, vocab, train, _ = _prepare(tables, config=config, progress=progress)
+    with _prepared(tables, config=config, progress=progress) as (registry, split, vocab,
+                                                                 train, _):  # fmt: skip
+        sample = train.sample(max_rows=BASELINE_MAX_ROWS, seed=config.sampling.seed)
     current = _held_out_model(load_current(Path(store)), store=Path(store), cut=split.cut)
-    systems = [_current_system(current), *fit_baselines(train, features=config.ranker_features)]
+    systems = [_current_system(current), *fit_baselines(sample, features=config.ranker_features)]
     for name in (n for n in PLAIN_RECIPE if n in config.candidates):
         plain, _ = fit_plain_candidate(registry, split, tables=tables, vocab=vocab, config=config,
                                        system=name)  # fmt: skip

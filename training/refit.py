@@ -5,7 +5,9 @@ first-stage plan)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +18,7 @@ from tenantmatch.matching import plan_first_stage
 from tenantmatch.models import (
     FEATURE_SET_KEY,
     PRESCORER_FILE,
+    LGBMRankerScorer,
     Scorer,
     hazard_attachments,
     make_scorer,
@@ -36,6 +39,7 @@ from tenantmatch.training.plain import (
 )
 from tenantmatch.training.selection import Candidate
 from tenantmatch.training.splits import TemporalSplit, earliest_date, latest_date, shift_split
+from tenantmatch.training.spool import SetSpool, SpoolView, spooled_sets
 
 if TYPE_CHECKING:
     from tenantmatch.training.config import TrainConfig
@@ -60,21 +64,63 @@ class Fitted:
                 "trained_through": str(self.trained_through.date())}  # fmt: skip
 
 
+def _ranker_vocabularies(
+    registry: Registry, split: TemporalSplit, *, vocab: Vocabulary, config: TrainConfig
+) -> tuple[Vocabulary, Vocabulary]:
+    """(for the training windows, served): ``vocab`` with the cross-fitted and the served move
+    hazard of the split."""
+    return fit_hazard_vocabularies(
+        registry, split, vocab=vocab, horizon_months=config.hazard_months, n_jobs=config.n_jobs,
+        max_firms=config.hazard_max_firms,
+    )  # fmt: skip
+
+
 def ranker_sets(
     registry: Registry, split: TemporalSplit, *, vocab: Vocabulary, config: TrainConfig,
     progress: bool,
 ) -> tuple[Vocabulary, list[RankingSet]]:  # fmt: skip
     """The served vocabulary (``vocab`` with the move hazard fitted on the split) and one
     ranking set per fit window (training windows, then validation), built with the
-    cross-fitted hazard."""
-    for_training, served = fit_hazard_vocabularies(
-        registry, split, vocab=vocab, horizon_months=config.hazard_months, n_jobs=config.n_jobs,
-        max_firms=config.hazard_max_firms,
-    )  # fmt: skip
+    cross-fitted hazard, all in memory (a training run spools them: :func:`ranker_spool`)."""
+    for_training, served = _ranker_vocabularies(registry, split, vocab=vocab, config=config)
     sets = build_sets(registry, split.fit_windows, vocab=for_training, config=config.sampling,
                       n_jobs=config.n_jobs, progress=progress,
                       features=config.ranker_features)  # fmt: skip
     return served, sets
+
+
+@contextlib.contextmanager
+def ranker_spool(
+    registry: Registry, split: TemporalSplit, *, vocab: Vocabulary, config: TrainConfig,
+    progress: bool,
+) -> Iterator[tuple[Vocabulary, SetSpool]]:  # fmt: skip
+    """As :func:`ranker_sets`, the sets spooled to disk window by window (``training.spool``,
+    under ``config.spool_dir``) and removed on exit."""
+    for_training, served = _ranker_vocabularies(registry, split, vocab=vocab, config=config)
+    with spooled_sets(registry, split.fit_windows, vocab=for_training, config=config.sampling,
+                      n_jobs=config.n_jobs, progress=progress, features=config.ranker_features,
+                      folder=config.spool_dir) as spool:  # fmt: skip
+        yield served, spool
+
+
+def fit_spooled_ranker(
+    train: SpoolView,
+    valid: SpoolView | None,
+    *,
+    name: str = LGBMRankerScorer.name,
+    **settings: Any,
+) -> LGBMRankerScorer:
+    """The LightGBM scorer ``name`` with ``settings`` fitted from ``train``'s rows on disk,
+    early-stopped on ``valid`` (loaded: one window) when it has rows."""
+    scorer = make_scorer(name, **settings)
+    if not isinstance(scorer, LGBMRankerScorer):
+        raise TypeError(f"{name} is not a LightGBM scorer; it cannot be fitted from disk")
+    y, group = train.labels()
+    if valid is None or not len(valid):
+        return scorer.fit_rows(train.rows(), y, group=group)
+    held = valid.load()
+    return scorer.fit_rows(train.rows(), y, group=group,
+                           X_valid=held.X, y_valid=held.y, group_valid=held.group)  # fmt: skip
 
 
 def plain_fit_sets(
@@ -133,12 +179,12 @@ def refit_candidate(
     if candidate.name not in PLAIN_RECIPE:
         moved = shift_split(split, months=config.eval_months)
         vocab = Vocabulary.fit(Snapshot.at(registry, moved.cut))
-        served, sets = ranker_sets(registry, moved, vocab=vocab, config=config, progress=progress)
-        every = RankingSet.concat(sets).only(*config.ranker_directions)
-        scorer = make_scorer(candidate.scorer.name, **settings)
-        scorer.fit(every.X, every.y, group=every.group)
+        with ranker_spool(registry, moved, vocab=vocab, config=config,
+                          progress=progress) as (served, spool):  # fmt: skip
+            spooled = spool.select(directions=config.ranker_directions)
+            ranker = fit_spooled_ranker(spooled, None, name=candidate.scorer.name, **settings)
         windows = tuple(str(w) for w in moved.fit_windows)
-        return Fitted(scorer, candidate.features, served, windows, moved.cut)
+        return Fitted(ranker, candidate.features, served, windows, moved.cut)
     end = latest_date(tables)
     vocab = Vocabulary.fit(Snapshot.at(registry, end))
     sets, windows = plain_fit_sets(registry, end, earliest=earliest_date(tables), vocab=vocab,

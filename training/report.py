@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from tenantmatch.training.dataset import RankingSet
+from tenantmatch.training.dataset import RankingSet, label_sizes
 from tenantmatch.training.evaluate import EvalPools, format_table
 from tenantmatch.training.splits import TemporalSplit
 
@@ -103,7 +103,7 @@ def write_report(
 
 def set_sizes(s: RankingSet) -> dict[str, int]:
     """Rows, queries and positive rows of a ranking set, as the summary records them."""
-    return {"rows": len(s.pairs), "queries": s.n_queries, "positives": int((s.y >= 1).sum())}
+    return label_sizes(s.y, s.group)
 
 
 def training_summary(

@@ -1,0 +1,106 @@
+"""Ranking sets spooled to disk: the same rows as in memory, views by window and direction,
+bounded samples, and a folder that goes away."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tenantmatch.features import Vocabulary
+from tenantmatch.registry import Registry, Snapshot
+from tenantmatch.store import Repository, import_dataset
+from tenantmatch.training.dataset import RankingSet, build_sets, label_sizes
+from tenantmatch.training.demo import WorldParams, generate_world
+from tenantmatch.training.splits import Window, make_split
+from tenantmatch.training.spool import spooled_sets
+
+B2E = "building_to_enterprise"
+E2B = "enterprise_to_building"
+
+
+World = tuple[Registry, tuple[Window, ...], Vocabulary]
+
+
+@pytest.fixture(scope="module")
+def windows_of_a_world(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> World:
+    root = tmp_path_factory.mktemp("spool-world")
+    info = generate_world(root / "demo", WorldParams(enterprises=600, seed=5))
+    repo = Repository(f"sqlite:///{root / 'tm.db'}")
+    import_dataset(info.out_dir, repo)
+    tables = repo.load_tables()
+    repo.close()
+    registry = Registry.from_tables(tables)
+    split = make_split(tables, history_months=12)
+    vocab = Vocabulary.fit(Snapshot.at(registry, split.cut))
+    return registry, split.fit_windows[-3:], vocab
+
+
+def test_spooled_rows_are_the_rows_built_in_memory(
+    windows_of_a_world: World, tmp_path: Path
+) -> None:
+    registry, windows, vocab = windows_of_a_world
+    in_memory = build_sets(registry, windows, vocab=vocab, n_jobs=1)
+    with spooled_sets(registry, windows, vocab=vocab, n_jobs=2, folder=tmp_path) as spool:
+        folder = spool.folder
+        assert folder.parent == tmp_path and any(folder.iterdir())
+        assert spool.windows == [str(w) for w in windows]
+        # a part per window and direction, in build order
+        assert [(p.window, p.direction) for p in spool.parts] == [
+            (str(w), d) for w in windows for d in (B2E, E2B)
+        ]
+        for window, want in zip(windows, in_memory, strict=True):
+            got = spool.select(windows=[str(window)]).load()
+            pd.testing.assert_frame_equal(got.pairs, want.pairs)
+            np.testing.assert_array_equal(got.X.to_numpy(), want.X.to_numpy())
+            assert list(got.X.columns) == list(want.X.columns)
+        every = RankingSet.concat(in_memory)
+        view = spool.select()
+        y, group = view.labels()
+        np.testing.assert_array_equal(y, every.y)
+        np.testing.assert_array_equal(group, every.group)
+        assert view.sizes() == label_sizes(every.y, every.group) and len(view) == len(every.y)
+        b2e = spool.select(directions=[B2E])
+        assert b2e.only(E2B).parts == () and len(b2e) == len(every.only(B2E).y)
+        rows = b2e.rows()
+        assert len(rows) == len(b2e) and rows.feature_names == tuple(every.X.columns)
+        first = rows.parts[0]
+        np.testing.assert_array_equal(first[0:5], in_memory[0].only(B2E).X.to_numpy()[:5])
+    assert not folder.exists()
+
+
+def test_a_spool_sample_keeps_every_positive_and_the_bound(
+    windows_of_a_world: World, tmp_path: Path
+) -> None:
+    registry, windows, vocab = windows_of_a_world
+    with spooled_sets(registry, windows, vocab=vocab, n_jobs=1, folder=tmp_path) as spool:
+        view = spool.select()
+        whole = view.load()
+        positives = int((whole.y > 0).sum())
+        bound = 2 * positives + 100
+        assert len(whole.y) > bound
+        sample = view.sample(max_rows=bound, seed=1)
+        assert len(sample.y) == bound and int((sample.y > 0).sum()) == positives
+        # the same rows as sampling the loaded set, in order
+        again = whole.sample(max_rows=bound, seed=1)
+        pd.testing.assert_frame_equal(sample.pairs, again.pairs)
+        np.testing.assert_array_equal(sample.X.to_numpy(), again.X.to_numpy())
+        assert sample.group.sum() == bound
+
+
+def test_the_spool_folder_goes_away_when_a_window_fails(
+    windows_of_a_world: World, tmp_path: Path
+) -> None:
+    registry, windows, vocab = windows_of_a_world
+
+    class Stop(Exception):
+        pass
+
+    with pytest.raises(Stop), spooled_sets(registry, windows[:1], vocab=vocab, n_jobs=1,
+                                           folder=tmp_path):  # fmt: skip
+        raise Stop
+    assert list(tmp_path.iterdir()) == []
