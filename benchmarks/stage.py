@@ -176,8 +176,9 @@ STAGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 def main(argv: list[str]) -> None:
     """Run ``argv[0]`` with the JSON arguments ``argv[1]``; print the result as JSON."""
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     name, args = argv[0], json.loads(argv[1])
+    logging.basicConfig(level=args.get("log_level", "WARNING"), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
     start = time.perf_counter()
     result = STAGES[name](args)
     result["wall_s"] = time.perf_counter() - start

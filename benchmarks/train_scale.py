@@ -5,8 +5,9 @@ Each world is trained by ``benchmarks.stage train`` (``training.train_and_publis
 pipeline ``tenantmatch train`` runs) in a child process into a fresh model store under
 ``benchmarks/work/train_scale/``; its peak RSS is sampled every 0.5 s over the whole process
 tree (the joblib workers that build the training windows included, which ``ru_maxrss`` of the
-stage alone misses). Prints a table (seconds, peak RSS, the held-out building->enterprise
-NDCG@10 of the ranker, of the served system and of the ceiling) and writes
+stage alone misses). The RSS timeline is kept, and the run's INFO log (``train.err`` beside the
+store) says which stage each time is. Prints a table (seconds, peak RSS, the held-out
+building->enterprise NDCG@10 of the ranker, of the served system and of the ceiling) and writes
 ``benchmarks/results/train_scale_<date>_<name>.json``. The worlds come from ``benchmarks.run``
 (``benchmarks/work/n<N>/db.sqlite``) or any imported demo world.
 """
@@ -33,17 +34,25 @@ B2E = "building_to_enterprise"
 
 
 class TreeRss(threading.Thread):
-    """Peak RSS (MiB) of a process and all its descendants, sampled every 0.5 s."""
+    """Peak RSS (MiB) of a process and all its descendants, sampled every 0.5 s; ``timeline``
+    holds (seconds since start, MiB) every 5 s and at each new peak."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.proc, self.peak_mib, self.stop = psutil.Process(pid), 0.0, threading.Event()
+        self.timeline: list[tuple[float, int]] = []
 
     def run(self) -> None:
+        start, last = time.perf_counter(), -5.0
         while not self.stop.wait(0.5):
             rss = _tree_rss_mb(self.proc)
-            if rss == rss:  # not NaN (the process just ended)
-                self.peak_mib = max(self.peak_mib, rss)
+            if rss != rss:  # NaN: the process just ended
+                continue
+            now = time.perf_counter() - start
+            if rss > self.peak_mib or now - last >= 5:
+                self.timeline.append((round(now, 1), round(rss)))
+                last = now
+            self.peak_mib = max(self.peak_mib, rss)
 
 
 def train_world(label: str, db: Path, truth_dir: Path | None, *, config: dict[str, Any]) -> dict:
@@ -52,7 +61,7 @@ def train_world(label: str, db: Path, truth_dir: Path | None, *, config: dict[st
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     args = {"db": str(db), "store": str(folder / "models"), "config": config,
-            "truth_dir": str(truth_dir) if truth_dir else None}  # fmt: skip
+            "truth_dir": str(truth_dir) if truth_dir else None, "log_level": "INFO"}  # fmt: skip
     log(f"{label}: training {db} ...")
     start = time.perf_counter()
     with (folder / "train.err").open("w") as err:
@@ -66,7 +75,8 @@ def train_world(label: str, db: Path, truth_dir: Path | None, *, config: dict[st
     if proc.returncode != 0:
         raise RuntimeError(f"training {label} failed (exit {proc.returncode}); see {err.name}")
     result = json.loads(out.strip().splitlines()[-1])
-    return {**result, "wall_s": round(wall, 1), "peak_tree_rss_mib": round(sampler.peak_mib)}
+    return {**result, "wall_s": round(wall, 1), "peak_tree_rss_mib": round(sampler.peak_mib),
+            "rss_timeline": sampler.timeline}  # fmt: skip
 
 
 def table(runs: dict[str, dict[str, Any]]) -> str:
