@@ -38,6 +38,12 @@ from tenantmatch.training.splits import Window
 log = logging.getLogger(__name__)
 
 IGNORED_COLUMNS = frozenset({"updated_at"})  # storage bookkeeping, not content
+# Candidate-pool rows (queries x the other side's ids, an upper bound) drawn from at once: a
+# window's sampled queries are split into chunks of at most this many, so the pool its
+# negatives are drawn from stops growing with the registry (1,000 building queries of a 200k
+# registry held 100M+ pairs and 4 GB per worker). A 20k registry's 1,000 building queries fit
+# in one chunk, drawn exactly as before.
+POOL_ROWS_PER_CHUNK = 25_000_000
 
 
 @dataclass(frozen=True)
@@ -184,25 +190,30 @@ def _direction_examples(
     cap = config.max_building_queries if by_building else config.max_enterprise_queries
     if len(queries) > cap:
         queries = np.sort(np.random.default_rng(seed).choice(queries, cap, replace=False))
-        labels = labels[labels[direction.query].isin(queries)]
-    pool = candidate_pool(source, queries, direction=direction)
-    pool["hard"] = hard_flags(
-        pool,
-        building_city=snapshot.buildings["city"],
-        enterprise_city=snapshot.enterprises["city"],
-    )
-    if config.n_courted:
-        pool["courted"] = courted_flags(pool, snapshot=snapshot, vocab=vocab)
-    rows = sample_examples(
-        labels,
-        pool,
-        direction=direction,
-        n_hard=config.n_hard if by_building else config.n_hard_buildings,
-        n_random=config.n_random if by_building else config.n_random_buildings,
-        seed=seed,
-        pool_only=config.pool_only,
-        n_courted=config.n_courted,
-    )
+    items = len(source.enterprises.ids) if by_building else len(source.buildings.ids)
+    chunks = np.array_split(queries, max(1, -(-len(queries) * items // POOL_ROWS_PER_CHUNK)))
+    parts = []
+    for i, chunk in enumerate(chunks):
+        pool = candidate_pool(source, chunk, direction=direction)
+        pool["hard"] = hard_flags(
+            pool,
+            building_city=snapshot.buildings["city"],
+            enterprise_city=snapshot.enterprises["city"],
+        )
+        if config.n_courted:
+            pool["courted"] = courted_flags(pool, snapshot=snapshot, vocab=vocab)
+        parts.append(sample_examples(
+            labels[labels[direction.query].isin(chunk)],
+            pool,
+            direction=direction,
+            n_hard=config.n_hard if by_building else config.n_hard_buildings,
+            n_random=config.n_random if by_building else config.n_random_buildings,
+            seed=seed + i,
+            pool_only=config.pool_only,
+            n_courted=config.n_courted,
+        ))  # fmt: skip
+        del pool
+    rows = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     stamp = str(snapshot.as_of.date())
     rows["direction"] = direction.name
     rows["query_id"] = direction.name + "|" + stamp + "|" + rows[direction.query].astype("str")

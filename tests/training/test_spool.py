@@ -1,5 +1,5 @@
 """Ranking sets spooled to disk: the same rows as in memory, views by window and direction,
-bounded samples, and a folder that goes away."""
+bounded samples, a folder that goes away; and negatives drawn from bounded chunks of the pool."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 from tenantmatch.features import Vocabulary
 from tenantmatch.registry import Registry, Snapshot
 from tenantmatch.store import Repository, import_dataset
-from tenantmatch.training.dataset import RankingSet, build_sets, label_sizes
+from tenantmatch.training import dataset
+from tenantmatch.training.dataset import RankingSet, build_sets, label_sizes, window_examples
 from tenantmatch.training.demo import WorldParams, generate_world
 from tenantmatch.training.splits import Window, make_split
 from tenantmatch.training.spool import spooled_sets
@@ -104,3 +105,29 @@ def test_the_spool_folder_goes_away_when_a_window_fails(
                                            folder=tmp_path):  # fmt: skip
         raise Stop
     assert list(tmp_path.iterdir()) == []
+
+
+def test_negatives_drawn_in_chunks_of_queries_keep_each_query_whole(
+    windows_of_a_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry, windows, vocab = windows_of_a_world
+    whole = window_examples(registry, window=windows[-1], vocab=vocab).pairs
+    n_enterprises = len(Snapshot.at(registry, windows[-1].start).enterprises)
+    monkeypatch.setattr(dataset, "POOL_ROWS_PER_CHUNK", 3 * n_enterprises)  # 3 queries a chunk
+    chunked = window_examples(registry, window=windows[-1], vocab=vocab).pairs
+    key = ["direction", "query_id"]
+    # the same queries, each with the same labelled rows and as many negatives
+    pd.testing.assert_series_equal(whole.groupby(key).size(), chunked.groupby(key).size())
+    labelled = ["direction", "query_id", "building_id", "enterprise_id", "grade"]
+    positives = [p[p["grade"] > 0][labelled].reset_index(drop=True) for p in (whole, chunked)]
+    pd.testing.assert_frame_equal(*positives)
+    # other negatives were drawn (another seed per chunk), still grouped by query in order
+    b2e = [p[p["direction"] == B2E] for p in (whole, chunked)]
+    assert (
+        not b2e[0]["enterprise_id"]
+        .reset_index(drop=True)
+        .equals(b2e[1]["enterprise_id"].reset_index(drop=True))
+    )
+    by_direction = chunked.groupby("direction", sort=False)["query_id"]
+    assert all(ids.is_monotonic_increasing for _, ids in by_direction)
+    assert not chunked.duplicated(["direction", "building_id", "enterprise_id"]).any()
