@@ -55,8 +55,28 @@ class TreeRss(threading.Thread):
             self.peak_mib = max(self.peak_mib, rss)
 
 
-def train_world(label: str, db: Path, truth_dir: Path | None, *, config: dict[str, Any]) -> dict:
-    """One training run of the world in ``db`` into a fresh store; seconds and peak RSS."""
+def _stop_tree(pid: int) -> None:
+    """Kill a process and its descendants (a run past its time limit)."""
+    try:
+        root = psutil.Process(pid)
+        for p in [*root.children(recursive=True), root]:
+            p.kill()
+    except psutil.Error:
+        pass
+
+
+def _last_log_line(path: Path) -> str:
+    lines = [ln for ln in path.read_text(errors="replace").splitlines() if " INFO " in ln]
+    return lines[-1][:300] if lines else ""
+
+
+def train_world(
+    label: str, db: Path, truth_dir: Path | None, *, config: dict[str, Any],
+    timeout_s: float | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """One training run of the world in ``db`` into a fresh store; seconds and peak RSS. A run
+    past ``timeout_s`` is stopped and reported as such, with its RSS so far and the stage it
+    was in (its last log line)."""
     folder = WORK / "train_scale" / label
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -69,7 +89,15 @@ def train_world(label: str, db: Path, truth_dir: Path | None, *, config: dict[st
         proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True)
         sampler = TreeRss(proc.pid)
         sampler.start()
-        out, _ = proc.communicate()
+        try:
+            out, _ = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            _stop_tree(proc.pid)
+            proc.communicate()
+            sampler.stop.set()
+            return {"timed_out_after_s": timeout_s, "peak_tree_rss_mib": round(sampler.peak_mib),
+                    "rss_timeline": sampler.timeline,
+                    "last_log_line": _last_log_line(folder / "train.err")}  # fmt: skip
         sampler.stop.set()
     wall = time.perf_counter() - start
     if proc.returncode != 0:
@@ -83,6 +111,10 @@ def table(runs: dict[str, dict[str, Any]]) -> str:
     lines = ["| world | training s | peak RSS MiB (process tree) | served | b->e NDCG@10 ranker "
              "| served | ceiling |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for label, r in runs.items():
+        if "timed_out_after_s" in r:
+            lines.append(f"| {label} | stopped after {r['timed_out_after_s']:.0f} | "
+                         f"{r['peak_tree_rss_mib']:,} so far | | | | |")  # fmt: skip
+            continue
         by = r.get("ndcg@10_by_system", {})
         served = by.get(r.get("system", ""), {}).get(B2E, float("nan"))
         ceiling = by.get("ceiling", {}).get(B2E, float("nan"))
@@ -98,15 +130,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="LABEL=DB_PATH[,TRUTH_DIR] (repeatable)")  # fmt: skip
     parser.add_argument("--config", default="{}", help="TrainConfig fields as JSON")
     parser.add_argument("--name", default="run")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="stop a world's training after this many seconds")  # fmt: skip
     args = parser.parse_args(argv)
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     runs = {}
     for spec in args.world:
         label, _, rest = spec.partition("=")
         db, _, truth = rest.partition(",")
-        runs[label] = train_world(label, Path(db), Path(truth) if truth else None,
-                                  config=json.loads(args.config))  # fmt: skip
-        log(f"{label}: {runs[label]['wall_s']} s, peak {runs[label]['peak_tree_rss_mib']} MiB")
+        truth_dir = Path(truth) if truth else None
+        runs[label] = train_world(label, Path(db), truth_dir, config=json.loads(args.config),
+                                  timeout_s=args.timeout)  # fmt: skip
+        log(
+            f"{label}: {runs[label].get('wall_s', 'stopped')} s, "
+            f"peak {runs[label]['peak_tree_rss_mib']} MiB"
+        )
     print(table(runs))
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"train_scale_{date.today()}_{args.name}.json"
