@@ -14,7 +14,7 @@ import pandas as pd
 
 from tenantmatch.models.errors import FeatureMismatchError
 from tenantmatch.models.rows import DiskRows, NpyRows
-from tenantmatch.models.scorers import MAX_GRADE, Scorer, ValidSet, check_grades, check_group
+from tenantmatch.models.scorers import MAX_GRADE, Scorer, ValidSet
 
 logger = logging.getLogger(__name__)
 
@@ -139,9 +139,9 @@ class LGBMRankerScorer(Scorer):
         them (``rows``: .npy parts with their column names), so the float matrix is never
         held in memory; the validation set is small and given as a frame."""
         names = list(rows.feature_names)
-        grades = check_grades(y, n_rows=len(rows))
-        sizes = check_group(group, n_rows=len(rows))
-        valid = self._valid_set(names, X_valid=X_valid, y_valid=y_valid, group_valid=group_valid)
+        grades, sizes, valid = self._checked_targets(
+            names, len(rows), y, group, X_valid=X_valid, y_valid=y_valid, group_valid=group_valid
+        )
         self._train(list(rows.parts), grades, group=sizes, valid=valid, feature_names=names)
         self.feature_names_ = names
         return self

@@ -120,14 +120,31 @@ class Scorer(ABC):
     ) -> Self:
         """Learn from X (n rows) with grades y and query sizes group; returns self."""
         X = check_features(X)
-        grades = check_grades(y, n_rows=len(X))
-        sizes = check_group(group, n_rows=len(X))
-        valid = self._valid_set(
-            list(X.columns), X_valid=X_valid, y_valid=y_valid, group_valid=group_valid
+        names = [str(c) for c in X.columns]
+        grades, sizes, valid = self._checked_targets(
+            names, len(X), y, group, X_valid=X_valid, y_valid=y_valid, group_valid=group_valid
         )
         self._fit(X, grades, group=sizes, valid=valid)
-        self.feature_names_ = [str(c) for c in X.columns]
+        self.feature_names_ = names
         return self
+
+    def _checked_targets(
+        self,
+        names: Sequence[str],
+        n_rows: int,
+        y: Sequence[int] | np.ndarray,
+        group: Sequence[int] | np.ndarray,
+        *,
+        X_valid: pd.DataFrame | None,
+        y_valid: Sequence[int] | np.ndarray | None,
+        group_valid: Sequence[int] | np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray, ValidSet | None]:
+        """(grades, query sizes, validation set) of ``n_rows`` training rows with columns
+        ``names``, each checked (InvalidTargetError, GroupSizeError, FeatureMismatchError)."""
+        grades = check_grades(y, n_rows=n_rows)
+        sizes = check_group(group, n_rows=n_rows)
+        valid = self._valid_set(names, X_valid=X_valid, y_valid=y_valid, group_valid=group_valid)
+        return grades, sizes, valid
 
     def score(self, X: pd.DataFrame) -> np.ndarray:
         """One float64 score per row of X; raises NonFiniteScoreError on NaN or infinite scores."""
