@@ -16,11 +16,11 @@ from scipy import sparse
 from tenantmatch.features import FeatureContext, Vocabulary, enterprise_features
 from tenantmatch.models import fit_move_hazard
 from tenantmatch.registry import Registry, Snapshot, shanxi_districts
-from tenantmatch.store import Repository, import_dataset
+from tenantmatch.store import Repository
 from tenantmatch.store.moves import move_in, move_out
 from tenantmatch.store.updates import record_event, upsert_building, upsert_enterprise
 from tenantmatch.training.demo import WorldParams
-from tenantmatch.training.demo.world import generate_world
+from tests.demo_world import imported_tables
 
 AS_OF = pd.Timestamp("2026-10-31")
 HAZARD_INPUTS = ["e__lease_end_12m", "e__credit_score", "e__fitting_buildings_in_city",
@@ -32,11 +32,8 @@ def world() -> tuple[Path, Vocabulary]:
     """A 400-firm demo world in SQLite, and a vocabulary with a move hazard (fitted to a made-up
     label: what matters here is that its inputs change with writes)."""
     tmp = Path(tempfile.mkdtemp(prefix="tm-patch-"))
-    info = generate_world(tmp / "demo", WorldParams(enterprises=400, seed=11))
-    repo = Repository(f"sqlite:///{tmp / 'tm.db'}")
-    import_dataset(info.out_dir, repo)
-    snapshot = Snapshot.at(Registry.from_tables(repo.load_tables()), AS_OF)
-    repo.close()
+    tables, _ = imported_tables(tmp, WorldParams(enterprises=400, seed=11))
+    snapshot = Snapshot.at(Registry.from_tables(tables), AS_OF)
     vocab = Vocabulary.fit(snapshot)
     X = enterprise_features(FeatureContext.build(snapshot, vocab=vocab), HAZARD_INPUTS)
     rng = np.random.default_rng(0)

@@ -29,7 +29,7 @@ from tenantmatch.models import (
     save_version,
 )
 from tenantmatch.registry import InputError, NotFoundError, Registry, Snapshot
-from tenantmatch.store import Repository, import_dataset
+from tenantmatch.store import Repository
 from tenantmatch.training import (
     BUILDING_TO_ENTERPRISE,
     DIRECTIONS,
@@ -46,7 +46,7 @@ from tenantmatch.training import (
     train_and_publish,
 )
 from tenantmatch.training import distributed as training_distributed
-from tenantmatch.training.demo import WorldParams, generate_world
+from tenantmatch.training.demo import WorldParams
 from tenantmatch.training.distributed import (
     batch_shortlists,
     connect,
@@ -58,6 +58,7 @@ from tenantmatch.training.distributed import (
     submit_windows,
 )
 from tests.dask_cluster import local_client
+from tests.demo_world import imported_tables
 
 pytestmark = pytest.mark.slow  # a process LocalCluster, a demo world and ten fits: about 2 min
 B2E = BUILDING_TO_ENTERPRISE.name
@@ -91,12 +92,8 @@ class Trained:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> DemoWorld:
     root = tmp_path_factory.mktemp("dask_world")
-    info = generate_world(root / "demo", WorldParams(enterprises=1500, seed=7))
+    tables, _ = imported_tables(root, WorldParams(enterprises=1500, seed=7))
     url = f"sqlite:///{root / 'tm.db'}"
-    repo = Repository(url)
-    import_dataset(info.out_dir, repo)
-    tables = repo.load_tables()
-    repo.close()
     registry = Registry.from_tables(tables)
     split = make_split(tables)
     vocab = Vocabulary.fit(Snapshot.at(registry, split.cut))

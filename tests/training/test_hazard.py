@@ -12,9 +12,7 @@ import pytest
 from tenantmatch.features import Vocabulary, context_for
 from tenantmatch.models import MoveHazard
 from tenantmatch.registry import Registry, Snapshot
-from tenantmatch.store import Repository, import_dataset
 from tenantmatch.training.demo.params import WorldParams
-from tenantmatch.training.demo.world import generate_world
 from tenantmatch.training.hazard import (
     HAZARD_FEATURE,
     HAZARD_INPUTS,
@@ -25,6 +23,7 @@ from tenantmatch.training.hazard import (
     moved_within,
 )
 from tenantmatch.training.splits import TemporalSplit, Window, make_split
+from tests.demo_world import imported_tables
 from tests.features import world as hand_world
 
 D = pd.Timestamp
@@ -75,11 +74,7 @@ def test_firm_examples_are_point_in_time() -> None:
 def test_the_pipeline_trains_with_the_cross_fitted_hazard_and_serves_the_full_one() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
-        info = generate_world(Path(tmp) / "demo", WorldParams(enterprises=1500, seed=3))
-        repo = Repository(f"sqlite:///{Path(tmp) / 'tm.db'}")
-        import_dataset(info.out_dir, repo)
-        tables = repo.load_tables()
-        repo.close()
+        tables, _ = imported_tables(Path(tmp), WorldParams(enterprises=1500, seed=3))
     registry = Registry.from_tables(tables)
     split = make_split(tables, history_months=24)
     vocab = Vocabulary.fit(Snapshot.at(registry, split.cut))

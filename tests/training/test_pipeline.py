@@ -23,7 +23,7 @@ from tenantmatch.models import (
     unfitted_prescorer,
 )
 from tenantmatch.registry import Registry, Snapshot
-from tenantmatch.store import Repository, import_dataset
+from tenantmatch.store import Repository
 from tenantmatch.training import (
     BUILDING_TO_ENTERPRISE,
     TrainConfig,
@@ -46,9 +46,9 @@ from tenantmatch.training.dataset import (
     window_examples,
 )
 from tenantmatch.training.demo.params import WorldParams
-from tenantmatch.training.demo.world import generate_world
 from tenantmatch.training.pipeline import _held_out_model
 from tenantmatch.training.splits import latest_date
+from tests.demo_world import imported_tables
 
 pytestmark = pytest.mark.slow
 B2E = BUILDING_TO_ENTERPRISE.name
@@ -60,12 +60,8 @@ CONFIG = dataclasses.replace(QUICK, compare_directions=True)
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, pd.DataFrame], Path]:
-    root = tmp_path_factory.mktemp("world")
-    info = generate_world(root / "demo", WorldParams(enterprises=1500, seed=7))
-    repo = Repository(f"sqlite:///{root / 'tm.db'}")
-    import_dataset(info.out_dir, repo)
-    tables = repo.load_tables()
-    repo.close()
+    tables, info = imported_tables(tmp_path_factory.mktemp("world"),
+                                   WorldParams(enterprises=1500, seed=7))  # fmt: skip
     return tables, info.truth_dir
 
 

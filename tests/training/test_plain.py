@@ -9,10 +9,10 @@ import pandas as pd
 
 from tenantmatch.features import PLAIN_SET, Vocabulary, feature_names
 from tenantmatch.registry import Registry, Snapshot
-from tenantmatch.store import Repository, import_dataset
-from tenantmatch.training.demo import WorldParams, generate_world
+from tenantmatch.training.demo import WorldParams
 from tenantmatch.training.plain import PlainConfig, plain_examples, plain_windows, random_negatives
 from tenantmatch.training.splits import Window
+from tests.demo_world import imported_tables
 from tests.features import world
 
 
@@ -59,11 +59,8 @@ def test_examples_label_move_ins_and_sample_negatives() -> None:
 def test_examples_keep_at_most_max_moveins_and_never_a_move_as_a_negative(
     tmp_path: Path,
 ) -> None:
-    info = generate_world(tmp_path / "demo", WorldParams(enterprises=400, seed=2))
-    repo = Repository(f"sqlite:///{tmp_path / 'tm.db'}")
-    import_dataset(info.out_dir, repo)
-    registry = Registry.from_tables(repo.load_tables())
-    repo.close()
+    tables, _ = imported_tables(tmp_path, WorldParams(enterprises=400, seed=2))
+    registry = Registry.from_tables(tables)
     start = pd.Timestamp(registry.tenancies["start_date"].max()) - pd.DateOffset(months=24)
     window = Window(start, start + pd.DateOffset(months=12))
     vocab = Vocabulary.fit(Snapshot.at(registry, start))

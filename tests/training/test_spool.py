@@ -11,12 +11,12 @@ import pytest
 
 from tenantmatch.features import Vocabulary
 from tenantmatch.registry import Registry, Snapshot
-from tenantmatch.store import Repository, import_dataset
 from tenantmatch.training import dataset
 from tenantmatch.training.dataset import RankingSet, build_sets, label_sizes, window_examples
-from tenantmatch.training.demo import WorldParams, generate_world
+from tenantmatch.training.demo import WorldParams
 from tenantmatch.training.splits import Window, make_split
 from tenantmatch.training.spool import spooled_sets
+from tests.demo_world import imported_tables
 
 B2E = "building_to_enterprise"
 E2B = "enterprise_to_building"
@@ -29,12 +29,8 @@ World = tuple[Registry, tuple[Window, ...], Vocabulary]
 def windows_of_a_world(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> World:
-    root = tmp_path_factory.mktemp("spool-world")
-    info = generate_world(root / "demo", WorldParams(enterprises=600, seed=5))
-    repo = Repository(f"sqlite:///{root / 'tm.db'}")
-    import_dataset(info.out_dir, repo)
-    tables = repo.load_tables()
-    repo.close()
+    tables, _ = imported_tables(tmp_path_factory.mktemp("spool-world"),
+                                WorldParams(enterprises=600, seed=5))  # fmt: skip
     registry = Registry.from_tables(tables)
     split = make_split(tables, history_months=12)
     vocab = Vocabulary.fit(Snapshot.at(registry, split.cut))
