@@ -11,6 +11,7 @@ reads only the label columns. The folder is a temporary directory (``TMPDIR``, o
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import logging
 import tempfile
@@ -73,7 +74,12 @@ class SpoolView:
                          self.feature_names)  # fmt: skip
 
     def labels(self) -> tuple[np.ndarray, np.ndarray]:
-        """(grades, query sizes) of every row, read from the pairs' label columns only."""
+        """(grades, query sizes) of every row, read from the pairs' label columns only (once
+        per view: a fit, its baselines' sample and the summary all ask)."""
+        return self._labels
+
+    @functools.cached_property
+    def _labels(self) -> tuple[np.ndarray, np.ndarray]:
         frames = [p.pairs(LABEL_COLUMNS) for p in self.parts]
         if not frames:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
